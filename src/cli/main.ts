@@ -1,0 +1,134 @@
+/**
+ * The command line: yargs only. argv -> options -> run; no pipeline logic here.
+ * Exit codes: 0 success, 1 the load failed, 2 bad usage.
+ */
+import yargs from 'yargs';
+import { EtlError, redact } from '../errors.ts';
+import { DEFAULTS, normalizeLoadOptions, type LoadOptions } from '../options.ts';
+import { runLoad, type LoadSummary } from '../pipeline/load.ts';
+import { Progress } from '../pipeline/progress.ts';
+import { resolveSources } from '../sources/resolve.ts';
+import { openWarehouse } from '../warehouse/index.ts';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  let exitCode = 0;
+  let usageError: string | null = null;
+  const parser = yargs(argv)
+    .scriptName('orders-etl')
+    .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a MySQL star schema.')
+    .env(false)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .option('db', {
+      type: 'string',
+      describe: 'Warehouse URL: mysql://user:password@host:3306/database (env ORDERS_ETL_DB). URL parameters: ssl-mode, ssl-ca',
+    })
+    .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
+    .command(
+      'load <sources..>',
+      'Load exports into the warehouse (first load and incremental loads alike)',
+      (y) =>
+        y
+          .positional('sources', { type: 'string', array: true, describe: 'Files, s3://bucket/key, s3://bucket/prefix/ or - for stdin, loaded in the order given' })
+          .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'Orders per batch; each batch commits atomically' })
+          .option('format', { type: 'string', choices: ['auto', 'json', 'ndjson'], describe: 'Input format (default: from the file name, else sniffed)' })
+          .option('force', { type: 'boolean', default: false, describe: 'Load sources the ledger says are already loaded' })
+          .option('max-rejects', { type: 'number', default: DEFAULTS.maxRejects, describe: 'Fail the load when more records than this are invalid' })
+          .option('max-record-bytes', { type: 'number', default: DEFAULTS.maxRecordBytes, describe: 'Fail on a single record larger than this' })
+          .option('max-inflate-ratio', { type: 'number', default: DEFAULTS.maxInflateRatio, describe: 'Fail when gzip expands more than this ratio' })
+          .option('max-inflated-bytes', { type: 'number', default: DEFAULTS.maxInflatedBytes, describe: 'Fail when one gzip source expands beyond this many bytes' })
+          .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeout, describe: 'Seconds to wait while another load holds the warehouse' })
+          .option('retries', { type: 'number', default: DEFAULTS.retries, describe: 'Retries of a batch after a lost connection or deadlock' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print one JSON summary object on stdout' })
+          .option('progress', { type: 'boolean', default: true, describe: 'Show a progress line on stderr when it is a terminal (--no-progress: never)' })
+          .option('s3-region', { type: 'string', describe: 'AWS region of the bucket (default: from the AWS configuration)' })
+          .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)' })
+          .option('s3-stall-timeout', { type: 'number', default: DEFAULTS.s3StallTimeout, describe: 'Seconds without a byte before an S3 body is resumed' }),
+      async (args) => {
+        exitCode = await runLoadCommand(normalizeLoadOptions(args as Record<string, unknown>, io.env), io);
+      },
+    )
+    .command(
+      'init',
+      'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
+      (y) => y,
+      async (args) => {
+        exitCode = await runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io);
+      },
+    )
+    .demandCommand(1, 'Give a command: load or init')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    return report(err, io);
+  }
+  if (usageError) {
+    io.stderr.write(`orders-etl: ${usageError}\nRun orders-etl --help for usage.\n`);
+    return 2;
+  }
+  return exitCode;
+}
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof EtlError && err.code === 'E_USAGE') {
+    io.stderr.write(`orders-etl: ${redact(err.message)}\n`);
+    return 2;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = err instanceof EtlError ? ` [${err.code}]` : '';
+  io.stderr.write(`orders-etl: load failed${code}: ${redact(msg)}\n`);
+  return 1;
+}
+
+async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
+  const sources = await resolveSources(opts.sources, { format: opts.format });
+  const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries });
+  const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
+  let summary: LoadSummary;
+  try {
+    summary = await runLoad(sources, warehouse, opts, { progress });
+  } finally {
+    progress.stop();
+    await warehouse.close();
+  }
+  if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  io.stderr.write(humanSummary(summary));
+  return 0;
+}
+
+async function runInit(db: string | undefined, dbSslCa: string | undefined, io: Io): Promise<number> {
+  const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries });
+  try {
+    await warehouse.ensureSchema();
+  } finally {
+    await warehouse.close();
+  }
+  io.stderr.write(`orders-etl: schema ready in ${warehouse.location}\n`);
+  return 0;
+}
+
+function humanSummary(s: LoadSummary): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const skipped = s.skipped ? ` (${s.skipped} already loaded, skipped)` : '';
+  return (
+    `orders-etl: loaded ${s.files - s.skipped} of ${s.files} source(s)${skipped} into ${s.warehouse} in ${(s.elapsedMs / 1000).toFixed(1)} s\n` +
+    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}\n` +
+    `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * One error class for everything the engine reports, with a stable `code` a caller can switch on and the
+ * context a user needs to act: which source, which record, which byte. `transient` errors (a dropped
+ * connection, a deadlock, a stalled S3 body) may be retried; everything else is terminal.
+ */
+export type EtlErrorCode =
+  | 'E_USAGE' // a flag or argument is wrong (exit 2)
+  | 'E_PARSE' // the bytes are not the JSON we expect
+  | 'E_ENCODING' // the bytes are not UTF-8
+  | 'E_RECORD_TOO_LARGE' // one record exceeds --max-record-bytes
+  | 'E_INFLATE_LIMIT' // gzip expands beyond the ratio or size cap
+  | 'E_MAX_REJECTS' // more invalid records than --max-rejects allows
+  | 'E_SOURCE' // a local source cannot be read
+  | 'E_S3' // S3 refused or failed
+  | 'E_SOURCE_CHANGED' // the object changed while we were reading it
+  | 'E_DB' // the database refused
+  | 'E_DB_CONNECTION' // the database went away
+  | 'E_LOCK' // another load holds the warehouse
+  | 'E_INTERNAL';
+
+export interface ErrorContext {
+  source?: string;
+  recordIndex?: number;
+  byteOffset?: number;
+  line?: number;
+}
+
+export class EtlError extends Error {
+  override readonly name = 'EtlError';
+  readonly code: EtlErrorCode;
+  readonly context: ErrorContext;
+  readonly transient: boolean;
+
+  constructor(code: EtlErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; transient?: boolean } = {}) {
+    super(formatMessage(message, context), opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.context = context;
+    this.transient = opts.transient ?? false;
+  }
+}
+
+function formatMessage(message: string, ctx: ErrorContext): string {
+  const where: string[] = [];
+  if (ctx.recordIndex !== undefined) where.push(`record ${ctx.recordIndex}`);
+  if (ctx.byteOffset !== undefined) where.push(`byte ${ctx.byteOffset}`);
+  if (ctx.line !== undefined) where.push(`line ${ctx.line}`);
+  const prefix = [ctx.source, where.join(', ')].filter((s) => s).join(': ');
+  return prefix ? `${prefix}: ${message}` : message;
+}
+
+/** Remove user:password from any URL-looking text before it reaches a message or a log. */
+export function redact(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi, (_m, scheme: string, user: string) =>
+    `${scheme}${user ? '***' : ''}:***@`,
+  );
+}

@@ -1,0 +1,95 @@
+/**
+ * The one place where options are validated and frozen. A bad value gets a message naming the flag, the
+ * value given and what is allowed (exit 2).
+ */
+import { EtlError } from './errors.ts';
+import type { InputFormat } from './parse/scanner.ts';
+
+export interface LoadOptions {
+  readonly sources: readonly string[];
+  readonly db: string | undefined;
+  readonly dbSslCa: string | undefined;
+  readonly batchSize: number;
+  readonly format: InputFormat | undefined;
+  readonly force: boolean;
+  readonly maxRejects: number;
+  readonly maxRecordBytes: number;
+  readonly maxInflateRatio: number;
+  readonly maxInflatedBytes: number;
+  readonly lockTimeout: number;
+  readonly retries: number;
+  readonly json: boolean;
+  readonly progress: boolean;
+  readonly s3Region: string | undefined;
+  readonly s3Endpoint: string | undefined;
+  readonly s3StallTimeout: number;
+}
+
+/** Chosen from the --batch-size sweep in bench/RESULTS.md. */
+export const DEFAULT_BATCH_SIZE = 2000;
+
+export const DEFAULTS = {
+  batchSize: DEFAULT_BATCH_SIZE,
+  // A few bad records should not block millions of good ones; a file that is mostly bad (the wrong file,
+  // the wrong format) should stop early instead of filling etl_rejects.
+  maxRejects: 1000,
+  maxRecordBytes: 8 * 1024 * 1024,
+  maxInflateRatio: 200,
+  maxInflatedBytes: 64 * 1024 ** 3,
+  lockTimeout: 600,
+  retries: 5,
+  s3StallTimeout: 30,
+} as const;
+
+export function usage(flag: string, given: unknown, allowed: string): EtlError {
+  return new EtlError('E_USAGE', `${flag}: ${JSON.stringify(given)} is not allowed; expected ${allowed}`);
+}
+
+function integer(flag: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw usage(flag, v, `an integer from ${min} to ${max}`);
+  return n;
+}
+
+function positive(flag: string, v: unknown, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw usage(flag, v, `a number above 0 and at most ${max}`);
+  return n;
+}
+
+export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): LoadOptions {
+  const sources = (raw.sources as unknown[] | undefined) ?? [];
+  if (sources.length === 0) throw new EtlError('E_USAGE', 'load: give at least one source (a file, s3://bucket/key, s3://bucket/prefix/ or -)');
+  for (const s of sources) if (typeof s !== 'string' || s === '') throw usage('<source>', s, 'a path, an s3:// URI or -');
+  if (sources.filter((s) => s === '-').length > 1) throw usage('<source>', '-', 'standard input at most once');
+
+  let format: InputFormat | undefined;
+  if (raw.format !== undefined) {
+    if (!['json', 'ndjson', 'auto'].includes(raw.format as string)) throw usage('--format', raw.format, 'json, ndjson or auto');
+    format = raw.format as InputFormat;
+  }
+  const db = (raw.db as string | undefined) ?? env.ORDERS_ETL_DB ?? undefined;
+  if (db !== undefined && typeof db !== 'string') throw usage('--db', '(not shown)', 'a URL');
+  const s3Endpoint = (raw.s3Endpoint as string | undefined) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined;
+  if (s3Endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(s3Endpoint)) throw usage('--s3-endpoint', s3Endpoint, 'an http:// or https:// URL');
+
+  return Object.freeze({
+    sources: Object.freeze([...(sources as string[])]),
+    db,
+    dbSslCa: raw.dbSslCa as string | undefined,
+    batchSize: integer('--batch-size', raw.batchSize ?? DEFAULTS.batchSize, 1, 1_000_000),
+    format,
+    force: Boolean(raw.force),
+    maxRejects: integer('--max-rejects', raw.maxRejects ?? DEFAULTS.maxRejects, 0, Number.MAX_SAFE_INTEGER),
+    maxRecordBytes: integer('--max-record-bytes', raw.maxRecordBytes ?? DEFAULTS.maxRecordBytes, 1024, 1024 ** 3),
+    maxInflateRatio: positive('--max-inflate-ratio', raw.maxInflateRatio ?? DEFAULTS.maxInflateRatio, 1e6),
+    maxInflatedBytes: integer('--max-inflated-bytes', raw.maxInflatedBytes ?? DEFAULTS.maxInflatedBytes, 1, Number.MAX_SAFE_INTEGER),
+    lockTimeout: integer('--lock-timeout', raw.lockTimeout ?? DEFAULTS.lockTimeout, 0, 86400),
+    retries: integer('--retries', raw.retries ?? DEFAULTS.retries, 0, 100),
+    json: Boolean(raw.json),
+    progress: raw.progress === undefined ? true : Boolean(raw.progress),
+    s3Region: raw.s3Region as string | undefined,
+    s3Endpoint,
+    s3StallTimeout: positive('--s3-stall-timeout', raw.s3StallTimeout ?? DEFAULTS.s3StallTimeout, 3600),
+  });
+}

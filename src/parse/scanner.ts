@@ -1,0 +1,388 @@
+/**
+ * Structural scanner: finds where each record of an export starts and ends in a byte stream, without
+ * building tokens. Each complete record's bytes are handed to `JSON.parse`, which validates it fully; the
+ * scanner itself validates everything between records (the array brackets, commas, whitespace, trailing
+ * data). This is the engine's fast path (see bench/RESULTS.md): it crosses into JavaScript once per record
+ * instead of once per token.
+ *
+ * Pure core: no streams, no I/O. Feed it chunks with `push`, then call `end`.
+ *
+ * Modes:
+ * - `json`: exactly one top-level value. If it is an array, each element is a record; otherwise the value
+ *   itself is the one record (an export of a single order).
+ * - `ndjson`: a sequence of top-level values separated by whitespace; each is a record.
+ */
+import { isUtf8 } from 'node:buffer';
+import { none } from 'stream-chain/defs.js';
+import { jsonVerifier } from 'stream-json/utils/verifier.js';
+import { EtlError } from '../errors.ts';
+
+/** `auto`: a document that starts with '[' is a JSON array, anything else a sequence of values (NDJSON). */
+export type InputFormat = 'json' | 'ndjson' | 'auto';
+
+export interface RawRecord {
+  /** Position of the record in the source: array index, or value number in NDJSON. */
+  index: number;
+  /** Byte offset of the record's first byte in the (decompressed) source. */
+  offset: number;
+  /** 1-based line of the record's first byte. */
+  line: number;
+  /** The record, parsed. */
+  value: unknown;
+  /** The record's JSON text, as in the source (kept for rejects). */
+  text: string;
+}
+
+export interface ScannerOptions {
+  format: InputFormat;
+  source: string;
+  maxRecordBytes: number;
+}
+
+const enum Phase {
+  Start, // before the top-level value
+  ArrayFirst, // after '[', expecting a value or ']'
+  ArrayValue, // after ',', expecting a value
+  ArrayAfter, // after a value, expecting ',' or ']'
+  Done, // after the top-level value: whitespace only
+}
+
+const enum Kind {
+  None,
+  Container,
+  String,
+  Bare,
+}
+
+const WS = new Uint8Array(256);
+WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
+// Bytes that may continue a number or a literal; anything else ends a bare value.
+const BARE = new Uint8Array(256);
+for (const c of '0123456789+-.eEtrufalsn') BARE[c.charCodeAt(0)] = 1;
+for (let c = 0x41; c <= 0x5a; c++) BARE[c] = BARE[c + 0x20] = 1;
+
+export class RecordScanner {
+  private readonly opts: ScannerOptions;
+  private format: InputFormat;
+  private phase = Phase.Start;
+  private inArray = false;
+  /** Absolute offset of the current chunk's first byte. */
+  private base = 0;
+  private line = 1;
+  private nextIndex = 0;
+  private sawBom = false;
+
+  // The value being scanned.
+  private kind = Kind.None;
+  private depth = 0;
+  private inString = false;
+  /** Backslashes at the end of the previous chunk inside a string (their parity escapes a leading quote). */
+  private carryBackslashes = 0;
+  private valueStart = 0; // absolute
+  private valueLine = 1;
+  private pieces: Buffer[] = [];
+  private piecesLength = 0;
+
+  constructor(opts: ScannerOptions) {
+    this.opts = opts;
+    this.format = opts.format;
+  }
+
+  /** Scan one chunk; completed records are appended to `out`. */
+  push(chunk: Buffer, out: RawRecord[]): void {
+    let i = 0;
+    const len = chunk.length;
+    if (this.base === 0 && !this.sawBom && len >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+      // A UTF-8 byte-order mark is not JSON, but Windows tools write it; accept and skip it.
+      this.sawBom = true;
+      i = 3;
+    }
+    while (i < len) {
+      if (this.kind !== Kind.None) {
+        i = this.scanValue(chunk, i, out);
+        continue;
+      }
+      const c = chunk[i]!;
+      if (WS[c]) {
+        if (c === 0x0a) this.line++;
+        i++;
+        continue;
+      }
+      switch (this.phase) {
+        case Phase.Start:
+          if (c === 0x5b && this.format !== 'ndjson') {
+            this.format = 'json';
+            this.inArray = true;
+            this.phase = Phase.ArrayFirst;
+            i++;
+          } else {
+            if (this.format === 'auto') this.format = 'ndjson';
+            i = this.startValue(chunk, i);
+          }
+          break;
+        case Phase.ArrayFirst:
+          if (c === 0x5d) {
+            this.phase = Phase.Done;
+            i++;
+          } else {
+            i = this.startValue(chunk, i);
+          }
+          break;
+        case Phase.ArrayValue:
+          if (c === 0x5d) this.fail(i, "a value after ',' (trailing comma before ']')");
+          i = this.startValue(chunk, i);
+          break;
+        case Phase.ArrayAfter:
+          if (c === 0x2c) this.phase = Phase.ArrayValue;
+          else if (c === 0x5d) this.phase = Phase.Done;
+          else this.fail(i, `',' or ']' after array element, found ${describeByte(c)}`);
+          i++;
+          break;
+        case Phase.Done:
+          if (this.format === 'ndjson') {
+            i = this.startValue(chunk, i);
+          } else {
+            this.fail(i, `end of input after the top-level value, found ${describeByte(c)}`);
+          }
+          break;
+      }
+    }
+    if (this.kind !== Kind.None) this.keepPiece(chunk);
+    this.base += len;
+  }
+
+  /** The input has ended: flush a trailing bare value and check that the document is complete. */
+  end(out: RawRecord[]): void {
+    if (this.kind === Kind.Bare) this.finishValue(null, 0, out);
+    if (this.kind !== Kind.None) {
+      this.fail(0, `the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, this.base);
+    }
+    if (this.format !== 'ndjson') {
+      if (this.phase === Phase.Start) this.fail(0, 'a JSON value (the input is empty)', this.base);
+      if (this.phase !== Phase.Done) this.fail(0, "more array elements or ']' (the input is truncated)", this.base);
+    }
+  }
+
+  /** Bytes consumed so far. */
+  get bytesScanned(): number {
+    return this.base;
+  }
+
+  private startValue(chunk: Buffer, i: number): number {
+    const c = chunk[i]!;
+    this.valueStart = this.base + i;
+    this.valueLine = this.line;
+    if (c === 0x7b || c === 0x5b) {
+      this.kind = Kind.Container;
+      this.depth = 1;
+      this.inString = false;
+      this.carryBackslashes = 0;
+      this.pieceStart = i;
+      return i + 1;
+    }
+    if (c === 0x22) {
+      this.kind = Kind.String;
+      this.inString = true;
+      this.carryBackslashes = 0;
+      this.pieceStart = i;
+      return i + 1;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) {
+      this.kind = Kind.Bare;
+      this.pieceStart = i;
+      return i + 1;
+    }
+    this.fail(i, `a JSON value, found ${describeByte(c)}`);
+  }
+
+  /** Where the current value starts inside the current chunk (0 when it began in an earlier chunk). */
+  private pieceStart = 0;
+
+  private scanValue(chunk: Buffer, i: number, out: RawRecord[]): number {
+    const len = chunk.length;
+    if (this.kind === Kind.Bare) {
+      while (i < len && BARE[chunk[i]!]) i++;
+      if (i < len) this.finishValue(chunk, i, out);
+      return i;
+    }
+    while (i < len) {
+      if (this.inString) {
+        const q = chunk.indexOf(0x22, i);
+        if (q < 0) {
+          this.carryBackslashes = trailingBackslashes(chunk, i, len, this.carryBackslashes);
+          return len;
+        }
+        let n = 0;
+        let j = q - 1;
+        while (j >= i && chunk[j] === 0x5c) {
+          n++;
+          j--;
+        }
+        if (j < i && i === 0) n += this.carryBackslashes;
+        this.carryBackslashes = 0;
+        i = q + 1;
+        if ((n & 1) === 1) continue; // an escaped quote
+        this.inString = false;
+        if (this.kind === Kind.String) {
+          this.finishValue(chunk, i, out);
+          return i;
+        }
+        continue;
+      }
+      const c = chunk[i]!;
+      if (c === 0x22) {
+        this.inString = true;
+      } else if (c === 0x7b || c === 0x5b) {
+        this.depth++;
+      } else if (c === 0x7d || c === 0x5d) {
+        if (--this.depth === 0) {
+          this.finishValue(chunk, i + 1, out);
+          return i + 1;
+        }
+      } else if (c === 0x0a) {
+        this.line++;
+      }
+      i++;
+    }
+    return i;
+  }
+
+  private keepPiece(chunk: Buffer): void {
+    const piece = chunk.subarray(this.pieceStart);
+    this.piecesLength += piece.length;
+    this.pieces.push(piece);
+    this.pieceStart = 0;
+    this.checkSize(0);
+  }
+
+  private checkSize(extra: number): void {
+    if (this.piecesLength + extra > this.opts.maxRecordBytes) {
+      throw new EtlError(
+        'E_RECORD_TOO_LARGE',
+        `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)`,
+        { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: this.valueStart, line: this.valueLine },
+      );
+    }
+  }
+
+  /** The value ends before `end` in `chunk` (or at the end of input when chunk is null). */
+  private finishValue(chunk: Buffer | null, end: number, out: RawRecord[]): void {
+    let bytes: Buffer;
+    if (chunk === null) {
+      bytes = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.piecesLength);
+    } else if (this.pieces.length === 0) {
+      bytes = chunk.subarray(this.pieceStart, end);
+      this.checkSize(bytes.length);
+    } else {
+      this.checkSize(end);
+      this.pieces.push(chunk.subarray(0, end));
+      bytes = Buffer.concat(this.pieces, this.piecesLength + end);
+    }
+    this.pieces = [];
+    this.piecesLength = 0;
+    this.kind = Kind.None;
+    const index = this.nextIndex++;
+    if (!isUtf8(bytes)) {
+      throw new EtlError('E_ENCODING', `invalid UTF-8 at byte ${this.valueStart + firstInvalidUtf8(bytes)}`, {
+        source: this.opts.source,
+        recordIndex: index,
+        byteOffset: this.valueStart,
+        line: this.valueLine,
+      });
+    }
+    const text = bytes.toString('utf8');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw this.syntaxError(text, index, err);
+    }
+    out.push({ index, offset: this.valueStart, line: this.valueLine, value, text });
+    this.phase = this.inArray ? Phase.ArrayAfter : Phase.Done;
+  }
+
+  /** JSON.parse does not always say where; stream-json's verifier does, to the character. */
+  private syntaxError(text: string, index: number, cause: unknown): EtlError {
+    let byteOffset = this.valueStart;
+    let line = this.valueLine;
+    let message = cause instanceof Error ? cause.message : String(cause);
+    try {
+      // A stream-chain flushable: a call with `none` checks that the document is complete.
+      const verify = jsonVerifier() as unknown as (chunk: string | typeof none) => unknown;
+      verify(text);
+      verify(none);
+    } catch (verr) {
+      const v = verr as { offset?: number; line?: number; message?: string };
+      if (typeof v.offset === 'number') {
+        byteOffset += Buffer.byteLength(text.slice(0, v.offset));
+        line += (v.line ?? 1) - 1;
+        message = (v.message ?? message).replace(/^ERROR at \d+ \(\d+, \d+\): /, '');
+      }
+    }
+    return new EtlError('E_PARSE', `invalid JSON: ${message}`, {
+      source: this.opts.source,
+      recordIndex: index,
+      byteOffset,
+      line,
+    }, { cause });
+  }
+
+  private fail(i: number, expected: string, absolute?: number): never {
+    throw new EtlError('E_PARSE', `invalid JSON: expected ${expected}`, {
+      source: this.opts.source,
+      byteOffset: absolute ?? this.base + i,
+      line: this.line,
+    });
+  }
+}
+
+function trailingBackslashes(chunk: Buffer, from: number, len: number, carry: number): number {
+  let n = 0;
+  let j = len - 1;
+  while (j >= from && chunk[j] === 0x5c) {
+    n++;
+    j--;
+  }
+  return j < from && from === 0 ? n + carry : n;
+}
+
+
+function describeByte(c: number): string {
+  if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
+  return `byte 0x${c.toString(16).padStart(2, '0')}`;
+}
+
+/** Index of the first byte that does not belong to a well-formed UTF-8 sequence (rare error path). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let need: number;
+    let min: number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + need >= bytes.length) return i;
+    let cp = b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const cb = bytes[i + k]!;
+      if ((cb & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (cb & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return i;
+}

@@ -1,0 +1,40 @@
+/**
+ * Thin stream wrapper around the scanner: bytes in, arrays of parsed records out. One push per input chunk,
+ * not per record, so the per-record work stays inside this stage (stream-json's own benchmark: crossing a
+ * stream boundary per item dominates the cost).
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { RecordScanner, type RawRecord, type ScannerOptions } from './scanner.ts';
+
+export class RecordParseStream extends Transform {
+  private readonly scanner: RecordScanner;
+
+  constructor(opts: ScannerOptions) {
+    super({ readableObjectMode: true, readableHighWaterMark: 4 });
+    this.scanner = new RecordScanner(opts);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const out: RawRecord[] = [];
+    try {
+      this.scanner.push(chunk, out);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const out: RawRecord[] = [];
+    try {
+      this.scanner.end(out);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Wiring: source -> decode -> parse -> split -> batch -> warehouse, one source after another, in the order
+ * given. Every stage is a stream joined by stream/promises.pipeline, so the database's pace reaches the
+ * reader: memory is bounded by the batch size, not by the file.
+ */
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { EtlError, redact } from '../errors.ts';
+import type { LoadOptions } from '../options.ts';
+import { RecordParseStream } from '../parse/stream.ts';
+import { DecodeStream } from '../sources/decode.ts';
+import type { Source } from '../sources/types.ts';
+import { SplitOrdersStream } from '../transform/stream.ts';
+import { addCounts, zeroCounts, type LoadCounts, type Warehouse } from '../warehouse/types.ts';
+import { BatchStream, type Batch } from './batch.ts';
+import { ByteCounter, Progress } from './progress.ts';
+
+export interface SourceReport {
+  uri: string;
+  status: 'loaded' | 'skipped';
+  resumedFrom: number;
+  counts: LoadCounts;
+}
+
+export interface LoadSummary {
+  files: number;
+  skipped: number;
+  orders: number;
+  factRows: number;
+  customers: { inserted: number; updated: number };
+  products: { inserted: number; updated: number };
+  rejected: number;
+  bytes: number;
+  elapsedMs: number;
+  warehouse: string;
+  sources: SourceReport[];
+}
+
+export type LoadTuning = Pick<
+  LoadOptions,
+  'batchSize' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
+>;
+
+export interface LoadHooks {
+  progress?: Progress;
+  /** Called after each committed batch (tests use it to interrupt a load at a known point). */
+  onBatch?: (source: Source, batch: Batch, counts: LoadCounts) => void;
+}
+
+export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
+  const started = Date.now();
+  const progress = hooks.progress;
+  await warehouse.lock(opts.lockTimeout);
+  await warehouse.ensureSchema();
+
+  // Fail fast: every source must exist and be readable before anything is written.
+  const infos = [];
+  for (const s of sources) infos.push(await s.info());
+  if (progress) progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
+
+  const total = zeroCounts();
+  const reports: SourceReport[] = [];
+  let bytes = 0;
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    const plan = await warehouse.planSource({ uri: source.uri, fingerprint: infos[i]!.fingerprint }, opts.force);
+    if (plan.action === 'skip') {
+      reports.push({ uri: source.uri, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
+      if (progress) progress.doneBytes += infos[i]!.size ?? 0;
+      continue;
+    }
+    const counts = zeroCounts();
+    // Rejects already committed by an interrupted attempt count against --max-rejects too.
+    let rejectedSoFar = plan.counts.rejected;
+    const counter = new ByteCounter();
+    if (progress) progress.current = counter;
+    const writer = new Writable({
+      objectMode: true,
+      highWaterMark: 1,
+      write: (batch: Batch, _enc, cb) => {
+        rejectedSoFar += batch.rejects.length;
+        if (rejectedSoFar > opts.maxRejects) {
+          const first = batch.rejects[0]!;
+          cb(
+            new EtlError('E_MAX_REJECTS', `more than --max-rejects (${opts.maxRejects}) invalid records; the last one: ${first.reason}`, {
+              source: source.uri,
+              recordIndex: first.index,
+              byteOffset: first.offset,
+            }),
+          );
+          return;
+        }
+        warehouse.applyBatch(plan.loadId, batch).then(
+          (c) => {
+            addCounts(counts, c);
+            if (progress) progress.orders += c.orders;
+            hooks.onBatch?.(source, batch, c);
+            cb();
+          },
+          (err: unknown) => cb(err as Error),
+        );
+      },
+    });
+    try {
+      await pipeline(
+        source.open(),
+        counter,
+        new DecodeStream(source.uri, { maxRatio: opts.maxInflateRatio, maxBytes: opts.maxInflatedBytes }),
+        new RecordParseStream({ format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes }),
+        new SplitOrdersStream(plan.resumeFrom),
+        new BatchStream(opts.batchSize),
+        writer,
+      );
+    } catch (err) {
+      const e = err instanceof EtlError ? err : new EtlError('E_SOURCE', `${source.uri}: ${(err as Error).message}`, {}, { cause: err });
+      await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
+      throw e;
+    }
+    await warehouse.finishSource(plan.loadId, 'completed');
+    bytes += counter.bytes;
+    if (progress) {
+      progress.doneBytes += counter.bytes;
+      progress.current = null;
+    }
+    addCounts(total, counts);
+    reports.push({ uri: source.uri, status: 'loaded', resumedFrom: plan.resumeFrom, counts });
+  }
+  return {
+    files: sources.length,
+    skipped: reports.filter((r) => r.status === 'skipped').length,
+    orders: total.orders,
+    factRows: total.factRows,
+    customers: { inserted: total.customersInserted, updated: total.customersUpdated },
+    products: { inserted: total.productsInserted, updated: total.productsUpdated },
+    rejected: total.rejected,
+    bytes,
+    elapsedMs: Date.now() - started,
+    warehouse: warehouse.location,
+    sources: reports,
+  };
+}

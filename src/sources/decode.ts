@@ -1,0 +1,94 @@
+/**
+ * Decompression by content, not by name: gzip is recognised by its magic bytes (1f 8b), so a gzipped file
+ * called `.json` loads, and so does a plain one called `.gz`. Inflation is capped by ratio and by size, so a
+ * gzip bomb fails with a clear error instead of exhausting memory or disk.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { EtlError } from '../errors.ts';
+
+export interface InflateLimits {
+  /** Output may be at most this many times the compressed input (checked once 1 MiB has come out). */
+  maxRatio: number;
+  /** Absolute cap on decompressed bytes per source. */
+  maxBytes: number;
+}
+
+export class DecodeStream extends Transform {
+  private readonly source: string;
+  private readonly limits: InflateLimits;
+  private gunzip: ReturnType<typeof createGunzip> | null = null;
+  private decided = false;
+  private head: Buffer | null = null;
+  private compressedIn = 0;
+  private inflatedOut = 0;
+
+  constructor(source: string, limits: InflateLimits) {
+    super({ highWaterMark: 1 });
+    this.source = source;
+    this.limits = limits;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (!this.decided) {
+      const buf: Buffer = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      if (buf.length < 2) {
+        this.head = buf;
+        cb();
+        return;
+      }
+      this.head = null;
+      this.decided = true;
+      if (buf[0] === 0x1f && buf[1] === 0x8b) this.startGunzip();
+      chunk = buf;
+    }
+    if (!this.gunzip) {
+      this.push(chunk);
+      cb();
+      return;
+    }
+    this.compressedIn += chunk.length;
+    // Write into gunzip and wait for it to take the chunk: its own backpressure reaches our reader.
+    if (this.gunzip.write(chunk)) cb();
+    else this.gunzip.once('drain', () => cb());
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.decided && this.head) this.push(this.head);
+    if (!this.gunzip) {
+      cb();
+      return;
+    }
+    this.gunzip.once('end', () => cb());
+    this.gunzip.end();
+  }
+
+  private startGunzip(): void {
+    const gz = createGunzip({ chunkSize: 256 * 1024 });
+    this.gunzip = gz;
+    gz.on('data', (out: Buffer) => {
+      this.inflatedOut += out.length;
+      if (this.inflatedOut > this.limits.maxBytes) {
+        this.fail('E_INFLATE_LIMIT', `gzip inflates beyond --max-inflated-bytes (${this.limits.maxBytes} bytes)`);
+        return;
+      }
+      if (this.inflatedOut > 1024 * 1024 && this.inflatedOut > this.limits.maxRatio * this.compressedIn) {
+        this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`);
+        return;
+      }
+      if (!this.push(out)) gz.pause();
+    });
+    gz.on('error', (err) => this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err));
+  }
+
+  override _read(size: number): void {
+    this.gunzip?.resume();
+    super._read(size);
+  }
+
+  private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown): void {
+    this.gunzip?.removeAllListeners('data');
+    this.gunzip?.destroy();
+    this.destroy(new EtlError(code, message, { source: this.source, byteOffset: this.inflatedOut }, { cause }));
+  }
+}

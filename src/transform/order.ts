@@ -1,0 +1,221 @@
+/**
+ * One order record -> validated rows: the order's fact lines, its customer, its products. Pure functions.
+ *
+ * Every value that reaches the warehouse is produced here as the exact text the database should store:
+ * natural keys as strings, money as a decimal string, dates as YYYY-MM-DD. Anything that cannot be stored
+ * faithfully is a rejection with a reason, never a silent rounding or truncation.
+ */
+
+/** Column limits shared by every dialect (see warehouse/schema.ts). */
+export const LIMITS = {
+  naturalKeyChars: 128,
+  textChars: 255,
+  moneyIntegerDigits: 10,
+  moneyScale: 2,
+  maxQuantity: 2147483647,
+} as const;
+
+export interface CustomerRow {
+  customerId: string;
+  name: string | null;
+  email: string | null;
+  address: string | null;
+}
+
+export interface ProductRow {
+  productId: string;
+  name: string | null;
+  category: string | null;
+  price: string | null;
+}
+
+export interface FactLine {
+  lineNo: number;
+  productId: string;
+  quantity: number;
+}
+
+export interface OrderRows {
+  kind: 'order';
+  index: number;
+  offset: number;
+  orderId: string;
+  orderDate: string;
+  totalAmount: string | null;
+  customer: CustomerRow;
+  products: ProductRow[];
+  lines: FactLine[];
+}
+
+export interface Rejection {
+  kind: 'reject';
+  index: number;
+  offset: number;
+  reason: string;
+  raw: string;
+}
+
+export type SplitResult = OrderRows | Rejection;
+
+class Invalid extends Error {}
+
+/** Split one record into rows, or say why it cannot be loaded. */
+export function splitOrder(value: unknown, index: number, offset: number, raw: string): SplitResult {
+  try {
+    return { kind: 'order', index, offset, ...toRows(value) };
+  } catch (err) {
+    if (err instanceof Invalid) return { kind: 'reject', index, offset, reason: err.message, raw };
+    throw err;
+  }
+}
+
+function toRows(value: unknown): Omit<OrderRows, 'kind' | 'index' | 'offset'> {
+  const order = asObject(value, 'record');
+  const orderId = naturalKey(order.order_id, 'order_id');
+  const orderDate = date(order.order_date, 'order_date');
+  const totalAmount = money(order.total_amount, 'total_amount', true);
+  const c = asObject(order.customer, 'customer');
+  const customer: CustomerRow = {
+    customerId: naturalKey(c.customer_id, 'customer.customer_id'),
+    name: text(c.name, 'customer.name'),
+    email: text(c.email, 'customer.email'),
+    address: text(c.address, 'customer.address'),
+  };
+  const items = order.products;
+  if (!Array.isArray(items)) throw new Invalid(`products: expected an array, got ${typeName(items)}`);
+  const products: ProductRow[] = [];
+  const lines: FactLine[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const p = asObject(items[i], `products[${i}]`);
+    const productId = naturalKey(p.product_id, `products[${i}].product_id`);
+    products.push({
+      productId,
+      name: text(p.name, `products[${i}].name`),
+      category: text(p.category, `products[${i}].category`),
+      price: money(p.price, `products[${i}].price`, true),
+    });
+    lines.push({ lineNo: i + 1, productId, quantity: quantity(p.quantity, `products[${i}].quantity`) });
+  }
+  return { orderId, orderDate, totalAmount, customer, products, lines };
+}
+
+function asObject(v: unknown, field: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new Invalid(`${field}: expected an object, got ${typeName(v)}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function typeName(v: unknown): string {
+  if (v === undefined) return 'nothing (missing)';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+/** Natural keys: integers and strings alike become text; 17 and "17" are the same key. */
+function naturalKey(v: unknown, field: string): string {
+  let s: string;
+  if (typeof v === 'string') {
+    s = v;
+    if (s.length === 0) throw new Invalid(`${field}: empty`);
+  } else if (typeof v === 'number') {
+    // Beyond 2^53 JSON.parse has already rounded the id: refuse rather than load a different key.
+    if (!Number.isSafeInteger(v)) throw new Invalid(`${field}: ${v} is not an integer id that can be read exactly (export large ids as strings)`);
+    s = String(v);
+  } else {
+    throw new Invalid(`${field}: expected a string or an integer, got ${typeName(v)}`);
+  }
+  checkText(s, field, LIMITS.naturalKeyChars);
+  return s;
+}
+
+function text(v: unknown, field: string): string | null {
+  if (v === undefined || v === null) return null;
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
+  else throw new Invalid(`${field}: expected a string, got ${typeName(v)}`);
+  checkText(s, field, LIMITS.textChars);
+  return s;
+}
+
+function checkText(s: string, field: string, maxChars: number): void {
+  // String length counts UTF-16 units; the column counts characters. Count code points only when it matters.
+  if (s.length > maxChars && [...s].length > maxChars) {
+    throw new Invalid(`${field}: longer than ${maxChars} characters`);
+  }
+  if (!s.isWellFormed()) throw new Invalid(`${field}: contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape), which is not text`);
+}
+
+const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
+/**
+ * Money as exact decimal text. A JSON number has already been read into a double; `String(n)` gives the
+ * shortest text that reads back as the same double, which is the source text for every value with at most 15
+ * significant digits, and DECIMAL(12,2) never needs more. So nothing is rounded on the way.
+ */
+export function money(v: unknown, field: string, optional: boolean): string | null {
+  if ((v === undefined || v === null) && optional) return null;
+  let s: string;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Invalid(`${field}: ${v} is not a finite amount`);
+    s = plainDecimal(v);
+  } else if (typeof v === 'string') {
+    s = v.trim();
+  } else {
+    throw new Invalid(`${field}: expected a decimal amount, got ${typeName(v)}`);
+  }
+  const m = DECIMAL.exec(s);
+  if (!m) throw new Invalid(`${field}: ${JSON.stringify(v)} is not a decimal amount`);
+  let frac = m[2] ? m[2].slice(1) : '';
+  frac = frac.replace(/0+$/, '');
+  if (frac.length > LIMITS.moneyScale) {
+    throw new Invalid(`${field}: ${s} has more than ${LIMITS.moneyScale} decimal places`);
+  }
+  if (m[1]!.length > LIMITS.moneyIntegerDigits) {
+    throw new Invalid(`${field}: ${s} has more than ${LIMITS.moneyIntegerDigits} integer digits`);
+  }
+  const sign = s.startsWith('-') && (m[1] !== '0' || frac !== '') ? '-' : '';
+  return `${sign}${m[1]}.${frac.padEnd(LIMITS.moneyScale, '0')}`;
+}
+
+function plainDecimal(n: number): string {
+  const s = String(n);
+  if (!/e/i.test(s)) return s;
+  // Exponent form appears below 1e-6 and at 1e21 and above: both outside DECIMAL(12,2) unless zero-ish.
+  if (Math.abs(n) < 1) return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
+  return s; // rejected by the pattern above as not a (storable) decimal
+}
+
+function quantity(v: unknown, field: string): number {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^[0-9]+$/.test(v.trim())) n = Number(v.trim());
+  else throw new Invalid(`${field}: expected a non-negative integer, got ${typeName(v)}${typeof v === 'string' ? ` ${JSON.stringify(v)}` : ''}`);
+  if (!Number.isInteger(n)) throw new Invalid(`${field}: ${n} is not an integer`);
+  if (n < 0) throw new Invalid(`${field}: ${n} is negative`);
+  if (n > LIMITS.maxQuantity) throw new Invalid(`${field}: ${n} is too large`);
+  return n;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])/;
+
+/** Dates: `YYYY-MM-DD`, or an ISO timestamp whose date part is taken as written (no time zone shift). */
+function date(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw new Invalid(`${field}: expected a date string YYYY-MM-DD, got ${typeName(v)}`);
+  const m = ISO_DATE.exec(v);
+  if (!m) throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD)`);
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const dt = new Date(Date.UTC(y, mo - 1, d));
+  if (y < 1000) throw new Invalid(`${field}: ${JSON.stringify(v)} is before year 1000, outside the DATE range`);
+  if (mo < 1 || mo > 12 || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) {
+    throw new Invalid(`${field}: ${JSON.stringify(v)} is not a calendar date`);
+  }
+  if (v.length > 10 && !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(v)) {
+    throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD) or ISO timestamp`);
+  }
+  return `${m[1]}-${m[2]}-${m[3]}`;
+}

@@ -1,0 +1,24 @@
+/** The transform stage: arrays of parsed records in, arrays of rows or rejections out. */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { RawRecord } from '../parse/scanner.ts';
+import { splitOrder, type SplitResult } from './order.ts';
+
+export class SplitOrdersStream extends Transform {
+  /** Records before this index were committed by an earlier, interrupted run of the same source. */
+  private readonly skipBelow: number;
+
+  constructor(skipBelow = 0) {
+    super({ objectMode: true, readableHighWaterMark: 4, writableHighWaterMark: 4 });
+    this.skipBelow = skipBelow;
+  }
+
+  override _transform(records: RawRecord[], _enc: BufferEncoding, cb: TransformCallback): void {
+    const out: SplitResult[] = [];
+    for (const r of records) {
+      if (r.index < this.skipBelow) continue;
+      out.push(splitOrder(r.value, r.index, r.offset, r.text));
+    }
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+}

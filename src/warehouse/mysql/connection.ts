@@ -1,0 +1,150 @@
+/**
+ * Connecting to MySQL/MariaDB: URL parsing, TLS, session settings, and which failures are worth a retry.
+ * mysql2 types stay in this folder.
+ */
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { EtlError } from '../../errors.ts';
+import { ident, isValidIdentifier } from './sql.ts';
+
+export interface MysqlTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  ssl: { ca?: string; rejectUnauthorized: boolean } | null;
+  /** host:port/database, no credentials: for messages. */
+  display: string;
+}
+
+export interface TlsOptions {
+  /** PEM file with the CA that signed the server's certificate. */
+  caFile?: string;
+}
+
+/**
+ * mysql://user:pass@host:3306/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/path/ca.pem
+ * ssl-mode: DISABLED (default unless a CA is given), REQUIRED/VERIFY_CA/VERIFY_IDENTITY (verification on: a
+ * certificate that does not verify is refused; REQUIRED is treated as VERIFY_IDENTITY, see README).
+ */
+export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new EtlError('E_USAGE', '--db: not a URL (expected mysql://user:password@host:3306/database)');
+  }
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
+    throw new EtlError('E_USAGE', `--db: unsupported scheme ${JSON.stringify(u.protocol)} (expected mysql: or duckdb:)`);
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!isValidIdentifier(database)) {
+    throw new EtlError('E_USAGE', `--db: database name ${JSON.stringify(database)} is not a plain identifier (letters, digits, _ and $, at most 64)`);
+  }
+  for (const key of u.searchParams.keys()) {
+    if (!['ssl-mode', 'sslmode', 'ssl-ca', 'ssl'].includes(key)) {
+      throw new EtlError('E_USAGE', `--db: unknown URL parameter ${JSON.stringify(key)} (allowed: ssl-mode, ssl-ca)`);
+    }
+  }
+  const caFile = tls.caFile ?? u.searchParams.get('ssl-ca') ?? undefined;
+  const mode = (u.searchParams.get('ssl-mode') ?? u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'VERIFY_IDENTITY' : caFile ? 'VERIFY_IDENTITY' : 'DISABLED')).toUpperCase();
+  let ssl: MysqlTarget['ssl'] = null;
+  if (mode !== 'DISABLED') {
+    if (!['REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY', 'PREFERRED'].includes(mode)) {
+      throw new EtlError('E_USAGE', `--db: ssl-mode ${JSON.stringify(mode)} is not one of DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY`);
+    }
+    let ca: string | undefined;
+    if (caFile) {
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (err) {
+        throw new EtlError('E_USAGE', `--db-ssl-ca: cannot read ${caFile}: ${(err as Error).message}`);
+      }
+    }
+    ssl = { ...(ca ? { ca } : {}), rejectUnauthorized: true };
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = u.port ? Number(u.port) : 3306;
+  return {
+    host,
+    port,
+    user: decodeURIComponent(u.username) || 'root',
+    password: decodeURIComponent(u.password),
+    database,
+    ssl,
+    display: `mysql://${u.host || host}/${database}`,
+  };
+}
+
+export type Connection = mysql.Connection;
+
+export async function connect(t: MysqlTarget): Promise<Connection> {
+  let conn: Connection;
+  try {
+    conn = await mysql.createConnection({
+      host: t.host,
+      port: t.port,
+      user: t.user,
+      password: t.password,
+      charset: 'UTF8MB4_BIN',
+      multipleStatements: true,
+      dateStrings: true,
+      decimalNumbers: false,
+      supportBigNumbers: true,
+      connectTimeout: 10_000,
+      ...(t.ssl ? { ssl: t.ssl } : {}),
+    });
+  } catch (err) {
+    throw connectionError(err, t);
+  }
+  // An idle connection killed by the server emits 'error'; the next query reports it. Without a listener the
+  // process would crash on the event.
+  conn.on('error', () => {});
+  // A known sql_mode: backslash escapes as sql.ts writes them, strict so that nothing is silently truncated.
+  await conn.query(
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
+  );
+  try {
+    await conn.query(`USE ${ident(t.database)}`);
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== 1049) throw err; // ER_BAD_DB_ERROR: create what is missing
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    await conn.query(`USE ${ident(t.database)}`);
+  }
+  return conn;
+}
+
+function connectionError(err: unknown, t: MysqlTarget): EtlError {
+  const e = err as { code?: string; errno?: number; message?: string };
+  const transient = isTransient(err);
+  // mysql2's messages name the user and host but never the password; keep only that, to be sure.
+  let msg = (e.message ?? String(err)).split(t.password || '\u0000').join('***');
+  if (e.code === 'ECONNREFUSED') msg = `nothing listens on ${t.host}:${t.port} (is the MySQL/MariaDB server running?)`;
+  return new EtlError(transient ? 'E_DB_CONNECTION' : 'E_DB', `cannot connect to ${t.display}: ${msg}`, {}, { cause: err, transient });
+}
+
+const TRANSIENT_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CON_COUNT_ERROR',
+]);
+// 1205 lock wait timeout, 1213 deadlock, 1053 shutdown, 1317 interrupted, 1927 connection killed (MariaDB),
+// 2006/2013 server gone / lost during query, 1040 too many connections.
+const TRANSIENT_ERRNOS = new Set([1205, 1213, 1053, 1317, 1927, 2006, 2013, 1040]);
+
+export function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; fatal?: boolean };
+  if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
+  if (typeof e?.errno === 'number' && TRANSIENT_ERRNOS.has(e.errno)) return true;
+  return false;
+}

@@ -1,0 +1,97 @@
+/**
+ * The star schema on MySQL/MariaDB. Text columns are utf8mb4 with a binary collation: natural keys compare
+ * byte for byte ("P01" and "p01" are different products), and SCD1 change detection sees a change of case.
+ */
+import { LIMITS } from '../../transform/order.ts';
+
+const K = LIMITS.naturalKeyChars;
+const T = LIMITS.textChars;
+const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
+const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+
+export const SCHEMA_DDL: string[] = [
+  `CREATE TABLE IF NOT EXISTS customers (
+    customer_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    customer_id VARCHAR(${K}) NOT NULL,
+    name VARCHAR(${T}) NULL,
+    email VARCHAR(${T}) NULL,
+    address VARCHAR(${T}) NULL,
+    PRIMARY KEY (customer_sk),
+    UNIQUE KEY uq_customers_customer_id (customer_id)
+  ) ${TABLE_OPTIONS}`,
+  `CREATE TABLE IF NOT EXISTS products (
+    product_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    product_id VARCHAR(${K}) NOT NULL,
+    name VARCHAR(${T}) NULL,
+    category VARCHAR(${T}) NULL,
+    price ${MONEY} NULL,
+    PRIMARY KEY (product_sk),
+    UNIQUE KEY uq_products_product_id (product_id)
+  ) ${TABLE_OPTIONS}`,
+  `CREATE TABLE IF NOT EXISTS orders (
+    order_id VARCHAR(${K}) NOT NULL,
+    line_no INT UNSIGNED NOT NULL,
+    order_date DATE NOT NULL,
+    total_amount ${MONEY} NULL,
+    product_sk BIGINT UNSIGNED NOT NULL,
+    customer_sk BIGINT UNSIGNED NOT NULL,
+    quantity INT UNSIGNED NOT NULL,
+    PRIMARY KEY (order_id, line_no),
+    KEY ix_orders_product_sk (product_sk),
+    KEY ix_orders_customer_sk (customer_sk),
+    CONSTRAINT fk_orders_product FOREIGN KEY (product_sk) REFERENCES products (product_sk),
+    CONSTRAINT fk_orders_customer FOREIGN KEY (customer_sk) REFERENCES customers (customer_sk)
+  ) ${TABLE_OPTIONS}`,
+  `CREATE TABLE IF NOT EXISTS etl_loads (
+    load_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    source_uri VARCHAR(2048) NOT NULL,
+    source_key CHAR(64) NOT NULL,
+    fingerprint VARCHAR(512) NULL,
+    status ENUM('running','completed','failed') NOT NULL,
+    records_committed BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    batches_committed BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    orders BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    fact_rows BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    customers_inserted BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    customers_updated BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    products_inserted BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    products_updated BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    rejected BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    started_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    finished_at DATETIME(3) NULL,
+    error TEXT NULL,
+    PRIMARY KEY (load_id),
+    KEY ix_etl_loads_source (source_key, load_id)
+  ) ${TABLE_OPTIONS}`,
+  `CREATE TABLE IF NOT EXISTS etl_rejects (
+    load_id BIGINT UNSIGNED NOT NULL,
+    record_index BIGINT UNSIGNED NOT NULL,
+    source_uri VARCHAR(2048) NOT NULL,
+    byte_offset BIGINT UNSIGNED NULL,
+    reason VARCHAR(1024) NOT NULL,
+    raw LONGTEXT NOT NULL,
+    rejected_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (load_id, record_index)
+  ) ${TABLE_OPTIONS}`,
+];
+
+/** Per-connection staging tables: invisible to other sessions, gone with the connection. */
+export const STAGING_DDL: string[] = [
+  `CREATE TEMPORARY TABLE IF NOT EXISTS stage_customers (
+    seq INT UNSIGNED NOT NULL,
+    customer_id VARCHAR(${K}) NOT NULL,
+    name VARCHAR(${T}) NULL,
+    email VARCHAR(${T}) NULL,
+    address VARCHAR(${T}) NULL,
+    PRIMARY KEY (customer_id)
+  ) ${TABLE_OPTIONS}`,
+  `CREATE TEMPORARY TABLE IF NOT EXISTS stage_products (
+    seq INT UNSIGNED NOT NULL,
+    product_id VARCHAR(${K}) NOT NULL,
+    name VARCHAR(${T}) NULL,
+    category VARCHAR(${T}) NULL,
+    price ${MONEY} NULL,
+    PRIMARY KEY (product_id)
+  ) ${TABLE_OPTIONS}`,
+];

@@ -1,0 +1,54 @@
+/**
+ * Dialect-independent preparation of a batch: "last occurrence wins" applied inside the batch, so that each
+ * natural key and each order appears once. Across batches the order of commits does the same job.
+ */
+import type { Batch } from '../pipeline/batch.ts';
+import type { CustomerRow, FactLine, ProductRow, Rejection } from '../transform/order.ts';
+
+export interface PreparedOrder {
+  orderId: string;
+  orderDate: string;
+  totalAmount: string | null;
+  customerId: string;
+  lines: FactLine[];
+}
+
+export interface PreparedBatch {
+  /** Deduplicated dimension rows, in order of first appearance (surrogate keys are handed out in that order). */
+  customers: CustomerRow[];
+  products: ProductRow[];
+  /** The last delivery of each order in the batch. */
+  orders: PreparedOrder[];
+  factRows: number;
+  rejects: Rejection[];
+  nextIndex: number;
+}
+
+export function prepareBatch(batch: Batch): PreparedBatch {
+  const customers = new Map<string, CustomerRow>();
+  const products = new Map<string, ProductRow>();
+  const orders = new Map<string, PreparedOrder>();
+  for (const o of batch.orders) {
+    // Map.set on an existing key keeps its first position and takes the last value: exactly SCD1 "last wins"
+    // with keys numbered by first appearance.
+    customers.set(o.customer.customerId, o.customer);
+    for (const p of o.products) products.set(p.productId, p);
+    orders.set(o.orderId, {
+      orderId: o.orderId,
+      orderDate: o.orderDate,
+      totalAmount: o.totalAmount,
+      customerId: o.customer.customerId,
+      lines: o.lines,
+    });
+  }
+  let factRows = 0;
+  for (const o of orders.values()) factRows += o.lines.length;
+  return {
+    customers: [...customers.values()],
+    products: [...products.values()],
+    orders: [...orders.values()],
+    factRows,
+    rejects: batch.rejects,
+    nextIndex: batch.nextIndex,
+  };
+}

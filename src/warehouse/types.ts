@@ -1,0 +1,60 @@
+/**
+ * The database boundary. The pipeline talks to this interface only; each dialect (mysql/, duckdb/) is a
+ * folder behind it. Nothing outside src/warehouse knows which database it writes to.
+ */
+import type { Batch } from '../pipeline/batch.ts';
+
+export interface SourceIdentity {
+  /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
+  uri: string;
+  /** What makes this version of the source distinct: ETag/version id, or size and mtime. Null: unknown (stdin). */
+  fingerprint: string | null;
+}
+
+export interface LoadCounts {
+  orders: number;
+  factRows: number;
+  customersInserted: number;
+  customersUpdated: number;
+  productsInserted: number;
+  productsUpdated: number;
+  rejected: number;
+}
+
+export function zeroCounts(): LoadCounts {
+  return { orders: 0, factRows: 0, customersInserted: 0, customersUpdated: 0, productsInserted: 0, productsUpdated: 0, rejected: 0 };
+}
+
+export function addCounts(into: LoadCounts, add: LoadCounts): void {
+  for (const k of Object.keys(into) as (keyof LoadCounts)[]) into[k] += add[k];
+}
+
+export type SourcePlan =
+  /** Loaded completely before; nothing to do unless forced. */
+  | { action: 'skip'; loadId: number; counts: LoadCounts }
+  /** Load from record `resumeFrom` (0: from the start) under ledger entry `loadId`. */
+  | { action: 'load'; loadId: number; resumeFrom: number; counts: LoadCounts };
+
+export interface WarehouseCapabilities {
+  /** Largest statement the server accepts, in bytes (MySQL's max_allowed_packet). */
+  readonly maxStatementBytes: number;
+}
+
+export interface Warehouse {
+  /** `mysql` or `duckdb`: for messages only. */
+  readonly dialect: string;
+  /** Where the data goes, with credentials removed. */
+  readonly location: string;
+  readonly capabilities: WarehouseCapabilities;
+  /** Create whatever part of the star schema, ledger and rejects tables is missing. */
+  ensureSchema(): Promise<void>;
+  /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */
+  lock(timeoutSeconds: number): Promise<void>;
+  /** Look the source up in the ledger and decide what to do with it. */
+  planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan>;
+  /** Apply one batch atomically: dimension merge, facts, rejects and ledger progress commit together. */
+  applyBatch(loadId: number, batch: Batch): Promise<LoadCounts>;
+  /** Mark the ledger entry finished (or failed, with the error's message). */
+  finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void>;
+  close(): Promise<void>;
+}
