@@ -10,7 +10,7 @@ export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;
 
   constructor(opts: ScannerOptions) {
-    super({ readableObjectMode: true, readableHighWaterMark: 4 });
+    super({ readableObjectMode: true, readableHighWaterMark: 1 });
     this.scanner = new RecordScanner(opts);
   }
 

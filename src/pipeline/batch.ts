@@ -22,7 +22,7 @@ export class BatchStream extends Transform {
   private count = 0;
 
   constructor(batchSize: number) {
-    super({ objectMode: true, readableHighWaterMark: 2, writableHighWaterMark: 4 });
+    super({ objectMode: true, readableHighWaterMark: 1, writableHighWaterMark: 1 });
     this.batchSize = batchSize;
   }
 

@@ -8,7 +8,7 @@ export class SplitOrdersStream extends Transform {
   private readonly skipBelow: number;
 
   constructor(skipBelow = 0) {
-    super({ objectMode: true, readableHighWaterMark: 4, writableHighWaterMark: 4 });
+    super({ objectMode: true, readableHighWaterMark: 1, writableHighWaterMark: 1 });
     this.skipBelow = skipBelow;
   }
 

@@ -103,7 +103,7 @@ export async function connect(t: MysqlTarget): Promise<Connection> {
   conn.on('error', () => {});
   // A known sql_mode: backslash escapes as sql.ts writes them, strict so that nothing is silently truncated.
   await conn.query(
-    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', foreign_key_checks = 0",
   );
   try {
     await conn.query(`USE ${ident(t.database)}`);

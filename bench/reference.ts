@@ -1,0 +1,66 @@
+/**
+ * Reference 1: the database's own bulk load. Takes exactly the final rows the engine produced (customers,
+ * products, orders of a loaded warehouse), writes them as TSV into a temp folder, and times
+ * LOAD DATA LOCAL INFILE into a fresh database with the same DDL and indexes: dimensions first, then facts.
+ * This is the practical speed limit for getting those rows into those tables.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { SCHEMA_DDL } from '../src/warehouse/mysql/ddl.ts';
+
+const TABLES: [string, string[]][] = [
+  ['customers', ['customer_sk', 'customer_id', 'name', 'email', 'address']],
+  ['products', ['product_sk', 'product_id', 'name', 'category', 'price']],
+  ['orders', ['order_id', 'line_no', 'order_date', 'total_amount', 'product_sk', 'customer_sk', 'quantity']],
+];
+
+function tsv(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  return String(v).replace(/[\\\t\n\r\0]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' })[c]!);
+}
+
+export interface ReferenceResult {
+  seconds: number;
+  rows: number;
+  perTable: Record<string, number>;
+}
+
+/** Export the engine's rows from `fromDb` and time LOAD DATA of them into a fresh `toDb`. */
+export async function loadDataReference(conn: mysql.Connection, fromDb: string, toDb: string, tmp: string): Promise<ReferenceResult> {
+  const files: Record<string, string> = {};
+  let rows = 0;
+  for (const [table, cols] of TABLES) {
+    const path = join(tmp, `${table}.tsv`);
+    files[table] = path;
+    const out = createWriteStream(path);
+    // Streamed out of the server row by row: the export itself never holds a table in memory.
+    const stream = (conn as unknown as { connection: { query: (sql: string) => { stream: () => AsyncIterable<unknown[]> } } }).connection
+      .query(`SELECT ${cols.join(', ')} FROM \`${fromDb}\`.${table} ORDER BY ${cols[0]}`)
+      .stream();
+    for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
+      if (!out.write(cols.map((c) => tsv(row[c])).join('\t') + '\n')) await once(out, 'drain');
+      rows++;
+    }
+    out.end();
+    await once(out, 'finish');
+  }
+  await conn.query(`DROP DATABASE IF EXISTS \`${toDb}\``);
+  await conn.query(`CREATE DATABASE \`${toDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  await conn.query(`USE \`${toDb}\``);
+  for (const ddl of SCHEMA_DDL) await conn.query(ddl);
+  const perTable: Record<string, number> = {};
+  const t0 = performance.now();
+  for (const [table, cols] of TABLES) {
+    const t = performance.now();
+    await conn.query({
+      sql: `LOAD DATA LOCAL INFILE 'ref.tsv' INTO TABLE ${table} CHARACTER SET utf8mb4 (${cols.join(', ')})`,
+      infileStreamFactory: () => createReadStream(files[table]!),
+    } as mysql.QueryOptions);
+    perTable[table] = (performance.now() - t) / 1000;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await conn.query(`DROP DATABASE \`${toDb}\``);
+  return { seconds, rows, perTable };
+}
