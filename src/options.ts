@@ -5,12 +5,16 @@
 import { EtlError } from './errors.ts';
 import type { InputFormat } from './parse/scanner.ts';
 
+/** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
+export type ParserKind = 'scanner' | 'stream-json';
+
 export interface LoadOptions {
   readonly sources: readonly string[];
   readonly db: string | undefined;
   readonly dbSslCa: string | undefined;
   readonly batchSize: number;
   readonly format: InputFormat | undefined;
+  readonly parser: ParserKind;
   readonly force: boolean;
   readonly maxRejects: number;
   readonly maxRecordBytes: number;
@@ -68,6 +72,8 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     if (!['json', 'ndjson', 'auto'].includes(raw.format as string)) throw usage('--format', raw.format, 'json, ndjson or auto');
     format = raw.format as InputFormat;
   }
+  const parser = (raw.parser ?? 'scanner') as ParserKind;
+  if (!['scanner', 'stream-json'].includes(parser)) throw usage('--parser', raw.parser, 'scanner or stream-json');
   const db = (raw.db as string | undefined) ?? env.ORDERS_ETL_DB ?? undefined;
   if (db !== undefined && typeof db !== 'string') throw usage('--db', '(not shown)', 'a URL');
   const s3Endpoint = (raw.s3Endpoint as string | undefined) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined;
@@ -79,6 +85,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     dbSslCa: raw.dbSslCa as string | undefined,
     batchSize: integer('--batch-size', raw.batchSize ?? DEFAULTS.batchSize, 1, 1_000_000),
     format,
+    parser,
     force: Boolean(raw.force),
     maxRejects: integer('--max-rejects', raw.maxRejects ?? DEFAULTS.maxRejects, 0, Number.MAX_SAFE_INTEGER),
     maxRecordBytes: integer('--max-record-bytes', raw.maxRecordBytes ?? DEFAULTS.maxRecordBytes, 1024, 1024 ** 3),

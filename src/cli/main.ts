@@ -41,6 +41,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           .positional('sources', { type: 'string', array: true, describe: 'Files, s3://bucket/key, s3://bucket/prefix/ or - for stdin, loaded in the order given' })
           .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'Orders per batch; each batch commits atomically' })
           .option('format', { type: 'string', choices: ['auto', 'json', 'ndjson'], describe: 'Input format (default: from the file name, else sniffed)' })
+          .option('parser', { type: 'string', choices: ['scanner', 'stream-json'], default: 'scanner', describe: 'JSON parser: the structural scanner (fast) or stream-json' })
           .option('force', { type: 'boolean', default: false, describe: 'Load sources the ledger says are already loaded' })
           .option('max-rejects', { type: 'number', default: DEFAULTS.maxRejects, describe: 'Fail the load when more records than this are invalid' })
           .option('max-record-bytes', { type: 'number', default: DEFAULTS.maxRecordBytes, describe: 'Fail on a single record larger than this' })

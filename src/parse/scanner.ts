@@ -23,8 +23,8 @@ export type InputFormat = 'json' | 'ndjson' | 'auto';
 export interface RawRecord {
   /** Position of the record in the source: array index, or value number in NDJSON. */
   index: number;
-  /** Byte offset of the record's first byte in the (decompressed) source. */
-  offset: number;
+  /** Byte offset of the record's first byte in the (decompressed) source; null where the parser cannot tell. */
+  offset: number | null;
   /** 1-based line of the record's first byte. */
   line: number;
   /** The record, parsed. */
@@ -54,6 +54,7 @@ const enum Kind {
   Bare,
 }
 
+const BOM = [0xef, 0xbb, 0xbf];
 const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 // Bytes that may continue a number or a literal; anything else ends a bare value.
@@ -70,7 +71,7 @@ export class RecordScanner {
   private base = 0;
   private line = 1;
   private nextIndex = 0;
-  private sawBom = false;
+  private bomMatched = 0;
 
   // The value being scanned.
   private kind = Kind.None;
@@ -92,10 +93,16 @@ export class RecordScanner {
   push(chunk: Buffer, out: RawRecord[]): void {
     let i = 0;
     const len = chunk.length;
-    if (this.base === 0 && !this.sawBom && len >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
-      // A UTF-8 byte-order mark is not JSON, but Windows tools write it; accept and skip it.
-      this.sawBom = true;
-      i = 3;
+    // A UTF-8 byte-order mark is not JSON, but Windows tools write it: skip one at the very start, even when
+    // it arrives split across chunks.
+    while (this.bomMatched < 3 && i < len) {
+      if (chunk[i] === BOM[this.bomMatched]) {
+        this.bomMatched++;
+        i++;
+      } else {
+        if (this.bomMatched > 0) this.fail(i, 'the rest of a UTF-8 byte-order mark');
+        this.bomMatched = 3;
+      }
     }
     while (i < len) {
       if (this.kind !== Kind.None) {

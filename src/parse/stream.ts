@@ -4,7 +4,14 @@
  * stream boundary per item dominates the cost).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import type { ParserKind } from '../options.ts';
 import { RecordScanner, type RawRecord, type ScannerOptions } from './scanner.ts';
+import { StreamJsonParseStream } from './stream-json.ts';
+
+/** The parse stage for the chosen parser: bytes in, arrays of records out. */
+export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform {
+  return kind === 'stream-json' ? new StreamJsonParseStream(opts) : new RecordParseStream(opts);
+}
 
 export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;

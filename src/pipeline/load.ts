@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact } from '../errors.ts';
 import type { LoadOptions } from '../options.ts';
-import { RecordParseStream } from '../parse/stream.ts';
+import { parseStage } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
 import type { Source } from '../sources/types.ts';
 import { SplitOrdersStream } from '../transform/stream.ts';
@@ -38,7 +38,7 @@ export interface LoadSummary {
 
 export type LoadTuning = Pick<
   LoadOptions,
-  'batchSize' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
+  'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
 >;
 
 export interface LoadHooks {
@@ -85,7 +85,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
             new EtlError('E_MAX_REJECTS', `more than --max-rejects (${opts.maxRejects}) invalid records; the last one: ${first.reason}`, {
               source: source.uri,
               recordIndex: first.index,
-              byteOffset: first.offset,
+              ...(first.offset !== null ? { byteOffset: first.offset } : {}),
             }),
           );
           return;
@@ -106,7 +106,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
         source.open(),
         counter,
         new DecodeStream(source.uri, { maxRatio: opts.maxInflateRatio, maxBytes: opts.maxInflatedBytes }),
-        new RecordParseStream({ format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes }),
+        parseStage(opts.parser, { format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes }),
         new SplitOrdersStream(plan.resumeFrom),
         new BatchStream(opts.batchSize),
         writer,

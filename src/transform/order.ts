@@ -38,7 +38,7 @@ export interface FactLine {
 export interface OrderRows {
   kind: 'order';
   index: number;
-  offset: number;
+  offset: number | null;
   orderId: string;
   orderDate: string;
   totalAmount: string | null;
@@ -50,7 +50,7 @@ export interface OrderRows {
 export interface Rejection {
   kind: 'reject';
   index: number;
-  offset: number;
+  offset: number | null;
   reason: string;
   raw: string;
 }
@@ -60,7 +60,7 @@ export type SplitResult = OrderRows | Rejection;
 class Invalid extends Error {}
 
 /** Split one record into rows, or say why it cannot be loaded. */
-export function splitOrder(value: unknown, index: number, offset: number, raw: string): SplitResult {
+export function splitOrder(value: unknown, index: number, offset: number | null, raw: string): SplitResult {
   try {
     return { kind: 'order', index, offset, ...toRows(value) };
   } catch (err) {

@@ -1,0 +1,150 @@
+/**
+ * End to end against the real MariaDB: the seed's SCD1 scenario, idempotent re-runs, re-delivered orders,
+ * string and integer ids, batch sizes, and generated inputs checked against the independent model.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { generate } from '../bench/generate.ts';
+import { applyOrders, emptyModel, modelSnapshot, type ModelState } from './helpers/model.ts';
+import { freshDatabase, type TestDb } from './helpers/mysql.ts';
+import { mysqlSnapshot, ROOT, runCli, tempDir } from './helpers/run.ts';
+
+const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
+const INCREMENTAL = join(ROOT, 'fixtures', 'orders_incremental.json');
+
+function model(...files: string[]): ModelState {
+  const m = emptyModel();
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    applyOrders(m, f.endsWith('.ndjson') ? text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : JSON.parse(text));
+  }
+  return m;
+}
+
+async function assertMatchesModel(db: TestDb, m: ModelState): Promise<void> {
+  const got = await mysqlSnapshot(db);
+  const want = modelSnapshot(m);
+  assert.deepEqual(got.customers, want.customers, 'customers');
+  assert.deepEqual(got.products, want.products, 'products');
+  assert.deepEqual(got.facts, want.facts, 'fact rows');
+}
+
+describe('load into MySQL', () => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('runs the seed scenario: initial load, then an incremental load with SCD1 changes and a re-delivered order', async () => {
+    const first = await runCli(['load', INITIAL, '--db', db.url, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const s1 = JSON.parse(first.stdout);
+    assert.deepEqual(
+      { orders: s1.orders, factRows: s1.factRows, customers: s1.customers, products: s1.products, rejected: s1.rejected, files: s1.files },
+      { orders: 5, factRows: 7, customers: { inserted: 4, updated: 0 }, products: { inserted: 4, updated: 0 }, rejected: 0, files: 1 },
+    );
+    const before = await mysqlSnapshot(db);
+    await assertMatchesModel(db, model(INITIAL));
+
+    const second = await runCli(['load', INCREMENTAL, '--db', db.url, '--json']);
+    assert.equal(second.code, 0, second.stderr);
+    const s2 = JSON.parse(second.stdout);
+    // 501's email and 503's address changed; P02's price changed; 505 and P05 are new.
+    assert.deepEqual(s2.customers, { inserted: 1, updated: 2 });
+    assert.deepEqual(s2.products, { inserted: 1, updated: 1 });
+    assert.equal(s2.orders, 4);
+    await assertMatchesModel(db, model(INITIAL, INCREMENTAL));
+
+    const after = await mysqlSnapshot(db);
+    for (const [id, sk] of before.customerKeys) assert.equal(after.customerKeys.get(id), sk, `customer ${id} kept its surrogate key`);
+    for (const [id, sk] of before.productKeys) assert.equal(after.productKeys.get(id), sk, `product ${id} kept its surrogate key`);
+
+    const alice = await db.query<any>("SELECT email FROM customers WHERE customer_id = '501'");
+    assert.equal(alice[0].email, 'alice.j@newmail.example');
+    const press = await db.query<any>("SELECT CAST(price AS CHAR) AS price FROM products WHERE product_id = 'P02'");
+    assert.equal(press[0].price, '44.99');
+    // Order 1003 was re-delivered with one line instead of two: the old lines are gone.
+    const lines = await db.query<any>("SELECT line_no, quantity FROM orders WHERE order_id = '1003' ORDER BY line_no");
+    assert.deepEqual(lines.map((l) => Number(l.line_no)), [1]);
+  });
+
+  it('changes nothing when the same files are loaded again, skipped by the ledger or forced', async () => {
+    assert.equal((await runCli(['load', INITIAL, INCREMENTAL, '--db', db.url])).code, 0);
+    const once = await mysqlSnapshot(db);
+    const again = await runCli(['load', INITIAL, INCREMENTAL, '--db', db.url, '--json']);
+    assert.equal(again.code, 0);
+    assert.equal(JSON.parse(again.stdout).skipped, 2);
+    assert.deepEqual(await mysqlSnapshot(db), once);
+    // Forcing only the last file again also changes nothing: it is already the last word.
+    const forced = await runCli(['load', INCREMENTAL, '--db', db.url, '--force', '--json']);
+    assert.equal(forced.code, 0);
+    const s = JSON.parse(forced.stdout);
+    assert.deepEqual([s.customers, s.products], [{ inserted: 0, updated: 0 }, { inserted: 0, updated: 0 }]);
+    assert.deepEqual(await mysqlSnapshot(db), once);
+  });
+
+  it('gives the same warehouse for batch sizes 1, 3 and larger than the file', async () => {
+    const want = modelSnapshot(model(INITIAL, INCREMENTAL));
+    for (const batch of ['1', '3', '100000']) {
+      const fresh = await freshDatabase();
+      try {
+        const r = await runCli(['load', INITIAL, INCREMENTAL, '--db', fresh.url, '--batch-size', batch]);
+        assert.equal(r.code, 0, r.stderr);
+        const got = await mysqlSnapshot(fresh);
+        assert.deepEqual([got.customers, got.products, got.facts], [want.customers, want.products, want.facts], `batch ${batch}`);
+      } finally {
+        await fresh.drop();
+      }
+    }
+  });
+
+  it('applies last-occurrence-wins inside one file, across batches, and replaces re-delivered orders', async () => {
+    const t = tempDir();
+    try {
+      const orders = [
+        { order_id: 'A-1', order_date: '2024-05-01', total_amount: '10.00', customer: { customer_id: 'C1', name: 'v1', email: 'a@x', address: 'x' }, products: [{ product_id: 7, name: 'seven', category: 'c', price: 1.5, quantity: 1 }, { product_id: 8, name: 'eight', category: 'c', price: 2, quantity: 2 }] },
+        { order_id: 'A-2', order_date: '2024-05-02', total_amount: 3, customer: { customer_id: 'C2', name: 'other', email: null, address: null }, products: [{ product_id: 7, name: 'seven v2', category: 'c', price: 1.75, quantity: 4 }] },
+        { order_id: 'A-1', order_date: '2024-05-03', total_amount: 4.5, customer: { customer_id: 'C1', name: 'v2', email: 'b@x', address: 'y' }, products: [{ product_id: 8, name: 'eight', category: 'c', price: 2, quantity: 9 }] },
+        { order_id: 17, order_date: '2024-05-04T10:11:12Z', total_amount: 0, customer: { customer_id: 17, name: 'int id', email: 'i@x', address: 'z' }, products: [] },
+        { order_id: '17', order_date: '2024-05-05', total_amount: 1, customer: { customer_id: '17', name: 'string id, same key', email: 'i@x', address: 'z' }, products: [{ product_id: 'p', name: 'P', category: 'c', price: 1, quantity: 1 }] },
+      ];
+      const file = t.file('mixed.json', JSON.stringify(orders, null, 2));
+      const m = emptyModel();
+      applyOrders(m, orders);
+      for (const batch of ['1', '2', '1000']) {
+        const fresh = await freshDatabase();
+        try {
+          const r = await runCli(['load', file, '--db', fresh.url, '--batch-size', batch]);
+          assert.equal(r.code, 0, r.stderr);
+          await assertMatchesModel(fresh, m);
+        } finally {
+          await fresh.drop();
+        }
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('matches the independent model on generated files: string ids, NDJSON, gzip, several versions', async () => {
+    const t = tempDir();
+    try {
+      const a = join(t.dir, 'v0.json');
+      const b = join(t.dir, 'v1.ndjson');
+      const c = join(t.dir, 'v2.json');
+      await generate(a, { orders: 3000, customers: 400, products: 150, ids: 'string', style: 'pretty', seed: 7 });
+      await generate(b, { orders: 2000, customers: 500, products: 200, ids: 'string', style: 'ndjson', version: 1, seed: 7, firstOrderId: 2001 });
+      await generate(c, { orders: 1500, customers: 450, products: 180, ids: 'string', style: 'compact', version: 2, seed: 9, firstOrderId: 1 });
+      const r = await runCli(['load', a, b, c, '--db', db.url, '--batch-size', '700']);
+      assert.equal(r.code, 0, r.stderr);
+      await assertMatchesModel(db, model(a, b, c));
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * JSONTestSuite (../shared/conformance/JSONTestSuite): every y_ document is accepted, every n_ document is
+ * rejected with a parse error, every i_ document either way but never a crash; the same when the document
+ * stands as a value inside an order. Both parsers: the fast scanner and stream-json.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EtlError } from '../../src/errors.ts';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ParserKind } from '../../src/options.ts';
+import type { RawRecord } from '../../src/parse/scanner.ts';
+import { parseStage } from '../../src/parse/stream.ts';
+import { suiteFiles } from '../helpers/conformance.ts';
+
+/** Run a parser stage over `bytes` fed `slice` bytes at a time. */
+export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number): Promise<RawRecord[]> {
+  const slices: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += slice) slices.push(bytes.subarray(i, i + slice));
+  const out: RawRecord[] = [];
+  await pipeline(
+    Readable.from(slices, { objectMode: false }),
+    parseStage(kind, { format: 'json', source: 'doc', maxRecordBytes: 1 << 24 }),
+    new Writable({ objectMode: true, write: (records: RawRecord[], _e, cb) => (out.push(...records), cb()) }),
+  );
+  return out;
+}
+
+async function outcome(kind: ParserKind, bytes: Buffer, slice: number): Promise<'accepted' | 'rejected'> {
+  try {
+    await parseAll(kind, bytes, slice);
+    return 'accepted';
+  } catch (err) {
+    // Anything but a clean, coded parse/encoding error is a crash.
+    if (!(err instanceof EtlError) || !['E_PARSE', 'E_ENCODING'].includes(err.code)) throw err;
+    return 'rejected';
+  }
+}
+
+/** The document as the value of an extra field of an otherwise valid order. */
+export function insideOrder(doc: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from('[{"order_id": 1, "order_date": "2024-01-01", "customer": {"customer_id": 1}, "products": [], "extra": '),
+    doc,
+    Buffer.from('}]'),
+  ]);
+}
+
+for (const kind of ['scanner', 'stream-json'] as const) describe(`JSONTestSuite conformance of the ${kind} parser`, () => {
+  const files = suiteFiles();
+
+  it('has the suite (y_, n_ and i_ documents)', () => {
+    assert.ok(files.filter((f) => f.name.startsWith('y_')).length >= 90);
+    assert.ok(files.filter((f) => f.name.startsWith('n_')).length >= 180);
+  });
+
+  for (const slice of [1, 7, 1 << 16]) {
+    it(`accepts every y_, rejects every n_, survives every i_ (fed ${slice} bytes at a time)`, async () => {
+      const wrong: string[] = [];
+      for (const { name, bytes } of files) {
+        for (const [label, doc] of [['alone', bytes], ['inside an order', insideOrder(bytes)]] as const) {
+          const got = await outcome(kind, doc, slice);
+          if (name.startsWith('y_') && got !== 'accepted') wrong.push(`${name} ${label}: rejected`);
+          if (name.startsWith('n_') && got !== 'rejected') wrong.push(`${name} ${label}: accepted`);
+        }
+      }
+      assert.deepEqual(wrong, []);
+    });
+  }
+
+  it('gives y_ values exactly as JSON.parse does', async () => {
+    for (const { name, bytes } of files.filter((f) => f.name.startsWith('y_'))) {
+      const want = JSON.parse(bytes.toString('utf8').replace(/^\ufeff/, ''));
+      const records = await parseAll(kind, bytes, 3);
+      const got = Array.isArray(want) ? records.map((r) => r.value) : records[0]!.value;
+      assert.deepEqual(got, want, name);
+    }
+  });
+});

@@ -1,0 +1,119 @@
+/** The scanner on its own: chunk boundaries, escapes, non-BMP text, formats, and errors with positions. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EtlError } from '../../src/errors.ts';
+import { RecordScanner, type InputFormat, type RawRecord } from '../../src/parse/scanner.ts';
+
+function scan(input: Buffer | string, slice: number, format: InputFormat = 'json', maxRecordBytes = 1 << 20): RawRecord[] {
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');
+  const s = new RecordScanner({ format, source: 'test.json', maxRecordBytes });
+  const out: RawRecord[] = [];
+  for (let i = 0; i < bytes.length; i += slice) s.push(bytes.subarray(i, i + slice), out);
+  s.end(out);
+  return out;
+}
+
+function scanError(input: string | Buffer, slice = 1 << 16, format: InputFormat = 'json'): EtlError {
+  try {
+    scan(input, slice, format);
+  } catch (err) {
+    assert.ok(err instanceof EtlError, String(err));
+    return err;
+  }
+  assert.fail('expected an error');
+}
+
+const SLICES = [1, 2, 3, 7, 64 * 1024];
+
+const tricky = [
+  { order_id: 1, s: 'quote " backslash \\ slash / tab \t nl \n', u: '\u0000\u001f\u2028\u2029', e: 'é', emoji: '😀🍵𝄞' },
+  { order_id: '2', s: 'ends with backslash \\', nested: { a: [1, { b: '}]' }], c: '[{' } },
+  { order_id: 3, s: '\\\\"', big: 12345678901234, neg: -0.5e-3, t: true, f: false, n: null },
+];
+
+describe('RecordScanner', () => {
+  it('rejects a format it does not know at construction through its type; validates the empty input', () => {
+    const err = scanError('');
+    assert.equal(err.code, 'E_PARSE');
+    assert.match(err.message, /input is empty/);
+  });
+
+  for (const slice of SLICES) {
+    it(`finds the same records when fed ${slice} byte(s) at a time, pretty and compact`, () => {
+      for (const text of [JSON.stringify(tricky, null, 2), JSON.stringify(tricky), `\ufeff${JSON.stringify(tricky)}`]) {
+        const got = scan(text, slice);
+        assert.deepEqual(got.map((r) => r.value), tricky);
+        assert.deepEqual(got.map((r) => r.index), [0, 1, 2]);
+        const bytes = Buffer.from(text);
+        for (const r of got) {
+          assert.equal(bytes.subarray(r.offset!, r.offset! + Buffer.byteLength(r.text)).toString(), r.text, 'offset points at the record');
+        }
+      }
+    });
+
+    it(`splits NDJSON fed ${slice} byte(s) at a time, with blank lines and CRLF`, () => {
+      const text = tricky.map((o) => JSON.stringify(o)).join('\r\n\n') + '\n';
+      const got = scan(text, slice, 'ndjson');
+      assert.deepEqual(got.map((r) => r.value), tricky);
+      assert.deepEqual(got.map((r) => r.line), [1, 3, 5]);
+    });
+  }
+
+  it('keeps strings byte for byte, including escapes and characters split across chunks', () => {
+    const name = 'Zoë 😀 \u{10FFFF} \\u escaped: \u00e9';
+    const text = `[{"name":"Zo\\u00eb \\ud83d\\ude00 \u{10FFFF} \\\\u escaped: é"}]`;
+    for (const slice of SLICES) assert.equal((scan(text, slice)[0]!.value as { name: string }).name, name);
+  });
+
+  it('sniffs the format in auto mode', () => {
+    assert.deepEqual(scan('[{"a":1},{"a":2}]', 3, 'auto').map((r) => r.value), [{ a: 1 }, { a: 2 }]);
+    assert.deepEqual(scan('{"a":1}\n{"a":2}\n', 3, 'auto').map((r) => r.value), [{ a: 1 }, { a: 2 }]);
+  });
+
+  it('treats a single top-level object as one record and an empty array as none', () => {
+    assert.deepEqual(scan(' {"a":1} ', 2).map((r) => r.value), [{ a: 1 }]);
+    assert.deepEqual(scan('[ ]', 1), []);
+  });
+
+  it('names the byte offset and line of a syntax error inside a record', () => {
+    const text = '[\n  {"order_id": 1},\n  {"order_id": 2, "x": tru},\n  {"order_id": 3}\n]';
+    for (const slice of [1, 5, 1 << 16]) {
+      const err = scanError(text, slice);
+      assert.equal(err.code, 'E_PARSE');
+      assert.equal(err.context.recordIndex, 1);
+      assert.equal(err.context.line, 3);
+      // The error points into the record, at or near the bad literal (offset of `tru` is 40).
+      assert.ok(err.context.byteOffset! >= 23 && err.context.byteOffset! <= 44, String(err.context.byteOffset));
+      assert.match(err.message, /^test\.json: record 1, byte \d+, line 3: invalid JSON/);
+    }
+  });
+
+  it('reports a truncated file, a trailing comma, garbage after the array and CSV', () => {
+    const truncated = scanError('[{"order_id": 1}, {"order_id": 2, "na');
+    assert.match(truncated.message, /truncated/);
+    assert.equal(truncated.context.byteOffset, 37);
+    assert.match(scanError('[{"a":1},]').message, /trailing comma/);
+    assert.match(scanError('[{"a":1}] x').message, /end of input after the top-level value, found 'x'/);
+    const csv = scanError('order_id,order_date\n1,2024-01-01\n');
+    assert.match(csv.message, /expected a JSON value, found 'o'/);
+    assert.equal(csv.context.byteOffset, 0);
+    assert.match(scanError('[{"a":1} {"a":2}]').message, /',' or ']' after array element/);
+  });
+
+  it('refuses bytes that are not UTF-8, naming where', () => {
+    const bytes = Buffer.concat([Buffer.from('[{"a":"ok"},{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]')]);
+    const err = scanError(bytes, 4);
+    assert.equal(err.code, 'E_ENCODING');
+    assert.equal(err.context.recordIndex, 1);
+    assert.match(err.message, /invalid UTF-8 at byte 18/);
+  });
+
+  it('stops a record larger than the cap without buffering it', () => {
+    const text = `[{"a":"${'x'.repeat(5000)}"}]`;
+    const s = new RecordScanner({ format: 'json', source: 'big.json', maxRecordBytes: 1024 });
+    const out: RawRecord[] = [];
+    assert.throws(() => {
+      for (let i = 0; i < text.length; i += 100) s.push(Buffer.from(text.slice(i, i + 100)), out);
+    }, (err: unknown) => err instanceof EtlError && err.code === 'E_RECORD_TOO_LARGE' && err.context.byteOffset === 1);
+  });
+});
