@@ -18,10 +18,20 @@ export interface Io {
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
+/** yargs drops a lone `-`; it stands for standard input, so it travels under another name through yargs. */
+const STDIN_ARG = '\u0000stdin';
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode = 0;
-  let usageError: string | null = null;
-  const parser = yargs(argv)
+  let failure: unknown = null;
+  const run = (work: () => Promise<number>) => async () => {
+    try {
+      exitCode = await work();
+    } catch (err) {
+      failure = err;
+    }
+  };
+  const parser = yargs()
     .scriptName('orders-etl')
     .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a MySQL star schema.')
     .env(false)
@@ -54,35 +64,33 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           .option('s3-region', { type: 'string', describe: 'AWS region of the bucket (default: from the AWS configuration)' })
           .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)' })
           .option('s3-stall-timeout', { type: 'number', default: DEFAULTS.s3StallTimeout, describe: 'Seconds without a byte before an S3 body is resumed' }),
-      async (args) => {
-        exitCode = await runLoadCommand(normalizeLoadOptions(args as Record<string, unknown>, io.env), io);
-      },
+      (args) =>
+        run(() => {
+          const sources = (args.sources ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
+          return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
+        })(),
     )
     .command(
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
       (y) => y,
-      async (args) => {
-        exitCode = await runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io);
-      },
+      (args) => run(() => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
     )
     .demandCommand(1, 'Give a command: load or init')
     .help()
     .alias('h', 'help')
-    .version(false)
-    .fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
-    });
-  try {
-    await parser.parseAsync();
-  } catch (err) {
-    return report(err, io);
-  }
-  if (usageError) {
-    io.stderr.write(`orders-etl: ${usageError}\nRun orders-etl --help for usage.\n`);
+    .version(false);
+  // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
+  const args = argv.map((a) => (a === '-' ? STDIN_ARG : a));
+  const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
+    void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
+  });
+  if (failure) return report(failure, io);
+  if (err) {
+    io.stderr.write(`orders-etl: ${err.message}\nRun orders-etl --help for usage.\n`);
     return 2;
   }
+  if (output) io.stdout.write(`${output}\n`);
   return exitCode;
 }
 

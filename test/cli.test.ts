@@ -1,0 +1,110 @@
+/** The command line: help, exit codes (0 ok, 1 load failed, 2 bad usage), the bin entry, stdin and gzip. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { freshDatabase, type TestDb } from './helpers/mysql.ts';
+import { mysqlSnapshot, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+
+const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
+
+describe('orders-etl CLI', () => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('documents every command and option in --help', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout + top.stderr, /load <sources\.\.>/);
+    assert.match(top.stdout + top.stderr, /init/);
+    const load = await runCli(['load', '--help']);
+    assert.equal(load.code, 0);
+    for (const flag of ['--db', '--batch-size', '--json', '--no-progress', '--progress', '--force', '--max-rejects', '--format', '--parser', '--s3-endpoint', '--s3-region']) {
+      assert.ok((load.stdout + load.stderr).includes(flag), `load --help mentions ${flag}`);
+    }
+  });
+
+  it('exits 2 on bad usage, naming the flag', async () => {
+    const unknown = await runCli(['load', INITIAL, '--db', db.url, '--bogus-flag']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /bogus-flag/);
+    for (const bad of ['0', 'abc', '-5', '1.5']) {
+      const r = await runCli(['load', INITIAL, '--db', db.url, '--batch-size', bad]);
+      assert.equal(r.code, 2, `--batch-size ${bad}`);
+      assert.match(r.stderr, /--batch-size/);
+    }
+    const noSource = await runCli(['load', '--db', db.url]);
+    assert.equal(noSource.code, 2);
+    const badDb = await runCli(['load', INITIAL, '--db', 'mysql://root@127.0.0.1/bad-name;drop']);
+    assert.equal(badDb.code, 2);
+    assert.match(badDb.stderr, /--db: database name/);
+    const noCommand = await runCli([]);
+    assert.equal(noCommand.code, 2);
+  });
+
+  it('exits 1 when the load fails: a missing file, malformed JSON', async () => {
+    const missing = await runCli(['load', '/nonexistent/orders.json', '--db', db.url]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\/nonexistent\/orders\.json/);
+    const t = tempDir();
+    try {
+      const bad = t.file('bad.json', '[{"order_id": 1, "order_date": "2024-01-01", "customer": {"customer_id": 1}, "products": []},\n {"order_id": 2,, }]');
+      const r = await runCli(['load', bad, '--db', db.url]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /bad\.json: record 1, byte \d+, line 2: invalid JSON/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('never prints a password, even when the server refuses it', async () => {
+    const secret = 'S3cr3t-Pa55word-do-not-print';
+    const url = new URL(db.url);
+    url.username = 'nobody_here';
+    url.password = secret;
+    const r = await runCli(['load', INITIAL, '--db', url.toString()]);
+    assert.equal(r.code, 1);
+    assert.ok(!(r.stdout + r.stderr).includes(secret), r.stderr);
+    const env = await runCli(['load', INITIAL], { ORDERS_ETL_DB: url.toString() });
+    assert.equal(env.code, 1);
+    assert.ok(!(env.stdout + env.stderr).includes(secret), env.stderr);
+  });
+
+  it('runs as a real process through the bin entry: init, load from a file and from gzipped stdin, --json on stdout', async () => {
+    const init = await runBin(['init', '--db', db.url]);
+    assert.equal(init.code, 0, init.stderr);
+    const tables = await db.query<any>('SHOW TABLES');
+    assert.deepEqual(tables.map((t) => Object.values(t)[0]).sort(), ['customers', 'etl_loads', 'etl_rejects', 'orders', 'products']);
+
+    const r = await runBin(['load', '-', '--db', db.url, '--json', '--no-progress'], { stdin: gzipSync(readFileSync(INITIAL)) });
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    for (const key of ['files', 'orders', 'factRows', 'customers', 'products', 'rejected', 'elapsedMs']) assert.ok(key in summary, key);
+    assert.equal(summary.factRows, 7);
+    assert.match(r.stderr, /orders 5, fact rows 7/);
+
+    const viaFile = await freshDatabase();
+    try {
+      const f = await runBin(['load', INITIAL, '--db', viaFile.url]);
+      assert.equal(f.code, 0, f.stderr);
+      const a = await mysqlSnapshot(db);
+      const b = await mysqlSnapshot(viaFile);
+      assert.deepEqual([a.customers, a.products, a.facts], [b.customers, b.products, b.facts]);
+    } finally {
+      await viaFile.drop();
+    }
+
+    const usage = await runBin(['load', INITIAL, '--db', db.url, '--batch-size', 'zero']);
+    assert.equal(usage.code, 2);
+    const failed = await runBin(['load', join(ROOT, 'package.json'), '--db', db.url, '--format', 'ndjson']);
+    assert.equal(failed.code, 0, 'package.json is one JSON object: one invalid record, rejected');
+    const rejects = await db.query<any>('SELECT reason FROM etl_rejects');
+    assert.equal(rejects.length, 1);
+  });
+});

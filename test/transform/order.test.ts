@@ -1,0 +1,80 @@
+/** splitOrder: valid orders become exact rows; invalid ones become rejections with a reason. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { money, splitOrder, type OrderRows, type Rejection } from '../../src/transform/order.ts';
+
+const good = () => ({
+  order_id: 1,
+  order_date: '2024-02-29',
+  total_amount: 59.97,
+  customer: { customer_id: 'C-1', name: 'Ann', email: 'a@x', address: '1 St' },
+  products: [
+    { product_id: 'P01', name: 'Mug', category: 'Kitchen', price: 19.99, quantity: 3 },
+    { product_id: 7, name: 'Tea', category: 'Food', price: '0.10', quantity: '2' },
+  ],
+});
+
+function reject(mutate: (o: any) => void): string {
+  const o = good();
+  mutate(o);
+  const r = splitOrder(o, 4, 100, JSON.stringify(o));
+  assert.equal(r.kind, 'reject', `expected a rejection for ${JSON.stringify(o)}`);
+  assert.equal((r as Rejection).index, 4);
+  assert.equal((r as Rejection).offset, 100);
+  return (r as Rejection).reason;
+}
+
+describe('splitOrder', () => {
+  it('turns an order into one fact line per product, a customer row and product rows, as exact text', () => {
+    const r = splitOrder(good(), 0, 0, '') as OrderRows;
+    assert.equal(r.kind, 'order');
+    assert.equal(r.orderId, '1');
+    assert.equal(r.orderDate, '2024-02-29');
+    assert.equal(r.totalAmount, '59.97');
+    assert.deepEqual(r.customer, { customerId: 'C-1', name: 'Ann', email: 'a@x', address: '1 St' });
+    assert.deepEqual(r.products.map((p) => [p.productId, p.price]), [['P01', '19.99'], ['7', '0.10']]);
+    assert.deepEqual(r.lines, [{ lineNo: 1, productId: 'P01', quantity: 3 }, { lineNo: 2, productId: '7', quantity: 2 }]);
+  });
+
+  it('keeps money exact: no binary-float drift, no rounding', () => {
+    assert.equal(money(19.99, 'x', false), '19.99');
+    assert.equal(money(1e-7 * 0, 'x', false), '0.00');
+    assert.equal(money('9999999999.99', 'x', false), '9999999999.99');
+    assert.equal(money(-5, 'x', false), '-5.00');
+    assert.equal(money('12.50', 'x', false), '12.50');
+    assert.throws(() => money(0.125, 'price', false), /more than 2 decimal places/);
+    assert.throws(() => money(0.1 + 0.2, 'price', false), /more than 2 decimal places/);
+    assert.throws(() => money(12345678901, 'price', false), /integer digits/);
+    assert.throws(() => money('1e3', 'price', false), /not a decimal amount/);
+  });
+
+  it('rejects orders that cannot be loaded, saying why', () => {
+    assert.match(reject((o) => delete o.customer), /^customer: expected an object, got nothing/);
+    assert.match(reject((o) => delete o.customer.customer_id), /customer\.customer_id: expected a string or an integer/);
+    assert.match(reject((o) => delete o.products[1].product_id), /products\[1\]\.product_id/);
+    assert.match(reject((o) => (o.products[0].quantity = 1.5)), /products\[0\]\.quantity: 1\.5 is not an integer/);
+    assert.match(reject((o) => (o.products[0].quantity = -1)), /negative/);
+    assert.match(reject((o) => (o.products[0].quantity = 'many')), /quantity: expected a non-negative integer/);
+    assert.match(reject((o) => (o.products[0].price = 'abc')), /price: "abc" is not a decimal amount/);
+    assert.match(reject((o) => (o.total_amount = {})), /total_amount: expected a decimal amount/);
+    assert.match(reject((o) => (o.order_date = '2023-02-29')), /not a calendar date/);
+    assert.match(reject((o) => (o.order_date = '29/02/2024')), /not a date/);
+    assert.match(reject((o) => (o.order_id = 2 ** 60)), /not an integer id that can be read exactly/);
+    assert.match(reject((o) => (o.order_id = '')), /order_id: empty/);
+    assert.match(reject((o) => (o.products = {})), /products: expected an array/);
+    assert.match(reject((o) => (o.customer.name = 'x'.repeat(256))), /longer than 255 characters/);
+    assert.match(reject((o) => (o.customer.name = '\ud800')), /unpaired UTF-16 surrogate/);
+  });
+
+  it('counts characters, not UTF-16 units, against column widths', () => {
+    const o = good();
+    o.customer.name = '😀'.repeat(255); // 510 UTF-16 units, 255 characters
+    assert.equal(splitOrder(o, 0, 0, '').kind, 'order');
+  });
+
+  it('accepts ISO timestamps for the date, keeping the date as written', () => {
+    const o = good();
+    o.order_date = '2024-03-01T23:30:00-05:00';
+    assert.equal((splitOrder(o, 0, 0, '') as OrderRows).orderDate, '2024-03-01');
+  });
+});
