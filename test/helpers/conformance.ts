@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './run.ts';
 
-export const SUITE = join(ROOT, '..', 'shared', 'conformance', 'JSONTestSuite', 'test_parsing');
+export const SUITE = process.env.JSONTESTSUITE_DIR ?? join(ROOT, '..', 'shared', 'conformance', 'JSONTestSuite', 'test_parsing');
 
 export function suiteFiles(): { name: string; bytes: Buffer }[] {
   if (!existsSync(SUITE)) {
