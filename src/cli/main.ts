@@ -106,7 +106,11 @@ function report(err: unknown, io: Io): number {
 }
 
 async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
-  const sources = await resolveSources(opts.sources, { format: opts.format });
+  const sources = await resolveSources(opts.sources, {
+    format: opts.format,
+    s3: { region: opts.s3Region, endpoint: opts.s3Endpoint, stallTimeout: opts.s3StallTimeout, retries: opts.retries },
+    note: (msg) => io.stderr.write(`orders-etl: ${msg}\n`),
+  });
   const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries });
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;

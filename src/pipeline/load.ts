@@ -50,12 +50,11 @@ export interface LoadHooks {
 export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const started = Date.now();
   const progress = hooks.progress;
-  await warehouse.lock(opts.lockTimeout);
-  await warehouse.ensureSchema();
-
   // Fail fast: every source must exist and be readable before anything is written.
   const infos = [];
   for (const s of sources) infos.push(await s.info());
+  await warehouse.lock(opts.lockTimeout);
+  await warehouse.ensureSchema();
   if (progress) progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
 
   const total = zeroCounts();

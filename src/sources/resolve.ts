@@ -1,16 +1,23 @@
 /** Turn the command line's sources into Source objects, in the order given. */
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { InputFormat } from '../parse/scanner.ts';
 import { FileSource, StdinSource } from './file.ts';
+import { isS3Uri, makeS3Client, resolveS3, type S3Options } from './s3.ts';
 import type { Source } from './types.ts';
 
 export interface ResolveOptions {
   format: InputFormat | undefined;
+  s3: S3Options;
+  /** Where notes go (skipped keys under a prefix). */
+  note: (msg: string) => void;
 }
 
 export async function resolveSources(args: readonly string[], opts: ResolveOptions): Promise<Source[]> {
   const out: Source[] = [];
+  let client: S3Client | null = null;
   for (const arg of args) {
     if (arg === '-') out.push(new StdinSource(opts.format));
+    else if (isS3Uri(arg)) out.push(...(await resolveS3(arg, (client ??= makeS3Client(opts.s3)), opts.s3, opts.format, opts.note)));
     else out.push(new FileSource(arg, opts.format));
   }
   return out;

@@ -1,0 +1,301 @@
+/**
+ * S3 and S3-compatible stores (MinIO, R2, Ceph, ...): `s3://bucket/key` and `s3://bucket/prefix/`.
+ *
+ * The object body streams straight into the parser, never buffered whole. When the body errors or stalls
+ * mid-object, it is resumed from the last byte received with a ranged GET pinned to the same object version
+ * (IfMatch on the ETag, plus the version id when the bucket is versioned); the byte count must add up to the
+ * object's length. Resumption happens below the decompressor, on the stored bytes, so a gzip object resumes
+ * too: the gunzip state carries over and nothing is read twice. AWS SDK types stay in this file.
+ */
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type GetObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { EtlError } from '../errors.ts';
+import type { InputFormat } from '../parse/scanner.ts';
+import { formatFromName, type Source, type SourceInfo } from './types.ts';
+
+export interface S3Options {
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  /** Seconds without a byte before the body is abandoned and resumed. */
+  stallTimeout: number;
+  /** Consecutive failed attempts (without a byte of progress) before giving up. */
+  retries: number;
+  /** First backoff in ms, doubling, capped at 5 s. */
+  backoffMs?: number;
+  /** Keys per list call (S3's default, 1000, when unset). */
+  pageSize?: number;
+}
+
+export function isS3Uri(s: string): boolean {
+  return /^s3:\/\//i.test(s);
+}
+
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/is.exec(uri);
+  if (!m || !/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(m[1]!)) {
+    throw new EtlError('E_USAGE', `<source>: ${JSON.stringify(uri)} is not s3://bucket/key or s3://bucket/prefix/`);
+  }
+  return { bucket: m[1]!, key: m[2]! };
+}
+
+export function makeS3Client(opts: S3Options): S3Client {
+  return new S3Client({
+    ...(opts.region ? { region: opts.region } : opts.endpoint ? { region: 'us-east-1' } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
+    // Since 3.729 the SDK adds CRC checksums to requests and validates them on responses by default; many
+    // S3-compatible servers reject or do not send them. Only where an operation requires it.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 4,
+  });
+}
+
+/** Turn one s3:// argument into sources: the object itself, or every loadable object under the prefix. */
+export async function resolveS3(uri: string, client: S3Client, opts: S3Options, format: InputFormat | undefined, note: (msg: string) => void): Promise<Source[]> {
+  const { bucket, key } = parseS3Uri(uri);
+  if (key !== '' && !key.endsWith('/')) return [new S3Source(client, bucket, key, format ?? formatFromName(key) ?? 'auto', opts)];
+  const out: Source[] = [];
+  let token: string | undefined;
+  const keys: { key: string; size: number; etag: string }[] = [];
+  do {
+    let page;
+    try {
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize }));
+    } catch (err) {
+      throw s3Error(err, bucket, key, 'list');
+    }
+    for (const o of page.Contents ?? []) keys.push({ key: o.Key!, size: Number(o.Size ?? 0), etag: o.ETag ?? '' });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  // Key order, by bytes (S3 lists in UTF-8 binary order already; sorting keeps it so for any server).
+  keys.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  for (const k of keys) {
+    if (k.key.endsWith('/')) continue; // a "folder" marker
+    const f = format ?? formatFromName(k.key);
+    if (f === null) {
+      note(`skipping s3://${bucket}/${k.key}: not .json, .ndjson, .jsonl (or .gz of one)`);
+      continue;
+    }
+    out.push(new S3Source(client, bucket, k.key, f, opts));
+  }
+  if (out.length === 0) note(`nothing to load under s3://${bucket}/${key}`);
+  return out;
+}
+
+export class S3Source implements Source {
+  readonly uri: string;
+  readonly format: InputFormat;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly key: string;
+  private readonly opts: S3Options;
+  private head: { size: number; etag: string; versionId: string | undefined } | null = null;
+
+  constructor(client: S3Client, bucket: string, key: string, format: InputFormat, opts: S3Options) {
+    this.client = client;
+    this.bucket = bucket;
+    this.key = key;
+    this.format = format;
+    this.opts = opts;
+    this.uri = `s3://${bucket}/${key}`;
+  }
+
+  async info(): Promise<SourceInfo> {
+    let res;
+    try {
+      res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }));
+    } catch (err) {
+      throw s3Error(err, this.bucket, this.key, 'read');
+    }
+    this.head = { size: Number(res.ContentLength ?? 0), etag: res.ETag ?? '', versionId: res.VersionId };
+    return { size: this.head.size, fingerprint: `etag=${this.head.etag}${res.VersionId ? `;version=${res.VersionId}` : ''};size=${this.head.size}` };
+  }
+
+  open(): Readable {
+    if (!this.head) throw new EtlError('E_INTERNAL', `${this.uri}: open() before info()`);
+    return new ResumableBody(this.client, this.bucket, this.key, this.head, this.opts);
+  }
+}
+
+/**
+ * The object's bytes as one stream, whatever happens to the connections underneath. Backpressure: the
+ * current body is paused while our buffer is full (and the stall clock with it).
+ */
+class ResumableBody extends Readable {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly key: string;
+  private readonly version: { size: number; etag: string; versionId: string | undefined };
+  private readonly opts: S3Options;
+  private received = 0;
+  private body: Readable | null = null;
+  private requesting = false;
+  private failures = 0;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private readonly abort = new AbortController();
+  /** Times the body was resumed after a fault (for tests and logs). */
+  resumes = 0;
+
+  constructor(client: S3Client, bucket: string, key: string, version: ResumableBody['version'], opts: S3Options) {
+    super({ highWaterMark: 256 * 1024 });
+    this.client = client;
+    this.bucket = bucket;
+    this.key = key;
+    this.version = version;
+    this.opts = opts;
+  }
+
+  override _read(): void {
+    if (this.body) {
+      this.armStall();
+      this.body.resume();
+    } else if (!this.requesting) {
+      void this.request();
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.clearStall();
+    this.abort.abort();
+    this.body?.destroy();
+    cb(err);
+  }
+
+  private async request(): Promise<void> {
+    this.requesting = true;
+    if (this.received === this.version.size) {
+      this.push(null);
+      return;
+    }
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          // Pinned to the version whose size and ETag info() saw: a changed object fails with 412.
+          IfMatch: this.version.etag || undefined,
+          VersionId: this.version.versionId,
+          ...(this.received > 0 ? { Range: `bytes=${this.received}-` } : {}),
+        }),
+        { abortSignal: this.abort.signal },
+      );
+    } catch (err) {
+      if (this.destroyed) return;
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 412: If-Match failed. 416: the object is now shorter than what we already read (a server that
+      // ignores If-Match lets the new version through; its size gives it away).
+      if (status === 412 || (status === 416 && this.received > 0)) {
+        this.destroy(new EtlError('E_SOURCE_CHANGED', `s3://${this.bucket}/${this.key} changed while it was being read (ETag ${this.version.etag} no longer matches) at byte ${this.received}`, { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received }, { cause: err }));
+        return;
+      }
+      if (status !== undefined && status < 500 && status !== 408 && status !== 429) {
+        this.destroy(s3Error(err, this.bucket, this.key, 'read'));
+        return;
+      }
+      this.retry(err);
+      return;
+    }
+    if (res.ETag && this.version.etag && res.ETag !== this.version.etag) {
+      (res.Body as Readable).destroy();
+      this.destroy(new EtlError('E_SOURCE_CHANGED', `s3://${this.bucket}/${this.key} changed while it was being read (ETag ${this.version.etag} became ${res.ETag}) at byte ${this.received}`, { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received }));
+      return;
+    }
+    const body = res.Body as Readable;
+    this.body = body;
+    this.requesting = false;
+    body.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
+      this.failures = 0;
+      this.armStall();
+      if (this.received > this.version.size) {
+        this.fail(new Error(`received ${this.received} bytes, more than the object's ${this.version.size}`));
+        return;
+      }
+      if (!this.push(chunk)) {
+        body.pause();
+        this.clearStall();
+      }
+    });
+    body.on('end', () => {
+      this.clearStall();
+      this.body = null;
+      if (this.received === this.version.size) this.push(null);
+      else this.retry(new Error(`the body ended at byte ${this.received} of ${this.version.size}`));
+    });
+    body.on('error', (err) => {
+      this.clearStall();
+      this.retry(err);
+    });
+    this.armStall();
+  }
+
+  private retry(err: unknown): void {
+    if (this.destroyed) return;
+    const old = this.body;
+    this.body = null;
+    this.requesting = true;
+    old?.removeAllListeners('data');
+    old?.removeAllListeners('end');
+    old?.on('error', () => {});
+    old?.destroy();
+    if (this.failures++ >= this.opts.retries) {
+      this.fail(err);
+      return;
+    }
+    this.resumes++;
+    const wait = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (this.failures - 1));
+    setTimeout(() => {
+      if (!this.destroyed) void this.request();
+    }, wait).unref();
+  }
+
+  private fail(err: unknown): void {
+    this.destroy(
+      new EtlError(
+        'E_S3',
+        `giving up on s3://${this.bucket}/${this.key} at byte ${this.received} of ${this.version.size} after ${this.failures} failed attempt(s): ${(err as Error)?.message ?? String(err)}`,
+        { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received },
+        { cause: err, transient: true },
+      ),
+    );
+  }
+
+  private armStall(): void {
+    this.clearStall();
+    const body = this.body;
+    this.stallTimer = setTimeout(() => {
+      if (this.body === body && body) {
+        this.retry(new Error(`no bytes for ${this.opts.stallTimeout}s (--s3-stall-timeout)`));
+      }
+    }, this.opts.stallTimeout * 1000);
+    this.stallTimer.unref();
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+}
+
+/** Fail fast and say what is wrong: bucket, key, permission, credentials. Never echoes credentials. */
+export function s3Error(err: unknown, bucket: string, key: string, what: 'read' | 'list'): EtlError {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const where = `s3://${bucket}/${key}`;
+  let msg: string;
+  if (e.name === 'NoSuchBucket') msg = `bucket ${bucket} does not exist`;
+  else if (e.name === 'NoSuchKey' || (status === 404 && what === 'read')) msg = `no such key (or bucket) ${where}`;
+  else if (status === 404) msg = `bucket ${bucket} does not exist`;
+  else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
+  else if (status === 403) msg = `access denied to ${where}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission, or they were refused`;
+  else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
+  else msg = `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
+  return new EtlError('E_S3', `cannot ${what} ${where}: ${msg}`, { source: where }, { cause: err });
+}

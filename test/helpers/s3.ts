@@ -1,0 +1,120 @@
+/**
+ * A real S3 HTTP server on loopback (s3rver in its own process, storing objects in a temp folder), and a fault-injecting TCP
+ * proxy of our own in front of it that cuts or stalls connections after a number of bytes.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+export const BUCKET = 'exports';
+/** s3rver's built-in account. */
+export const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+
+export interface TestS3 {
+  endpoint: string;
+  put(key: string, body: Buffer | string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startS3(): Promise<TestS3> {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-etl-s3-'));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url)), dir, BUCKET], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const endpoint = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+  const client = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    endpoint,
+    async put(key, body) {
+      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    },
+    async close() {
+      client.destroy();
+      child.stdin!.end();
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type Fault = { after: number; kind: 'cut' | 'stall' };
+
+export interface FaultProxy {
+  endpoint: string;
+  /** Faults not yet triggered. */
+  pending(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards TCP to `target`. Each fault, in order, fires on the first connection whose server-to-client bytes
+ * pass `after`: `cut` destroys both sides; `stall` stops forwarding and holds the connection open.
+ */
+export async function startFaultProxy(target: string, faults: Fault[]): Promise<FaultProxy> {
+  const { hostname, port } = new URL(target);
+  const queue = [...faults];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    let down = 0;
+    let stalled = false;
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d: Buffer) => {
+      if (stalled) return;
+      const f = queue[0];
+      if (f && down + d.length > f.after) {
+        queue.shift();
+        const keep = Math.max(0, f.after - down);
+        client.write(d.subarray(0, keep));
+        if (f.kind === 'cut') {
+          client.destroy();
+          upstream.destroy();
+        } else {
+          stalled = true;
+        }
+        down += keep;
+        return;
+      }
+      down += d.length;
+      client.write(d);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end);
+    upstream.on('error', end);
+    client.on('close', end);
+    upstream.on('close', () => {
+      if (!stalled) end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${addr.port}`,
+    pending: () => queue.length,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * S3 sources against a real S3 HTTP server (s3rver) on loopback, through a fault-injecting proxy of our own:
+ * prefixes mixing formats, paging, missing keys and buckets, refused credentials, cut and stalled bodies.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { generate } from '../bench/generate.ts';
+import { DEFAULTS } from '../src/options.ts';
+import { runLoad } from '../src/pipeline/load.ts';
+import { resolveSources } from '../src/sources/resolve.ts';
+import { openWarehouse } from '../src/warehouse/index.ts';
+import { freshDatabase, type TestDb } from './helpers/mysql.ts';
+import { mysqlSnapshot, runCli, tempDir } from './helpers/run.ts';
+import { BUCKET, S3_ENV, startFaultProxy, startS3, type TestS3 } from './helpers/s3.ts';
+
+Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
+
+describe('S3 sources', () => {
+  let s3: TestS3;
+  let db: TestDb;
+  const files = tempDir();
+  let pretty: string;
+  let compact: string;
+  let ndjson: string;
+
+  before(async () => {
+    s3 = await startS3();
+    pretty = join(files.dir, 'a.json');
+    compact = join(files.dir, 'b.json');
+    ndjson = join(files.dir, 'c.ndjson');
+    await generate(pretty, { orders: 2500, customers: 300, products: 120, ids: 'string', style: 'pretty', seed: 1 });
+    await generate(compact, { orders: 2000, customers: 300, products: 150, ids: 'string', style: 'compact', version: 1, seed: 2, firstOrderId: 2000 });
+    await generate(ndjson, { orders: 1500, customers: 350, products: 150, ids: 'string', style: 'ndjson', version: 2, seed: 3, firstOrderId: 1 });
+    await s3.put('daily/2024-01-01/a.json', readFileSync(pretty));
+    await s3.put('daily/2024-01-01/b.json.gz', gzipSync(readFileSync(compact)));
+    await s3.put('daily/2024-01-01/c.ndjson', readFileSync(ndjson));
+    await s3.put('daily/2024-01-01/README.txt', 'not an export');
+  });
+  after(async () => {
+    await s3.close();
+    files.cleanup();
+  });
+  beforeEach(async () => {
+    db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  async function localReference() {
+    const ref = await freshDatabase();
+    try {
+      const r = await runCli(['load', pretty, compact, ndjson, '--db', ref.url]);
+      assert.equal(r.code, 0, r.stderr);
+      return await mysqlSnapshot(ref);
+    } finally {
+      await ref.drop();
+    }
+  }
+
+  function same(a: Awaited<ReturnType<typeof mysqlSnapshot>>, b: Awaited<ReturnType<typeof mysqlSnapshot>>) {
+    assert.deepEqual([a.customers, a.products, a.facts], [b.customers, b.products, b.facts]);
+  }
+
+  it('loads a prefix of pretty JSON, gzipped compact JSON and NDJSON exactly like the local files in key order', async () => {
+    const r = await runCli(['load', `s3://${BUCKET}/daily/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /skipping s3:\/\/exports\/daily\/2024-01-01\/README\.txt/);
+    const summary = JSON.parse(r.stdout);
+    assert.deepEqual(summary.sources.map((s: { uri: string }) => s.uri), ['a.json', 'b.json.gz', 'c.ndjson'].map((k) => `s3://${BUCKET}/daily/2024-01-01/${k}`));
+    same(await mysqlSnapshot(db), await localReference());
+    const ledger = await db.query<any>("SELECT fingerprint FROM etl_loads WHERE status = 'completed'");
+    assert.equal(ledger.length, 3);
+    assert.match(ledger[0].fingerprint, /^etag=/);
+    const again = await runCli(['load', `s3://${BUCKET}/daily/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint, '--json']);
+    assert.equal(JSON.parse(again.stdout).skipped, 3);
+  });
+
+  it('follows the listing to its second page and beyond', async () => {
+    const sources = await resolveSources([`s3://${BUCKET}/daily/`], {
+      format: undefined,
+      s3: { endpoint: s3.endpoint, stallTimeout: 5, retries: 2, pageSize: 1 },
+      note: () => {},
+    });
+    assert.deepEqual(sources.map((s) => s.uri.split('/').pop()), ['a.json', 'b.json.gz', 'c.ndjson']);
+    const wh = await openWarehouse(db.url, { retries: 1 });
+    try {
+      await runLoad(sources, wh, { ...DEFAULTS, parser: 'scanner', force: false });
+    } finally {
+      await wh.close();
+    }
+    same(await mysqlSnapshot(db), await localReference());
+  });
+
+  it('completes exactly when the proxy cuts the body twice and stalls it once', async () => {
+    for (const [key, local] of [['daily/2024-01-01/a.json', pretty], ['daily/2024-01-01/b.json.gz', compact]] as const) {
+      const proxy = await startFaultProxy(s3.endpoint, [
+        { after: 200_000, kind: 'cut' },
+        { after: 150_000, kind: 'cut' },
+        { after: 100_000, kind: 'stall' },
+      ]);
+      const target = await freshDatabase();
+      const ref = await freshDatabase();
+      try {
+        const r = await runCli(['load', `s3://${BUCKET}/${key}`, '--db', target.url, '--s3-endpoint', proxy.endpoint, '--s3-stall-timeout', '1', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        // b.json.gz is small compressed: only the faults it is large enough to reach fire.
+        if (key.endsWith('a.json')) assert.equal(proxy.pending(), 0, 'all three faults fired');
+        assert.equal((await runCli(['load', local, '--db', ref.url])).code, 0);
+        same(await mysqlSnapshot(target), await mysqlSnapshot(ref));
+      } finally {
+        await proxy.close();
+        await target.drop();
+        await ref.drop();
+      }
+    }
+  });
+
+  it('fails fast, before writing anything, on a missing key, a missing bucket and refused credentials', async () => {
+    const missing = await runCli(['load', `s3://${BUCKET}/daily/nope.json`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /s3:\/\/exports\/daily\/nope\.json/);
+    assert.match(missing.stderr, /no such key/);
+    const bucket = await runCli(['load', 's3://no-such-bucket/x/', '--db', db.url, '--s3-endpoint', s3.endpoint]);
+    assert.equal(bucket.code, 1);
+    assert.match(bucket.stderr, /bucket no-such-bucket does not exist/);
+    assert.deepEqual(await db.query('SHOW TABLES'), [], 'nothing was written');
+
+    const secret = 'wrongSecretKey/DoNotPrint+123';
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY', AWS_SECRET_ACCESS_KEY: secret });
+    try {
+      const r = await runCli(['load', `s3://${BUCKET}/daily/2024-01-01/a.json`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /credentials were refused|access denied/);
+      assert.ok(!(r.stdout + r.stderr).includes(secret));
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.AWS_ACCESS_KEY_ID;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+
+  it('stops with an error naming bucket, key and offset when the object changes mid-read', async () => {
+    await s3.put('changing/x.json', readFileSync(pretty));
+    const proxy = await startFaultProxy(s3.endpoint, [{ after: 300_000, kind: 'cut' }]);
+    try {
+      const sources = await resolveSources([`s3://${BUCKET}/changing/x.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 5, retries: 3, backoffMs: 300 }, note: () => {} });
+      await sources[0]!.info();
+      const body = sources[0]!.open();
+      let bytes = 0;
+      const done = new Promise<Error | null>((resolve) => {
+        body.on('data', (d: Buffer) => {
+          bytes += d.length;
+        });
+        body.on('error', resolve);
+        body.on('end', () => resolve(null));
+      });
+      // Replace the object while the first connection is being cut: the resume must see a different ETag.
+      await new Promise((r) => setTimeout(r, 50));
+      await s3.put('changing/x.json', readFileSync(compact));
+      const err = await done;
+      assert.ok(err, `expected an error after ${bytes} bytes`);
+      assert.match(err.message, /s3:\/\/exports\/changing\/x\.json changed while it was being read .* at byte \d+/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
