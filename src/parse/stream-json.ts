@@ -13,6 +13,7 @@ import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from './scanner.ts';
+import { endWithFailure } from './stream.ts';
 
 type Token = { name: string; value?: unknown };
 type Step = (chunk: unknown) => unknown;
@@ -45,7 +46,7 @@ export class StreamJsonParseStream extends Transform {
       }
       this.emit_(this.tokenize(text));
     } catch (err) {
-      cb(this.toEtlError(err));
+      endWithFailure(this, [], this.toEtlError(err));
       return;
     }
     cb();
@@ -57,8 +58,7 @@ export class StreamJsonParseStream extends Transform {
       this.emit_(this.tokenize(none));
       if (!this.assemble && this.format !== 'ndjson') throw new Error('the input is empty');
     } catch (err) {
-      cb(this.toEtlError(err));
-      return;
+      endWithFailure(this, [], this.toEtlError(err));
     }
     cb();
   }

@@ -13,6 +13,25 @@ export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform {
   return kind === 'stream-json' ? new StreamJsonParseStream(opts) : new RecordParseStream(opts);
 }
 
+/**
+ * A parse error travels downstream as this marker, after the records parsed before it, instead of tearing the
+ * pipeline down at once: the batches in flight commit first, so everything before the error is loaded.
+ */
+export interface ParseFailure {
+  failure: Error;
+}
+
+export function isParseFailure(x: unknown): x is ParseFailure {
+  return typeof x === 'object' && x !== null && 'failure' in x;
+}
+
+/** End the stream with a failure marker; the caller leaves its callback pending, so no more input is read. */
+export function endWithFailure(stream: Transform, done: RawRecord[], err: unknown): void {
+  if (done.length > 0) stream.push(done);
+  stream.push({ failure: err as Error } satisfies ParseFailure);
+  stream.push(null);
+}
+
 export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;
 
@@ -26,7 +45,7 @@ export class RecordParseStream extends Transform {
     try {
       this.scanner.push(chunk, out);
     } catch (err) {
-      cb(err as Error);
+      endWithFailure(this, out, err);
       return;
     }
     if (out.length > 0) this.push(out);
@@ -38,7 +57,8 @@ export class RecordParseStream extends Transform {
     try {
       this.scanner.end(out);
     } catch (err) {
-      cb(err as Error);
+      endWithFailure(this, out, err);
+      cb();
       return;
     }
     if (out.length > 0) this.push(out);

@@ -4,6 +4,7 @@
  * progress commit together.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { isParseFailure, type ParseFailure } from '../parse/stream.ts';
 import type { OrderRows, Rejection, SplitResult } from '../transform/order.ts';
 
 export interface Batch {
@@ -26,7 +27,13 @@ export class BatchStream extends Transform {
     this.batchSize = batchSize;
   }
 
-  override _transform(items: SplitResult[], _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(items: SplitResult[] | ParseFailure, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (isParseFailure(items)) {
+      // Commit what came before the error, then let the writer raise it.
+      this.emitBatch();
+      cb(null, items);
+      return;
+    }
     for (const item of items) {
       const b = (this.current ??= { firstIndex: item.index, nextIndex: item.index + 1, orders: [], rejects: [] });
       if (item.kind === 'order') b.orders.push(item);

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact } from '../errors.ts';
 import type { LoadOptions } from '../options.ts';
-import { parseStage } from '../parse/stream.ts';
+import { isParseFailure, parseStage, type ParseFailure } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
 import type { Source } from '../sources/types.ts';
 import { SplitOrdersStream } from '../transform/stream.ts';
@@ -76,7 +76,11 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
     const writer = new Writable({
       objectMode: true,
       highWaterMark: 1,
-      write: (batch: Batch, _enc, cb) => {
+      write: (batch: Batch | ParseFailure, _enc, cb) => {
+        if (isParseFailure(batch)) {
+          cb(batch.failure);
+          return;
+        }
         rejectedSoFar += batch.rejects.length;
         if (rejectedSoFar > opts.maxRejects) {
           const first = batch.rejects[0]!;

@@ -1,6 +1,7 @@
 /** The transform stage: arrays of parsed records in, arrays of rows or rejections out. */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RawRecord } from '../parse/scanner.ts';
+import { isParseFailure, type ParseFailure } from '../parse/stream.ts';
 import { splitOrder, type SplitResult } from './order.ts';
 
 export class SplitOrdersStream extends Transform {
@@ -12,7 +13,11 @@ export class SplitOrdersStream extends Transform {
     this.skipBelow = skipBelow;
   }
 
-  override _transform(records: RawRecord[], _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(records: RawRecord[] | ParseFailure, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (isParseFailure(records)) {
+      cb(null, records);
+      return;
+    }
     const out: SplitResult[] = [];
     for (const r of records) {
       if (r.index < this.skipBelow) continue;

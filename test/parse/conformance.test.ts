@@ -10,7 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ParserKind } from '../../src/options.ts';
 import type { RawRecord } from '../../src/parse/scanner.ts';
-import { parseStage } from '../../src/parse/stream.ts';
+import { isParseFailure, parseStage, type ParseFailure } from '../../src/parse/stream.ts';
 import { suiteFiles } from '../helpers/conformance.ts';
 
 /** Run a parser stage over `bytes` fed `slice` bytes at a time. */
@@ -21,7 +21,14 @@ export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number): 
   await pipeline(
     Readable.from(slices, { objectMode: false }),
     parseStage(kind, { format: 'json', source: 'doc', maxRecordBytes: 1 << 24 }),
-    new Writable({ objectMode: true, write: (records: RawRecord[], _e, cb) => (out.push(...records), cb()) }),
+    new Writable({
+      objectMode: true,
+      write: (records: RawRecord[] | ParseFailure, _e, cb) => {
+        if (isParseFailure(records)) return cb(records.failure);
+        out.push(...records);
+        cb();
+      },
+    }),
   );
   return out;
 }

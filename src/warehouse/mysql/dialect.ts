@@ -192,7 +192,7 @@ export class MysqlWarehouse implements Warehouse {
         // An empty LOAD DATA stream confuses mysql2's packet sequence ("Got packets out of order"): skip it.
         if (p.factRows === 0) {
           // orders without lines: deleting their old lines was all there was to do
-        } else if (this.loadDataLocal) await loadFactsInfile(conn, p, customers.keys, products.keys);
+        } else if (this.loadDataLocal) await loadFactsInfile(conn, p, customers.keys, products.keys, budget);
         else await insertFacts(conn, p, customers.keys, products.keys, budget);
         counts.orders = p.orders.length;
         counts.factRows = p.factRows;
@@ -288,7 +288,7 @@ const FACT_COLUMNS = 'order_id, line_no, order_date, total_amount, product_sk, c
  * bytes come from infileStreamFactory). LOCAL turns data errors into warnings, so any warning fails the batch:
  * the rows are exactly what the transform validated, and a warning means something is wrong.
  */
-async function loadFactsInfile(conn: Connection, p: PreparedBatch, customerSk: Map<string, string>, productSk: Map<string, string>): Promise<void> {
+async function loadFactsInfile(conn: Connection, p: PreparedBatch, customerSk: Map<string, string>, productSk: Map<string, string>, budget: number): Promise<void> {
   const parts: string[] = [];
   // In primary-key order: InnoDB appends to the clustered index instead of splitting pages all over it.
   const sorted = [...p.orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
@@ -299,9 +299,13 @@ async function loadFactsInfile(conn: Connection, p: PreparedBatch, customerSk: M
     for (const l of o.lines) parts.push(`${head}${l.lineNo}${tail}${productSk.get(l.productId)!}\t${csk}\t${l.quantity}\n`);
   }
   const data = Buffer.from(parts.join(''), 'utf8');
+  // mysql2 sends each chunk of the stream as one packet: keep them under max_allowed_packet.
+  const piece = Math.min(256 * 1024, budget);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < data.length; i += piece) pieces.push(data.subarray(i, i + piece));
   const [res] = await conn.query({
     sql: `LOAD DATA LOCAL INFILE 'facts.tsv' INTO TABLE orders CHARACTER SET utf8mb4 (${FACT_COLUMNS})`,
-    infileStreamFactory: () => Readable.from([data]),
+    infileStreamFactory: () => Readable.from(pieces),
   });
   const header = res as { affectedRows: number; warningStatus?: number };
   if (header.warningStatus || header.affectedRows !== p.factRows) {

@@ -1,0 +1,260 @@
+/**
+ * Bad input, faults and convergence, against the real MariaDB: after any failure, re-running the same
+ * command gives exactly the warehouse of a clean run.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { generate } from '../bench/generate.ts';
+import { adminConnection, freshDatabase, type TestDb } from './helpers/mysql.ts';
+import { BIN, mysqlSnapshot, ROOT, runCli, tempDir } from './helpers/run.ts';
+
+type Snap = Awaited<ReturnType<typeof mysqlSnapshot>>;
+
+function same(a: Snap, b: Snap, what = '') {
+  assert.deepEqual([a.customers.length, a.products.length, a.facts.length], [b.customers.length, b.products.length, b.facts.length], `${what}: row counts`);
+  assert.deepEqual([a.customers, a.products, a.facts], [b.customers, b.products, b.facts], what);
+}
+
+const files = tempDir();
+let big: string;
+let cleanBig: Snap;
+
+async function cleanRun(...args: string[]): Promise<Snap> {
+  const db = await freshDatabase();
+  try {
+    const r = await runCli(['load', ...args, '--db', db.url]);
+    assert.equal(r.code, 0, r.stderr);
+    return await mysqlSnapshot(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+async function withDb<T>(fn: (db: TestDb) => Promise<T>): Promise<T> {
+  const db = await freshDatabase();
+  try {
+    return await fn(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+describe('faults and bad input', () => {
+  before(async () => {
+    big = join(files.dir, 'big.json');
+    await generate(big, { orders: 30000, customers: 3000, products: 500, ids: 'string', style: 'pretty', seed: 11 });
+    cleanBig = await cleanRun(big);
+  });
+  after(() => files.cleanup());
+
+  it('quarantines invalid records in etl_rejects with reason, offset and raw record; they never touch dimensions', async () => {
+    const ok = (id: number, email: string) => ({ order_id: id, order_date: '2024-01-02', total_amount: 5, customer: { customer_id: 1, name: 'A', email, address: 'x' }, products: [{ product_id: 'P', name: 'p', category: 'c', price: 5, quantity: 1 }] });
+    const bad = [
+      { order_id: 2, order_date: '2024-01-02', products: [] },
+      { ...ok(3, 'evil@x'), customer: { name: 'no id', email: 'evil@x' } },
+      { ...ok(4, 'evil@x'), products: [{ name: 'no product id', price: 1, quantity: 1 }] },
+      { ...ok(5, 'evil@x'), products: [{ product_id: 'P', name: 'p', category: 'c', price: 5, quantity: -2 }] },
+      { ...ok(6, 'evil@x'), products: [{ product_id: 'P', name: 'p', category: 'c', price: 5, quantity: 1.5 }] },
+      { ...ok(7, 'evil@x'), total_amount: 'twelve' },
+      { ...ok(8, 'evil@x'), order_date: '2024-13-01' },
+      { ...ok(9, 'evil@x'), products: [{ product_id: 'P', name: 'EVIL', category: 'c', price: 'cheap', quantity: 1 }] },
+    ];
+    const records = [ok(1, 'good@x'), ...bad, ok(10, 'good@x')];
+    const file = files.file('planted.json', JSON.stringify(records, null, 1));
+    await withDb(async (db) => {
+      const r = await runCli(['load', file, '--db', db.url, '--json', '--batch-size', '3']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).rejected, bad.length);
+      const rejects = await db.query<any>('SELECT record_index, byte_offset, reason, raw, source_uri FROM etl_rejects ORDER BY record_index');
+      assert.deepEqual(rejects.map((x) => Number(x.record_index)), [1, 2, 3, 4, 5, 6, 7, 8]);
+      const text = readFileSync(file, 'utf8');
+      for (const x of rejects) {
+        assert.equal(x.source_uri, file);
+        assert.deepEqual(JSON.parse(x.raw), records[Number(x.record_index)], 'the raw record');
+        assert.equal(text.slice(Number(x.byte_offset), Number(x.byte_offset) + x.raw.length), x.raw, 'offset points at it');
+      }
+      assert.deepEqual(rejects.map((x) => x.reason.split(':')[0]), ['customer', 'customer.customer_id', 'products[0].product_id', 'products[0].quantity', 'products[0].quantity', 'total_amount', 'order_date', 'products[0].price']);
+      const customers = await db.query<any>('SELECT email FROM customers');
+      assert.deepEqual(customers.map((c) => c.email), ['good@x']);
+      const products = await db.query<any>('SELECT name FROM products');
+      assert.deepEqual(products.map((p) => p.name), ['p']);
+      // Re-running does not duplicate rejects.
+      assert.equal((await runCli(['load', file, '--db', db.url, '--force'])).code, 0);
+      assert.equal((await db.query<any>('SELECT COUNT(*) AS n FROM etl_rejects'))[0].n, String(bad.length * 2), 'a forced run is a new load with its own rejects');
+      // Beyond --max-rejects the load fails.
+      const strict = await runCli(['load', file, '--db', db.url, '--force', '--max-rejects', '3']);
+      assert.equal(strict.code, 1);
+      assert.match(strict.stderr, /more than --max-rejects \(3\)/);
+    });
+  });
+
+  it('fails on malformed JSON naming source and offset, keeps committed batches, and converges when re-run with the fixed file', async () => {
+    const full = readFileSync(big);
+    const broken = join(files.dir, 'broken.json');
+    const cut = full.indexOf('"order_id": 20001,');
+    writeFileSync(broken, Buffer.concat([full.subarray(0, cut), Buffer.from('"order_id": 20001,, "x": }')]));
+    await withDb(async (db) => {
+      const r = await runCli(['load', broken, '--db', db.url, '--batch-size', '1000']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`${broken.replace(/[.]/g, '\\.')}: record 20000, byte \\d+, line \\d+: invalid JSON`));
+      const ledger = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+      assert.equal(ledger[0].status, 'failed');
+      assert.equal(Number(ledger[0].records_committed), 20000);
+      assert.equal(Number((await db.query<any>('SELECT COUNT(DISTINCT order_id) AS n FROM orders'))[0].n), 20000);
+      writeFileSync(broken, full);
+      const again = await runCli(['load', broken, '--db', db.url, '--batch-size', '1000']);
+      assert.equal(again.code, 0, again.stderr);
+      same(await mysqlSnapshot(db), cleanBig, 'after the fix');
+    });
+    for (const [name, content] of [
+      ['truncated.json', full.subarray(0, Math.floor(full.length / 2))],
+      ['orders.csv.json', Buffer.from('order_id,order_date,total\n1,2024-01-01,5\n')],
+      ['truncated.json.gz', gzipSync(full).subarray(0, 50_000)],
+    ] as const) {
+      const p = files.file(name, content);
+      await withDb(async (db) => {
+        const r = await runCli(['load', p, '--db', db.url]);
+        assert.equal(r.code, 1, name);
+        assert.match(r.stderr, new RegExp(`${name.replace(/[.]/g, '\\.')}.*(truncated|expected a JSON value|not valid gzip)`), r.stderr);
+      });
+    }
+  });
+
+  it('stops a record over --max-record-bytes and a gzip bomb with clear errors', async () => {
+    const huge = files.file('huge.json', JSON.stringify([{ order_id: 1, note: 'x'.repeat(100_000) }]));
+    const bomb = files.file('bomb.json.gz', gzipSync(Buffer.from(`[${' '.repeat(40 * 1024 * 1024)}]`)));
+    await withDb(async (db) => {
+      const r = await runCli(['load', huge, '--db', db.url, '--max-record-bytes', '65536']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /record 0, byte 1.*larger than --max-record-bytes/);
+      const b = await runCli(['load', bomb, '--db', db.url]);
+      assert.equal(b.code, 1);
+      assert.match(b.stderr, /bomb\.json\.gz.*gzip inflates more than 200x/);
+    });
+  });
+
+  it('converges after the process is killed with SIGKILL mid-load, resuming from the last committed batch', async () => {
+    await withDb(async (db) => {
+      const child = spawn(process.execPath, [BIN, 'load', big, '--db', db.url, '--batch-size', '500'], { cwd: ROOT, stdio: 'ignore' });
+      const exited = new Promise<void>((r) => child.on('exit', () => r()));
+      let committed = 0;
+      for (let i = 0; i < 1000 && committed < 5000; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const rows = await db.query<any>('SELECT records_committed FROM etl_loads').catch(() => []);
+        committed = Number(rows[0]?.records_committed ?? 0);
+      }
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(committed >= 5000 && committed < 30000, `killed after ${committed} records`);
+      const r = await runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(JSON.parse(r.stdout).sources[0].resumedFrom >= committed, 'resumed, not restarted');
+      same(await mysqlSnapshot(db), cleanBig, 'after SIGKILL and re-run');
+    });
+  });
+
+  it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {
+    await withDb(async (db) => {
+      const load = runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json']);
+      const killer = await adminConnection();
+      let kills = 0;
+      try {
+        for (let i = 0; i < 400 && kills < 4; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.name, (db.admin as unknown as { threadId: number }).threadId]);
+          for (const row of rows as { ID: number }[]) {
+            await killer.query(`KILL ${Number(row.ID)}`).catch(() => {});
+            kills++;
+            await new Promise((r) => setTimeout(r, 150));
+          }
+        }
+      } finally {
+        await killer.end();
+      }
+      const r = await load;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(kills >= 2, `killed ${kills} connections`);
+      same(await mysqlSnapshot(db), cleanBig, 'after killed connections');
+    });
+  });
+
+  it('retries after a lock wait timeout', async () => {
+    const initial = join(ROOT, 'fixtures', 'orders_initial.json');
+    const incremental = join(ROOT, 'fixtures', 'orders_incremental.json');
+    const want = await cleanRun(initial, incremental);
+    await withDb(async (db) => {
+      assert.equal((await runCli(['load', initial, '--db', db.url])).code, 0);
+      const blocker = await adminConnection();
+      await db.admin.query('SET GLOBAL innodb_lock_wait_timeout = 1');
+      try {
+        await blocker.query(`USE \`${db.name}\``);
+        await blocker.query('START TRANSACTION');
+        await blocker.query("SELECT * FROM customers WHERE customer_id = '501' FOR UPDATE");
+        const load = runCli(['load', incremental, '--db', db.url, '--retries', '8']);
+        await new Promise((r) => setTimeout(r, 2500));
+        await blocker.query('COMMIT');
+        const r = await load;
+        assert.equal(r.code, 0, r.stderr);
+      } finally {
+        await db.admin.query('SET GLOBAL innodb_lock_wait_timeout = 50');
+        await blocker.end();
+      }
+      same(await mysqlSnapshot(db), want, 'after a lock wait timeout');
+    });
+  });
+
+  it("splits batches to fit the server's max_allowed_packet whatever --batch-size says", async () => {
+    await withDb(async (db) => {
+      const before = (await db.query<any>('SELECT @@global.max_allowed_packet AS p'))[0].p;
+      await db.admin.query('SET GLOBAL max_allowed_packet = 32768');
+      try {
+        for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
+          const fresh = await freshDatabase();
+          const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
+          Object.assign(process.env, env);
+          try {
+            const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
+            assert.equal(r.code, 0, r.stderr);
+            same(await mysqlSnapshot(fresh), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
+          } finally {
+            if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
+            else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
+            await fresh.drop();
+          }
+        }
+      } finally {
+        await db.admin.query(`SET GLOBAL max_allowed_packet = ${Number(before)}`);
+      }
+    });
+  });
+
+  it('keeps two loads running at once from interleaving: the result is one load after the other', async () => {
+    const a = join(files.dir, 'ca.json');
+    const b = join(files.dir, 'cb.json');
+    await generate(a, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 21 });
+    await generate(b, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 22, version: 1 });
+    const ab = await cleanRun(a, b);
+    const ba = await cleanRun(b, a);
+    await withDb(async (db) => {
+      const [ra, rb] = await Promise.all([
+        runCli(['load', a, '--db', db.url, '--batch-size', '200']),
+        runCli(['load', b, '--db', db.url, '--batch-size', '200']),
+      ]);
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(rb.code, 0, rb.stderr);
+      const got = await mysqlSnapshot(db);
+      const matches = [ab, ba].some((s) => JSON.stringify([s.customers, s.products, s.facts]) === JSON.stringify([got.customers, got.products, got.facts]));
+      assert.ok(matches, 'equals a then b, or b then a');
+    });
+  });
+
+  it('refuses an unverifiable TLS connection instead of falling back to plain text', async () => {
+    const r = await runCli(['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://root@127.0.0.1:3306/tls_check?ssl-mode=VERIFY_IDENTITY']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to mysql:\/\/127\.0\.0\.1:3306\/tls_check/);
+  });
+});
