@@ -71,7 +71,7 @@ export const SCHEMA_DDL: string[] = [
     byte_offset BIGINT UNSIGNED NULL,
     reason VARCHAR(1024) NOT NULL,
     raw LONGTEXT NOT NULL,
-    rejected_at DATETIME(3) NOT NULL,
+    rejected_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (load_id, record_index)
   ) ${TABLE_OPTIONS}`,
 ];

@@ -1,0 +1,39 @@
+/** The two dimensions as data: tables, keys, attribute columns, and how to read a row's values. */
+import type { CustomerRow, ProductRow } from '../transform/order.ts';
+
+export interface DimensionSpec<R> {
+  table: string;
+  stage: string;
+  naturalKey: string;
+  surrogateKey: string;
+  attributes: string[];
+  id(row: R): string;
+  /** Attribute values as text (or null), in `attributes` order. */
+  values(row: R): (string | null)[];
+}
+
+export const CUSTOMERS: DimensionSpec<CustomerRow> = {
+  table: 'customers',
+  stage: 'stage_customers',
+  naturalKey: 'customer_id',
+  surrogateKey: 'customer_sk',
+  attributes: ['name', 'email', 'address'],
+  id: (r) => r.customerId,
+  values: (r) => [r.name, r.email, r.address],
+};
+
+export const PRODUCTS: DimensionSpec<ProductRow> = {
+  table: 'products',
+  stage: 'stage_products',
+  naturalKey: 'product_id',
+  surrogateKey: 'product_sk',
+  attributes: ['name', 'category', 'price'],
+  id: (r) => r.productId,
+  values: (r) => [r.name, r.category, r.price],
+};
+
+export const FACT_COLUMNS = ['order_id', 'line_no', 'order_date', 'total_amount', 'product_sk', 'customer_sk', 'quantity'] as const;
+export const REJECT_COLUMNS = ['load_id', 'record_index', 'source_uri', 'byte_offset', 'reason', 'raw'] as const;
+
+/** A row for a bulk write: text, integers or NULL, in the order of the columns it is written to. */
+export type BulkValue = string | number | null;
