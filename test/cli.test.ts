@@ -76,6 +76,26 @@ describe('orders-etl CLI', () => {
     assert.ok(!(env.stdout + env.stderr).includes(secret), env.stderr);
   });
 
+  it('loads into ./warehouse.duckdb when no database is given, and shows it with orders-etl query', async () => {
+    const t = tempDir();
+    try {
+      const r = await runBin(['load', INITIAL, join(ROOT, 'fixtures', 'orders_incremental.json')], { cwd: t.dir, env: { ORDERS_ETL_DB: undefined } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`into duckdb:${join(t.dir, 'warehouse.duckdb').replace(/[.]/g, '\\.')}`));
+      const q = await runBin(['query', 'SELECT customer_id, email FROM customers ORDER BY customer_id'], { cwd: t.dir });
+      assert.equal(q.code, 0, q.stderr);
+      assert.match(q.stdout, /customer_id \| email/);
+      assert.match(q.stdout, /501 {9}\| alice\.j@newmail\.example/);
+      assert.match(q.stdout, /\(5 rows\)/);
+      const json = await runCli(['query', 'SELECT COUNT(*) AS n FROM orders', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`, '--json']);
+      assert.equal(json.stdout.trim(), '{"n":"11"}');
+      const bad = await runCli(['query', 'SELECT nope FROM nothing', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`]);
+      assert.equal(bad.code, 1);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('runs as a real process through the bin entry: init, load from a file and from gzipped stdin, --json on stdout', async () => {
     const init = await runBin(['init', '--db', db.url]);
     assert.equal(init.code, 0, init.stderr);

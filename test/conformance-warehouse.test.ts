@@ -1,6 +1,6 @@
 /**
  * Strings reach the warehouse byte for byte: every JSONTestSuite string document (y_ and i_) becomes a
- * customer name, exactly as written in the document (escapes and all), and must come back from MariaDB as the
+ * customer name, exactly as written in the document (escapes and all), and must come back from the warehouse as the
  * UTF-8 bytes of what JSON.parse reads. Strings that are not text (unpaired surrogates) are rejected with a
  * reason instead of being mangled.
  */
@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isUtf8 } from 'node:buffer';
 import { suiteFiles } from './helpers/conformance.ts';
-import { freshDatabase, type TestDb } from './helpers/mysql.ts';
 import { runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
 const SINGLE_STRING = /^\s*\[\s*("(?:[^"\\]|\\.)*")\s*\]\s*$/s;
 
-for (const parser of ['scanner', 'stream-json']) {
-  describe(`JSONTestSuite strings into MySQL (${parser})`, () => {
-    let db: TestDb;
+for (const dialect of DIALECTS) for (const parser of ['scanner', 'stream-json']) {
+  describe(`JSONTestSuite strings into ${dialect.name} (${parser})`, () => {
+    let db: TestWarehouse;
     beforeEach(async () => {
-      db = await freshDatabase();
+      db = await dialect.fresh();
     });
     afterEach(async () => {
       await db.drop();
@@ -51,7 +51,7 @@ for (const parser of ['scanner', 'stream-json']) {
         const file = t.file('strings.ndjson', Buffer.concat(lines));
         const r = await runCli(['load', file, '--db', db.url, '--parser', parser, '--json']);
         assert.equal(r.code, 0, r.stderr);
-        const rows = await db.query<any>('SELECT customer_id, HEX(name) AS h FROM customers');
+        const rows = await db.query<any>(`SELECT customer_id, ${db.hex('name')} AS h FROM customers`);
         const rejects = await db.query<any>('SELECT record_index, reason FROM etl_rejects');
         const stored = new Map(rows.map((row) => [row.customer_id as string, row.h as string]));
         const rejected = new Map(rejects.map((row) => [String(Number(row.record_index) + 1), row.reason as string]));

@@ -4,15 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
-import { adminConnection, freshDatabase, type TestDb } from './helpers/mysql.ts';
-import { BIN, mysqlSnapshot, ROOT, runCli, tempDir } from './helpers/run.ts';
+import { adminConnection } from './helpers/mysql.ts';
+import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type DialectName, type TestWarehouse, type WarehouseSnapshot as Snap } from './helpers/warehouses.ts';
 
-type Snap = Awaited<ReturnType<typeof mysqlSnapshot>>;
+const MYSQL = DIALECTS.find((d) => d.name === 'mysql')!;
 
 function same(a: Snap, b: Snap, what = '') {
   assert.deepEqual([a.customers.length, a.products.length, a.facts.length], [b.customers.length, b.products.length, b.facts.length], `${what}: row counts`);
@@ -23,19 +24,17 @@ const files = tempDir();
 let big: string;
 let cleanBig: Snap;
 
+/** A clean run's warehouse, on MySQL: every dialect's result after a fault is compared with it. */
 async function cleanRun(...args: string[]): Promise<Snap> {
-  const db = await freshDatabase();
-  try {
+  return withDb(MYSQL.name, async (db) => {
     const r = await runCli(['load', ...args, '--db', db.url]);
     assert.equal(r.code, 0, r.stderr);
-    return await mysqlSnapshot(db);
-  } finally {
-    await db.drop();
-  }
+    return db.snapshot();
+  });
 }
 
-async function withDb<T>(fn: (db: TestDb) => Promise<T>): Promise<T> {
-  const db = await freshDatabase();
+async function withDb<T>(dialect: DialectName, fn: (db: TestWarehouse) => Promise<T>): Promise<T> {
+  const db = await DIALECTS.find((d) => d.name === dialect)!.fresh();
   try {
     return await fn(db);
   } finally {
@@ -43,14 +42,14 @@ async function withDb<T>(fn: (db: TestDb) => Promise<T>): Promise<T> {
   }
 }
 
-describe('faults and bad input', () => {
-  before(async () => {
-    big = join(files.dir, 'big.json');
-    await generate(big, { orders: 30000, customers: 3000, products: 500, ids: 'string', style: 'pretty', seed: 11 });
-    cleanBig = await cleanRun(big);
-  });
-  after(() => files.cleanup());
+before(async () => {
+  big = join(files.dir, 'big.json');
+  await generate(big, { orders: 30000, customers: 3000, products: 500, ids: 'string', style: 'pretty', seed: 11 });
+  cleanBig = await cleanRun(big);
+});
+after(() => files.cleanup());
 
+for (const { name: dialect } of DIALECTS) describe(`faults and bad input (${dialect})`, () => {
   it('quarantines invalid records in etl_rejects with reason, offset and raw record; they never touch dimensions', async () => {
     const ok = (id: number, email: string) => ({ order_id: id, order_date: '2024-01-02', total_amount: 5, customer: { customer_id: 1, name: 'A', email, address: 'x' }, products: [{ product_id: 'P', name: 'p', category: 'c', price: 5, quantity: 1 }] });
     const bad = [
@@ -65,7 +64,7 @@ describe('faults and bad input', () => {
     ];
     const records = [ok(1, 'good@x'), ...bad, ok(10, 'good@x')];
     const file = files.file('planted.json', JSON.stringify(records, null, 1));
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const r = await runCli(['load', file, '--db', db.url, '--json', '--batch-size', '3']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).rejected, bad.length);
@@ -97,7 +96,7 @@ describe('faults and bad input', () => {
     const broken = join(files.dir, 'broken.json');
     const cut = full.indexOf('"order_id": 20001,');
     writeFileSync(broken, Buffer.concat([full.subarray(0, cut), Buffer.from('"order_id": 20001,, "x": }')]));
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const r = await runCli(['load', broken, '--db', db.url, '--batch-size', '1000']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`${broken.replace(/[.]/g, '\\.')}: record 20000, byte \\d+, line \\d+: invalid JSON`));
@@ -108,7 +107,7 @@ describe('faults and bad input', () => {
       writeFileSync(broken, full);
       const again = await runCli(['load', broken, '--db', db.url, '--batch-size', '1000']);
       assert.equal(again.code, 0, again.stderr);
-      same(await mysqlSnapshot(db), cleanBig, 'after the fix');
+      same(await db.snapshot(), cleanBig, 'after the fix');
     });
     for (const [name, content] of [
       ['truncated.json', full.subarray(0, Math.floor(full.length / 2))],
@@ -116,7 +115,7 @@ describe('faults and bad input', () => {
       ['truncated.json.gz', gzipSync(full).subarray(0, 50_000)],
     ] as const) {
       const p = files.file(name, content);
-      await withDb(async (db) => {
+      await withDb(dialect, async (db) => {
         const r = await runCli(['load', p, '--db', db.url]);
         assert.equal(r.code, 1, name);
         assert.match(r.stderr, new RegExp(`${name.replace(/[.]/g, '\\.')}.*(truncated|expected a JSON value|not valid gzip)`), r.stderr);
@@ -127,7 +126,7 @@ describe('faults and bad input', () => {
   it('stops a record over --max-record-bytes and a gzip bomb with clear errors', async () => {
     const huge = files.file('huge.json', JSON.stringify([{ order_id: 1, note: 'x'.repeat(100_000) }]));
     const bomb = files.file('bomb.json.gz', gzipSync(Buffer.from(`[${' '.repeat(40 * 1024 * 1024)}]`)));
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const r = await runCli(['load', huge, '--db', db.url, '--max-record-bytes', '65536']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /record 0, byte 1.*larger than --max-record-bytes/);
@@ -138,34 +137,69 @@ describe('faults and bad input', () => {
   });
 
   it('converges after the process is killed with SIGKILL mid-load, resuming from the last committed batch', async () => {
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const child = spawn(process.execPath, [BIN, 'load', big, '--db', db.url, '--batch-size', '500'], { cwd: ROOT, stdio: 'ignore' });
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
-      let committed = 0;
-      for (let i = 0; i < 1000 && committed < 5000; i++) {
+      // MySQL: watch the ledger. DuckDB holds its file locked while loading: watch its write-ahead log grow.
+      const wal = `${db.url.replace(/^duckdb:/, '')}.wal`;
+      for (let i = 0; i < 1000; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        const rows = await db.query<any>('SELECT records_committed FROM etl_loads').catch(() => []);
-        committed = Number(rows[0]?.records_committed ?? 0);
+        if (dialect === 'mysql') {
+          const rows = await db.query<any>('SELECT records_committed FROM etl_loads').catch(() => []);
+          if (Number(rows[0]?.records_committed ?? 0) >= 5000) break;
+        } else if (existsSync(wal) && statSync(wal).size > 2_000_000) break;
       }
       child.kill('SIGKILL');
       await exited;
+      const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+      const committed = Number(ledger?.records_committed ?? 0);
+      assert.equal(ledger?.status, 'running', 'the killed load never finished');
       assert.ok(committed >= 5000 && committed < 30000, `killed after ${committed} records`);
       const r = await runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json']);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(JSON.parse(r.stdout).sources[0].resumedFrom >= committed, 'resumed, not restarted');
-      same(await mysqlSnapshot(db), cleanBig, 'after SIGKILL and re-run');
+      same(await db.snapshot(), cleanBig, 'after SIGKILL and re-run');
     });
   });
 
+  it('keeps two loads running at once from interleaving: the result is one load after the other', async () => {
+    const a = join(files.dir, 'ca.json');
+    const b = join(files.dir, 'cb.json');
+    await generate(a, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 21 });
+    await generate(b, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 22, version: 1 });
+    const ab = await cleanRun(a, b);
+    const ba = await cleanRun(b, a);
+    await withDb(dialect, async (db) => {
+      const [ra, rb] = await Promise.all([
+        runCli(['load', a, '--db', db.url, '--batch-size', '200']),
+        runCli(['load', b, '--db', db.url, '--batch-size', '200']),
+      ]);
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(rb.code, 0, rb.stderr);
+      const got = await db.snapshot();
+      const matches = [ab, ba].some((s) => JSON.stringify([s.customers, s.products, s.facts]) === JSON.stringify([got.customers, got.products, got.facts]));
+      assert.ok(matches, 'equals a then b, or b then a');
+    });
+  });
+
+  it('refuses an unverifiable TLS connection instead of falling back to plain text', async () => {
+    const r = await runCli(['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://root@127.0.0.1:3306/tls_check?ssl-mode=VERIFY_IDENTITY']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to mysql:\/\/127\.0\.0\.1:3306\/tls_check/);
+  });
+});
+
+describe('faults of the MySQL server', () => {
+  const dialect = MYSQL.name;
   it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const load = runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json']);
       const killer = await adminConnection();
       let kills = 0;
       try {
         for (let i = 0; i < 400 && kills < 4; i++) {
           await new Promise((r) => setTimeout(r, 25));
-          const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.name, (db.admin as unknown as { threadId: number }).threadId]);
+          const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.mysql!.name, (db.mysql!.admin as unknown as { threadId: number }).threadId]);
           for (const row of rows as { ID: number }[]) {
             await killer.query(`KILL ${Number(row.ID)}`).catch(() => {});
             kills++;
@@ -178,7 +212,7 @@ describe('faults and bad input', () => {
       const r = await load;
       assert.equal(r.code, 0, r.stderr);
       assert.ok(kills >= 2, `killed ${kills} connections`);
-      same(await mysqlSnapshot(db), cleanBig, 'after killed connections');
+      same(await db.snapshot(), cleanBig, 'after killed connections');
     });
   });
 
@@ -186,12 +220,12 @@ describe('faults and bad input', () => {
     const initial = join(ROOT, 'fixtures', 'orders_initial.json');
     const incremental = join(ROOT, 'fixtures', 'orders_incremental.json');
     const want = await cleanRun(initial, incremental);
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       assert.equal((await runCli(['load', initial, '--db', db.url])).code, 0);
       const blocker = await adminConnection();
-      await db.admin.query('SET GLOBAL innodb_lock_wait_timeout = 1');
+      await db.mysql!.admin.query('SET GLOBAL innodb_lock_wait_timeout = 1');
       try {
-        await blocker.query(`USE \`${db.name}\``);
+        await blocker.query(`USE \`${db.mysql!.name}\``);
         await blocker.query('START TRANSACTION');
         await blocker.query("SELECT * FROM customers WHERE customer_id = '501' FOR UPDATE");
         const load = runCli(['load', incremental, '--db', db.url, '--retries', '8']);
@@ -200,26 +234,26 @@ describe('faults and bad input', () => {
         const r = await load;
         assert.equal(r.code, 0, r.stderr);
       } finally {
-        await db.admin.query('SET GLOBAL innodb_lock_wait_timeout = 50');
+        await db.mysql!.admin.query('SET GLOBAL innodb_lock_wait_timeout = 50');
         await blocker.end();
       }
-      same(await mysqlSnapshot(db), want, 'after a lock wait timeout');
+      same(await db.snapshot(), want, 'after a lock wait timeout');
     });
   });
 
   it("splits batches to fit the server's max_allowed_packet whatever --batch-size says", async () => {
-    await withDb(async (db) => {
+    await withDb(dialect, async (db) => {
       const before = (await db.query<any>('SELECT @@global.max_allowed_packet AS p'))[0].p;
-      await db.admin.query('SET GLOBAL max_allowed_packet = 32768');
+      await db.mysql!.admin.query('SET GLOBAL max_allowed_packet = 32768');
       try {
         for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
-          const fresh = await freshDatabase();
+          const fresh = await MYSQL.fresh();
           const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
           Object.assign(process.env, env);
           try {
             const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
             assert.equal(r.code, 0, r.stderr);
-            same(await mysqlSnapshot(fresh), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
+            same(await fresh.snapshot(), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
           } finally {
             if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
             else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
@@ -227,34 +261,8 @@ describe('faults and bad input', () => {
           }
         }
       } finally {
-        await db.admin.query(`SET GLOBAL max_allowed_packet = ${Number(before)}`);
+        await db.mysql!.admin.query(`SET GLOBAL max_allowed_packet = ${Number(before)}`);
       }
     });
-  });
-
-  it('keeps two loads running at once from interleaving: the result is one load after the other', async () => {
-    const a = join(files.dir, 'ca.json');
-    const b = join(files.dir, 'cb.json');
-    await generate(a, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 21 });
-    await generate(b, { orders: 4000, customers: 300, products: 100, ids: 'int', seed: 22, version: 1 });
-    const ab = await cleanRun(a, b);
-    const ba = await cleanRun(b, a);
-    await withDb(async (db) => {
-      const [ra, rb] = await Promise.all([
-        runCli(['load', a, '--db', db.url, '--batch-size', '200']),
-        runCli(['load', b, '--db', db.url, '--batch-size', '200']),
-      ]);
-      assert.equal(ra.code, 0, ra.stderr);
-      assert.equal(rb.code, 0, rb.stderr);
-      const got = await mysqlSnapshot(db);
-      const matches = [ab, ba].some((s) => JSON.stringify([s.customers, s.products, s.facts]) === JSON.stringify([got.customers, got.products, got.facts]));
-      assert.ok(matches, 'equals a then b, or b then a');
-    });
-  });
-
-  it('refuses an unverifiable TLS connection instead of falling back to plain text', async () => {
-    const r = await runCli(['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://root@127.0.0.1:3306/tls_check?ssl-mode=VERIFY_IDENTITY']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot connect to mysql:\/\/127\.0\.0\.1:3306\/tls_check/);
   });
 });

@@ -40,7 +40,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .option('db', {
       type: 'string',
-      describe: 'Warehouse URL: mysql://user:password@host:3306/database (env ORDERS_ETL_DB). URL parameters: ssl-mode, ssl-ca',
+      describe: 'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb). MySQL URL parameters: ssl-mode, ssl-ca',
     })
     .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
     .command(
@@ -76,7 +76,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       (y) => y,
       (args) => run(() => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
     )
-    .demandCommand(1, 'Give a command: load or init')
+    .command(
+      'query <sql>',
+      'Run SQL against the warehouse and print the result as a table (to look at the data without another tool)',
+      (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).option('json', { type: 'boolean', default: false, describe: 'Print rows as JSON lines instead of a table' }),
+      (args) => run(() => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, args.json, io))(),
+    )
+    .demandCommand(1, 'Give a command: load, init or query')
     .help()
     .alias('h', 'help')
     .version(false);
@@ -134,6 +140,34 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
   }
   io.stderr.write(`orders-etl: schema ready in ${warehouse.location}\n`);
   return 0;
+}
+
+async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, json: boolean, io: Io): Promise<number> {
+  const warehouse = await openWarehouse(db, { dbSslCa, retries: 0 });
+  let result: { columns: string[]; rows: unknown[][] };
+  try {
+    result = await warehouse.query(sql);
+  } finally {
+    await warehouse.close();
+  }
+  io.stdout.write(json ? result.rows.map((r) => JSON.stringify(Object.fromEntries(result.columns.map((c, i) => [c, cell(r[i])])))).join('\n') + (result.rows.length ? '\n' : '') : formatTable(result.columns, result.rows));
+  return 0;
+}
+
+function cell(v: unknown): string | number | boolean | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
+  return String(v);
+}
+
+/** A plain aligned text table. */
+export function formatTable(columns: string[], rows: unknown[][]): string {
+  const text = rows.map((r) => r.map((v) => (v === null || v === undefined ? 'NULL' : String(cell(v)))));
+  const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => [...r[i]!].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ').trimEnd();
+  return [line(columns), widths.map((w) => '-'.repeat(w)).join('-+-'), ...text.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
 }
 
 function humanSummary(s: LoadSummary): string {

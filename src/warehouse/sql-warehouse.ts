@@ -87,6 +87,8 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract select(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Two-column result as text pairs (natural key, surrogate key). */
   protected abstract pairs(sql: string): Promise<[string, string][]>;
+  /** Any query's result as column names and rows, for `orders-etl query`. */
+  protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
   /** Write rows into a table by the dialect's fastest path. `kind` says what they are. */
   protected abstract bulkWrite(table: string, columns: readonly string[], rows: BulkValue[][], kind: 'stage' | 'facts' | 'rejects'): Promise<void>;
 
@@ -99,9 +101,14 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   async lock(timeoutSeconds: number): Promise<void> {
-    await this.connection();
-    await this.acquireLock(timeoutSeconds);
+    // open() takes the lock again on every new connection once lockTimeout is set.
     this.lockTimeout = timeoutSeconds;
+    if (this.connected) await this.acquireLock(timeoutSeconds);
+    else await this.ensureConnected();
+  }
+
+  async query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+    return this.withRetry('run the query', () => this.table(sql));
   }
 
   async planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
@@ -273,7 +280,7 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- connection and retries ----------------------------------------------------------------------------
 
-  private async connection(): Promise<void> {
+  protected async ensureConnected(): Promise<void> {
     if (this.connected) return;
     await this.open();
     this.connected = true;
@@ -288,7 +295,7 @@ export abstract class SqlWarehouse implements Warehouse {
     let uncertain = false;
     for (;;) {
       try {
-        await this.connection();
+        await this.ensureConnected();
         if (uncertain && settle) {
           const settled = await settle();
           if (settled !== null) return settled;

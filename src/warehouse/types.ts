@@ -54,6 +54,8 @@ export interface Warehouse {
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan>;
   /** Apply one batch atomically: dimension merge, facts, rejects and ledger progress commit together. */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts>;
+  /** Run any SQL and return its result (for `orders-etl query`). */
+  query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
   /** Mark the ledger entry finished (or failed, with the error's message). */
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void>;
   close(): Promise<void>;

@@ -38,7 +38,7 @@ export function runBin(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, ...opts.env },
+      env: Object.fromEntries(Object.entries({ ...process.env, ...opts.env }).filter(([, v]) => v !== undefined)),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -98,6 +98,12 @@ export class MysqlWarehouse extends SqlWarehouse {
     return rows as Record<string, unknown>[];
   }
 
+  protected async table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+    const [rows, fields] = await this.c().query({ sql, rowsAsArray: true });
+    if (!Array.isArray(rows)) return { columns: ['affected_rows'], rows: [[(rows as { affectedRows: number }).affectedRows]] };
+    return { columns: (fields ?? []).map((f) => f.name), rows: rows as unknown[][] };
+  }
+
   protected async pairs(sql: string): Promise<[string, string][]> {
     const [rows] = await this.c().query({ sql, rowsAsArray: true });
     return (rows as [unknown, unknown][]).map((r) => [String(r[0]), String(r[1])]);
