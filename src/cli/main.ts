@@ -42,6 +42,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       type: 'string',
       describe: 'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb). MySQL URL parameters: ssl-mode, ssl-ca',
     })
+    .option('max-heap-mb', { type: 'number', default: 160, describe: 'Heap limit of the engine in MB (memory is bounded by the batch size; this is the cap)' })
     .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
     .command(
       'load <sources..>',

@@ -27,6 +27,8 @@ export class StreamJsonParseStream extends Transform {
   private assemble: Step | null = null;
   private started = false;
   private bytes = 0;
+  /** Milliseconds spent parsing (for the summary's stage breakdown). */
+  busyMs = 0;
 
   constructor(opts: { format: InputFormat; source: string; maxRecordBytes: number }) {
     super({ readableObjectMode: true, readableHighWaterMark: 1 });
@@ -38,6 +40,7 @@ export class StreamJsonParseStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    const t = performance.now();
     try {
       let text = this.decoder.decode(chunk, { stream: true });
       if (!this.started && text.length > 0) {
@@ -48,6 +51,8 @@ export class StreamJsonParseStream extends Transform {
     } catch (err) {
       endWithFailure(this, [], this.toEtlError(err));
       return;
+    } finally {
+      this.busyMs += performance.now() - t;
     }
     cb();
   }

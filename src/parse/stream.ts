@@ -9,7 +9,7 @@ import { RecordScanner, type RawRecord, type ScannerOptions } from './scanner.ts
 import { StreamJsonParseStream } from './stream-json.ts';
 
 /** The parse stage for the chosen parser: bytes in, arrays of records out. */
-export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform {
+export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform & { busyMs: number } {
   return kind === 'stream-json' ? new StreamJsonParseStream(opts) : new RecordParseStream(opts);
 }
 
@@ -34,6 +34,8 @@ export function endWithFailure(stream: Transform, done: RawRecord[], err: unknow
 
 export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;
+  /** Milliseconds spent parsing (for the summary's stage breakdown). */
+  busyMs = 0;
 
   constructor(opts: ScannerOptions) {
     super({ readableObjectMode: true, readableHighWaterMark: 1 });
@@ -42,11 +44,14 @@ export class RecordParseStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     const out: RawRecord[] = [];
+    const t = performance.now();
     try {
       this.scanner.push(chunk, out);
     } catch (err) {
       endWithFailure(this, out, err);
       return;
+    } finally {
+      this.busyMs += performance.now() - t;
     }
     if (out.length > 0) this.push(out);
     cb();

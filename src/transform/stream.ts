@@ -7,6 +7,8 @@ import { splitOrder, type SplitResult } from './order.ts';
 export class SplitOrdersStream extends Transform {
   /** Records before this index were committed by an earlier, interrupted run of the same source. */
   private readonly skipBelow: number;
+  /** Milliseconds spent splitting orders (for the summary's stage breakdown). */
+  busyMs = 0;
 
   constructor(skipBelow = 0) {
     super({ objectMode: true, readableHighWaterMark: 1, writableHighWaterMark: 1 });
@@ -19,10 +21,12 @@ export class SplitOrdersStream extends Transform {
       return;
     }
     const out: SplitResult[] = [];
+    const t = performance.now();
     for (const r of records) {
       if (r.index < this.skipBelow) continue;
       out.push(splitOrder(r.value, r.index, r.offset, r.text));
     }
+    this.busyMs += performance.now() - t;
     if (out.length > 0) this.push(out);
     cb();
   }

@@ -64,6 +64,8 @@ export abstract class SqlWarehouse implements Warehouse {
   private readonly loads = new Map<number, { uri: string; counts: LoadCounts }>();
   private connected = false;
   protected lockTimeout: number | null = null;
+  /** Milliseconds spent per step of applyBatch, summed over the run (for the bench's breakdown). */
+  readonly timings: Record<string, number> = {};
 
   constructor(retry: RetryPolicy) {
     this.retry = retry;
@@ -106,6 +108,10 @@ export abstract class SqlWarehouse implements Warehouse {
     if (this.connected) await this.acquireLock(timeoutSeconds);
     else await this.ensureConnected();
   }
+
+  async beginLoad(): Promise<void> {}
+
+  async endLoad(): Promise<void> {}
 
   async query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     return this.withRetry('run the query', () => this.table(sql));
@@ -183,6 +189,15 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- one batch -----------------------------------------------------------------------------------------
 
+  private async timed<T>(step: string, work: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.timings[step] = (this.timings[step] ?? 0) + performance.now() - t;
+    }
+  }
+
   private async applyPrepared(loadId: number, uri: string, p: PreparedBatch, batch: Batch): Promise<LoadCounts> {
     const counts = zeroCounts();
     for (const ddl of this.stagingDdl) await this.exec(ddl);
@@ -192,16 +207,16 @@ export abstract class SqlWarehouse implements Warehouse {
     await this.exec(this.sql.clear(PRODUCTS.stage));
     await this.exec('BEGIN');
     try {
-      const customers = await this.mergeScd1(CUSTOMERS, p.customers, this.customerCache);
-      const products = await this.mergeScd1(PRODUCTS, p.products, this.productCache);
+      const customers = await this.timed('customers', () => this.mergeScd1(CUSTOMERS, p.customers, this.customerCache));
+      const products = await this.timed('products', () => this.mergeScd1(PRODUCTS, p.products, this.productCache));
       counts.customersInserted = customers.inserted;
       counts.customersUpdated = customers.updated;
       counts.productsInserted = products.inserted;
       counts.productsUpdated = products.updated;
       if (p.orders.length > 0) {
         const ids = p.orders.map((o) => o.orderId);
-        await this.deleteOrders(ids);
-        if (p.factRows > 0) await this.bulkWrite('orders', FACT_COLUMNS, factRows(p, customers.keys, products.keys), 'facts');
+        await this.timed('delete orders', () => this.deleteOrders(ids));
+        if (p.factRows > 0) await this.timed('facts', () => this.bulkWrite('orders', FACT_COLUMNS, factRows(p, customers.keys, products.keys), 'facts'));
         counts.orders = p.orders.length;
         counts.factRows = p.factRows;
       }
@@ -218,7 +233,7 @@ export abstract class SqlWarehouse implements Warehouse {
          WHERE load_id = ?`,
         [batch.nextIndex, loadId],
       );
-      await this.exec('COMMIT');
+      await this.timed('commit', () => this.exec('COMMIT'));
       customers.commit();
       products.commit();
     } catch (err) {

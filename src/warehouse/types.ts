@@ -50,6 +50,10 @@ export interface Warehouse {
   ensureSchema(): Promise<void>;
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */
   lock(timeoutSeconds: number): Promise<void>;
+  /** Before the first batch of a run (after lock and schema): a dialect may prepare for bulk loading. */
+  beginLoad(): Promise<void>;
+  /** After the last batch of a run, successful or not: undo whatever beginLoad did. */
+  endLoad(): Promise<void>;
   /** Look the source up in the ledger and decide what to do with it. */
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan>;
   /** Apply one batch atomically: dimension merge, facts, rejects and ledger progress commit together. */

@@ -144,6 +144,9 @@ const TRANSIENT_ERRNOS = new Set([1205, 1213, 1053, 1317, 1927, 2006, 2013, 1040
 
 export function isTransient(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; fatal?: boolean };
+  // mysql2 marks errors that end the connection as fatal, whatever their code: the connection is gone,
+  // and a fresh one may well succeed (a KILL mid-LOAD DATA surfaces with codes of its own).
+  if (e?.fatal) return true;
   if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
   if (typeof e?.errno === 'number' && TRANSIENT_ERRNOS.has(e.errno)) return true;
   return false;

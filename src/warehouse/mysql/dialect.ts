@@ -8,7 +8,7 @@ import { EtlError } from '../../errors.ts';
 import type { BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
-import { SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
+import { FACT_SECONDARY_KEYS, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
 import { chunkedStatements, num, str } from './sql.ts';
 
 const MYSQL_SQL: DialectSql = {
@@ -53,6 +53,54 @@ export class MysqlWarehouse extends SqlWarehouse {
       conn.destroy();
       throw err;
     }
+  }
+
+  /** Secondary keys of the fact table that are missing (dropped by a bulk load that was interrupted). */
+  private async missingFactKeys(): Promise<typeof FACT_SECONDARY_KEYS> {
+    const present = new Set<string>();
+    const rows = await this.select(
+      `SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'
+       UNION SELECT CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
+    );
+    for (const r of rows) present.add(String(r.name));
+    return FACT_SECONDARY_KEYS.filter((k) => !present.has(k.name));
+  }
+
+  override async ensureSchema(): Promise<void> {
+    await super.ensureSchema();
+    // A bulk load killed before it rebuilt the keys left them missing: put them back first.
+    await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
+  }
+
+  /**
+   * Loading into an empty fact table: drop its secondary indexes and foreign keys, and build them once at the
+   * end (endLoad), by sorting instead of row by row. The fact table was empty, so no reader loses anything;
+   * the engine itself only writes surrogate keys it just resolved from the dimensions, which are never deleted.
+   * A crash in between leaves them missing; the next load or init restores them before it writes.
+   */
+  override async beginLoad(): Promise<void> {
+    await this.withRetry('prepare the fact table for a bulk load', async () => {
+      const [row] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS has_rows');
+      if (Number(row!.has_rows) !== 0) return;
+      const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
+      const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
+      const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
+      if (fks.length) await this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`);
+      if (indexes.length) await this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`);
+    });
+  }
+
+  override async endLoad(): Promise<void> {
+    await this.withRetry('build the fact table keys', () => this.restoreFactKeys());
+  }
+
+  private async restoreFactKeys(): Promise<void> {
+    const missing = await this.missingFactKeys();
+    if (missing.length === 0) return;
+    // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
+    // without a scan that re-checks what the engine guarantees.
+    await this.exec(`ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`);
   }
 
   protected discard(): void {

@@ -1,0 +1,34 @@
+// Runs the CLI inside the worker started by orders-etl.js: the esbuild bundle (dist/cli.mjs) when it is
+// there and newer than every file in src/, else the TypeScript sources through tsx.
+import { readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = `${dir}/${e.name}`;
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+async function loadMain() {
+  try {
+    if (statSync(`${root}dist/cli.mjs`).mtimeMs >= newestSource(`${root}src`)) return (await import('../dist/cli.mjs')).main;
+  } catch {
+    // no bundle: fall through to the sources
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return (await import('../src/cli/main.ts')).main;
+}
+
+const main = await loadMain();
+// Output written in a worker reaches the terminal through the main thread; say whether that is a terminal.
+Object.defineProperty(process.stdout, 'isTTY', { value: workerData.stdoutTTY });
+Object.defineProperty(process.stderr, 'isTTY', { value: workerData.stderrTTY });
+if (workerData.columns) Object.defineProperty(process.stdout, 'columns', { value: workerData.columns });
+parentPort.postMessage(await main(process.argv.slice(2)));

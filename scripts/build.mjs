@@ -1,0 +1,16 @@
+// Bundles src/ into dist/cli.mjs with esbuild (already installed as tsx's own dependency), so that the CLI
+// starts without transpiling and without tsx's loader thread (about 35 MB less at peak). Runs on `npm ci`
+// (the prepare script). bin/ falls back to running src/ through tsx when dist/ is missing or older than src/.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/cli.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
