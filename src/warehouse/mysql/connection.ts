@@ -142,10 +142,15 @@ const TRANSIENT_CODES = new Set([
 // 2006/2013 server gone / lost during query, 1040 too many connections.
 const TRANSIENT_ERRNOS = new Set([1205, 1213, 1053, 1317, 1927, 2006, 2013, 1040]);
 
+// Refusals that another attempt will not change: wrong password (1045), no access to the database (1044),
+// auth plugin refusals (1698, 1251).
+const REFUSALS = new Set([1045, 1044, 1698, 1251]);
+
 export function isTransient(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; fatal?: boolean };
   // mysql2 marks errors that end the connection as fatal, whatever their code: the connection is gone,
   // and a fresh one may well succeed (a KILL mid-LOAD DATA surfaces with codes of its own).
+  if (typeof e?.errno === 'number' && REFUSALS.has(e.errno)) return false;
   if (e?.fatal) return true;
   if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
   if (typeof e?.errno === 'number' && TRANSIENT_ERRNOS.has(e.errno)) return true;
