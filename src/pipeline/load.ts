@@ -33,7 +33,9 @@ export interface LoadSummary {
   bytes: number;
   elapsedMs: number;
   /** Where the time went: parsing and splitting run while the database works, so they overlap with it. */
-  stages: { parseMs: number; transformMs: number; databaseMs: number };
+  stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
+  /** Peak resident memory of the process so far, in MB. */
+  peakRssMb: number;
   warehouse: string;
   sources: SourceReport[];
 }
@@ -58,11 +60,16 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   await warehouse.lock(opts.lockTimeout);
   await warehouse.ensureSchema();
   await warehouse.beginLoad();
+  let summary: LoadSummary;
   try {
-    return await loadSources(sources, infos, warehouse, opts, hooks, started);
+    summary = await loadSources(sources, infos, warehouse, opts, hooks);
   } finally {
     await warehouse.endLoad();
   }
+  summary.elapsedMs = Date.now() - started;
+  summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
+  summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  return summary;
 }
 
 async function loadSources(
@@ -71,7 +78,6 @@ async function loadSources(
   warehouse: Warehouse,
   opts: LoadTuning,
   hooks: LoadHooks,
-  started: number,
 ): Promise<LoadSummary> {
   const progress = hooks.progress;
 
@@ -162,8 +168,14 @@ async function loadSources(
     products: { inserted: total.productsInserted, updated: total.productsUpdated },
     rejected: total.rejected,
     bytes,
-    elapsedMs: Date.now() - started,
-    stages: { parseMs: Math.round(stages.parseMs), transformMs: Math.round(stages.transformMs), databaseMs: Math.round(stages.databaseMs) },
+    elapsedMs: 0, // set by runLoad, after endLoad
+    stages: {
+      parseMs: Math.round(stages.parseMs),
+      transformMs: Math.round(stages.transformMs),
+      databaseMs: Math.round(stages.databaseMs),
+      databaseSteps: {}, // set by runLoad, after endLoad
+    },
+    peakRssMb: 0, // set by runLoad
     warehouse: warehouse.location,
     sources: reports,
   };

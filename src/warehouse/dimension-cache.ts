@@ -1,37 +1,46 @@
 /**
  * A bounded cache of dimension rows this process has committed: natural key -> surrogate key and the
- * attributes last written. A row whose attributes equal the cached ones needs neither staging nor merging,
+ * attribute values last written. A row whose values equal the cached ones needs neither staging nor merging,
  * and its surrogate key is already known: in a typical export the same products and customers recur in every
- * batch, so this removes most of the dimension work. Memory stays bounded: least recently used keys go first.
+ * batch, so this removes most of the dimension work. Memory stays bounded: when full, the least recently used
+ * half-generation goes first (an approximate LRU that does not reorder the map on every hit).
  *
  * Valid because a load holds the warehouse lock (no other writer changes dimensions meanwhile) and entries
  * are added only after their batch commits.
  */
+interface Entry {
+  sk: string;
+  values: (string | null)[];
+  used: number;
+}
+
 export class DimensionCache {
   private readonly max: number;
-  private readonly map = new Map<string, { sk: string; attrs: string }>();
+  private readonly map = new Map<string, Entry>();
+  private tick = 0;
 
   constructor(maxEntries: number) {
     this.max = maxEntries;
   }
 
-  /** The surrogate key if `attrs` match what was last committed for `key`; otherwise undefined. */
-  hit(key: string, attrs: string): string | undefined {
+  /** The surrogate key if `values` match what was last committed for `key`; otherwise undefined. */
+  hit(key: string, values: (string | null)[]): string | undefined {
     const e = this.map.get(key);
-    if (e === undefined || e.attrs !== attrs) return undefined;
-    this.map.delete(key);
-    this.map.set(key, e);
+    if (e === undefined || !sameValues(e.values, values)) return undefined;
+    // Move to the young end only when the entry has aged by half the capacity: rare map churn.
+    if (this.tick - e.used > this.max / 2) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      e.used = this.tick;
+    }
+    this.tick++;
     return e.sk;
   }
 
-  set(key: string, sk: string, attrs: string): void {
+  set(key: string, sk: string, values: (string | null)[]): void {
     this.map.delete(key);
-    this.map.set(key, { sk, attrs });
+    this.map.set(key, { sk, values, used: this.tick++ });
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
-  }
-
-  clear(): void {
-    this.map.clear();
   }
 
   get size(): number {
@@ -39,9 +48,7 @@ export class DimensionCache {
   }
 }
 
-/** Attributes as one comparable string: length-prefixed, so no value can imitate a separator. */
-export function attrKey(values: (string | null)[]): string {
-  let s = '';
-  for (const v of values) s += v === null ? '~' : `${v.length}:${v}`;
-  return s;
+function sameValues(a: (string | null)[], b: (string | null)[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

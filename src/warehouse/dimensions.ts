@@ -37,3 +37,16 @@ export const REJECT_COLUMNS = ['load_id', 'record_index', 'source_uri', 'byte_of
 
 /** A row for a bulk write: text, integers or NULL, in the order of the columns it is written to. */
 export type BulkValue = string | number | null;
+
+/**
+ * Rows for a bulk write, visited one at a time. The visitor must use a row before returning: producers may
+ * reuse one array for every row, so that a batch of fact rows allocates nothing per row.
+ */
+export interface BulkRows {
+  count: number;
+  each(visit: (row: readonly BulkValue[]) => void): void;
+}
+
+export function bulkRows(rows: BulkValue[][]): BulkRows {
+  return { count: rows.length, each: (visit) => rows.forEach(visit) };
+}

@@ -14,8 +14,8 @@
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
 import type { Batch } from '../pipeline/batch.ts';
-import { attrKey, DimensionCache } from './dimension-cache.ts';
-import { CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkValue, type DimensionSpec } from './dimensions.ts';
+import { DimensionCache } from './dimension-cache.ts';
+import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { prepareBatch, type PreparedBatch } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseCapabilities } from './types.ts';
 
@@ -47,8 +47,12 @@ const LEDGER_COUNTS: [keyof LoadCounts, string][] = [
 ];
 const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
 
-/** Dimension rows remembered per dimension (bounded): unchanged ones skip staging and merging. */
-const CACHE_ENTRIES = 50_000;
+/**
+ * Dimension rows remembered per dimension (bounded): unchanged ones skip staging and merging. 100,000
+ * customers are about 20 MB; beyond that the least recently seen are merged again, which is correct, only
+ * slower (bench/RESULTS.md: customers are the largest dimension step at 1 M orders).
+ */
+const CACHE_ENTRIES = 100_000;
 
 export abstract class SqlWarehouse implements Warehouse {
   abstract readonly dialect: string;
@@ -92,7 +96,7 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Any query's result as column names and rows, for `orders-etl query`. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
   /** Write rows into a table by the dialect's fastest path. `kind` says what they are. */
-  protected abstract bulkWrite(table: string, columns: readonly string[], rows: BulkValue[][], kind: 'stage' | 'facts' | 'rejects'): Promise<void>;
+  protected abstract bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void>;
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
@@ -189,7 +193,7 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- one batch -----------------------------------------------------------------------------------------
 
-  private async timed<T>(step: string, work: () => Promise<T>): Promise<T> {
+  protected async timed<T>(step: string, work: () => Promise<T>): Promise<T> {
     const t = performance.now();
     try {
       return await work();
@@ -224,7 +228,7 @@ export abstract class SqlWarehouse implements Warehouse {
         // Idempotent by (load, record): a retried or resumed batch replaces its own rejects.
         await this.exec('DELETE FROM etl_rejects WHERE load_id = ? AND record_index >= ? AND record_index < ?', [loadId, batch.firstIndex, batch.nextIndex]);
         const rows = p.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, r.reason.slice(0, 1024), r.raw]);
-        await this.bulkWrite('etl_rejects', REJECT_COLUMNS, rows, 'rejects');
+        await this.bulkWrite('etl_rejects', REJECT_COLUMNS, bulkRows(rows), 'rejects');
         counts.rejected = p.rejects.length;
       }
       await this.exec(
@@ -246,25 +250,24 @@ export abstract class SqlWarehouse implements Warehouse {
   /** SCD Type 1 for one dimension. Rows the cache knows unchanged skip all of it. */
   private async mergeScd1<R>(spec: DimensionSpec<R>, rows: R[], cache: DimensionCache) {
     const keys = new Map<string, string>();
-    const staged: { id: string; attrs: string }[] = [];
+    const staged: { id: string; values: (string | null)[] }[] = [];
     const stageRows: BulkValue[][] = [];
     for (const r of rows) {
       const id = spec.id(r);
       const values = spec.values(r);
-      const attrs = attrKey(values);
-      const sk = cache.hit(id, attrs);
+      const sk = cache.hit(id, values);
       if (sk !== undefined) {
         keys.set(id, sk);
         continue;
       }
       stageRows.push([stageRows.length, id, ...values]);
-      staged.push({ id, attrs });
+      staged.push({ id, values });
     }
     const result = { inserted: 0, updated: 0, keys, commit: () => {} };
     if (stageRows.length === 0) return result;
     const { table: t, stage: s, naturalKey: nk, surrogateKey: sk, attributes } = spec;
     const cols = [nk, ...attributes];
-    await this.bulkWrite(s, ['seq', ...cols], stageRows, 'stage');
+    await this.bulkWrite(s, ['seq', ...cols], bulkRows(stageRows), 'stage');
     result.updated = await this.exec(this.sql.updateChanged(spec as DimensionSpec<unknown>));
     // Surrogate keys come from the database, in order of first appearance in the batch.
     result.inserted = await this.exec(
@@ -274,7 +277,7 @@ export abstract class SqlWarehouse implements Warehouse {
     );
     for (const [id, key] of await this.pairs(`SELECT s.${nk}, d.${sk} FROM ${s} s JOIN ${t} d ON d.${nk} = s.${nk}`)) keys.set(id, key);
     result.commit = () => {
-      for (const e of staged) cache.set(e.id, keys.get(e.id)!, e.attrs);
+      for (const e of staged) cache.set(e.id, keys.get(e.id)!, e.values);
     };
     return result;
   }
@@ -342,14 +345,26 @@ function ledgerCounts(row: Record<string, unknown>): LoadCounts {
 }
 
 /** Fact rows in primary-key order: the database appends to its index instead of splitting pages all over it. */
-function factRows(p: PreparedBatch, customerSk: Map<string, string>, productSk: Map<string, string>): BulkValue[][] {
+function factRows(p: PreparedBatch, customerSk: Map<string, string>, productSk: Map<string, string>): BulkRows {
   const sorted = [...p.orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
-  const rows: BulkValue[][] = [];
-  for (const o of sorted) {
-    const csk = customerSk.get(o.customerId)!;
-    for (const l of o.lines) rows.push([o.orderId, l.lineNo, o.orderDate, o.totalAmount, productSk.get(l.productId)!, csk, l.quantity]);
-  }
-  return rows;
+  const row: BulkValue[] = new Array(FACT_COLUMNS.length);
+  return {
+    count: p.factRows,
+    each(visit) {
+      for (const o of sorted) {
+        row[0] = o.orderId;
+        row[2] = o.orderDate;
+        row[3] = o.totalAmount;
+        row[5] = customerSk.get(o.customerId)!;
+        for (const l of o.lines) {
+          row[1] = l.lineNo;
+          row[4] = productSk.get(l.productId)!;
+          row[6] = l.quantity;
+          visit(row);
+        }
+      }
+    },
+  };
 }
 
 export function sourceKey(source: SourceIdentity): string {

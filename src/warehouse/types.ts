@@ -46,6 +46,8 @@ export interface Warehouse {
   /** Where the data goes, with credentials removed. */
   readonly location: string;
   readonly capabilities: WarehouseCapabilities;
+  /** Milliseconds per step of applying batches, summed (for the summary's breakdown). */
+  readonly timings: Readonly<Record<string, number>>;
   /** Create whatever part of the star schema, ledger and rejects tables is missing. */
   ensureSchema(): Promise<void>;
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
-import type { BulkValue, DimensionSpec } from '../dimensions.ts';
+import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
 import { SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
 
@@ -128,24 +128,26 @@ export class DuckdbWarehouse extends SqlWarehouse {
     return (reader.getRowsJS() as unknown[][]).map((r) => [String(r[0]), String(r[1])]);
   }
 
-  protected async bulkWrite(table: string, columns: readonly string[], rows: BulkValue[][], kind: 'stage' | 'facts' | 'rejects'): Promise<void> {
-    if (rows.length === 0) return;
+  protected async bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void> {
+    if (rows.count === 0) return;
     if (kind === 'rejects') {
       // Not every column (rejected_at takes its default): plain INSERTs, a rare path.
-      for (const r of rows) await this.exec(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, r);
+      const copies: BulkValue[][] = [];
+      rows.each((r) => copies.push([...r]));
+      for (const r of copies) await this.exec(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, r);
       return;
     }
     // The appender writes whole rows in table column order; staging and fact columns are declared so.
     const appender = await this.c().createAppender(table);
     try {
-      for (const r of rows) {
+      rows.each((r) => {
         for (const v of r) {
           if (v === null) appender.appendNull();
           else if (typeof v === 'number') appender.appendInteger(v);
           else appender.appendVarchar(v); // DuckDB casts to the column's type: DATE, DECIMAL, BIGINT
         }
         appender.endRow();
-      }
+      });
       appender.flushSync();
     } finally {
       appender.closeSync();

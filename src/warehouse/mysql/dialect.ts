@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
-import type { BulkValue, DimensionSpec } from '../dimensions.ts';
+import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
@@ -92,7 +92,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   override async endLoad(): Promise<void> {
-    await this.withRetry('build the fact table keys', () => this.restoreFactKeys());
+    await this.timed('build fact keys', () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
   }
 
   private async restoreFactKeys(): Promise<void> {
@@ -157,13 +157,18 @@ export class MysqlWarehouse extends SqlWarehouse {
     return (rows as [unknown, unknown][]).map((r) => [String(r[0]), String(r[1])]);
   }
 
-  protected async bulkWrite(table: string, columns: readonly string[], rows: BulkValue[][], kind: 'stage' | 'facts' | 'rejects'): Promise<void> {
-    if (rows.length === 0) return; // an empty LOAD DATA stream confuses mysql2's packet sequence
+  protected async bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void> {
+    if (rows.count === 0) return; // an empty LOAD DATA stream confuses mysql2's packet sequence
     if (kind === 'facts' && this.loadDataLocal) {
       await this.loadData(table, columns, rows);
       return;
     }
-    const tuples = rows.map((r) => `(${r.map((v) => (typeof v === 'string' ? str(v) : num(v))).join(',')})`);
+    const tuples: string[] = [];
+    rows.each((r) => {
+      let t = '(';
+      for (let i = 0; i < r.length; i++) t += (i ? ',' : '') + (typeof r[i] === 'string' ? str(r[i] as string) : num(r[i] as number | null));
+      tuples.push(`${t})`);
+    });
     for (const sql of chunkedStatements(`INSERT INTO ${table} (${columns.join(', ')}) VALUES `, tuples, '', this.caps.maxStatementBytes)) {
       await this.c().query(sql);
     }
@@ -174,9 +179,12 @@ export class MysqlWarehouse extends SqlWarehouse {
    * infileStreamFactory). LOCAL turns data errors into warnings, so any warning fails the batch: the rows
    * are exactly what the transform validated, and a warning means something is wrong.
    */
-  private async loadData(table: string, columns: readonly string[], rows: BulkValue[][]): Promise<void> {
+  private async loadData(table: string, columns: readonly string[], rows: BulkRows): Promise<void> {
     let text = '';
-    for (const r of rows) text += `${r.map(tsv).join('\t')}\n`;
+    rows.each((r) => {
+      for (let i = 0; i < r.length; i++) text += (i ? '\t' : '') + tsv(r[i]!);
+      text += '\n';
+    });
     const data = Buffer.from(text, 'utf8');
     // mysql2 sends each chunk of the stream as one packet: keep them under max_allowed_packet.
     const piece = Math.min(256 * 1024, this.caps.maxStatementBytes);
@@ -187,9 +195,9 @@ export class MysqlWarehouse extends SqlWarehouse {
       infileStreamFactory: () => Readable.from(pieces),
     });
     const header = res as { affectedRows: number; warningStatus?: number };
-    if (header.warningStatus || header.affectedRows !== rows.length) {
+    if (header.warningStatus || header.affectedRows !== rows.count) {
       const [warnings] = await this.c().query('SHOW WARNINGS LIMIT 3');
-      throw new EtlError('E_DB', `LOAD DATA of ${rows.length} rows into ${table} stored ${header.affectedRows}: ${JSON.stringify(warnings)}`);
+      throw new EtlError('E_DB', `LOAD DATA of ${rows.count} rows into ${table} stored ${header.affectedRows}: ${JSON.stringify(warnings)}`);
     }
   }
 }
