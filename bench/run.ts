@@ -78,12 +78,18 @@ async function dropDb(admin: mysql.Connection, name: string): Promise<void> {
 
 /**
  * Let the server settle before a timed run: a previous load (or DROP) leaves dirty pages that InnoDB flushes
- * in the background, which would slow whichever run comes next. Waits (at most 90 s) until few are left.
+ * in the background, which would slow whichever run comes next. Waits (at most 60 s) until the count of dirty
+ * pages is small or has stopped falling for 3 s (MariaDB then leaves the rest alone until it needs room).
  */
 async function quiesce(admin: mysql.Connection): Promise<void> {
-  for (let i = 0; i < 90; i++) {
+  let last = Infinity;
+  let still = 0;
+  for (let i = 0; i < 60 && still < 3; i++) {
     const [rows] = await admin.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
-    if (Number((rows as { Value: string }[])[0]?.Value ?? 0) < 1000) return;
+    const dirty = Number((rows as { Value: string }[])[0]?.Value ?? 0);
+    if (dirty < 500) return;
+    still = dirty >= last ? still + 1 : 0;
+    last = dirty;
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

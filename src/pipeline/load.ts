@@ -4,6 +4,7 @@
  * reader: memory is bounded by the batch size, not by the file.
  */
 import { Writable } from 'node:stream';
+import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact } from '../errors.ts';
 import type { LoadOptions } from '../options.ts';
@@ -51,11 +52,15 @@ export interface LoadHooks {
   onBatch?: (source: Source, batch: Batch, counts: LoadCounts) => void;
 }
 
+/** HEAD requests (or stat calls) in flight at once while checking sources. */
+const SOURCE_INFO_CONCURRENCY = 8;
+
 export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const started = Date.now();
-  // Fail fast: every source must exist and be readable before anything is written.
-  const infos = [];
-  for (const s of sources) infos.push(await s.info());
+  // Fail fast: every source must exist and be readable before anything is written. A prefix may hold
+  // thousands of objects: their HEAD requests go out a few at a time, not one after another.
+  const limit = pLimit(SOURCE_INFO_CONCURRENCY);
+  const infos = await Promise.all(sources.map((s) => limit(() => s.info())));
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
   await warehouse.lock(opts.lockTimeout);
   await warehouse.ensureSchema();
