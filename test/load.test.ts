@@ -86,8 +86,10 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
     assert.deepEqual(await db.snapshot(), once);
   });
 
-  it('gives the same warehouse for batch sizes 1, 3 and larger than the file', async () => {
+  it('gives the same warehouse, surrogate keys included, for batch sizes 1, 3 and larger than the file', async () => {
     const want = modelSnapshot(model(INITIAL, INCREMENTAL));
+    // Keys are handed out in order of first appearance: 501, 502, 503, 504, then 505 from the second file.
+    const wantKeys = [['501', '1'], ['502', '2'], ['503', '3'], ['504', '4'], ['505', '5']];
     for (const batch of ['1', '3', '100000']) {
       const fresh = await freshDatabase();
       try {
@@ -95,6 +97,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
         assert.equal(r.code, 0, r.stderr);
         const got = await fresh.snapshot();
         assert.deepEqual([got.customers, got.products, got.facts], [want.customers, want.products, want.facts], `batch ${batch}`);
+        assert.deepEqual([...got.customerKeys].sort(), wantKeys, `batch ${batch}: surrogate keys`);
       } finally {
         await fresh.drop();
       }

@@ -68,9 +68,12 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   let summary: LoadSummary;
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
-  } finally {
-    await warehouse.endLoad();
+  } catch (err) {
+    // Undo beginLoad either way, but the load's own error is the one to report.
+    await warehouse.endLoad().catch(() => {});
+    throw err;
   }
+  await warehouse.endLoad();
   summary.elapsedMs = Date.now() - started;
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -115,7 +118,7 @@ async function loadSources(
         if (rejectedSoFar > opts.maxRejects) {
           const first = batch.rejects[0]!;
           cb(
-            new EtlError('E_MAX_REJECTS', `more than --max-rejects (${opts.maxRejects}) invalid records; the last one: ${first.reason}`, {
+            new EtlError('E_MAX_REJECTS', `more than --max-rejects (${opts.maxRejects}) invalid records; one of the last: ${first.reason}`, {
               source: source.uri,
               recordIndex: first.index,
               ...(first.offset !== null ? { byteOffset: first.offset } : {}),

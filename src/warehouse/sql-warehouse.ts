@@ -269,11 +269,18 @@ export abstract class SqlWarehouse implements Warehouse {
     const cols = [nk, ...attributes];
     await this.bulkWrite(s, ['seq', ...cols], bulkRows(stageRows), 'stage');
     result.updated = await this.exec(this.sql.updateChanged(spec as DimensionSpec<unknown>));
-    // Surrogate keys come from the database, in order of first appearance in the batch.
+    // Surrogate keys are handed out by the database as the next numbers after the largest one, in order of
+    // first appearance. Not AUTO_INCREMENT's counter: a rolled-back batch (a retry, a crash) would leave a
+    // gap in it, and the same input would end with other keys than a clean run. This way the keys depend only
+    // on the input and its order, identical after any fault and re-run, and identical on every dialect.
+    // Safe because one writer holds the warehouse lock.
     result.inserted = await this.exec(
-      `INSERT INTO ${t} (${cols.join(', ')})
-       SELECT ${cols.map((c) => `s.${c}`).join(', ')} FROM ${s} s LEFT JOIN ${t} d ON d.${nk} = s.${nk}
-        WHERE d.${sk} IS NULL ORDER BY s.seq`,
+      `INSERT INTO ${t} (${sk}, ${cols.join(', ')})
+       SELECT m.top + ROW_NUMBER() OVER (ORDER BY s.seq), ${cols.map((c) => `s.${c}`).join(', ')}
+         FROM ${s} s
+        CROSS JOIN (SELECT COALESCE(MAX(${sk}), 0) AS top FROM ${t}) m
+         LEFT JOIN ${t} d ON d.${nk} = s.${nk}
+        WHERE d.${sk} IS NULL`,
     );
     for (const [id, key] of await this.pairs(`SELECT s.${nk}, d.${sk} FROM ${s} s JOIN ${t} d ON d.${nk} = s.${nk}`)) keys.set(id, key);
     result.commit = () => {

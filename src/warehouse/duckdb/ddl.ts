@@ -1,23 +1,22 @@
 /**
- * The star schema on DuckDB: the same tables, columns and keys as on MySQL. Surrogate keys come from
- * sequences. DuckDB does not enforce VARCHAR(n); the transform enforces the same limits for both dialects.
+ * The star schema on DuckDB: the same tables, columns and keys as on MySQL. Surrogate keys are handed out by
+ * the shared merge SQL (sql-warehouse.ts), as on MySQL. DuckDB does not enforce VARCHAR(n); the transform
+ * enforces the same limits for both dialects.
  */
 import { LIMITS } from '../../transform/order.ts';
 
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
 
 export const SCHEMA_DDL: string[] = [
-  'CREATE SEQUENCE IF NOT EXISTS customers_sk_seq START 1',
-  'CREATE SEQUENCE IF NOT EXISTS products_sk_seq START 1',
   `CREATE TABLE IF NOT EXISTS customers (
-    customer_sk BIGINT PRIMARY KEY DEFAULT nextval('customers_sk_seq'),
+    customer_sk BIGINT PRIMARY KEY,
     customer_id VARCHAR NOT NULL UNIQUE,
     name VARCHAR,
     email VARCHAR,
     address VARCHAR
   )`,
   `CREATE TABLE IF NOT EXISTS products (
-    product_sk BIGINT PRIMARY KEY DEFAULT nextval('products_sk_seq'),
+    product_sk BIGINT PRIMARY KEY,
     product_id VARCHAR NOT NULL UNIQUE,
     name VARCHAR,
     category VARCHAR,
