@@ -4,13 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { freshDatabase, type TestDb } from './helpers/mysql.ts';
-import { mysqlSnapshot, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+import { ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+const freshDatabase = DIALECTS.find((d) => d.name === 'mysql')!.fresh;
 
 const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
 
 describe('orders-etl CLI', () => {
-  let db: TestDb;
+  let db: TestWarehouse;
   beforeEach(async () => {
     db = await freshDatabase();
   });
@@ -113,8 +115,8 @@ describe('orders-etl CLI', () => {
     try {
       const f = await runBin(['load', INITIAL, '--db', viaFile.url]);
       assert.equal(f.code, 0, f.stderr);
-      const a = await mysqlSnapshot(db);
-      const b = await mysqlSnapshot(viaFile);
+      const a = await db.snapshot();
+      const b = await viaFile.snapshot();
       assert.deepEqual([a.customers, a.products, a.facts], [b.customers, b.products, b.facts]);
     } finally {
       await viaFile.drop();

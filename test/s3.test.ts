@@ -12,15 +12,16 @@ import { DEFAULTS } from '../src/options.ts';
 import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
-import { freshDatabase, type TestDb } from './helpers/mysql.ts';
-import { mysqlSnapshot, runCli, tempDir } from './helpers/run.ts';
+import { runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse, type WarehouseSnapshot } from './helpers/warehouses.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3, type TestS3 } from './helpers/s3.ts';
 
 Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
+const freshDatabase = DIALECTS.find((d) => d.name === 'mysql')!.fresh;
 
 describe('S3 sources', () => {
   let s3: TestS3;
-  let db: TestDb;
+  let db: TestWarehouse;
   const files = tempDir();
   let pretty: string;
   let compact: string;
@@ -55,13 +56,13 @@ describe('S3 sources', () => {
     try {
       const r = await runCli(['load', pretty, compact, ndjson, '--db', ref.url]);
       assert.equal(r.code, 0, r.stderr);
-      return await mysqlSnapshot(ref);
+      return await ref.snapshot();
     } finally {
       await ref.drop();
     }
   }
 
-  function same(a: Awaited<ReturnType<typeof mysqlSnapshot>>, b: Awaited<ReturnType<typeof mysqlSnapshot>>) {
+  function same(a: WarehouseSnapshot, b: WarehouseSnapshot) {
     assert.deepEqual([a.customers, a.products, a.facts], [b.customers, b.products, b.facts]);
   }
 
@@ -71,7 +72,7 @@ describe('S3 sources', () => {
     assert.match(r.stderr, /skipping s3:\/\/exports\/daily\/2024-01-01\/README\.txt/);
     const summary = JSON.parse(r.stdout);
     assert.deepEqual(summary.sources.map((s: { uri: string }) => s.uri), ['a.json', 'b.json.gz', 'c.ndjson'].map((k) => `s3://${BUCKET}/daily/2024-01-01/${k}`));
-    same(await mysqlSnapshot(db), await localReference());
+    same(await db.snapshot(), await localReference());
     const ledger = await db.query<any>("SELECT fingerprint FROM etl_loads WHERE status = 'completed'");
     assert.equal(ledger.length, 3);
     assert.match(ledger[0].fingerprint, /^etag=/);
@@ -92,7 +93,7 @@ describe('S3 sources', () => {
     } finally {
       await wh.close();
     }
-    same(await mysqlSnapshot(db), await localReference());
+    same(await db.snapshot(), await localReference());
   });
 
   it('completes exactly when the proxy cuts the body twice and stalls it once', async () => {
@@ -110,7 +111,7 @@ describe('S3 sources', () => {
         // b.json.gz is small compressed: only the faults it is large enough to reach fire.
         if (key.endsWith('a.json')) assert.equal(proxy.pending(), 0, 'all three faults fired');
         assert.equal((await runCli(['load', local, '--db', ref.url])).code, 0);
-        same(await mysqlSnapshot(target), await mysqlSnapshot(ref));
+        same(await target.snapshot(), await ref.snapshot());
       } finally {
         await proxy.close();
         await target.drop();
