@@ -48,8 +48,6 @@ export type LoadTuning = Pick<
 
 export interface LoadHooks {
   progress?: Progress;
-  /** Called after each committed batch (tests use it to interrupt a load at a known point). */
-  onBatch?: (source: Source, batch: Batch, counts: LoadCounts) => void;
 }
 
 /** HEAD requests (or stat calls) in flight at once while checking sources. */
@@ -132,7 +130,6 @@ async function loadSources(
             stages.databaseMs += performance.now() - t;
             addCounts(counts, c);
             if (progress) progress.orders += c.orders;
-            hooks.onBatch?.(source, batch, c);
             cb();
           },
           (err: unknown) => cb(err as Error),

@@ -139,8 +139,6 @@ class ResumableBody extends Readable {
   private failures = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
-  /** Times the body was resumed after a fault (for tests and logs). */
-  resumes = 0;
 
   constructor(client: S3Client, bucket: string, key: string, version: ResumableBody['version'], opts: S3Options) {
     super({ highWaterMark: 256 * 1024 });
@@ -249,7 +247,6 @@ class ResumableBody extends Readable {
       this.fail(err);
       return;
     }
-    this.resumes++;
     const wait = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (this.failures - 1));
     setTimeout(() => {
       if (!this.destroyed) void this.request();

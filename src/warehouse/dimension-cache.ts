@@ -42,10 +42,6 @@ export class DimensionCache {
     this.map.set(key, { sk, values, used: this.tick++ });
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
   }
-
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 function sameValues(a: (string | null)[], b: (string | null)[]): boolean {
