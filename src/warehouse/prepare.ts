@@ -21,7 +21,6 @@ export interface PreparedBatch {
   orders: PreparedOrder[];
   factRows: number;
   rejects: Rejection[];
-  nextIndex: number;
 }
 
 export function prepareBatch(batch: Batch): PreparedBatch {
@@ -49,6 +48,5 @@ export function prepareBatch(batch: Batch): PreparedBatch {
     orders: [...orders.values()],
     factRows,
     rejects: batch.rejects,
-    nextIndex: batch.nextIndex,
   };
 }
