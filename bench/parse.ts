@@ -6,7 +6,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ParserKind } from '../src/options.ts';
+import type { ParserKind } from '../src/model.ts';
 import { parseStage } from '../src/parse/stream.ts';
 
 export interface ParseResult {

@@ -9,9 +9,11 @@ const args = process.argv.slice(2);
 let heapMb = DEFAULT_HEAP_MB;
 for (let i = 0; i < args.length; i++) {
   const m = /^--max-heap-mb(?:=(.*))?$/.exec(args[i]);
-  if (m) heapMb = Number(m[1] ?? args[i + 1]); // validated again, with a proper message, by the CLI itself
+  if (m) heapMb = Number(m[1] ?? args[i + 1]);
 }
-if (!Number.isInteger(heapMb) || heapMb < 64) heapMb = DEFAULT_HEAP_MB;
+// A value the CLI will refuse (it validates --max-heap-mb and exits 2 with the flag's message) still needs a
+// worker to say so: start that one with the default.
+if (!Number.isInteger(heapMb) || heapMb < 64 || heapMb > 1024 * 1024) heapMb = DEFAULT_HEAP_MB;
 
 // A worker has no standard input of its own: hand it ours when a source is `-`.
 const readsStdin = args.includes('-');
@@ -23,17 +25,33 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), {
   resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 32 },
 });
 if (readsStdin) process.stdin.pipe(worker.stdin);
+// Once the CLI has finished, the worker ends by itself. If something it started were still holding it, the
+// process must end anyway: a nightly job never hangs on us. Saying so makes such a leak visible.
+let stopper = null;
+let finished = false;
 worker.on('message', (code) => {
+  finished = true;
   process.exitCode = code;
+  stopper = setTimeout(() => {
+    process.stderr.write('orders-etl: internal: the engine did not stop by itself within 2 s of finishing; stopping it\n');
+    void worker.terminate();
+  }, 2000);
 });
 worker.on('exit', () => {
+  if (stopper) clearTimeout(stopper);
+  // A worker that ends without handing over an exit code stopped before the CLI finished (its event loop ran
+  // dry while it was still waiting): that is a failure, never a success.
+  if (!finished && process.exitCode === undefined) {
+    process.stderr.write('orders-etl: internal: the engine stopped before it finished\n');
+    process.exitCode = 1;
+  }
   if (readsStdin) process.stdin.destroy();
 });
 worker.on('error', (err) => {
   const oom = err && err.code === 'ERR_WORKER_OUT_OF_MEMORY';
   process.stderr.write(
     oom
-      ? `orders-etl: load failed: out of memory within --max-heap-mb ${heapMb}; lower --batch-size or raise --max-heap-mb\n`
+      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}; lower --batch-size or raise --max-heap-mb\n`
       : `orders-etl: internal error: ${err && err.stack ? err.stack : err}\n`,
   );
   process.exitCode = 1;

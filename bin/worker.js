@@ -31,4 +31,8 @@ const main = await loadMain();
 Object.defineProperty(process.stdout, 'isTTY', { value: workerData.stdoutTTY });
 Object.defineProperty(process.stderr, 'isTTY', { value: workerData.stderrTTY });
 if (workerData.columns) Object.defineProperty(process.stdout, 'columns', { value: workerData.columns });
-parentPort.postMessage(await main(process.argv.slice(2)));
+const code = await main(process.argv.slice(2));
+// Hand everything written to the main thread before the exit code that ends it.
+await new Promise((r) => process.stdout.write('', r));
+await new Promise((r) => process.stderr.write('', r));
+parentPort.postMessage(code);

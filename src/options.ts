@@ -3,10 +3,7 @@
  * value given and what is allowed (exit 2).
  */
 import { EtlError } from './errors.ts';
-import type { InputFormat } from './parse/scanner.ts';
-
-/** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
-export type ParserKind = 'scanner' | 'stream-json';
+import type { InputFormat, ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];

@@ -104,8 +104,11 @@ for (const { name: dialect } of DIALECTS) describe(`faults and bad input (${dial
       assert.match(r.stderr, new RegExp(`${broken.replace(/[.]/g, '\\.')}: record 20000, byte \\d+, line \\d+: invalid JSON`));
       const ledger = await db.query<any>('SELECT status, records_committed FROM etl_loads');
       assert.equal(ledger[0].status, 'failed');
-      assert.equal(Number(ledger[0].records_committed), 20000);
-      assert.equal(Number((await db.query<any>('SELECT COUNT(DISTINCT order_id) AS n FROM orders'))[0].n), 20000);
+      // Whole batches only: those committed before the error reached the writer (the pipeline holds at most a
+      // few in its buffers, which are dropped with it), and nothing of the batch that holds the bad record.
+      const committed = Number(ledger[0].records_committed);
+      assert.ok(committed % 1000 === 0 && committed >= 15000 && committed <= 20000, `committed ${committed}`);
+      assert.equal(Number((await db.query<any>('SELECT COUNT(DISTINCT order_id) AS n FROM orders'))[0].n), committed);
       writeFileSync(broken, full);
       const again = await runCli(['load', broken, '--db', db.url, '--batch-size', '1000']);
       assert.equal(again.code, 0, again.stderr);

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { EtlError, redact } from '../errors.ts';
-import { DEFAULTS, normalizeLoadOptions, type LoadOptions } from '../options.ts';
+import { DEFAULTS, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
@@ -24,8 +24,10 @@ const STDIN_ARG = '\u0000stdin';
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode = 0;
   let failure: unknown = null;
-  const run = (work: () => Promise<number>) => async () => {
+  const run = (args: { maxHeapMb?: unknown }, work: () => Promise<number>) => async () => {
     try {
+      // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
+      checkHeapMb(args.maxHeapMb);
       exitCode = await work();
     } catch (err) {
       failure = err;
@@ -42,7 +44,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       type: 'string',
       describe: 'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb). MySQL URL parameters: ssl-mode, ssl-ca',
     })
-    .option('max-heap-mb', { type: 'number', default: 160, describe: 'Heap limit of the engine in MB (memory is bounded by the batch size; this is the cap)' })
+    .option('max-heap-mb', { type: 'number', default: 160, describe: 'Heap limit of the engine in MB, 64 or more (memory is bounded by the batch size; this is the cap)' })
     .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
     .command(
       'load <sources..>',
@@ -66,7 +68,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)' })
           .option('s3-stall-timeout', { type: 'number', default: DEFAULTS.s3StallTimeout, describe: 'Seconds without a byte before an S3 body is resumed' }),
       (args) =>
-        run(() => {
+        run(args, () => {
           const sources = (args.sources ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
           return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
         })(),
@@ -75,13 +77,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
       (y) => y,
-      (args) => run(() => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
+      (args) => run(args, () => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
     )
     .command(
       'query <sql>',
       'Run SQL against the warehouse and print the result as a table (to look at the data without another tool)',
       (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).option('json', { type: 'boolean', default: false, describe: 'Print rows as JSON lines instead of a table' }),
-      (args) => run(() => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, args.json, io))(),
+      (args) => run(args, () => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, args.json, io))(),
     )
     .demandCommand(1, 'Give a command: load, init or query')
     .help()
@@ -99,6 +101,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   }
   if (output) io.stdout.write(`${output}\n`);
   return exitCode;
+}
+
+function checkHeapMb(v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 64 || v > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
 }
 
 function report(err: unknown, io: Io): number {
@@ -144,7 +150,7 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
 }
 
 async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, json: boolean, io: Io): Promise<number> {
-  const warehouse = await openWarehouse(db, { dbSslCa, retries: 0 });
+  const warehouse = await openWarehouse(db, { dbSslCa, retries: 0, access: 'read' });
   let result: { columns: string[]; rows: unknown[][] };
   try {
     result = await warehouse.query(sql);

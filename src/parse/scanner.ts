@@ -16,22 +16,7 @@ import { isUtf8 } from 'node:buffer';
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-
-/** `auto`: a document that starts with '[' is a JSON array, anything else a sequence of values (NDJSON). */
-export type InputFormat = 'json' | 'ndjson' | 'auto';
-
-export interface RawRecord {
-  /** Position of the record in the source: array index, or value number in NDJSON. */
-  index: number;
-  /** Byte offset of the record's first byte in the (decompressed) source; null where the parser cannot tell. */
-  offset: number | null;
-  /** 1-based line of the record's first byte. */
-  line: number;
-  /** The record, parsed. */
-  value: unknown;
-  /** The record's JSON text, as in the source (kept for rejects). */
-  text: string;
-}
+import type { InputFormat, RawRecord } from '../model.ts';
 
 export interface ScannerOptions {
   format: InputFormat;

@@ -2,18 +2,26 @@
  * Wiring: source -> decode -> parse -> split -> batch -> warehouse, one source after another, in the order
  * given. Every stage is a stream joined by stream/promises.pipeline, so the database's pace reaches the
  * reader: memory is bounded by the batch size, not by the file.
+ *
+ * One error path for every stage. Whatever fails (reading, S3, gunzip, parsing, a record limit, the
+ * database), the pipeline is torn down and then, strictly in this order: the batch in flight finishes or
+ * rolls back (pipeline() rejects as soon as a stream errors, without waiting for its last function, so the
+ * sink is awaited explicitly); the failure is recorded in the ledger; runLoad restores the fact table's keys;
+ * the caller closes the warehouse. The warehouse itself also runs one operation at a time, so nothing can
+ * interleave with an open transaction.
  */
 import { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact } from '../errors.ts';
+import type { Batch } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
-import { isParseFailure, parseStage, type ParseFailure } from '../parse/stream.ts';
+import { parseStage } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
 import type { Source, SourceInfo } from '../sources/types.ts';
 import { SplitOrdersStream } from '../transform/stream.ts';
 import { addCounts, zeroCounts, type LoadCounts, type Warehouse } from '../warehouse/types.ts';
-import { BatchStream, type Batch } from './batch.ts';
+import { BatchStream } from './batch.ts';
 import { ByteCounter, Progress } from './progress.ts';
 
 export interface SourceReport {
@@ -100,45 +108,24 @@ async function loadSources(
       continue;
     }
     const counts = zeroCounts();
-    // Rejects already committed by an interrupted attempt count against --max-rejects too.
-    let rejectedSoFar = plan.counts.rejected;
     const counter = new ByteCounter();
     if (progress) progress.current = counter;
-    const writer = new Writable({
-      objectMode: true,
-      highWaterMark: 1,
-      write: (batch: Batch | ParseFailure, _enc, cb) => {
-        if (isParseFailure(batch)) {
-          cb(batch.failure);
-          return;
-        }
-        rejectedSoFar += batch.rejects.length;
-        if (rejectedSoFar > opts.maxRejects) {
-          const first = batch.rejects[0]!;
-          cb(
-            new EtlError('E_MAX_REJECTS', `more than --max-rejects (${opts.maxRejects}) invalid records; one of the last: ${first.reason}`, {
-              source: source.uri,
-              recordIndex: first.index,
-              ...(first.offset !== null ? { byteOffset: first.offset } : {}),
-            }),
-          );
-          return;
-        }
-        const t = performance.now();
-        warehouse.applyBatch(plan.loadId, batch).then(
-          (c) => {
-            stages.databaseMs += performance.now() - t;
-            addCounts(counts, c);
-            if (progress) progress.orders += c.orders;
-            cb();
-          },
-          (err: unknown) => cb(err as Error),
-        );
-      },
-    });
     const parse = parseStage(opts.parser, { format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes });
     const split = new SplitOrdersStream(plan.resumeFrom);
+    // Rejects already committed by an interrupted attempt count against --max-rejects too.
+    let rejectedSoFar = plan.counts.rejected;
+    const sink = new BatchSink(async (batch) => {
+      rejectedSoFar += batch.rejects.length;
+      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch);
+      const t = performance.now();
+      const c = await warehouse.applyBatch(plan.loadId, batch);
+      stages.databaseMs += performance.now() - t;
+      addCounts(counts, c);
+      if (progress) progress.orders += c.orders;
+    });
     try {
+      // Lowering --max-rejects below what an interrupted attempt already committed: say so before any work.
+      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, null, rejectedSoFar);
       await pipeline(
         source.open(),
         counter,
@@ -146,10 +133,11 @@ async function loadSources(
         parse,
         split,
         new BatchStream(opts.batchSize),
-        writer,
+        sink,
       );
     } catch (err) {
-      const e = err instanceof EtlError ? err : new EtlError('E_SOURCE', `${source.uri}: ${(err as Error).message}`, {}, { cause: err });
+      await sink.settled();
+      const e = asLoadError(err, source.uri);
       await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
       throw e;
     }
@@ -184,4 +172,53 @@ async function loadSources(
     warehouse: warehouse.location,
     sources: reports,
   };
+}
+
+/**
+ * The last stage: applies batches one at a time, and remembers the one in flight so that a failure elsewhere
+ * in the pipeline can wait for it to commit or roll back before anything else touches the warehouse.
+ */
+class BatchSink extends Writable {
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(apply: (batch: Batch) => Promise<void>) {
+    super({
+      objectMode: true,
+      highWaterMark: 1,
+      write: (batch: Batch, _enc, cb) => {
+        this.inFlight = apply(batch);
+        this.inFlight.then(() => cb(), cb);
+      },
+    });
+  }
+
+  /** Resolves once the batch in flight, if any, has committed or rolled back. */
+  settled(): Promise<void> {
+    return this.inFlight.then(
+      () => {},
+      () => {},
+    );
+  }
+}
+
+function maxRejectsError(max: number, uri: string, batch: Batch | null, committed?: number): EtlError {
+  const last = batch?.rejects.at(-1);
+  if (!last) {
+    return new EtlError('E_MAX_REJECTS', `an earlier attempt at this source already committed ${committed} invalid records, more than --max-rejects (${max}); raise it or load with --force`, { source: uri });
+  }
+  return new EtlError('E_MAX_REJECTS', `more than --max-rejects (${max}) invalid records; one of the last: ${last.reason}`, {
+    source: uri,
+    recordIndex: last.index,
+    ...(last.offset !== null ? { byteOffset: last.offset } : {}),
+  });
+}
+
+/** Errors that are not ours yet: a system error reading the source, or a bug (said as such). */
+function asLoadError(err: unknown, uri: string): EtlError {
+  if (err instanceof EtlError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && typeof e.syscall === 'string') {
+    return new EtlError('E_SOURCE', `cannot read: ${e.message}`, { source: uri }, { cause: err });
+  }
+  return new EtlError('E_INTERNAL', `${uri}: ${e?.message ?? String(err)}`, {}, { cause: err });
 }

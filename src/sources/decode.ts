@@ -86,9 +86,20 @@ export class DecodeStream extends Transform {
     super._read(size);
   }
 
+  /** Torn down by the pipeline (an error anywhere) or by fail(): the gunzip goes with it. */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const gz = this.gunzip;
+    this.gunzip = null;
+    if (gz) {
+      gz.removeAllListeners('data');
+      gz.on('error', () => {}); // what it says after being torn down no longer matters
+      gz.destroy();
+    }
+    cb(err);
+  }
+
   private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown): void {
-    this.gunzip?.removeAllListeners('data');
-    this.gunzip?.destroy();
+    if (this.destroyed) return;
     this.destroy(new EtlError(code, message, { source: this.source, byteOffset: this.inflatedOut }, { cause }));
   }
 }

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { EtlError } from '../errors.ts';
-import type { InputFormat } from '../parse/scanner.ts';
+import type { InputFormat } from '../model.ts';
 import { formatFromName, type Source, type SourceInfo } from './types.ts';
 
 /** Large reads: fewer chunks, fewer stream crossings; the scanner does not care where a chunk ends. */

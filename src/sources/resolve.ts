@@ -1,6 +1,6 @@
 /** Turn the command line's sources into Source objects, in the order given. */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { InputFormat } from '../parse/scanner.ts';
+import type { InputFormat } from '../model.ts';
 import { FileSource, StdinSource } from './file.ts';
 import { isS3Uri, makeS3Client, resolveS3, type S3Options } from './s3.ts';
 import type { Source } from './types.ts';

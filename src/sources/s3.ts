@@ -16,7 +16,7 @@ import {
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { EtlError } from '../errors.ts';
-import type { InputFormat } from '../parse/scanner.ts';
+import type { InputFormat } from '../model.ts';
 import { formatFromName, type Source, type SourceInfo } from './types.ts';
 
 export interface S3Options {
@@ -66,7 +66,8 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
   do {
     let page;
     try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize }));
+      const cmd = new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize });
+      page = await withDeadline(opts.stallTimeout, (abortSignal) => client.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, bucket, key, 'list');
     }
@@ -109,7 +110,8 @@ export class S3Source implements Source {
   async info(): Promise<SourceInfo> {
     let res;
     try {
-      res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }));
+      const cmd = new HeadObjectCommand({ Bucket: this.bucket, Key: this.key });
+      res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.client.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, this.bucket, this.key, 'read');
     }
@@ -173,17 +175,16 @@ class ResumableBody extends Readable {
     }
     let res: GetObjectCommandOutput;
     try {
-      res = await this.client.send(
-        new GetObjectCommand({
+      const cmd = new GetObjectCommand({
           Bucket: this.bucket,
           Key: this.key,
           // Pinned to the version whose size and ETag info() saw: a changed object fails with 412.
           IfMatch: this.version.etag || undefined,
           VersionId: this.version.versionId,
           ...(this.received > 0 ? { Range: `bytes=${this.received}-` } : {}),
-        }),
-        { abortSignal: this.abort.signal },
-      );
+      });
+      // A server that stalls before it answers is a stall too: the same clock covers waiting for the response.
+      res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.client.send(cmd, { abortSignal }), this.abort.signal);
     } catch (err) {
       if (this.destroyed) return;
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -199,6 +200,23 @@ class ResumableBody extends Readable {
       }
       this.retry(err);
       return;
+    }
+    if (this.received > 0) {
+      // A resumed read must start exactly where the last one stopped. A server or proxy that ignores Range
+      // answers 200 with the whole object: its bytes would be records read again, committed after later ones.
+      const status = res.$metadata.httpStatusCode;
+      const expected = `bytes ${this.received}-`;
+      if (status !== 206 || !res.ContentRange?.startsWith(expected)) {
+        (res.Body as Readable | undefined)?.destroy();
+        this.destroy(
+          new EtlError(
+            'E_S3',
+            `s3://${this.bucket}/${this.key}: resuming at byte ${this.received} asked for Range bytes=${this.received}- but the server answered HTTP ${status ?? '?'} with Content-Range ${JSON.stringify(res.ContentRange ?? null)}; a server or proxy that ignores Range cannot be resumed from (load the object again through one that honours Range)`,
+            { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received },
+          ),
+        );
+        return;
+      }
     }
     if (res.ETag && this.version.etag && res.ETag !== this.version.etag) {
       (res.Body as Readable).destroy();
@@ -248,9 +266,11 @@ class ResumableBody extends Readable {
       return;
     }
     const wait = Math.min(5000, (this.opts.backoffMs ?? 200) * 2 ** (this.failures - 1));
+    // Not unref'd: while a body is stalled, the retry (and the stall clock) are what the load waits on; an
+    // unref'd timer let the process end as if the input had ended.
     setTimeout(() => {
       if (!this.destroyed) void this.request();
-    }, wait).unref();
+    }, wait);
   }
 
   private fail(err: unknown): void {
@@ -272,7 +292,6 @@ class ResumableBody extends Readable {
         this.retry(new Error(`no bytes for ${this.opts.stallTimeout}s (--s3-stall-timeout)`));
       }
     }, this.opts.stallTimeout * 1000);
-    this.stallTimer.unref();
   }
 
   private clearStall(): void {
@@ -295,4 +314,25 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
   else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
   else msg = `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
   return new EtlError('E_S3', `cannot ${what} ${where}: ${msg}`, { source: where }, { cause: err });
+}
+
+/**
+ * Run an S3 call that must answer within `seconds` (the SDK sets no timeout of its own by default, and a
+ * server that never answers would hold the load forever). `outer` aborts it too (the body being destroyed).
+ */
+async function withDeadline<T>(seconds: number, call: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new Error(`no response for ${seconds}s (--s3-stall-timeout)`)), seconds * 1000);
+  const forward = () => ctl.abort(outer!.reason);
+  outer?.addEventListener('abort', forward, { once: true });
+  try {
+    return await call(ctl.signal);
+  } catch (err) {
+    // The SDK reports an abort as its own AbortError; say why it was aborted.
+    if (ctl.signal.aborted && ctl.signal.reason instanceof Error) throw ctl.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', forward);
+  }
 }

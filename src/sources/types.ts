@@ -3,7 +3,7 @@
  * format its name suggests, and opens a byte stream. Decompression and format sniffing happen after it.
  */
 import type { Readable } from 'node:stream';
-import type { InputFormat } from '../parse/scanner.ts';
+import type { InputFormat } from '../model.ts';
 
 export interface SourceInfo {
   /** Bytes as stored (compressed size for gzip), when known. */

@@ -5,57 +5,7 @@
  * natural keys as strings, money as a decimal string, dates as YYYY-MM-DD. Anything that cannot be stored
  * faithfully is a rejection with a reason, never a silent rounding or truncation.
  */
-
-/** Column limits shared by every dialect (see warehouse/schema.ts). */
-export const LIMITS = {
-  naturalKeyChars: 128,
-  textChars: 255,
-  moneyIntegerDigits: 10,
-  moneyScale: 2,
-  maxQuantity: 2147483647,
-} as const;
-
-export interface CustomerRow {
-  customerId: string;
-  name: string | null;
-  email: string | null;
-  address: string | null;
-}
-
-export interface ProductRow {
-  productId: string;
-  name: string | null;
-  category: string | null;
-  price: string | null;
-}
-
-export interface FactLine {
-  lineNo: number;
-  productId: string;
-  quantity: number;
-}
-
-export interface OrderRows {
-  kind: 'order';
-  index: number;
-  offset: number | null;
-  orderId: string;
-  orderDate: string;
-  totalAmount: string | null;
-  customer: CustomerRow;
-  products: ProductRow[];
-  lines: FactLine[];
-}
-
-export interface Rejection {
-  kind: 'reject';
-  index: number;
-  offset: number | null;
-  reason: string;
-  raw: string;
-}
-
-export type SplitResult = OrderRows | Rejection;
+import { LIMITS, type CustomerRow, type FactLine, type OrderRows, type ProductRow, type SplitResult } from '../model.ts';
 
 class Invalid extends Error {}
 

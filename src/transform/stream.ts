@@ -1,8 +1,7 @@
 /** The transform stage: arrays of parsed records in, arrays of rows or rejections out. */
 import { Transform, type TransformCallback } from 'node:stream';
-import type { RawRecord } from '../parse/scanner.ts';
-import { isParseFailure, type ParseFailure } from '../parse/stream.ts';
-import { splitOrder, type SplitResult } from './order.ts';
+import type { RawRecord, SplitResult } from '../model.ts';
+import { splitOrder } from './order.ts';
 
 export class SplitOrdersStream extends Transform {
   /** Records before this index were committed by an earlier, interrupted run of the same source. */
@@ -15,11 +14,7 @@ export class SplitOrdersStream extends Transform {
     this.skipBelow = skipBelow;
   }
 
-  override _transform(records: RawRecord[] | ParseFailure, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (isParseFailure(records)) {
-      cb(null, records);
-      return;
-    }
+  override _transform(records: RawRecord[], _enc: BufferEncoding, cb: TransformCallback): void {
     const out: SplitResult[] = [];
     const t = performance.now();
     for (const r of records) {

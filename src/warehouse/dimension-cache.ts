@@ -37,6 +37,11 @@ export class DimensionCache {
     return e.sk;
   }
 
+  /** Forget everything (after a reconnect: see SqlWarehouse.ensureConnected). */
+  clear(): void {
+    this.map.clear();
+  }
+
   set(key: string, sk: string, values: (string | null)[]): void {
     this.map.delete(key);
     this.map.set(key, { sk, values, used: this.tick++ });

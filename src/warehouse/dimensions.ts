@@ -1,5 +1,5 @@
 /** The two dimensions as data: tables, keys, attribute columns, and how to read a row's values. */
-import type { CustomerRow, ProductRow } from '../transform/order.ts';
+import type { CustomerRow, ProductRow } from '../model.ts';
 
 export interface DimensionSpec<R> {
   table: string;

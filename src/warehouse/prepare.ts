@@ -2,8 +2,7 @@
  * Dialect-independent preparation of a batch: "last occurrence wins" applied inside the batch, so that each
  * natural key and each order appears once. Across batches the order of commits does the same job.
  */
-import type { Batch } from '../pipeline/batch.ts';
-import type { CustomerRow, FactLine, ProductRow, Rejection } from '../transform/order.ts';
+import type { Batch, CustomerRow, FactLine, ProductRow, Rejection } from '../model.ts';
 
 export interface PreparedOrder {
   orderId: string;

@@ -13,11 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
-import type { Batch } from '../pipeline/batch.ts';
+import type { Batch } from '../model.ts';
 import { DimensionCache } from './dimension-cache.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { prepareBatch, type PreparedBatch } from './prepare.ts';
-import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseCapabilities } from './types.ts';
+import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface RetryPolicy {
   /** Attempts per operation after the first. */
@@ -62,17 +62,25 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract readonly stagingDdl: readonly string[];
   protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024 };
   private readonly retry: RetryPolicy;
+  protected readonly access: WarehouseAccess;
   private readonly customerCache = new DimensionCache(CACHE_ENTRIES);
   private readonly productCache = new DimensionCache(CACHE_ENTRIES);
   /** What the ledger holds for each load this process writes (to settle a commit of unknown outcome). */
   private readonly loads = new Map<number, { uri: string; counts: LoadCounts }>();
   private connected = false;
+  /** Set once a connection has been opened: a later open() is a reconnect. */
+  private everConnected = false;
+  /** Set by close(): nothing runs and nothing reconnects after it. */
+  private closed = false;
+  /** The tail of the chain of operations: one at a time on the one connection (see serial). */
+  private queue: Promise<unknown> = Promise.resolve();
   protected lockTimeout: number | null = null;
   /** Milliseconds spent per step of applyBatch, summed over the run (for the bench's breakdown). */
   readonly timings: Record<string, number> = {};
 
-  constructor(retry: RetryPolicy) {
+  constructor(retry: RetryPolicy, access: WarehouseAccess) {
     this.retry = retry;
+    this.access = access;
   }
 
   get capabilities(): WarehouseCapabilities {
@@ -100,28 +108,93 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
-  async ensureSchema(): Promise<void> {
-    await this.withRetry('create the schema', async () => {
-      for (const ddl of this.schemaDdl) await this.exec(ddl);
-    });
+  ensureSchema(): Promise<void> {
+    return this.serial(() => this.createSchema());
   }
 
-  async lock(timeoutSeconds: number): Promise<void> {
+  lock(timeoutSeconds: number): Promise<void> {
+    return this.serial(() => this.takeLock(timeoutSeconds));
+  }
+
+  beginLoad(): Promise<void> {
+    return this.serial(() => this.prepareLoad());
+  }
+
+  endLoad(): Promise<void> {
+    return this.serial(() => this.finishLoad());
+  }
+
+  query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+    return this.serial(() => this.withRetry('run the query', () => this.table(sql)));
+  }
+
+  planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
+    return this.serial(() => this.plan(source, force));
+  }
+
+  applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
+    return this.serial(() => this.apply(loadId, batch));
+  }
+
+  finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void> {
+    return this.serial(() =>
+      this.withRetry('update the load ledger', async () => {
+        await this.exec(`UPDATE etl_loads SET status = ?, error = ?, finished_at = ${this.sql.now}, updated_at = ${this.sql.now} WHERE load_id = ?`, [
+          status,
+          error === undefined ? null : error.slice(0, 60000),
+          loadId,
+        ]);
+      }),
+    );
+  }
+
+  /** Waits for the operation in progress, then closes; nothing runs or reconnects afterwards. */
+  async close(): Promise<void> {
+    const pending = this.queue;
+    this.closed = true;
+    await pending;
+    this.connected = false;
+    await this.shut();
+  }
+
+  /**
+   * One operation at a time, in call order: a statement of one operation can never land inside another's
+   * transaction, whatever the caller does (issue: a failed pipeline recorded its failure in the middle of the
+   * batch in flight). Operations asked for after close() are refused.
+   */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.closed) throw new EtlError('E_INTERNAL', `${this.location} is already closed`);
+      return work();
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  // --- what a dialect may extend ---------------------------------------------------------------------
+
+  protected async takeLock(timeoutSeconds: number): Promise<void> {
     // open() takes the lock again on every new connection once lockTimeout is set.
     this.lockTimeout = timeoutSeconds;
     if (this.connected) await this.acquireLock(timeoutSeconds);
     else await this.ensureConnected();
   }
 
-  async beginLoad(): Promise<void> {}
-
-  async endLoad(): Promise<void> {}
-
-  async query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
-    return this.withRetry('run the query', () => this.table(sql));
+  protected async createSchema(): Promise<void> {
+    await this.withRetry('create the schema', async () => {
+      for (const ddl of this.schemaDdl) await this.exec(ddl);
+    });
   }
 
-  async planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
+  /** Before the first batch of a run (after lock and schema). */
+  protected async prepareLoad(): Promise<void> {}
+
+  /** After the last batch of a run, successful or not: undo what prepareLoad did. */
+  protected async finishLoad(): Promise<void> {}
+
+  // --- ledger and batches ----------------------------------------------------------------------------------
+
+  private async plan(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
     const key = sourceKey(source);
     return this.withRetry('read the load ledger', async () => {
       if (source.fingerprint !== null && !force) {
@@ -150,7 +223,7 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
-  async applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
+  private async apply(loadId: number, batch: Batch): Promise<LoadCounts> {
     const prepared = prepareBatch(batch);
     const load = this.loads.get(loadId);
     if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
@@ -174,21 +247,6 @@ export abstract class SqlWarehouse implements Warehouse {
         return counts;
       },
     );
-  }
-
-  async finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void> {
-    await this.withRetry('update the load ledger', async () => {
-      await this.exec(`UPDATE etl_loads SET status = ?, error = ?, finished_at = ${this.sql.now}, updated_at = ${this.sql.now} WHERE load_id = ?`, [
-        status,
-        error === undefined ? null : error.slice(0, 60000),
-        loadId,
-      ]);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.connected = false;
-    await this.shut();
   }
 
   // --- one batch -----------------------------------------------------------------------------------------
@@ -306,9 +364,18 @@ export abstract class SqlWarehouse implements Warehouse {
 
   protected async ensureConnected(): Promise<void> {
     if (this.connected) return;
+    if (this.closed) throw new EtlError('E_INTERNAL', `${this.location} is closed; not reconnecting`);
+    if (this.everConnected) {
+      // A new connection is a new session: the named lock of the old one died with it, and another load may
+      // have changed the warehouse in between. What the caches say about committed rows can no longer be
+      // trusted (nor can the cache updates of a commit that was settled from the ledger, which never ran).
+      this.customerCache.clear();
+      this.productCache.clear();
+    }
+    this.everConnected = true;
     await this.open();
     // Staging tables are temporary: they belong to the connection, so each new one creates them once.
-    for (const ddl of this.stagingDdl) await this.exec(ddl);
+    if (this.access === 'write') for (const ddl of this.stagingDdl) await this.exec(ddl);
     this.connected = true;
   }
 
@@ -328,7 +395,10 @@ export abstract class SqlWarehouse implements Warehouse {
         }
         return await work();
       } catch (err) {
-        if (!this.isTransient(err) && !(err instanceof EtlError && err.transient)) throw this.asEtlError(err, what);
+        // Only the database's own transient failures (and our "not connected") are retried; never after close().
+        if (this.closed || (!this.isTransient(err) && !(err instanceof EtlError && err.code === 'E_DB_CONNECTION' && err.transient))) {
+          throw this.asEtlError(err, what);
+        }
         this.connected = false;
         this.discard();
         uncertain = true;

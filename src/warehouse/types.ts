@@ -2,7 +2,7 @@
  * The database boundary. The pipeline talks to this interface only; each dialect (mysql/, duckdb/) is a
  * folder behind it. Nothing outside src/warehouse knows which database it writes to.
  */
-import type { Batch } from '../pipeline/batch.ts';
+import type { Batch } from '../model.ts';
 
 export interface SourceIdentity {
   /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
@@ -34,6 +34,12 @@ export type SourcePlan =
   | { action: 'skip'; loadId: number; counts: LoadCounts }
   /** Load from record `resumeFrom` (0: from the start) under ledger entry `loadId`. */
   | { action: 'load'; loadId: number; resumeFrom: number; counts: LoadCounts };
+
+/**
+ * `write`: load and init (the database or file is created when missing). `read`: orders-etl query and the
+ * ledger views: nothing is created, a missing warehouse is an error, and the session cannot change data.
+ */
+export type WarehouseAccess = 'write' | 'read';
 
 export interface WarehouseCapabilities {
   /** Largest statement the server accepts, in bytes (MySQL's max_allowed_packet). */

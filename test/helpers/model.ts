@@ -40,12 +40,29 @@ export interface Snapshot {
   facts: string[];
 }
 
-export function modelSnapshot(state: ModelState): Snapshot {
+export interface KeyedSnapshot extends Snapshot {
+  /** natural key -> surrogate key, as text. */
+  customerKeys: Map<string, string>;
+  productKeys: Map<string, string>;
+}
+
+/**
+ * The model's warehouse. Surrogate keys are handed out in order of first appearance across all loads, from 1:
+ * a Map keeps the position of a key's first set() whatever is set later, so a key's position is its key.
+ */
+export function modelSnapshot(state: ModelState): KeyedSnapshot {
   const customers = [...state.customers].map(([k, v]) => JSON.stringify([k, v.name, v.email, v.address]));
   const products = [...state.products].map(([k, v]) => JSON.stringify([k, v.name, v.category, v.price]));
   const facts: string[] = [];
   for (const [oid, o] of state.orders) {
     o.lines.forEach((l, i) => facts.push(JSON.stringify([oid, i + 1, o.order_date, o.total_amount, l.product_id, o.customer_id, l.quantity])));
   }
-  return { customers: customers.sort(), products: products.sort(), facts: facts.sort() };
+  const keys = (m: Map<string, unknown>) => new Map([...m.keys()].map((k, i) => [k, String(i + 1)]));
+  return {
+    customers: customers.sort(),
+    products: products.sort(),
+    facts: facts.sort(),
+    customerKeys: keys(state.customers),
+    productKeys: keys(state.products),
+  };
 }

@@ -61,10 +61,20 @@ export interface FaultProxy {
 }
 
 /**
- * Forwards TCP to `target`. Each fault, in order, fires on the first connection whose server-to-client bytes
- * pass `after`: `cut` destroys both sides; `stall` stops forwarding and holds the connection open.
+ * A proxy that ignores Range, as some do: a request with a Range header is answered by the proxy itself with
+ * HTTP 200 and the whole object (its bytes and ETag, as the real server has them).
  */
-export async function startFaultProxy(target: string, faults: Fault[]): Promise<FaultProxy> {
+export interface IgnoreRange {
+  body: Buffer;
+  etag: string;
+}
+
+/**
+ * Forwards TCP to `target`. Each fault, in order, fires on the first connection whose server-to-client bytes
+ * pass `after`: `cut` destroys both sides; `stall` stops forwarding and holds the connection open. With
+ * `ignoreRange`, ranged requests never reach the server (see IgnoreRange).
+ */
+export async function startFaultProxy(target: string, faults: Fault[], opts: { ignoreRange?: IgnoreRange } = {}): Promise<FaultProxy> {
   const { hostname, port } = new URL(target);
   const queue = [...faults];
   const sockets = new Set<net.Socket>();
@@ -74,7 +84,20 @@ export async function startFaultProxy(target: string, faults: Fault[]): Promise<
     sockets.add(upstream);
     let down = 0;
     let stalled = false;
-    client.on('data', (d) => upstream.write(d));
+    client.on('data', (d: Buffer) => {
+      const range = opts.ignoreRange;
+      if (range && /^range:/im.test(d.toString('latin1').split('\r\n\r\n')[0]!)) {
+        client.end(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${range.body.length}\r\nETag: ${range.etag}\r\nConnection: close\r\n\r\n`),
+            range.body,
+          ]),
+        );
+        upstream.destroy();
+        return;
+      }
+      upstream.write(d);
+    });
     upstream.on('data', (d: Buffer) => {
       if (stalled) return;
       const f = queue[0];

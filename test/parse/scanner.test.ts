@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EtlError } from '../../src/errors.ts';
-import { RecordScanner, type InputFormat, type RawRecord } from '../../src/parse/scanner.ts';
+import type { InputFormat, RawRecord } from '../../src/model.ts';
+import { RecordScanner } from '../../src/parse/scanner.ts';
 
 function scan(input: Buffer | string, slice: number, format: InputFormat = 'json', maxRecordBytes = 1 << 20): RawRecord[] {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');

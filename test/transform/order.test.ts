@@ -1,7 +1,8 @@
 /** splitOrder: valid orders become exact rows; invalid ones become rejections with a reason. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { money, splitOrder, type OrderRows, type Rejection } from '../../src/transform/order.ts';
+import type { OrderRows, Rejection } from '../../src/model.ts';
+import { money, splitOrder } from '../../src/transform/order.ts';
 
 const good = () => ({
   order_id: 1,

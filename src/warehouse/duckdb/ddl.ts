@@ -3,7 +3,7 @@
  * the shared merge SQL (sql-warehouse.ts), as on MySQL. DuckDB does not enforce VARCHAR(n); the transform
  * enforces the same limits for both dialects.
  */
-import { LIMITS } from '../../transform/order.ts';
+import { LIMITS } from '../../model.ts';
 
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
 

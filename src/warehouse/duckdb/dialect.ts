@@ -6,11 +6,13 @@
  * Locking: DuckDB itself refuses a second process on the same file ("Could not set lock on file"); opening
  * is retried until --lock-timeout. Inside one process, loads of the same file queue on a promise chain.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
+import type { WarehouseAccess } from '../types.ts';
 import { SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
 
 const DUCKDB_SQL: DialectSql = {
@@ -37,8 +39,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
   private conn: DuckDBConnection | null = null;
   private releaseQueue: (() => void) | null = null;
 
-  constructor(path: string, retry: RetryPolicy) {
-    super(retry);
+  constructor(path: string, retry: RetryPolicy, access: WarehouseAccess) {
+    super(retry, access);
     this.path = resolve(path);
     this.location = `duckdb:${this.path}`;
     // Fact and staging rows are small; DuckDB's default (80% of RAM) would let its buffers grow far past
@@ -50,9 +52,17 @@ export class DuckdbWarehouse extends SqlWarehouse {
     const deadline = Date.now() + (this.lockTimeout ?? 0) * 1000;
     for (;;) {
       try {
-        this.instance = await DuckDBInstance.create(this.path, { memory_limit: '256MB', threads: '2' });
+        if (this.access === 'read' && !existsSync(this.path)) {
+          throw new EtlError('E_DB', `no warehouse at ${this.path} (load something into it first, or pass --db)`);
+        }
+        this.instance = await DuckDBInstance.create(this.path, {
+          memory_limit: '256MB',
+          threads: '2',
+          ...(this.access === 'read' ? { access_mode: 'READ_ONLY' } : {}),
+        });
         break;
       } catch (err) {
+        if (err instanceof EtlError) throw err;
         const locked = /lock/i.test((err as Error).message);
         if (!locked) throw new EtlError('E_DB', `cannot open ${this.location}: ${(err as Error).message}`, {}, { cause: err });
         if (Date.now() >= deadline) {
@@ -96,7 +106,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
     this.releaseQueue = release;
   }
 
-  override async lock(timeoutSeconds: number): Promise<void> {
+  protected override async takeLock(timeoutSeconds: number): Promise<void> {
     // Queue first, then open the file: the in-process queue must not hold a DuckDB instance while waiting.
     await this.acquireLock(timeoutSeconds);
     this.lockTimeout = timeoutSeconds;

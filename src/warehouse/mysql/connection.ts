@@ -79,7 +79,12 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
 
 export type Connection = mysql.Connection;
 
-export async function connect(t: MysqlTarget): Promise<Connection> {
+/**
+ * A session for `write` (load, init: the database is created when missing, and foreign key checks are off
+ * because the engine writes only keys it has just resolved) or for `read` (query: nothing is created, the
+ * session is read-only, and foreign key checks stay as the server has them).
+ */
+export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise<Connection> {
   let conn: Connection;
   try {
     conn = await mysql.createConnection({
@@ -88,7 +93,6 @@ export async function connect(t: MysqlTarget): Promise<Connection> {
       user: t.user,
       password: t.password,
       charset: 'UTF8MB4_BIN',
-      multipleStatements: true,
       dateStrings: true,
       decimalNumbers: false,
       supportBigNumbers: true,
@@ -102,15 +106,23 @@ export async function connect(t: MysqlTarget): Promise<Connection> {
   // process would crash on the event.
   conn.on('error', () => {});
   // A known sql_mode: backslash escapes as sql.ts writes them, strict so that nothing is silently truncated.
-  await conn.query(
-    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', foreign_key_checks = 0",
-  );
   try {
-    await conn.query(`USE ${ident(t.database)}`);
+    await conn.query(
+      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
+    );
+    if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
+    else await conn.query('SET SESSION TRANSACTION READ ONLY');
+    try {
+      await conn.query(`USE ${ident(t.database)}`);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== 1049) throw err; // ER_BAD_DB_ERROR
+      if (access === 'read') throw new EtlError('E_DB', `database ${t.database} does not exist on ${t.host}:${t.port} (nothing has been loaded into ${t.display})`);
+      await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+      await conn.query(`USE ${ident(t.database)}`);
+    }
   } catch (err) {
-    if ((err as { errno?: number }).errno !== 1049) throw err; // ER_BAD_DB_ERROR: create what is missing
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    await conn.query(`USE ${ident(t.database)}`);
+    conn.destroy();
+    throw err;
   }
   return conn;
 }

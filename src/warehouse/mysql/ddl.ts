@@ -2,7 +2,7 @@
  * The star schema on MySQL/MariaDB. Text columns are utf8mb4 with a binary collation: natural keys compare
  * byte for byte ("P01" and "p01" are different products), and SCD1 change detection sees a change of case.
  */
-import { LIMITS } from '../../transform/order.ts';
+import { LIMITS } from '../../model.ts';
 
 const K = LIMITS.naturalKeyChars;
 const T = LIMITS.textChars;

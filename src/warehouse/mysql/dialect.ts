@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
+import type { WarehouseAccess } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
 import { chunkedStatements, num, str } from './sql.ts';
@@ -32,14 +33,14 @@ export class MysqlWarehouse extends SqlWarehouse {
   /** The server takes LOAD DATA LOCAL INFILE (local_infile=ON): the fastest way in for fact rows. */
   private loadDataLocal = false;
 
-  constructor(target: MysqlTarget, retry: RetryPolicy) {
-    super(retry);
+  constructor(target: MysqlTarget, retry: RetryPolicy, access: WarehouseAccess) {
+    super(retry, access);
     this.target = target;
     this.location = target.display;
   }
 
   protected async open(): Promise<void> {
-    const conn = await connect(this.target);
+    const conn = await connect(this.target, this.access);
     try {
       const [rows] = await conn.query('SELECT @@max_allowed_packet AS p, @@local_infile AS li');
       const row = (rows as { p: number | string; li: number | string }[])[0]!;
@@ -67,8 +68,8 @@ export class MysqlWarehouse extends SqlWarehouse {
     return FACT_SECONDARY_KEYS.filter((k) => !present.has(k.name));
   }
 
-  override async ensureSchema(): Promise<void> {
-    await super.ensureSchema();
+  protected override async createSchema(): Promise<void> {
+    await super.createSchema();
     // A bulk load killed before it rebuilt the keys left them missing: put them back first.
     await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
   }
@@ -79,7 +80,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    * the engine itself only writes surrogate keys it just resolved from the dimensions, which are never deleted.
    * A crash in between leaves them missing; the next load or init restores them before it writes.
    */
-  override async beginLoad(): Promise<void> {
+  protected override async prepareLoad(): Promise<void> {
     await this.withRetry('prepare the fact table for a bulk load', async () => {
       const [row] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS has_rows');
       if (Number(row!.has_rows) !== 0) return;
@@ -91,7 +92,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     });
   }
 
-  override async endLoad(): Promise<void> {
+  protected override async finishLoad(): Promise<void> {
     await this.timed('build fact keys', () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
   }
 

@@ -1,0 +1,92 @@
+/**
+ * The shared vocabulary of the engine: what flows from one room to the next (records, rows, batches), the
+ * input formats and the column limits. Every room may import this file; it imports nothing, so every import
+ * arrow in src/ points one way: cli -> pipeline -> warehouse | transform | sources -> parse -> model.
+ */
+
+/** `auto`: a document that starts with '[' is a JSON array, anything else a sequence of values (NDJSON). */
+export type InputFormat = 'json' | 'ndjson' | 'auto';
+
+/** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
+export type ParserKind = 'scanner' | 'stream-json';
+
+/** Column limits shared by every dialect: the transform enforces them, the DDL declares them. */
+export const LIMITS = {
+  naturalKeyChars: 128,
+  textChars: 255,
+  moneyIntegerDigits: 10,
+  moneyScale: 2,
+  maxQuantity: 2147483647,
+} as const;
+
+/** One record of an export, as the parser found it. */
+export interface RawRecord {
+  /** Position of the record in the source: array index, or value number in NDJSON. */
+  index: number;
+  /** Byte offset of the record's first byte in the (decompressed) source; null where the parser cannot tell. */
+  offset: number | null;
+  /** 1-based line of the record's first byte (0 where the parser cannot tell). */
+  line: number;
+  /** The record, parsed. */
+  value: unknown;
+  /** The record's JSON text (kept for rejects). */
+  text: string;
+}
+
+export interface CustomerRow {
+  customerId: string;
+  name: string | null;
+  email: string | null;
+  address: string | null;
+}
+
+export interface ProductRow {
+  productId: string;
+  name: string | null;
+  category: string | null;
+  price: string | null;
+}
+
+export interface FactLine {
+  lineNo: number;
+  productId: string;
+  quantity: number;
+}
+
+/** A valid order, split into the rows the warehouse stores. Every value is the exact text to store. */
+export interface OrderRows {
+  kind: 'order';
+  index: number;
+  offset: number | null;
+  orderId: string;
+  orderDate: string;
+  totalAmount: string | null;
+  customer: CustomerRow;
+  products: ProductRow[];
+  lines: FactLine[];
+}
+
+/** A record that cannot be loaded, and why. */
+export interface Rejection {
+  kind: 'reject';
+  index: number;
+  offset: number | null;
+  reason: string;
+  raw: string;
+}
+
+export type SplitResult = OrderRows | Rejection;
+
+/**
+ * The unit of atomicity: its dimension merge, its facts, its rejects and the ledger's progress commit
+ * together. Memory is bounded by the batch size, never by the file.
+ */
+export interface Batch {
+  /** Index of the first record in this batch. */
+  firstIndex: number;
+  /** One past the index of the last record in this batch: what the ledger records as committed. */
+  nextIndex: number;
+  /** Orders in source order (an order_id may repeat; the last one wins). */
+  orders: OrderRows[];
+  rejects: Rejection[];
+}

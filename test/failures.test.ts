@@ -1,0 +1,418 @@
+/**
+ * One error path for every stage (issue 9): whatever fails upstream of the warehouse (a gzip cut short or
+ * corrupt, JSON cut mid-record, an S3 body that stalls past --retries, a proxy that ignores Range on a
+ * resumed read), the process exits 1 promptly with the source and offset, the warehouse holds whole batches
+ * only, the fact table keeps its keys, the ledger says failed, and a re-run with the intact input ends equal
+ * to a clean run. On both warehouses, into an empty warehouse (a first load: MariaDB drops the fact table's
+ * secondary keys) and into one that already holds data. Expected contents come from the independent model.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Readable, type Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { generate } from '../bench/generate.ts';
+import { EtlError } from '../src/errors.ts';
+import { DEFAULTS } from '../src/options.ts';
+import { parseStage } from '../src/parse/stream.ts';
+import { runLoad } from '../src/pipeline/load.ts';
+import { DecodeStream } from '../src/sources/decode.ts';
+import { resolveSources } from '../src/sources/resolve.ts';
+import type { Source } from '../src/sources/types.ts';
+import { openWarehouse } from '../src/warehouse/index.ts';
+import { adminConnection } from './helpers/mysql.ts';
+import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
+import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
+import { BUCKET, S3_ENV, startFaultProxy, startS3, type Fault, type FaultProxy, type TestS3 } from './helpers/s3.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+const BATCH = 500;
+const files = tempDir();
+let s3: TestS3;
+let prior: string;
+let bigJson: Buffer;
+let bigOrders: unknown[];
+let priorOrders: unknown[];
+
+before(async () => {
+  prior = join(files.dir, 'prior.json');
+  const big = join(files.dir, 'big.json');
+  await generate(prior, { orders: 3000, customers: 900, products: 300, ids: 'string', style: 'compact', seed: 5 });
+  // Re-delivers some of prior's orders and changes some of its customers and products (version 1).
+  await generate(big, { orders: 12000, customers: 1500, products: 400, ids: 'string', style: 'pretty', version: 1, seed: 6, firstOrderId: 2001 });
+  bigJson = readFileSync(big);
+  bigOrders = JSON.parse(bigJson.toString('utf8'));
+  priorOrders = JSON.parse(readFileSync(prior, 'utf8'));
+  s3 = await startS3();
+  await s3.put('exports/big.json', bigJson);
+});
+after(async () => {
+  await s3.close();
+  files.cleanup();
+});
+
+/** The bin as a user runs it, killed if it has not ended within `limitMs`. */
+function runBinTimed(args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; stderr: string; ms: number; timedOut: boolean }> {
+  return new Promise((resolve, reject) => {
+    const t = Date.now();
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let timedOut = false;
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, ms: Date.now() - t, timedOut });
+    });
+  });
+}
+
+/** The model of the warehouse after `before` and then the first `k` records of the big export. */
+function expected(withPrior: boolean, k: number) {
+  const m = emptyModel();
+  if (withPrior) applyOrders(m, priorOrders);
+  applyOrders(m, bigOrders.slice(0, k));
+  return modelSnapshot(m);
+}
+
+async function assertEqualsModel(db: TestWarehouse, want: ReturnType<typeof expected>, what: string): Promise<void> {
+  const got = await db.snapshot();
+  assert.deepEqual([got.customers.length, got.products.length, got.facts.length], [want.customers.length, want.products.length, want.facts.length], `${what}: row counts`);
+  assert.deepEqual([got.customers, got.products, got.facts], [want.customers, want.products, want.facts], what);
+  assert.deepEqual([[...got.customerKeys].sort(), [...got.productKeys].sort()], [[...want.customerKeys].sort(), [...want.productKeys].sort()], `${what}: surrogate keys`);
+}
+
+/** The fact table's secondary keys and foreign keys are all there. */
+async function assertFactKeys(db: TestWarehouse): Promise<void> {
+  if (db.dialect === 'mysql') {
+    const [row] = await db.query<any>('SHOW CREATE TABLE orders');
+    const ddl = String(row['Create Table']);
+    for (const k of ['ix_orders_product_sk', 'ix_orders_customer_sk', 'fk_orders_product', 'fk_orders_customer']) assert.ok(ddl.includes(k), `orders has ${k}:\n${ddl}`);
+  } else {
+    const rows = await db.query<any>("SELECT constraint_type AS t FROM duckdb_constraints() WHERE table_name = 'orders'");
+    const types = rows.map((r) => r.t);
+    assert.ok(types.includes('PRIMARY KEY') && types.filter((t) => t === 'FOREIGN KEY').length === 2, JSON.stringify(types));
+  }
+}
+
+interface FailureCase {
+  name: string;
+  /** The failing command's source and extra flags (with whatever it needs set up), and its teardown. */
+  arrange(): Promise<{ source: string; flags: string[]; cleanup(): Promise<void> }>;
+  /** Put the intact input where the re-run reads it; the re-run's source and flags. */
+  repair(): Promise<{ source: string; flags: string[] }>;
+  /** What the error must say. */
+  message: RegExp;
+}
+
+function fileCase(name: string, file: string, broken: () => Buffer, intact: () => Buffer, message: RegExp): FailureCase {
+  const path = join(files.dir, file);
+  return {
+    name,
+    async arrange() {
+      writeFileSync(path, broken());
+      return { source: path, flags: [], cleanup: async () => {} };
+    },
+    async repair() {
+      writeFileSync(path, intact());
+      return { source: path, flags: [] };
+    },
+    message,
+  };
+}
+
+function s3Case(name: string, proxy: () => Promise<FaultProxy>, flags: string[], message: RegExp): FailureCase {
+  return {
+    name,
+    async arrange() {
+      const p = await proxy();
+      return { source: `s3://${BUCKET}/exports/big.json`, flags: ['--s3-endpoint', p.endpoint, ...flags], cleanup: () => p.close() };
+    },
+    async repair() {
+      return { source: `s3://${BUCKET}/exports/big.json`, flags: ['--s3-endpoint', s3.endpoint] };
+    },
+    message,
+  };
+}
+
+const gz = () => gzipSync(bigJson);
+const CASES: FailureCase[] = [
+  ...[0.3, 0.6, 0.9].map((at) =>
+    fileCase(`a gzip cut at ${at * 100}%`, `cut-${at}.json.gz`, () => gz().subarray(0, Math.floor(gz().length * at)), gz, /cut-0\.\d\.json\.gz.*byte \d+.*not valid gzip \(truncated or corrupt\)/),
+  ),
+  fileCase(
+    'a gzip with corrupt bytes in the middle',
+    'corrupt.json.gz',
+    () => {
+      const b = Buffer.from(gz());
+      b.fill(0xff, Math.floor(b.length / 2), Math.floor(b.length / 2) + 64);
+      return b;
+    },
+    gz,
+    /corrupt\.json\.gz.*byte \d+.*(not valid gzip|invalid JSON)/,
+  ),
+  fileCase(
+    'a JSON file cut mid-record',
+    'cut.json',
+    () => bigJson.subarray(0, bigJson.indexOf('"order_id": 9001,') + 40),
+    () => bigJson,
+    /cut\.json: byte \d+, line \d+: invalid JSON: expected the rest of a value .*truncated/,
+  ),
+  s3Case(
+    'an S3 body that stalls past --retries',
+    () => startFaultProxy(s3.endpoint, Array.from({ length: 6 }, (_, i): Fault => ({ after: i === 0 ? 2_000_000 : 0, kind: 'stall' }))),
+    ['--s3-stall-timeout', '1', '--retries', '1'],
+    /s3:\/\/exports\/exports\/big\.json: byte \d+: giving up on s3:\/\/exports\/exports\/big\.json at byte \d+ of \d+ after 2 failed attempt\(s\): no (bytes|response) for 1s/,
+  ),
+  s3Case(
+    'a proxy that ignores Range on the resumed request',
+    () =>
+      startFaultProxy(s3.endpoint, [{ after: 2_000_000, kind: 'cut' }], {
+        ignoreRange: { body: bigJson, etag: `"${createHash('md5').update(bigJson).digest('hex')}"` },
+      }),
+    [],
+    /s3:\/\/exports\/exports\/big\.json: byte \d+: .*resuming at byte \d+ asked for Range bytes=\d+- but the server answered HTTP 200/,
+  ),
+];
+
+for (const dialect of DIALECTS) {
+  for (const withPrior of [false, true]) {
+    describe(`a failure upstream of the warehouse ends the load cleanly (${dialect.name}, ${withPrior ? 'a later load' : 'a first load'})`, () => {
+      for (const c of CASES) {
+        it(c.name, async () => {
+          const db = await dialect.fresh();
+          try {
+            if (withPrior) {
+              const r = await runBinTimed(['load', prior, '--db', db.url, '--no-progress'], {}, 60_000);
+              assert.equal(r.code, 0, r.stderr);
+            }
+            const { source, flags, cleanup } = await c.arrange();
+            let r;
+            try {
+              r = await runBinTimed(['load', source, '--db', db.url, '--batch-size', String(BATCH), '--no-progress', ...flags], S3_ENV, 30_000);
+            } finally {
+              await cleanup();
+            }
+            assert.equal(r.timedOut, false, `still running after 30 s: ${r.stderr}`);
+            assert.equal(r.code, 1, r.stderr);
+            assert.match(r.stderr, c.message);
+            assert.doesNotMatch(r.stderr, /internal/);
+
+            const [ledger] = await db.query<any>('SELECT status, error, records_committed FROM etl_loads WHERE source_uri = ?', [source]);
+            assert.equal(ledger.status, 'failed');
+            assert.ok(String(ledger.error).length > 0 && r.stderr.includes(String(ledger.error).slice(0, 60)), `the ledger keeps the error: ${ledger.error}`);
+            const k = Number(ledger.records_committed);
+            assert.equal(k % BATCH, 0, `whole batches only: ${k} records committed`);
+            await assertEqualsModel(db, expected(withPrior, k), `after the failure, ${k} records committed`);
+            await assertFactKeys(db);
+
+            const fixed = await c.repair();
+            const again = await runBinTimed(['load', fixed.source, '--db', db.url, '--batch-size', String(BATCH), '--no-progress', ...fixed.flags], S3_ENV, 60_000);
+            assert.equal(again.code, 0, again.stderr);
+            await assertEqualsModel(db, expected(withPrior, bigOrders.length), 'after the re-run with the intact input');
+            await assertFactKeys(db);
+          } finally {
+            await db.drop();
+          }
+        });
+      }
+    });
+  }
+}
+
+/** A source whose bytes are `bytes`, in 64 KiB chunks, until fail() is called: then its stream errors. */
+function failingSource(bytes: Buffer) {
+  let stream: Readable | null = null;
+  let at = 0;
+  const source: Source = {
+    uri: 'test://failing-body',
+    format: 'json',
+    info: async () => ({ size: bytes.length, fingerprint: 'failing-body' }),
+    open: () =>
+      (stream = new Readable({
+        read() {
+          if (at >= bytes.length) this.push(null);
+          else this.push(bytes.subarray(at, (at += 65536)));
+        },
+      })),
+  };
+  const fail = () => stream!.destroy(new EtlError('E_S3', 'the body broke', { source: source.uri, byteOffset: at }));
+  return { source, fail };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`the order of things after a failure (${dialect.name})`, () => {
+    it('lets the batch in flight commit, then records the failure, then restores the keys, then closes; nothing runs after close', async () => {
+      const db = await dialect.fresh();
+      try {
+        const { source, fail } = failingSource(bigJson);
+        const events: string[] = [];
+        const wh = await openWarehouse(db.url, { retries: 2 });
+        const apply = wh.applyBatch.bind(wh);
+        const finish = wh.finishSource.bind(wh);
+        const endLoad = wh.endLoad.bind(wh);
+        wh.applyBatch = async (loadId, batch) => {
+          events.push(`apply ${batch.firstIndex}`);
+          // The source breaks while this batch is in the warehouse's hands.
+          if (batch.firstIndex === 1000) fail();
+          const counts = await apply(loadId, batch);
+          events.push(`committed ${batch.firstIndex}`);
+          return counts;
+        };
+        wh.finishSource = async (loadId, status, error) => {
+          events.push(`ledger ${status}`);
+          return finish(loadId, status, error);
+        };
+        wh.endLoad = async () => {
+          events.push('keys restored');
+          return endLoad();
+        };
+        await assert.rejects(runLoad([source], wh, { ...DEFAULTS, batchSize: 500, parser: 'scanner', force: false }), /test:\/\/failing-body: byte \d+: the body broke/);
+        await wh.close();
+        events.push('closed');
+        assert.deepEqual(events, ['apply 0', 'committed 0', 'apply 500', 'committed 500', 'apply 1000', 'committed 1000', 'ledger failed', 'keys restored', 'closed']);
+        await assert.rejects(wh.applyBatch(1, { firstIndex: 0, nextIndex: 0, orders: [], rejects: [] }), /already closed/);
+        const [ledger] = await db.query<any>('SELECT status, records_committed, error FROM etl_loads');
+        assert.deepEqual([ledger.status, Number(ledger.records_committed)], ['failed', 1500]);
+        assert.match(ledger.error, /the body broke/);
+        await assertEqualsModel(db, expected(false, 1500), 'the three committed batches');
+        await assertFactKeys(db);
+        if (db.dialect === 'mysql') {
+          const left = await db.query<any>('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()', [db.mysql!.name]);
+          assert.deepEqual(left, [], 'no connection of the engine is left open');
+        }
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('refuses to resume with a --max-rejects below the rejects an interrupted attempt committed, with a clear error', async () => {
+      const db = await dialect.fresh();
+      try {
+        const bad = (i: number) => ({ order_id: `bad-${i}`, order_date: 'not a date', customer: { customer_id: 'c' }, products: [] });
+        const good = (bigOrders as object[]).slice(0, 4000);
+        // Five invalid records first, then thousands of good ones, then a syntax error at the very end.
+        const text = JSON.stringify([...[1, 2, 3, 4, 5].map(bad), ...good], null, 1);
+        const file = files.file('rejects-then-broken.json', text.slice(0, -2) + ',,]');
+        const first = await runBinTimed(['load', file, '--db', db.url, '--batch-size', '2', '--no-progress'], {}, 60_000);
+        assert.equal(first.code, 1, first.stderr);
+        const [ledger] = await db.query<any>('SELECT status, rejected FROM etl_loads');
+        assert.deepEqual([ledger.status, Number(ledger.rejected)], ['failed', 5]);
+        const again = await runBinTimed(['load', file, '--db', db.url, '--batch-size', '2', '--no-progress', '--max-rejects', '2'], {}, 60_000);
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /\[E_MAX_REJECTS\].*rejects-then-broken\.json: an earlier attempt at this source already committed 5 invalid records, more than --max-rejects \(2\)/);
+        assert.doesNotMatch(again.stderr, /internal/i);
+      } finally {
+        await db.drop();
+      }
+    });
+  });
+}
+
+describe('a reconnect mid-load (mysql)', () => {
+  it('drops the dimension caches: a row another writer changed in between is written again as the load order says', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const killer = await adminConnection();
+    try {
+      const order = (id: number, customer: object) => ({ order_id: id, order_date: '2024-01-01', customer, products: [{ product_id: 'P', name: 'p', category: 'c', price: 1, quantity: 1 }] });
+      const x = { customer_id: 'C-X', name: 'as loaded', email: 'x@example.com', address: 'here' };
+      const other = (n: number) => ({ customer_id: `C-${n}`, name: 'other', email: null, address: null });
+      const file = files.file('cache.json', JSON.stringify([order(1, x), order(2, other(2)), order(3, other(3)), order(4, other(4)), order(5, other(5)), order(6, x)]));
+      const wh = await openWarehouse(db.url, { retries: 3 });
+      const apply = wh.applyBatch.bind(wh);
+      let killed = 0;
+      wh.applyBatch = async (loadId, batch) => {
+        if (batch.firstIndex === 2) {
+          // Between two batches: another writer changes C-X, and the load's connection dies.
+          await db.query("UPDATE customers SET name = 'changed by another writer' WHERE customer_id = 'C-X'");
+          const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.mysql!.name, (db.mysql!.admin as unknown as { threadId: number }).threadId]);
+          for (const r of rows as { ID: number }[]) {
+            await killer.query(`KILL ${Number(r.ID)}`);
+            killed++;
+          }
+        }
+        return apply(loadId, batch);
+      };
+      try {
+        const sources = await resolveSources([file], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+        await runLoad(sources, wh, { ...DEFAULTS, batchSize: 2, parser: 'scanner', force: false });
+      } finally {
+        await wh.close();
+      }
+      assert.equal(killed, 1, 'the load had one connection, and it was killed');
+      const [row] = await db.query<any>("SELECT name FROM customers WHERE customer_id = 'C-X'");
+      assert.equal(row.name, 'as loaded', 'the last occurrence in the file wins, as if loaded after the other writer');
+    } finally {
+      await killer.end();
+      await db.drop();
+    }
+  });
+});
+
+describe('smaller hazards of the same family', () => {
+  it('stream-json stops an oversized record while assembling it, counting bytes, not UTF-16 units', async () => {
+    // A record that never ends: a check after assembly would never come.
+    let sent = 0;
+    const endless = new Readable({
+      read() {
+        sent += 65536;
+        this.push(sent === 65536 ? '[{"order_id": 1, "note": "' + 'x'.repeat(65536 - 26) : 'x'.repeat(65536));
+      },
+    });
+    const stage = parseStage('stream-json', { format: 'json', source: 'endless.json', maxRecordBytes: 256 * 1024 });
+    await assert.rejects(pipeline(endless, stage, new Writable({ objectMode: true, write: (_r, _e, cb) => cb() })), (err: EtlError) => err.code === 'E_RECORD_TOO_LARGE' && /record 0/.test(err.message));
+    assert.ok(sent < 1024 * 1024, `stopped after ${sent} bytes`);
+    // 600 two-byte characters are 1,200 bytes: over a limit of 1,024 for both parsers.
+    const wide = Buffer.from(JSON.stringify([{ order_id: 1, name: 'é'.repeat(600) }]));
+    for (const kind of ['scanner', 'stream-json'] as const) {
+      const s = parseStage(kind, { format: 'json', source: 'wide.json', maxRecordBytes: 1024 });
+      await assert.rejects(pipeline(Readable.from([wide]), s, new Writable({ objectMode: true, write: (_r, _e, cb) => cb() })), /larger than --max-record-bytes \(1024 bytes\)/, kind);
+      const ok = parseStage(kind, { format: 'json', source: 'wide.json', maxRecordBytes: 2048 });
+      await pipeline(Readable.from([wide]), ok, new Writable({ objectMode: true, write: (_r, _e, cb) => cb() }));
+    }
+  });
+
+  it('tears down the gunzip with the decode stage', async () => {
+    const decode = new DecodeStream('x.json.gz', { maxRatio: 1000, maxBytes: 1 << 30 });
+    const half = gz().subarray(0, 100_000);
+    decode.resume(); // read and drop what it inflates
+    await new Promise<void>((r) => decode.write(half, () => r()));
+    const gunzip = (decode as unknown as { gunzip: Transform | null }).gunzip;
+    assert.ok(gunzip, 'gunzip started');
+    decode.destroy();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(gunzip.destroyed, true);
+  });
+
+  it('refuses --max-heap-mb it cannot apply (exit 2, naming the flag)', async () => {
+    const r = await runBinTimed(['load', prior, '--db', 'duckdb:/nonexistent/never.duckdb', '--max-heap-mb', '10'], {}, 30_000);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--max-heap-mb: 10 is not allowed; expected an integer from 64/);
+  });
+
+  it('gives orders-etl query a read-only session with foreign key checks on, one statement at a time (mysql)', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    try {
+      assert.equal((await runCli(['load', prior, '--db', db.url])).code, 0);
+      const fk = await runCli(['query', 'SELECT @@foreign_key_checks AS fk, @@tx_read_only AS ro', '--db', db.url, '--json']);
+      assert.equal(fk.code, 0, fk.stderr);
+      assert.deepEqual(JSON.parse(fk.stdout), { fk: 1, ro: 1 });
+      const two = await runCli(['query', 'SELECT 1; DELETE FROM customers', '--db', db.url]);
+      assert.equal(two.code, 1);
+      const del = await runCli(['query', 'DELETE FROM customers', '--db', db.url]);
+      assert.equal(del.code, 1);
+      assert.match(del.stderr, /read only|READ ONLY/i);
+      assert.equal((await db.query<any>('SELECT COUNT(*) AS n FROM customers'))[0].n > 0, true);
+    } finally {
+      await db.drop();
+    }
+  });
+});
