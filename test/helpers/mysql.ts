@@ -1,23 +1,71 @@
 /**
- * Each test gets its own fresh database on the real MariaDB/MySQL server (MYSQL_URL, default
- * mysql://root@127.0.0.1:3306/test). A missing server fails the test with what to start; nothing skips.
+ * Each test gets its own fresh database on a MySQL-compatible server, which is one of:
+ * - MYSQL_URL, when set: a server of the user's. Tests create and drop their own databases on it and leave its
+ *   global variables alone: the tests that would change them are skipped, saying why (privateServerOnly).
+ * - else the private server test/run.ts (npm test) started for the whole run, described in
+ *   ORDERS_ETL_TEST_MARIADB; or, for a test file run on its own, one started for this process on first use
+ *   and stopped when the process exits.
+ * With neither, the MySQL tests fail with what to install; nothing skips silently.
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { findServerBinaries, INSTALL_HINT, spawnKeeper, type PrivateServer } from './mariadb-server.ts';
 
-export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+/** Set by test/run.ts for the test processes: {"server": PrivateServer} or {"error": why it did not start}. */
+export const PRIVATE_SERVER_ENV = 'ORDERS_ETL_TEST_MARIADB';
 
-export interface TestDb {
-  /** URL of the fresh database, for --db. */
+export interface MysqlServer {
   url: string;
-  name: string;
-  admin: mysql.Connection;
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  drop(): Promise<void>;
+  /** The private server's details; null for MYSQL_URL. */
+  private: PrivateServer | null;
 }
 
-export async function adminConnection(): Promise<mysql.Connection> {
-  const u = new URL(MYSQL_URL);
+let resolved: Promise<MysqlServer> | null = null;
+
+/** The server this test process uses, started on first use when it is a private one of its own. */
+export function mysqlServer(): Promise<MysqlServer> {
+  resolved ??= resolveServer();
+  return resolved;
+}
+
+async function resolveServer(): Promise<MysqlServer> {
+  if (process.env.MYSQL_URL) return { url: process.env.MYSQL_URL, private: null };
+  const given = process.env[PRIVATE_SERVER_ENV];
+  if (given) {
+    const reply = JSON.parse(given) as { server?: PrivateServer; error?: string };
+    if (!reply.server) throw new Error(`The private MariaDB for the tests did not start: ${reply.error}`);
+    await assertIsPrivate(reply.server);
+    return { url: reply.server.url, private: reply.server };
+  }
+  if (!findServerBinaries()) throw new Error(`The MySQL tests need a server: ${INSTALL_HINT}`);
+  // Stopped by the closed pipe when this process exits (spawnKeeper holds nothing open).
+  const { server } = await spawnKeeper();
+  return { url: server.url, private: server };
+}
+
+/** Tests change global variables on the private server: make sure the URL handed down leads to it. */
+async function assertIsPrivate(server: PrivateServer): Promise<void> {
+  const conn = await connect(server.url, `the private MariaDB (${PRIVATE_SERVER_ENV})`);
+  try {
+    const [rows] = await conn.query('SELECT @@datadir AS datadir');
+    const datadir = (rows as { datadir: string }[])[0]!.datadir;
+    if (datadir !== server.datadir) throw new Error(`${PRIVATE_SERVER_ENV} names ${server.url}, whose data directory is ${datadir}, not the private ${server.datadir}`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * The skip reason for tests that only the private server may run (they change global variables, or need the
+ * certificates generated for it), or false when they run. Known without connecting, for node:test's { skip }.
+ * `why` is a clause: "this test changes the global max_allowed_packet".
+ */
+export function privateServerOnly(why: string): string | false {
+  return process.env.MYSQL_URL ? `MYSQL_URL is set, and ${why}: that is for the private server npm test starts when MYSQL_URL is unset` : false;
+}
+
+async function connect(url: string, what: string): Promise<mysql.Connection> {
+  const u = new URL(url);
   try {
     return await mysql.createConnection({
       host: u.hostname,
@@ -31,18 +79,29 @@ export async function adminConnection(): Promise<mysql.Connection> {
       multipleStatements: true,
     });
   } catch (err) {
-    throw new Error(
-      `The tests need a MySQL-compatible server at ${u.host} (MYSQL_URL). Start MariaDB with: ` +
-        `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd  (${(err as Error).message})`,
-    );
+    throw new Error(`The tests cannot connect to ${what} at ${u.host}: ${(err as Error).message}`);
   }
+}
+
+export async function adminConnection(): Promise<mysql.Connection> {
+  const server = await mysqlServer();
+  return connect(server.url, server.private ? 'the private MariaDB' : 'the MySQL server of MYSQL_URL');
+}
+
+export interface TestDb {
+  /** URL of the fresh database, for --db. */
+  url: string;
+  name: string;
+  admin: mysql.Connection;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
 }
 
 export async function freshDatabase(): Promise<TestDb> {
   const admin = await adminConnection();
   const name = `oe_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  const u = new URL(MYSQL_URL);
+  const u = new URL((await mysqlServer()).url);
   u.pathname = `/${name}`;
   return {
     url: u.toString(),

@@ -1,5 +1,5 @@
 /**
- * JSONTestSuite (../shared/conformance/JSONTestSuite): every y_ document is accepted, every n_ document is
+ * JSONTestSuite (vendored in test/data/JSONTestSuite): every y_ document is accepted, every n_ document is
  * rejected with a parse error, every i_ document either way but never a crash; the same when the document
  * stands as a value inside an order. Both parsers: the fast scanner and stream-json.
  */

@@ -3,6 +3,7 @@
  * mysql2 types stay in this folder.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import mysql from 'mysql2/promise';
 import { EtlError } from '../../errors.ts';
 import { ident, isValidIdentifier } from './sql.ts';
@@ -13,7 +14,7 @@ export interface MysqlTarget {
   user: string;
   password: string;
   database: string;
-  ssl: { ca?: string; rejectUnauthorized: boolean } | null;
+  ssl: { ca?: string; rejectUnauthorized: boolean; verifyIdentity: boolean } | null;
   /** host:port/database, no credentials: for messages. */
   display: string;
 }
@@ -25,8 +26,9 @@ export interface TlsOptions {
 
 /**
  * mysql://user:pass@host:3306/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/path/ca.pem
- * ssl-mode: DISABLED (default unless a CA is given), REQUIRED/VERIFY_CA/VERIFY_IDENTITY (verification on: a
- * certificate that does not verify is refused; REQUIRED is treated as VERIFY_IDENTITY, see README).
+ * ssl-mode: DISABLED (default unless a CA is given), VERIFY_CA (the certificate chain is verified, not the host
+ * name), VERIFY_IDENTITY (the chain and the host name, when the URL gives a name: see below); REQUIRED is treated
+ * as VERIFY_IDENTITY (see README). A certificate that does not verify is refused, never a fallback to plain text.
  */
 export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   let u: URL;
@@ -47,6 +49,7 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
       throw new EtlError('E_USAGE', `--db: unknown URL parameter ${JSON.stringify(key)} (allowed: ssl-mode, ssl-ca)`);
     }
   }
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const caFile = tls.caFile ?? u.searchParams.get('ssl-ca') ?? undefined;
   const mode = (u.searchParams.get('ssl-mode') ?? u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'VERIFY_IDENTITY' : caFile ? 'VERIFY_IDENTITY' : 'DISABLED')).toUpperCase();
   let ssl: MysqlTarget['ssl'] = null;
@@ -62,9 +65,12 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
         throw new EtlError('E_USAGE', `--db-ssl-ca: cannot read ${caFile}: ${(err as Error).message}`);
       }
     }
-    ssl = { ...(ca ? { ca } : {}), rejectUnauthorized: true };
+    // rejectUnauthorized verifies the chain; mysql2 checks the host name only when asked (verifyIdentity, off
+    // by default). For an IP address its check is wrong: it hands Node no host for an IP (no SNI), and Node then
+    // checks the name "localhost", refusing a certificate for the IP and accepting any certificate for
+    // localhost. So a server given by IP address is verified by its chain only (README).
+    ssl = { ...(ca ? { ca } : {}), rejectUnauthorized: true, verifyIdentity: mode !== 'VERIFY_CA' && !isIP(host) };
   }
-  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = u.port ? Number(u.port) : 3306;
   return {
     host,
