@@ -29,6 +29,8 @@ async function assertMatchesModel(db: TestWarehouse, m: ModelState): Promise<voi
   assert.deepEqual(got.customers, want.customers, 'customers');
   assert.deepEqual(got.products, want.products, 'products');
   assert.deepEqual(got.facts, want.facts, 'fact rows');
+  assert.deepEqual([...got.customerKeys].sort(), [...want.customerKeys].sort(), 'customer surrogate keys');
+  assert.deepEqual([...got.productKeys].sort(), [...want.productKeys].sort(), 'product surrogate keys');
 }
 
 for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
@@ -74,6 +76,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
   it('changes nothing when the same files are loaded again, skipped by the ledger or forced', async () => {
     assert.equal((await runCli(['load', INITIAL, INCREMENTAL, '--db', db.url])).code, 0);
     const once = await db.snapshot();
+    await assertMatchesModel(db, model(INITIAL, INCREMENTAL));
     const again = await runCli(['load', INITIAL, INCREMENTAL, '--db', db.url, '--json']);
     assert.equal(again.code, 0);
     assert.equal(JSON.parse(again.stdout).skipped, 2);

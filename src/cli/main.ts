@@ -124,7 +124,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
     s3: { region: opts.s3Region, endpoint: opts.s3Endpoint, stallTimeout: opts.s3StallTimeout, retries: opts.retries },
     note: (msg) => io.stderr.write(`orders-etl: ${msg}\n`),
   });
-  const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries });
+  const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;
   try {
@@ -139,7 +139,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
 }
 
 async function runInit(db: string | undefined, dbSslCa: string | undefined, io: Io): Promise<number> {
-  const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries });
+  const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
   try {
     await warehouse.ensureSchema();
   } finally {

@@ -45,6 +45,8 @@ export interface LoadSummary {
   stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMb: number;
+  /** Warehouse operations retried on a fresh connection after a transient failure. */
+  retries: number;
   warehouse: string;
   sources: SourceReport[];
 }
@@ -83,6 +85,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   summary.elapsedMs = Date.now() - started;
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  summary.retries = warehouse.retries;
   return summary;
 }
 
@@ -169,6 +172,7 @@ async function loadSources(
       databaseSteps: {}, // set by runLoad, after endLoad
     },
     peakRssMb: 0, // set by runLoad
+    retries: 0, // set by runLoad
     warehouse: warehouse.location,
     sources: reports,
   };

@@ -19,6 +19,13 @@ import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkR
 import { prepareBatch, type PreparedBatch } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
+export interface WarehouseSettings {
+  retry: RetryPolicy;
+  access: WarehouseAccess;
+  /** What the warehouse did on its own that a user should hear about (a schema migration). */
+  note: (message: string) => void;
+}
+
 export interface RetryPolicy {
   /** Attempts per operation after the first. */
   retries: number;
@@ -77,10 +84,14 @@ export abstract class SqlWarehouse implements Warehouse {
   protected lockTimeout: number | null = null;
   /** Milliseconds spent per step of applyBatch, summed over the run (for the bench's breakdown). */
   readonly timings: Record<string, number> = {};
+  retries = 0;
 
-  constructor(retry: RetryPolicy, access: WarehouseAccess) {
-    this.retry = retry;
-    this.access = access;
+  protected readonly note: (message: string) => void;
+
+  constructor(settings: WarehouseSettings) {
+    this.retry = settings.retry;
+    this.access = settings.access;
+    this.note = settings.note;
   }
 
   get capabilities(): WarehouseCapabilities {
@@ -405,6 +416,7 @@ export abstract class SqlWarehouse implements Warehouse {
         if (attempt++ >= this.retry.retries) {
           throw new EtlError('E_DB_CONNECTION', `gave up after ${attempt} attempts to ${what} on ${this.location}: ${(err as Error).message}`, {}, { cause: err, transient: true });
         }
+        this.retries++;
         await new Promise((r) => setTimeout(r, Math.min(5000, this.retry.backoffMs * 2 ** (attempt - 1))));
       }
     }

@@ -54,6 +54,8 @@ export interface Warehouse {
   readonly capabilities: WarehouseCapabilities;
   /** Milliseconds per step of applying batches, summed (for the summary's breakdown). */
   readonly timings: Readonly<Record<string, number>>;
+  /** Operations retried on a fresh connection after a transient failure (lost connection, deadlock, lock wait). */
+  readonly retries: number;
   /** Create whatever part of the star schema, ledger and rejects tables is missing. */
   ensureSchema(): Promise<void>;
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */

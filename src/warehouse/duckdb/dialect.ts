@@ -11,8 +11,7 @@ import { resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
-import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
-import type { WarehouseAccess } from '../types.ts';
+import { SqlWarehouse, type DialectSql, type WarehouseSettings } from '../sql-warehouse.ts';
 import { SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
 
 const DUCKDB_SQL: DialectSql = {
@@ -39,8 +38,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
   private conn: DuckDBConnection | null = null;
   private releaseQueue: (() => void) | null = null;
 
-  constructor(path: string, retry: RetryPolicy, access: WarehouseAccess) {
-    super(retry, access);
+  constructor(path: string, settings: WarehouseSettings) {
+    super(settings);
     this.path = resolve(path);
     this.location = `duckdb:${this.path}`;
     // Fact and staging rows are small; DuckDB's default (80% of RAM) would let its buffers grow far past

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import mysql from 'mysql2/promise';
 import { EtlError } from '../../errors.ts';
+import { BYTE_COLLATIONS, type ByteCollation } from './ddl.ts';
 import { ident, isValidIdentifier } from './sql.ts';
 
 export interface MysqlTarget {
@@ -90,7 +91,7 @@ export type Connection = mysql.Connection;
  * because the engine writes only keys it has just resolved) or for `read` (query: nothing is created, the
  * session is read-only, and foreign key checks stay as the server has them).
  */
-export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise<Connection> {
+export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise<{ conn: Connection; collation: ByteCollation }> {
   let conn: Connection;
   try {
     conn = await mysql.createConnection({
@@ -118,19 +119,31 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
     else await conn.query('SET SESSION TRANSACTION READ ONLY');
+    const collation = await byteCollation(conn, t);
     try {
       await conn.query(`USE ${ident(t.database)}`);
     } catch (err) {
       if ((err as { errno?: number }).errno !== 1049) throw err; // ER_BAD_DB_ERROR
       if (access === 'read') throw new EtlError('E_DB', `database ${t.database} does not exist on ${t.host}:${t.port} (nothing has been loaded into ${t.display})`);
-      await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+      await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE ${collation}`);
       await conn.query(`USE ${ident(t.database)}`);
     }
+    return { conn, collation };
   } catch (err) {
     conn.destroy();
     throw err;
   }
-  return conn;
+}
+
+/** The server's byte-exact NO PAD collation (ddl.ts says why it must be NO PAD). */
+async function byteCollation(conn: Connection, t: MysqlTarget): Promise<ByteCollation> {
+  const [rows] = await conn.query('SELECT COLLATION_NAME AS c FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?)', [BYTE_COLLATIONS]);
+  const have = new Set((rows as { c: string }[]).map((r) => r.c));
+  const found = BYTE_COLLATIONS.find((c) => have.has(c));
+  if (!found) {
+    throw new EtlError('E_DB', `${t.display}: the server has none of ${BYTE_COLLATIONS.join(', ')}, the byte-exact collations the warehouse needs (MariaDB 10.2 or later, MySQL 8.0 or later)`);
+  }
+  return found;
 }
 
 function connectionError(err: unknown, t: MysqlTarget): EtlError {

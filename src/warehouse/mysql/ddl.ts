@@ -1,13 +1,23 @@
 /**
- * The star schema on MySQL/MariaDB. Text columns are utf8mb4 with a binary collation: natural keys compare
- * byte for byte ("P01" and "p01" are different products), and SCD1 change detection sees a change of case.
+ * The star schema on MySQL/MariaDB. Text columns are utf8mb4 with a binary NO PAD collation: natural keys and
+ * attributes compare byte for byte. "P01" and "p01" are different products, and so are "P01" and "P01 ": a
+ * PAD SPACE collation such as utf8mb4_bin ignores trailing spaces in comparisons and unique keys, which made
+ * two products one and hid a change from "Alice" to "Alice ".
  */
 import { LIMITS } from '../../model.ts';
 
 const K = LIMITS.naturalKeyChars;
 const T = LIMITS.textChars;
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
-const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+
+/** Byte-exact NO PAD collations, by server: MariaDB has utf8mb4_nopad_bin, MySQL 8 utf8mb4_0900_bin. */
+export const BYTE_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'] as const;
+export type ByteCollation = (typeof BYTE_COLLATIONS)[number];
+
+/** The tables the engine owns (a migration touches these and nothing else). */
+export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects'] as const;
+
+const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
 /**
  * The fact table's secondary keys: an index per dimension key, and the foreign keys that need them. Loading
@@ -21,7 +31,7 @@ export const FACT_SECONDARY_KEYS: { name: string; kind: 'index' | 'foreign key';
   { name: 'fk_orders_customer', kind: 'foreign key', definition: 'CONSTRAINT fk_orders_customer FOREIGN KEY (customer_sk) REFERENCES customers (customer_sk)' },
 ];
 
-export const SCHEMA_DDL: string[] = [
+export const schemaDdl = (c: ByteCollation): string[] => [
   `CREATE TABLE IF NOT EXISTS customers (
     customer_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     customer_id VARCHAR(${K}) NOT NULL,
@@ -30,7 +40,7 @@ export const SCHEMA_DDL: string[] = [
     address VARCHAR(${T}) NULL,
     PRIMARY KEY (customer_sk),
     UNIQUE KEY uq_customers_customer_id (customer_id)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS products (
     product_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     product_id VARCHAR(${K}) NOT NULL,
@@ -39,7 +49,7 @@ export const SCHEMA_DDL: string[] = [
     price ${MONEY} NULL,
     PRIMARY KEY (product_sk),
     UNIQUE KEY uq_products_product_id (product_id)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS orders (
     order_id VARCHAR(${K}) NOT NULL,
     line_no INT UNSIGNED NOT NULL,
@@ -50,7 +60,7 @@ export const SCHEMA_DDL: string[] = [
     quantity INT UNSIGNED NOT NULL,
     PRIMARY KEY (order_id, line_no),
     ${FACT_SECONDARY_KEYS.map((k) => k.definition).join(',\n    ')}
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS etl_loads (
     load_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     source_uri VARCHAR(2048) NOT NULL,
@@ -72,7 +82,7 @@ export const SCHEMA_DDL: string[] = [
     error TEXT NULL,
     PRIMARY KEY (load_id),
     KEY ix_etl_loads_source (source_key, load_id)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS etl_rejects (
     load_id BIGINT UNSIGNED NOT NULL,
     record_index BIGINT UNSIGNED NOT NULL,
@@ -82,11 +92,11 @@ export const SCHEMA_DDL: string[] = [
     raw LONGTEXT NOT NULL,
     rejected_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (load_id, record_index)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
 ];
 
 /** Per-connection staging tables: invisible to other sessions, gone with the connection. */
-export const STAGING_DDL: string[] = [
+export const stagingDdl = (c: ByteCollation): string[] => [
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_customers (
     seq INT UNSIGNED NOT NULL,
     customer_id VARCHAR(${K}) NOT NULL,
@@ -94,7 +104,7 @@ export const STAGING_DDL: string[] = [
     email VARCHAR(${T}) NULL,
     address VARCHAR(${T}) NULL,
     PRIMARY KEY (customer_id)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_products (
     seq INT UNSIGNED NOT NULL,
     product_id VARCHAR(${K}) NOT NULL,
@@ -102,5 +112,8 @@ export const STAGING_DDL: string[] = [
     category VARCHAR(${T}) NULL,
     price ${MONEY} NULL,
     PRIMARY KEY (product_id)
-  ) ${TABLE_OPTIONS}`,
+  ) ${tableOptions(c)}`,
 ];
+
+/** The schema as created on MariaDB (for the bench's references). */
+export const SCHEMA_DDL = schemaDdl('utf8mb4_nopad_bin');

@@ -6,11 +6,10 @@
 import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
-import { SqlWarehouse, type DialectSql, type RetryPolicy } from '../sql-warehouse.ts';
-import type { WarehouseAccess } from '../types.ts';
+import { SqlWarehouse, type DialectSql, type WarehouseSettings } from '../sql-warehouse.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
-import { FACT_SECONDARY_KEYS, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
-import { chunkedStatements, num, str } from './sql.ts';
+import { FACT_SECONDARY_KEYS, schemaDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
+import { chunkedStatements, ident, num, str } from './sql.ts';
 
 const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
@@ -26,21 +25,22 @@ export class MysqlWarehouse extends SqlWarehouse {
   readonly dialect = 'mysql';
   readonly location: string;
   protected readonly sql = MYSQL_SQL;
-  protected readonly schemaDdl = SCHEMA_DDL;
-  protected readonly stagingDdl = STAGING_DDL;
+  /** The server's byte-exact collation, known once connected. */
+  private collation: ByteCollation = 'utf8mb4_nopad_bin';
   private readonly target: MysqlTarget;
   private conn: Connection | null = null;
   /** The server takes LOAD DATA LOCAL INFILE (local_infile=ON): the fastest way in for fact rows. */
   private loadDataLocal = false;
 
-  constructor(target: MysqlTarget, retry: RetryPolicy, access: WarehouseAccess) {
-    super(retry, access);
+  constructor(target: MysqlTarget, settings: WarehouseSettings) {
+    super(settings);
     this.target = target;
     this.location = target.display;
   }
 
   protected async open(): Promise<void> {
-    const conn = await connect(this.target, this.access);
+    const { conn, collation } = await connect(this.target, this.access);
+    this.collation = collation;
     try {
       const [rows] = await conn.query('SELECT @@max_allowed_packet AS p, @@local_infile AS li');
       const row = (rows as { p: number | string; li: number | string }[])[0]!;
@@ -56,6 +56,29 @@ export class MysqlWarehouse extends SqlWarehouse {
     }
   }
 
+  /**
+   * A warehouse created by an earlier version compares text with utf8mb4_bin, which ignores trailing spaces.
+   * Each table still on another collation is converted in place (one ALTER per table, atomic), before any
+   * batch is written; a run interrupted in between converts the rest next time, and nothing loads into a
+   * warehouse until every table is converted. The database default follows, so new tables are right too.
+   */
+  private async migrateCollation(): Promise<void> {
+    const stale = await this.select(
+      `SELECT DISTINCT TABLE_NAME AS t FROM information_schema.COLUMNS
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${TABLES.map(() => '?').join(', ')})
+          AND COLLATION_NAME IS NOT NULL AND COLLATION_NAME <> ?
+        ORDER BY TABLE_NAME`,
+      [...TABLES, this.collation],
+    );
+    for (const { t } of stale) {
+      const table = TABLES.find((name) => name === t)!;
+      this.note(`converting table ${table} of ${this.location} to the byte-exact collation ${this.collation} (an earlier version used utf8mb4_bin, which ignores trailing spaces)`);
+      await this.exec(`ALTER TABLE ${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE ${this.collation}`);
+    }
+    const [db] = await this.select('SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()');
+    if (db && db.c !== this.collation) await this.exec(`ALTER DATABASE ${ident(this.target.database)} CHARACTER SET utf8mb4 COLLATE ${this.collation}`);
+  }
+
   /** Secondary keys of the fact table that are missing (dropped by a bulk load that was interrupted). */
   private async missingFactKeys(): Promise<typeof FACT_SECONDARY_KEYS> {
     const present = new Set<string>();
@@ -68,8 +91,17 @@ export class MysqlWarehouse extends SqlWarehouse {
     return FACT_SECONDARY_KEYS.filter((k) => !present.has(k.name));
   }
 
+  protected get schemaDdl(): readonly string[] {
+    return schemaDdl(this.collation);
+  }
+
+  protected get stagingDdl(): readonly string[] {
+    return stagingDdl(this.collation);
+  }
+
   protected override async createSchema(): Promise<void> {
     await super.createSchema();
+    await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
     // A bulk load killed before it rebuilt the keys left them missing: put them back first.
     await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
   }
