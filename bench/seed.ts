@@ -30,8 +30,8 @@ export interface SeedResult {
   peakRssMb: number;
 }
 
-/** Run the seed's initial load of `file` into a fresh database `db` with the seed's own schema. */
-export async function runSeed(admin: mysql.Connection, file: string, db: string, mysqlHost: string): Promise<SeedResult> {
+/** Run the seed's initial load of `file` into a fresh database `db` with the seed's own schema, on the server `server` names. */
+export async function runSeed(admin: mysql.Connection, file: string, db: string, server: URL): Promise<SeedResult> {
   await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
   await admin.query(`CREATE DATABASE \`${db}\``);
   await admin.query(`USE \`${db}\``);
@@ -44,7 +44,13 @@ export async function runSeed(admin: mysql.Connection, file: string, db: string,
     `runpy.run_path(${JSON.stringify(join(SEED_DIR, 'seed_pipeline.py'))}, run_name='__main__')`,
     'print("SEED", time.time() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)',
   ].join('\n');
-  const r = spawnSync('/usr/bin/python3', ['-c', wrapper, file, `mysql+pymysql://root@${mysqlHost}/${db}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // The same server and credentials as the bench's own connection (MYSQL_URL), in SQLAlchemy's spelling.
+  const url = new URL(server.toString());
+  url.protocol = 'mysql+pymysql:';
+  url.username ||= 'root';
+  url.port ||= '3306';
+  url.pathname = `/${db}`;
+  const r = spawnSync('/usr/bin/python3', ['-c', wrapper, file, url.toString()], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const m = /SEED ([\d.]+) (\d+)/.exec(r.stderr ?? '');
   await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
   if (r.status !== 0 || !m) throw new Error(`the seed pipeline failed (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
