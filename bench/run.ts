@@ -20,7 +20,7 @@
  * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) names the server; the bench creates its own databases
  * there (oe_bench_*), drops every one of them before it exits, and changes no global variable.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,43 @@ interface EngineRun {
   serverCpuMs: number | null;
 }
 
+/** Child processes running now: on a signal they are stopped before the databases they write to are dropped. */
+const children = new Set<ChildProcess>();
+/** Set when a signal stops the bench: failures of the children it stopped are then expected, not reported. */
+let stopping: NodeJS.Signals | null = null;
+
+/** Spawn a child, collect its output, and resolve with its exit code. */
+async function runChild(command: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Its own process group (detached), so that a signal can stop the shell wrapper and the engine under it alike.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd, detached: true });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  children.delete(child);
+  return { code, stdout, stderr };
+}
+
+/** Stop every running child (the shell wrapper forwards nothing: signal its whole process group). */
+async function stopChildren(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) return r();
+          c.once('close', () => r());
+          try {
+            process.kill(-c.pid!, 'SIGTERM');
+          } catch {
+            c.kill('SIGTERM');
+          }
+        }),
+    ),
+  );
+}
+
 function dbUrl(name: string): string {
   const u = new URL(MYSQL_URL.toString());
   u.pathname = `/${name}`;
@@ -156,12 +193,7 @@ async function engine(file: string, db: string, batchSize: number, server: Serve
   const run = async () => {
     const t = performance.now();
     const args = [join(ROOT, 'bin', 'orders-etl.js'), 'load', file, '--db', db, '--json', '--no-progress', '--batch-size', String(batchSize)];
-    const child = spawn('/bin/sh', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'sh', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+    const { code, stdout, stderr } = await runChild('/bin/sh', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'sh', process.execPath, ...args]);
     const seconds = (performance.now() - t) / 1000;
     if (code !== 0) throw new Error(`engine failed (exit ${code}): ${stderr.slice(-2000)}`);
     return { seconds, summary: JSON.parse(stdout) as EngineSummary, processCpu: childCpuFromTimes(stderr) };
@@ -172,15 +204,7 @@ async function engine(file: string, db: string, batchSize: number, server: Serve
 
 /** The DuckDB reference in a process of its own, so that its memory and CPU are its own. */
 async function duckdbReference(dbFile: string, jsonFile: string): Promise<ReferenceRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'duckdb-reference.ts'), 'load', dbFile, jsonFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: ROOT,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'duckdb-reference.ts'), 'load', dbFile, jsonFile], ROOT);
   if (code !== 0) throw new Error(`the DuckDB reference failed (exit ${code}): ${stderr.slice(-2000)}`);
   return JSON.parse(stdout) as ReferenceRun;
 }
@@ -313,6 +337,25 @@ async function main(): Promise<void> {
       databaseMs: e.summary.stages.databaseMs,
     });
   const mariadbServer = cpuOfServer.unavailable ? null : cpuOfServer;
+  // Interrupted (Ctrl-C, kill): `finally` does not run on a signal, so drop what the bench created on a
+  // connection of its own (the admin connection may be busy with a query), remove the temp folder, and exit.
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = signal;
+    log(`\n${signal}: dropping the bench's databases (${[...databases].join(', ') || 'none'}) and ${tmp}`);
+    void (async () => {
+      try {
+        await stopChildren();
+        const c = await mysql.createConnection(MYSQL_OPTIONS);
+        for (const name of databases) await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+        await c.end();
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
+    })();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const size of sizes) {
       const file = join(tmp, `orders-${size}.json`);
@@ -612,7 +655,10 @@ async function main(): Promise<void> {
     writeFileSync(out, lines.join('\n'));
     log(`\nwrote ${out}`);
   } finally {
-    for (const name of [...databases]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // Best effort on the way out: a failure to drop one database must not hide the error that brought us here.
+    for (const name of [...databases]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch((err: Error) => log(`could not drop ${name}: ${err.message}`));
     await admin.end();
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -703,4 +749,8 @@ function collectTargets(m: {
   return t;
 }
 
-await main();
+await main().catch((err: unknown) => {
+  // Stopped by a signal: the handler drops the databases and exits; the runs it cut short are not errors.
+  if (stopping) return;
+  throw err;
+});
