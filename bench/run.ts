@@ -236,7 +236,13 @@ function machine(server: { version: string; settings: Record<string, string> }):
   const cpus = os.cpus();
   const duck = JSON.parse(readFileSync(join(ROOT, 'node_modules', '@duckdb', 'node-api', 'package.json'), 'utf8')).version;
   const disk = spawnSync('df', ['-h', os.tmpdir()], { encoding: 'utf8' }).stdout.split('\n')[1] ?? '';
+  // Which engine was measured: the commit, and whether its sources differed from it.
+  const git = (...a: string[]) => spawnSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD').stdout?.trim();
+  const dirty = git('status', '--porcelain', '--', 'src', 'bin').stdout?.trim();
   return [
+    `- Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
+    `- Engine: ${head ? `commit ${head}${dirty ? ' with uncommitted changes in src/ or bin/' : ''}` : 'not a git checkout'}`,
     `- Date: ${new Date().toISOString()}`,
     `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,
     `- Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB; OS ${os.type()} ${os.release()}`,
