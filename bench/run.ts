@@ -244,7 +244,7 @@ function machine(server: { version: string; settings: Record<string, string> }):
     `- Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
     `- Engine: ${head ? `commit ${head}${dirty ? ' with uncommitted changes in src/ or bin/' : ''}` : 'not a git checkout'}`,
     `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,
+    `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}; load average at the start ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here)`,
     `- Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB; OS ${os.type()} ${os.release()}`,
     `- Node ${process.version}; MariaDB ${server.version} (${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}); DuckDB ${duck}`,
     `- Temp folder: ${os.tmpdir()} (${disk.replace(/\s+/g, ' ').trim()})`,
