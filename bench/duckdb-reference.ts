@@ -34,10 +34,9 @@
 import { existsSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { SCHEMA_DDL } from '../src/warehouse/duckdb/ddl.ts';
-import { LIMITS } from '../src/transform/order.ts';
-import { STAR_TABLES, type TableComparison } from './star.ts';
+import { COLUMN_TYPES, STAR_TABLES, type TableComparison } from './star.ts';
 
-const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
+const MONEY = COLUMN_TYPES.money;
 
 /**
  * The export's shape, declared rather than sampled: ids as text whether the file has 17 or "17" (the engine's

@@ -25,11 +25,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import mysql from 'mysql2/promise';
-import { LIMITS } from '../src/transform/order.ts';
 import { FACT_SECONDARY_KEYS, SCHEMA_DDL } from '../src/warehouse/mysql/ddl.ts';
 import { stagingSteps } from './duckdb-reference.ts';
 import type { GenerateOptions } from './generate.ts';
-import { STAR_TABLES, tsv, type TableComparison } from './star.ts';
+import { COLUMN_TYPES, STAR_TABLES, tsv, type TableComparison } from './star.ts';
 
 /**
  * The increment for a warehouse loaded from `generate({ orders: base })`: the same customers and products,
@@ -49,9 +48,7 @@ export function incrementOptions(base: number): GenerateOptions {
   };
 }
 
-const K = LIMITS.naturalKeyChars;
-const T = LIMITS.textChars;
-const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
+const { naturalKey: KEY, text: TEXT, money: MONEY } = COLUMN_TYPES;
 const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
 
 /** The staging tables, their columns in file order, and the query (on DuckDB's staging) that fills each file. */
@@ -59,26 +56,26 @@ const STAGING: { table: string; columns: string[]; ddl: string; rows: string }[]
   {
     table: 'stage_customers',
     columns: ['seq', 'customer_id', 'name', 'email', 'address'],
-    ddl: `seq BIGINT UNSIGNED NOT NULL, customer_id VARCHAR(${K}) NOT NULL, name VARCHAR(${T}) NULL, email VARCHAR(${T}) NULL, address VARCHAR(${T}) NULL, PRIMARY KEY (customer_id)`,
+    ddl: `seq BIGINT UNSIGNED NOT NULL, customer_id ${KEY} NOT NULL, name ${TEXT} NULL, email ${TEXT} NULL, address ${TEXT} NULL, PRIMARY KEY (customer_id)`,
     rows: 'SELECT seq, customer_id, name, email, address FROM stage_customers ORDER BY seq',
   },
   {
     table: 'stage_products',
     columns: ['seq', 'product_id', 'name', 'category', 'price'],
-    ddl: `seq BIGINT UNSIGNED NOT NULL, product_id VARCHAR(${K}) NOT NULL, name VARCHAR(${T}) NULL, category VARCHAR(${T}) NULL, price ${MONEY} NULL, PRIMARY KEY (product_id)`,
+    ddl: `seq BIGINT UNSIGNED NOT NULL, product_id ${KEY} NOT NULL, name ${TEXT} NULL, category ${TEXT} NULL, price ${MONEY} NULL, PRIMARY KEY (product_id)`,
     rows: 'SELECT seq, product_id, name, category, CAST(price AS VARCHAR) FROM stage_products ORDER BY seq',
   },
   {
     table: 'stage_orders',
     columns: ['order_id', 'order_date', 'total_amount', 'customer_id'],
-    ddl: `order_id VARCHAR(${K}) NOT NULL, order_date DATE NOT NULL, total_amount ${MONEY} NULL, customer_id VARCHAR(${K}) NOT NULL, PRIMARY KEY (order_id)`,
+    ddl: `order_id ${KEY} NOT NULL, order_date DATE NOT NULL, total_amount ${MONEY} NULL, customer_id ${KEY} NOT NULL, PRIMARY KEY (order_id)`,
     rows: `SELECT o.order_id, left(s.order_date, 10), CAST(s.total_amount AS VARCHAR), s.customer.customer_id
              FROM stage_orders o JOIN src s ON s.pos = o.pos ORDER BY o.order_id`,
   },
   {
     table: 'stage_lines',
     columns: ['order_id', 'line_no', 'product_id', 'quantity'],
-    ddl: `order_id VARCHAR(${K}) NOT NULL, line_no INT UNSIGNED NOT NULL, product_id VARCHAR(${K}) NOT NULL, quantity INT UNSIGNED NOT NULL, PRIMARY KEY (order_id, line_no)`,
+    ddl: `order_id ${KEY} NOT NULL, line_no INT UNSIGNED NOT NULL, product_id ${KEY} NOT NULL, quantity INT UNSIGNED NOT NULL, PRIMARY KEY (order_id, line_no)`,
     rows: `SELECT o.order_id, l.line_no, l.line.product_id, l.line.quantity
              FROM stage_orders o JOIN src_lines l ON l.pos = o.pos ORDER BY o.order_id, l.line_no`,
   },

@@ -4,6 +4,13 @@
  * Written from the README's Schema section, not from the engine's code.
  */
 
+/**
+ * Column types of the schema as the README states them: natural keys VARCHAR(128), text VARCHAR(255), money
+ * DECIMAL(12,2). Staging tables and read_json's declared columns use these, so that a value the engine stores
+ * fits the same column in a reference.
+ */
+export const COLUMN_TYPES = { naturalKey: 'VARCHAR(128)', text: 'VARCHAR(255)', money: 'DECIMAL(12,2)' } as const;
+
 export interface StarTable {
   table: 'customers' | 'products' | 'orders';
   columns: readonly string[];
