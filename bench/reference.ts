@@ -9,17 +9,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { FACT_SECONDARY_KEYS, SCHEMA_DDL } from '../src/warehouse/mysql/ddl.ts';
+import { STAR_TABLES, tsv } from './star.ts';
 
-const TABLES: [string, string[]][] = [
-  ['customers', ['customer_sk', 'customer_id', 'name', 'email', 'address']],
-  ['products', ['product_sk', 'product_id', 'name', 'category', 'price']],
-  ['orders', ['order_id', 'line_no', 'order_date', 'total_amount', 'product_sk', 'customer_sk', 'quantity']],
-];
-
-function tsv(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  return String(v).replace(/[\\\t\n\r\0]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' })[c]!);
-}
+const TABLES: [string, readonly string[]][] = STAR_TABLES.map((t) => [t.table, t.columns]);
 
 export interface ReferenceResult {
   seconds: number;

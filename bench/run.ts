@@ -1,49 +1,145 @@
 /**
- * The bench: generates exports into a temp folder, loads them with the engine (as users run it: the bin, a
- * real process), and measures two references in the same run on the same MariaDB: LOAD DATA of exactly the
- * engine's final rows, and the seed's pandas pipeline. Prints as it goes and writes bench/RESULTS.md.
+ * The bench: generates exports into a temp folder, loads them with the engine as users run it (the bin, in a
+ * process of its own), and measures the references in the same run on the same machine:
  *
- *   npm run bench [-- --sizes 100000,1000000,3000000] [--sweep-size 200000] [--batch-sizes 500,1000,2000,5000,10000]
- *                 [--reference-max 1000000] [--no-seed] [--no-duckdb] [--out bench/RESULTS.md]
+ * - MariaDB first load (every size): LOAD DATA of exactly the engine's final rows (keys maintained; fact keys
+ *   built after) and the seed's pandas pipeline (bench/seed/), up to --reference-max;
+ * - DuckDB first load: DuckDB's own read_json plus set-based SQL building the same star schema
+ *   (bench/duckdb-reference.ts), checked equal to the engine's file row by row, keys included;
+ * - incremental loads on both warehouses: an increment of N/5 orders (bench/incremental.ts) loaded by the engine
+ *   into its warehouse, and by a hand-written set-based reference into a copy of it, checked equal;
+ * - a profile (CPU of the engine's process and of the MariaDB server, GC, the named database steps), the targets
+ *   of issue 10 with what was measured, the parse stage alone, and a --batch-size sweep on both warehouses.
  *
- * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) names the server; the bench creates and drops its own
- * databases there.
+ * Prints as it goes and writes bench/RESULTS.md.
+ *
+ *   npm run bench [-- --sizes 100000,1000000,3000000] [--reference-max 1000000] [--sweep-size 200000]
+ *                 [--batch-sizes 500,1000,2000,5000,10000] [--no-seed] [--no-duckdb] [--no-incremental]
+ *                 [--out bench/RESULTS.md]
+ *
+ * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) names the server; the bench creates its own databases
+ * there (oe_bench_*), drops every one of them before it exits, and changes no global variable.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DEFAULT_BATCH_SIZE } from '../src/options.ts';
+import { compareDuckdb, type ReferenceRun } from './duckdb-reference.ts';
 import { generate } from './generate.ts';
-import { parseThroughput, wholeFileJsonParse, type ParseResult } from './parse.ts';
-import { loadDataReference, type ReferenceResult } from './reference.ts';
+import { cloneStar, compareMysql, incrementOptions, mysqlIncrementalReference, writeStagingFiles, type StagingFiles } from './incremental.ts';
+import { parseThroughput, wholeFileJsonParse } from './parse.ts';
+import { childCpuFromTimes, serverCpu, type ServerCpu } from './profile.ts';
+import { loadDataReference } from './reference.ts';
+import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type IncrementalRow, type Warehouse } from './report.ts';
 import { runSeed, seedUnavailable, type SeedResult } from './seed.ts';
+import { describeComparison } from './star.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
-const sizes = opt('sizes', '100000,1000000,3000000').split(',').map(Number);
-const sweepSize = Number(opt('sweep-size', '200000'));
-const batchSizes = opt('batch-sizes', '500,1000,2000,5000,10000').split(',').map(Number);
-const referenceMax = Number(opt('reference-max', '1000000'));
-const withSeed = !args.includes('--no-seed');
-const withDuckdb = !args.includes('--no-duckdb');
-const out = opt('out', join(ROOT, 'bench', 'RESULTS.md'));
-const MYSQL_URL = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
+const USAGE = `usage: npm run bench -- [--sizes N,N,...] [--reference-max N] [--sweep-size N] [--batch-sizes N,N,...]
+                      [--no-seed] [--no-duckdb] [--no-incremental] [--out FILE]
+  --sizes           first loads of these many orders (default 100000,1000000,3000000)
+  --reference-max   references, DuckDB and incremental rows for sizes up to this (default 1000000)
+  --sweep-size      orders for the --batch-size sweep on both warehouses; 0 skips it (default 200000)
+  --batch-sizes     the sweep's batch sizes (default 500,1000,2000,5000,10000)
+  --no-seed         skip the seed's pandas pipeline
+  --no-duckdb       skip the DuckDB rows (engine, reference, sweep)
+  --no-incremental  skip the incremental rows
+  --out             where to write the results (default bench/RESULTS.md)
+MYSQL_URL names the MariaDB server (default mysql://root@127.0.0.1:3306/test).
+`;
 
-interface EngineRun {
-  seconds: number;
-  summary: {
-    orders: number;
-    factRows: number;
-    bytes: number;
-    peakRssMb: number;
-    stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
+/** The command line, validated once: a bad flag is named with its value and what is allowed. */
+function parseArgs(argv: string[]) {
+  const fail = (msg: string): never => {
+    process.stderr.write(`bench: ${msg}\n${USAGE}`);
+    process.exit(2);
   };
+  const flags = new Set(['--no-seed', '--no-duckdb', '--no-incremental', '--help']);
+  const valued = new Set(['--sizes', '--reference-max', '--sweep-size', '--batch-sizes', '--out']);
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (flags.has(a)) values.set(a, '');
+    else if (valued.has(a)) {
+      if (argv[i + 1] === undefined) fail(`${a} needs a value`);
+      values.set(a, argv[++i]!);
+    } else fail(`unknown option ${a}`);
+  }
+  if (values.has('--help')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const whole = (name: string, def: string, min: number): number => {
+    const v = values.get(name) ?? def;
+    const n = Number(v);
+    return Number.isInteger(n) && n >= min ? n : fail(`${name} ${v}: expected a whole number >= ${min}`);
+  };
+  const list = (name: string, def: string): number[] => {
+    const v = values.get(name) ?? def;
+    const ns = v.split(',').map(Number);
+    return ns.every((n) => Number.isInteger(n) && n > 0) ? ns : fail(`${name} ${v}: expected whole numbers > 0, separated by commas`);
+  };
+  return {
+    sizes: list('--sizes', '100000,1000000,3000000'),
+    referenceMax: whole('--reference-max', '1000000', 0),
+    sweepSize: whole('--sweep-size', '200000', 0),
+    batchSizes: list('--batch-sizes', '500,1000,2000,5000,10000'),
+    withSeed: !values.has('--no-seed'),
+    withDuckdb: !values.has('--no-duckdb'),
+    withIncremental: !values.has('--no-incremental'),
+    out: values.get('--out') ?? join(ROOT, 'bench', 'RESULTS.md'),
+  };
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const MYSQL_URL = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
+const MYSQL_OPTIONS: mysql.ConnectionOptions = {
+  host: MYSQL_URL.hostname,
+  port: Number(MYSQL_URL.port || 3306),
+  user: decodeURIComponent(MYSQL_URL.username) || 'root',
+  password: decodeURIComponent(MYSQL_URL.password),
+  charset: 'UTF8MB4_BIN',
+  dateStrings: true,
+  supportBigNumbers: true,
+  bigNumberStrings: true,
+};
+/** Child processes running now: on a signal they are stopped before the databases they write to are dropped. */
+const children = new Set<ChildProcess>();
+/** Set when a signal stops the bench: failures of the children it stopped are then expected, not reported. */
+let stopping: NodeJS.Signals | null = null;
+
+/** Spawn a child, collect its output, and resolve with its exit code. */
+async function runChild(command: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Its own process group (detached), so that a signal can stop the shell wrapper and the engine under it alike.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd, detached: true });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  children.delete(child);
+  return { code, stdout, stderr };
+}
+
+/** Stop every running child (the shell wrapper forwards nothing: signal its whole process group). */
+async function stopChildren(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) return r();
+          c.once('close', () => r());
+          try {
+            process.kill(-c.pid!, 'SIGTERM');
+          } catch {
+            c.kill('SIGTERM');
+          }
+        }),
+    ),
+  );
 }
 
 function dbUrl(name: string): string {
@@ -56,24 +152,41 @@ function log(msg: string): void {
   process.stdout.write(`${msg}\n`);
 }
 
-/** The engine as users run it: the bin, in its own process. */
-async function engine(file: string, db: string, batchSize: number): Promise<EngineRun> {
-  const t = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'orders-etl.js'), 'load', file, '--db', db, '--json', '--no-progress', '--batch-size', String(batchSize)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
-  const seconds = (performance.now() - t) / 1000;
-  if (code !== 0) throw new Error(`engine failed (exit ${code}): ${stderr.slice(-2000)}`);
-  return { seconds, summary: JSON.parse(stdout) };
+/** Run `work`, with the MariaDB server's CPU over it (null when it cannot be read). */
+async function withServerCpu<T>(server: ServerCpu | null, work: () => Promise<T>): Promise<[T, number | null]> {
+  const before = server?.read() ?? null;
+  const result = await work();
+  const after = server?.read() ?? null;
+  return [result, before !== null && after !== null ? after - before : null];
 }
 
-async function dropDb(admin: mysql.Connection, name: string): Promise<void> {
-  await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+/**
+ * The engine as users run it: the bin, in its own process. A shell around it reports the process's CPU
+ * (`times`) without relying on the engine's summary.
+ */
+async function engine(file: string, db: string, batchSize: number, server: ServerCpu | null = null): Promise<EngineRun> {
+  const run = async () => {
+    const t = performance.now();
+    const args = [join(ROOT, 'bin', 'orders-etl.js'), 'load', file, '--db', db, '--json', '--no-progress', '--batch-size', String(batchSize)];
+    const { code, stdout, stderr } = await runChild('/bin/sh', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'sh', process.execPath, ...args]);
+    const seconds = (performance.now() - t) / 1000;
+    if (code !== 0) throw new Error(`engine failed (exit ${code}): ${stderr.slice(-2000)}`);
+    return { seconds, summary: JSON.parse(stdout) as EngineSummary, processCpu: childCpuFromTimes(stderr) };
+  };
+  const [r, serverCpuMs] = await withServerCpu(server, run);
+  return { ...r, serverCpuMs };
+}
+
+/** The DuckDB reference in a process of its own, so that its memory and CPU are its own. */
+async function duckdbReference(dbFile: string, jsonFile: string): Promise<ReferenceRun> {
+  const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'duckdb-reference.ts'), 'load', dbFile, jsonFile], ROOT);
+  if (code !== 0) throw new Error(`the DuckDB reference failed (exit ${code}): ${stderr.slice(-2000)}`);
+  return JSON.parse(stdout) as ReferenceRun;
+}
+
+function removeDuckdb(file: string): void {
+  rmSync(file, { force: true });
+  rmSync(`${file}.wal`, { force: true });
 }
 
 /**
@@ -94,15 +207,21 @@ async function quiesce(admin: mysql.Connection): Promise<void> {
   }
 }
 
-function machine(admin: { version: string; settings: Record<string, string> }): string[] {
+function machine(server: { version: string; settings: Record<string, string> }): string[] {
   const cpus = os.cpus();
   const duck = JSON.parse(readFileSync(join(ROOT, 'node_modules', '@duckdb', 'node-api', 'package.json'), 'utf8')).version;
   const disk = spawnSync('df', ['-h', os.tmpdir()], { encoding: 'utf8' }).stdout.split('\n')[1] ?? '';
+  // Which engine was measured: the commit, and whether its sources differed from it.
+  const git = (...a: string[]) => spawnSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD').stdout?.trim();
+  const dirty = git('status', '--porcelain', '--', 'src', 'bin').stdout?.trim();
   return [
+    `- Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
+    `- Engine: ${head ? `commit ${head}${dirty ? ' with uncommitted changes in src/ or bin/' : ''}` : 'not a git checkout'}`,
     `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,
+    `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}; load average at the start ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} (other work on the machine shows here)`,
     `- Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB; OS ${os.type()} ${os.release()}`,
-    `- Node ${process.version}; MariaDB ${admin.version} (${Object.entries(admin.settings).map(([k, v]) => `${k}=${v}`).join(', ')}); DuckDB ${duck}`,
+    `- Node ${process.version}; MariaDB ${server.version} (${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}); DuckDB ${duck}`,
     `- Temp folder: ${os.tmpdir()} (${disk.replace(/\s+/g, ' ').trim()})`,
   ];
 }
@@ -111,19 +230,22 @@ const f1 = (n: number) => n.toFixed(1);
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
+  const { sizes, referenceMax, sweepSize, batchSizes, withSeed, withDuckdb, withIncremental, out } = opts;
   const tmp = mkdtempSync(join(os.tmpdir(), 'orders-etl-bench-'));
-  const admin = await mysql.createConnection({
-    host: MYSQL_URL.hostname,
-    port: Number(MYSQL_URL.port || 3306),
-    user: decodeURIComponent(MYSQL_URL.username) || 'root',
-    password: decodeURIComponent(MYSQL_URL.password),
-    charset: 'UTF8MB4_BIN',
-    dateStrings: true,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
+  const admin = await mysql.createConnection(MYSQL_OPTIONS);
+  const databases = new Set<string>();
+  const dropDb = async (name: string) => {
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    databases.delete(name);
+  };
+  /** Every database the bench creates is named here first, so that `finally` (or a signal) can drop what is left. */
+  const freshDb = async (name: string) => {
+    databases.add(name);
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    return name;
+  };
   const [[v]] = (await admin.query(
-    'SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@innodb_flush_log_at_trx_commit AS flush, @@innodb_log_file_size AS log, @@max_allowed_packet AS packet',
+    'SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@innodb_flush_log_at_trx_commit AS flush, @@innodb_log_file_size AS log, @@max_allowed_packet AS packet, @@pid_file AS pid_file',
   )) as unknown as [Record<string, string>[]];
   const server = {
     version: v!.version!,
@@ -134,13 +256,58 @@ async function main(): Promise<void> {
       max_allowed_packet: `${Number(v!.packet) / 1024 ** 2} MB`,
     },
   };
-  const lines: string[] = ['# Bench results', '', 'Written by `npm run bench` (bench/run.ts). All figures come from one run on this machine:', '', ...machine(server), ''];
+  const cpuOfServer = serverCpu(MYSQL_URL.hostname, v!.pid_file ?? null);
+  if (cpuOfServer.unavailable) log(`database CPU: n/a (${cpuOfServer.unavailable})`);
+  const mariadbServer = cpuOfServer.unavailable ? null : cpuOfServer;
+  const results: BenchResults = {
+    machine: machine(server),
+    defaultBatchSize: DEFAULT_BATCH_SIZE,
+    referenceMax,
+    firstLoads: [],
+    mariadbReferences: [],
+    duckdbReferences: [],
+    incrementals: [],
+    profiles: [],
+    parse: [],
+    sweepSize,
+    sweep: [],
+    duckdbSettings: '',
+    serverCpuUnavailable: cpuOfServer.unavailable,
+  };
   const seedProblem = withSeed ? seedUnavailable() : 'skipped (--no-seed)';
-  const rows: string[] = [];
-  const references: string[] = [];
-  const stageRows: string[] = [];
-  const targets: { what: string; target: string; measured: string; met: boolean }[] = [];
-  const parseRows: ParseResult[] = [];
+  const profileEngine = (warehouse: Warehouse, run: string, e: EngineRun) =>
+    results.profiles.push({
+      warehouse,
+      run,
+      seconds: e.seconds,
+      summary: e.summary,
+      processCpu: e.processCpu,
+      serverCpuMs: e.serverCpuMs,
+      steps: e.summary.stages.databaseSteps,
+      databaseMs: e.summary.stages.databaseMs,
+    });
+  const profileReference = (warehouse: Warehouse, run: string, r: { seconds: number; steps: Record<string, number>; cpu?: { userMs: number; systemMs: number } }, serverCpuMs: number | null) =>
+    results.profiles.push({ warehouse, run, seconds: r.seconds, summary: null, processCpu: r.cpu ?? null, serverCpuMs, steps: r.steps, databaseMs: r.seconds * 1000 });
+
+  // Interrupted (Ctrl-C, kill): `finally` does not run on a signal, so stop the children, drop what the bench
+  // created on a connection of its own (the admin connection may be busy), remove the temp folder, and exit.
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = signal;
+    log(`\n${signal}: dropping the bench's databases (${[...databases].join(', ') || 'none'}) and ${tmp}`);
+    void (async () => {
+      try {
+        await stopChildren();
+        const c = await mysql.createConnection(MYSQL_OPTIONS);
+        for (const name of databases) await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+        await c.end();
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
+    })();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const size of sizes) {
       const file = join(tmp, `orders-${size}.json`);
@@ -148,154 +315,195 @@ async function main(): Promise<void> {
       await generate(file, { orders: size });
       const mb = statSync(file).size / 1e6;
       log(`   ${f1(mb)} MB of pretty JSON`);
-      if (size === sizes[0] || size === 1_000_000) {
+      if (size === sizes[0] || size === TARGET_SIZE) {
         for (const p of ['scanner', 'stream-json'] as const) {
           const r = await parseThroughput(file, p);
           log(`   parse only, ${p}: ${f1(r.mbPerSecond)} MB/s`);
-          parseRows.push({ ...r, parser: `${r.parser} (${int(size)} orders)` });
+          results.parse.push({ ...r, parser: `${r.parser} (${int(size)} orders)` });
         }
         const whole = wholeFileJsonParse(file);
-        if (whole) parseRows.push({ ...whole, parser: `${whole.parser} (${int(size)} orders)` });
+        if (whole) results.parse.push({ ...whole, parser: `${whole.parser} (${int(size)} orders)` });
+      }
+      const withReferences = size <= referenceMax;
+      // The increment and its final rows serve both warehouses.
+      let increment: { file: string; orders: number; redelivered: number; staging: StagingFiles | null } | null = null;
+      if (withIncremental && withReferences) {
+        const o = incrementOptions(size);
+        const incFile = join(tmp, `increment-${size}.json`);
+        log(`   generating the increment: ${int(o.orders)} orders, half re-deliveries`);
+        await generate(incFile, o);
+        increment = { file: incFile, orders: o.orders, redelivered: Math.round(o.orders * (o.redeliver ?? 0)), staging: null };
       }
 
-      const db = `oe_bench_${size}`;
-      await dropDb(admin, db);
+      // --- MariaDB ---------------------------------------------------------------------------------------
+      const db = await freshDb(`oe_bench_${size}`);
       await quiesce(admin);
       log('   engine -> MariaDB');
-      const e = await engine(file, dbUrl(db), DEFAULT_BATCH_SIZE);
-      const s = e.summary;
-      log(`   ${f1(e.seconds)} s, ${int(s.orders / e.seconds)} orders/s, peak RSS ${s.peakRssMb} MB`);
-      rows.push(`| MariaDB | ${int(size)} | ${f1(mb)} | ${f1(e.seconds)} | ${int(s.orders / e.seconds)} | ${f1(mb / e.seconds)} | ${int(s.factRows / e.seconds)} | ${s.peakRssMb} |`);
-      const steps = Object.entries(s.stages.databaseSteps).map(([k, ms]) => `${k} ${f1(ms / 1000)}`).join(', ');
-      stageRows.push(`| MariaDB | ${int(size)} | ${f1(e.seconds)} | ${f1(s.stages.parseMs / 1000)} | ${f1(s.stages.transformMs / 1000)} | ${f1(s.stages.databaseMs / 1000)} | ${steps} |`);
-      if (size === 1_000_000 || size === sizes[sizes.length - 1]) {
-        targets.push({ what: `peak RSS at ${int(size)} orders`, target: '≤ 256 MB', measured: `${s.peakRssMb} MB`, met: s.peakRssMb <= 256 });
-      }
+      const e = await engine(file, dbUrl(db), DEFAULT_BATCH_SIZE, mariadbServer);
+      log(`   ${f1(e.seconds)} s, ${int(e.summary.orders / e.seconds)} orders/s, peak RSS ${e.summary.peakRssMb} MB`);
+      results.firstLoads.push({ warehouse: 'MariaDB', dimensions: 'SCD1', size, mb, engine: e });
+      profileEngine('MariaDB', `first load, ${int(size)}`, e);
 
-      if (size <= referenceMax) {
-        let ref: ReferenceResult | null = null;
-        let refDeferred: ReferenceResult | null = null;
+      if (withReferences) {
         await quiesce(admin);
         log('   reference: LOAD DATA of the same rows, keys maintained');
-        ref = await loadDataReference(admin, db, `${db}_ref`, tmp, false);
-        log(`   ${f1(ref.seconds)} s`);
+        const keysMaintained = await loadDataReference(admin, db, await freshDb(`${db}_ref`), tmp, false);
+        databases.delete(`${db}_ref`);
+        log(`   ${f1(keysMaintained.seconds)} s`);
         await quiesce(admin);
         log('   reference: LOAD DATA of the same rows, fact keys built after');
-        refDeferred = await loadDataReference(admin, db, `${db}_ref`, tmp, true);
-        log(`   ${f1(refDeferred.seconds)} s`);
+        const keysAfter = await loadDataReference(admin, db, await freshDb(`${db}_ref`), tmp, true);
+        databases.delete(`${db}_ref`);
+        log(`   ${f1(keysAfter.seconds)} s`);
         let seed: SeedResult | null = null;
         let seedNote = seedProblem ?? '';
         if (!seedProblem) {
           await quiesce(admin);
           log('   reference: the seed pipeline (pandas)');
           try {
-            seed = await runSeed(admin, file, `${db}_seed`, `${MYSQL_URL.hostname}:${MYSQL_URL.port || 3306}`);
+            seed = await runSeed(admin, file, await freshDb(`${db}_seed`), MYSQL_URL);
+            databases.delete(`${db}_seed`);
             log(`   ${f1(seed.seconds)} s, peak ${seed.peakRssMb} MB`);
           } catch (err) {
             seedNote = (err as Error).message.slice(0, 300);
             log(`   seed failed: ${seedNote}`);
           }
         }
-        const r = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-        references.push(
-          `| ${int(size)} | ${f1(e.seconds)} | ${f1(ref.seconds)} (${r(e.seconds, ref.seconds)}) | ${f1(refDeferred.seconds)} (${r(e.seconds, refDeferred.seconds)}) | ${seed ? `${f1(seed.seconds)} s, ${seed.peakRssMb} MB (${r(e.seconds, seed.seconds)})` : `not run: ${seedNote}`} |`,
-        );
-        if (size === 1_000_000) {
-          targets.push({ what: 'wall time vs LOAD DATA, keys maintained (the issue\'s reference)', target: '≤ 1.3x', measured: r(e.seconds, ref.seconds), met: e.seconds <= 1.3 * ref.seconds });
-          targets.push({ what: 'wall time vs LOAD DATA, fact keys built after (the same trick as the engine)', target: '≤ 1.3x', measured: r(e.seconds, refDeferred.seconds), met: e.seconds <= 1.3 * refDeferred.seconds });
-          if (seed) targets.push({ what: 'wall time vs the seed pipeline', target: '≤ 0.33x', measured: r(e.seconds, seed.seconds), met: e.seconds <= seed.seconds / 3 });
+        results.mariadbReferences.push({ size, engine: e, keysMaintained, keysAfter, seed, seedNote });
+      }
+
+      if (increment) {
+        const row: IncrementalRow = { warehouse: 'MariaDB', dimensions: 'SCD1', base: size, orders: increment.orders, redelivered: increment.redelivered, engine: null, reference: null, comparison: null, error: null };
+        results.incrementals.push(row);
+        try {
+          log("   incremental: the increment's final rows for LOAD DATA (untimed)");
+          increment.staging = await writeStagingFiles(increment.file, tmp);
+          const refDb = await freshDb(`${db}_incref`);
+          log(`   incremental: copying the warehouse to ${refDb} (untimed)`);
+          await cloneStar(admin, db, refDb);
+          await quiesce(admin);
+          log('   incremental: engine -> MariaDB');
+          row.engine = await engine(increment.file, dbUrl(db), DEFAULT_BATCH_SIZE, mariadbServer);
+          log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB`);
+          profileEngine('MariaDB', `increment ${int(increment.orders)} on ${int(size)}`, row.engine);
+          await quiesce(admin);
+          log('   incremental reference: LOAD DATA into staging + set-based SQL, one transaction');
+          const staging = increment.staging;
+          const [r, cpu] = await withServerCpu(mariadbServer, () => mysqlIncrementalReference(MYSQL_OPTIONS, refDb, staging));
+          row.reference = r;
+          log(`   ${f1(r.seconds)} s`);
+          profileReference('MariaDB', `increment reference on ${int(size)}`, r, cpu);
+          row.comparison = await compareMysql(admin, db, refDb);
+          log(`   ${describeComparison(row.comparison)}`);
+          await dropDb(refDb);
+        } catch (err) {
+          row.error = (err as Error).message.slice(0, 500);
+          log(`   incremental failed: ${row.error}`);
         }
       }
-      await dropDb(admin, db);
+      await dropDb(db);
 
-      if (withDuckdb && size <= referenceMax) {
+      // --- DuckDB ----------------------------------------------------------------------------------------
+      if (withDuckdb && withReferences) {
         const duckFile = join(tmp, `bench-${size}.duckdb`);
+        await quiesce(admin);
         log('   engine -> DuckDB');
         const d = await engine(file, `duckdb:${duckFile}`, DEFAULT_BATCH_SIZE);
-        const ds = d.summary;
-        log(`   ${f1(d.seconds)} s, peak RSS ${ds.peakRssMb} MB`);
-        rows.push(`| DuckDB | ${int(size)} | ${f1(mb)} | ${f1(d.seconds)} | ${int(ds.orders / d.seconds)} | ${f1(mb / d.seconds)} | ${int(ds.factRows / d.seconds)} | ${ds.peakRssMb} |`);
-        const dsteps = Object.entries(ds.stages.databaseSteps).map(([k, ms]) => `${k} ${f1(ms / 1000)}`).join(', ');
-        stageRows.push(`| DuckDB | ${int(size)} | ${f1(d.seconds)} | ${f1(ds.stages.parseMs / 1000)} | ${f1(ds.stages.transformMs / 1000)} | ${f1(ds.stages.databaseMs / 1000)} | ${dsteps} |`);
-        rmSync(duckFile, { force: true });
-        rmSync(`${duckFile}.wal`, { force: true });
+        log(`   ${f1(d.seconds)} s, peak RSS ${d.summary.peakRssMb} MB`);
+        results.firstLoads.push({ warehouse: 'DuckDB', dimensions: 'SCD1', size, mb, engine: d });
+        profileEngine('DuckDB', `first load, ${int(size)}`, d);
+        const first: DuckdbFirstReference = { size, engine: d, reference: null, comparison: null, error: null };
+        results.duckdbReferences.push(first);
+        const refFile = join(tmp, `reference-${size}.duckdb`);
+        try {
+          log('   reference: DuckDB read_json + set-based SQL');
+          const r = await duckdbReference(refFile, file);
+          first.reference = r;
+          results.duckdbSettings = Object.entries(r.settings).map(([k, val]) => `${k}=${val}`).join(', ');
+          log(`   ${f1(r.seconds)} s, peak RSS ${r.peakRssMb} MB`);
+          profileReference('DuckDB', `first-load reference, ${int(size)}`, r, null);
+          first.comparison = await compareDuckdb(duckFile, refFile);
+          log(`   ${describeComparison(first.comparison)}`);
+        } catch (err) {
+          first.error = (err as Error).message.slice(0, 500);
+          log(`   DuckDB reference failed: ${first.error}`);
+        }
+        removeDuckdb(refFile);
+
+        if (increment) {
+          const row: IncrementalRow = { warehouse: 'DuckDB', dimensions: 'SCD1', base: size, orders: increment.orders, redelivered: increment.redelivered, engine: null, reference: null, comparison: null, error: null };
+          results.incrementals.push(row);
+          const incRefFile = join(tmp, `reference-increment-${size}.duckdb`);
+          try {
+            // The engine's process has closed the file (and checkpointed it): a file copy is an exact copy.
+            copyFileSync(duckFile, incRefFile);
+            if (existsSync(`${duckFile}.wal`)) copyFileSync(`${duckFile}.wal`, `${incRefFile}.wal`);
+            await quiesce(admin);
+            log('   incremental: engine -> DuckDB');
+            row.engine = await engine(increment.file, `duckdb:${duckFile}`, DEFAULT_BATCH_SIZE);
+            log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB`);
+            profileEngine('DuckDB', `increment ${int(increment.orders)} on ${int(size)}`, row.engine);
+            log('   incremental reference: DuckDB read_json + set-based SQL');
+            const r = await duckdbReference(incRefFile, increment.file);
+            row.reference = r;
+            log(`   ${f1(r.seconds)} s`);
+            profileReference('DuckDB', `increment reference on ${int(size)}`, r, null);
+            row.comparison = await compareDuckdb(duckFile, incRefFile);
+            log(`   ${describeComparison(row.comparison)}`);
+          } catch (err) {
+            row.error = (err as Error).message.slice(0, 500);
+            log(`   incremental failed: ${row.error}`);
+          }
+          removeDuckdb(incRefFile);
+        }
+        removeDuckdb(duckFile);
+      }
+      // Issue 13 goes here: a history (SCD2) warehouse (`orders-etl init --history customers,products` before
+      // loading), its first load of this file and the same increment, pushed with dimensions: 'history'.
+      if (increment) {
+        rmSync(increment.file, { force: true });
+        for (const f of Object.values(increment.staging ?? {})) rmSync(f.path, { force: true });
       }
       if (size !== sweepSize) rmSync(file, { force: true });
     }
 
-    const sweep: string[] = [];
     if (batchSizes.length > 0 && sweepSize > 0) {
-      const file = join(tmp, `orders-sweep-${sweepSize}.json`);
+      const file = join(tmp, `orders-${sweepSize}.json`);
       log(`\n== --batch-size sweep on ${int(sweepSize)} orders`);
-      await generate(file, { orders: sweepSize });
+      if (!existsSync(file)) await generate(file, { orders: sweepSize });
       for (const b of batchSizes) {
-        const db = `oe_bench_sweep_${b}`;
-        await dropDb(admin, db);
+        const db = await freshDb(`oe_bench_sweep_${b}`);
         await quiesce(admin);
-        const e = await engine(file, dbUrl(db), b);
-        log(`   --batch-size ${b}: ${f1(e.seconds)} s, peak RSS ${e.summary.peakRssMb} MB`);
-        sweep.push(`| ${b}${b === DEFAULT_BATCH_SIZE ? ' (default)' : ''} | ${f1(e.seconds)} | ${int(e.summary.orders / e.seconds)} | ${e.summary.peakRssMb} |`);
-        await dropDb(admin, db);
+        const m = await engine(file, dbUrl(db), b);
+        await dropDb(db);
+        log(`   MariaDB --batch-size ${b}: ${f1(m.seconds)} s, peak RSS ${m.summary.peakRssMb} MB`);
+        let d: EngineRun | null = null;
+        if (withDuckdb) {
+          const duckFile = join(tmp, `sweep-${b}.duckdb`);
+          await quiesce(admin);
+          d = await engine(file, `duckdb:${duckFile}`, b);
+          removeDuckdb(duckFile);
+          log(`   DuckDB  --batch-size ${b}: ${f1(d.seconds)} s, peak RSS ${d.summary.peakRssMb} MB`);
+        }
+        results.sweep.push({ batchSize: b, mariadb: m, duckdb: d });
       }
+      rmSync(file, { force: true });
     }
 
-    for (const p of parseRows.filter((x) => x.parser.startsWith('scanner'))) {
-      targets.push({ what: `parse stage alone, ${p.parser}`, target: '≥ 60 MB/s', measured: `${f1(p.mbPerSecond)} MB/s`, met: p.mbPerSecond >= 60 });
-    }
-
-    lines.push(
-      '## Targets',
-      '',
-      '| what | target | measured | met |',
-      '| --- | --- | --- | --- |',
-      ...targets.map((t) => `| ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`),
-      '',
-      `## Engine (pretty JSON, \`--batch-size ${DEFAULT_BATCH_SIZE}\`)`,
-      '',
-      '| warehouse | orders | MB | wall s | orders/s | MB/s | fact rows/s | peak RSS MB |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...rows,
-      '',
-      '## Where the time goes',
-      '',
-      'Parse and transform are CPU time of those stages; they run while the database works on earlier batches.',
-      'Database is wall time inside batch transactions, broken down by step (seconds).',
-      '',
-      '| warehouse | orders | wall s | parse s | transform s | database s | database steps |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
-      ...stageRows,
-      '',
-      '## References, same run, same MariaDB',
-      '',
-      'LOAD DATA: `LOAD DATA LOCAL INFILE` of exactly the final rows the engine produced, into a fresh database with',
-      'the same DDL, dimensions first, then facts. "Keys maintained": the fact table\'s secondary indexes and',
-      'foreign keys exist during the load. "Keys built after": the fact table is loaded with its primary key only',
-      'and its secondary keys are added afterwards, which is what the engine does on a first load. The seed: its',
-      'initial load (pandas `to_sql`, which replaces the fact table with one that has no keys at all).',
-      '',
-      '| orders | engine s | LOAD DATA, keys maintained s (engine/ref) | LOAD DATA, keys built after s (engine/ref) | seed pipeline (engine/seed) |',
-      '| --- | --- | --- | --- | --- |',
-      ...references,
-      '',
-      '## Parse stage alone',
-      '',
-      '| parser | MB/s | seconds | records |',
-      '| --- | --- | --- | --- |',
-      ...parseRows.map((p) => `| ${p.parser} | ${f1(p.mbPerSecond)} | ${f1(p.seconds)} | ${int(p.records)} |`),
-      '',
-      `## --batch-size sweep (${int(sweepSize)} orders, MariaDB)`,
-      '',
-      '| batch size | wall s | orders/s | peak RSS MB |',
-      '| --- | --- | --- | --- |',
-      ...sweep,
-      '',
-    );
-    writeFileSync(out, lines.join('\n'));
+    writeFileSync(out, renderResults(results));
     log(`\nwrote ${out}`);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // Best effort on the way out: a failure to drop one database must not hide the error that brought us here.
+    for (const name of [...databases]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch((err: Error) => log(`could not drop ${name}: ${err.message}`));
     await admin.end();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-await main();
+await main().catch((err: unknown) => {
+  // Stopped by a signal: the handler drops the databases and exits; the runs it cut short are not errors.
+  if (stopping) return;
+  throw err;
+});

@@ -1,0 +1,340 @@
+/**
+ * What one bench run measured, and how it reads in bench/RESULTS.md: the tables, and issue 10's targets with
+ * the figures measured. Pure functions of the results; bench/run.ts does the measuring.
+ */
+import type { ReferenceRun } from './duckdb-reference.ts';
+import type { MysqlReferenceRun } from './incremental.ts';
+import type { ParseResult } from './parse.ts';
+import { stepCoverage } from './profile.ts';
+import type { ReferenceResult } from './reference.ts';
+import type { SeedResult } from './seed.ts';
+import { allEqual, describeComparison, type TableComparison } from './star.ts';
+
+/** The size issue 10's targets are set for. */
+export const TARGET_SIZE = 1_000_000;
+
+/** The engine's `--json` summary: the fields the bench reads. `cpu` and `gcMs` are newer; absent means n/a. */
+export interface EngineSummary {
+  orders: number;
+  factRows: number;
+  bytes: number;
+  elapsedMs: number;
+  peakRssMb: number;
+  customers: { inserted: number; updated: number };
+  products: { inserted: number; updated: number };
+  stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
+  cpu?: { userMs: number; systemMs: number };
+  gcMs?: number;
+}
+
+export interface EngineRun {
+  seconds: number;
+  summary: EngineSummary;
+  /** CPU of the engine's process, measured from outside (the shell's `times`). */
+  processCpu: { userMs: number; systemMs: number } | null;
+  /** CPU ms of the MariaDB server during the run (null: not measurable, or DuckDB). */
+  serverCpuMs: number | null;
+}
+
+export type Warehouse = 'MariaDB' | 'DuckDB';
+
+/**
+ * How the warehouse keeps dimensions. Only SCD1 is measured today; issue 13 adds history (SCD2) warehouses
+ * (`orders-etl init --history customers,products` before loading) as rows of their own beside these.
+ */
+export type Dimensions = 'SCD1' | 'history';
+
+export interface FirstLoad {
+  warehouse: Warehouse;
+  dimensions: Dimensions;
+  size: number;
+  mb: number;
+  engine: EngineRun;
+}
+
+export interface MariadbReferences {
+  size: number;
+  engine: EngineRun;
+  keysMaintained: ReferenceResult;
+  keysAfter: ReferenceResult;
+  seed: SeedResult | null;
+  /** Why the seed did not run. */
+  seedNote: string;
+}
+
+export interface DuckdbFirstReference {
+  size: number;
+  engine: EngineRun;
+  reference: ReferenceRun | null;
+  comparison: TableComparison[] | null;
+  error: string | null;
+}
+
+export interface IncrementalRow {
+  warehouse: Warehouse;
+  dimensions: Dimensions;
+  base: number;
+  orders: number;
+  redelivered: number;
+  engine: EngineRun | null;
+  reference: MysqlReferenceRun | ReferenceRun | null;
+  comparison: TableComparison[] | null;
+  error: string | null;
+}
+
+export interface ProfileRow {
+  warehouse: Warehouse;
+  run: string;
+  seconds: number;
+  /** The engine's summary; null for a reference. */
+  summary: EngineSummary | null;
+  processCpu: { userMs: number; systemMs: number } | null;
+  serverCpuMs: number | null;
+  steps: Record<string, number>;
+  databaseMs: number;
+}
+
+export interface SweepRow {
+  batchSize: number;
+  mariadb: EngineRun;
+  duckdb: EngineRun | null;
+}
+
+export interface BenchResults {
+  /** The machine, the command, the engine's commit: bullet lines. */
+  machine: string[];
+  defaultBatchSize: number;
+  referenceMax: number;
+  firstLoads: FirstLoad[];
+  mariadbReferences: MariadbReferences[];
+  duckdbReferences: DuckdbFirstReference[];
+  incrementals: IncrementalRow[];
+  profiles: ProfileRow[];
+  parse: ParseResult[];
+  sweepSize: number;
+  sweep: SweepRow[];
+  /** DuckDB's settings in the reference's process, e.g. "threads=2, memory_limit=18.8 GiB". */
+  duckdbSettings: string;
+  /** Why the MariaDB server's CPU cannot be read, or null. */
+  serverCpuUnavailable: string | null;
+}
+
+export interface Target {
+  what: string;
+  target: string;
+  measured: string;
+  /** null: not measured in this run. */
+  met: boolean | null;
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const s1 = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : (ms / 1000).toFixed(1));
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+/** The result a target is read at: 1M orders when it ran, else the largest size that did. */
+function atTargetSize<T extends { size: number }>(rows: readonly T[]): T | null {
+  return rows.find((r) => r.size === TARGET_SIZE) ?? [...rows].sort((a, b) => b.size - a.size)[0] ?? null;
+}
+
+/** Issue 10's targets (items 1-5), each with what this run measured, at 1M orders or the size named. */
+export function collectTargets(r: BenchResults): Target[] {
+  const t: Target[] = [];
+  const notMeasured = (what: string, target: string, why: string) => t.push({ what, target, measured: `not measured: ${why}`, met: null });
+  const label = (size: number) => `${int(size)} orders`;
+  const scd1 = <T extends { dimensions: Dimensions }>(rows: readonly T[]) => rows.filter((x) => x.dimensions === 'SCD1');
+
+  // 1. MariaDB first load against LOAD DATA and the seed.
+  const mf = atTargetSize(r.mariadbReferences);
+  if (mf) {
+    const e = mf.engine.seconds;
+    const vs = (ref: number) => `${f1(e)} s / ${f1(ref)} s = ${ratio(e, ref)}`;
+    t.push({ what: `MariaDB first load vs LOAD DATA, keys maintained (${label(mf.size)})`, target: '≤ 1.3x', measured: vs(mf.keysMaintained.seconds), met: e <= 1.3 * mf.keysMaintained.seconds });
+    t.push({ what: `MariaDB first load vs LOAD DATA, fact keys built after (${label(mf.size)})`, target: '≤ 1.3x', measured: vs(mf.keysAfter.seconds), met: e <= 1.3 * mf.keysAfter.seconds });
+    if (mf.seed) t.push({ what: `MariaDB first load vs the seed pipeline (${label(mf.size)})`, target: '≤ 0.33x', measured: vs(mf.seed.seconds), met: e <= mf.seed.seconds / 3 });
+    else notMeasured(`MariaDB first load vs the seed pipeline (${label(mf.size)})`, '≤ 0.33x', mf.seedNote);
+  } else notMeasured('MariaDB first load vs LOAD DATA and the seed', '≤ 1.3x, ≤ 0.33x', `no size ≤ --reference-max ${int(r.referenceMax)}`);
+
+  // 2. DuckDB first load against its read_json reference.
+  const df = atTargetSize(r.duckdbReferences);
+  if (df) {
+    const e = df.engine.seconds;
+    if (df.reference) t.push({ what: `DuckDB first load vs read_json + SQL (${label(df.size)})`, target: '≤ 3x', measured: `${f1(e)} s / ${f1(df.reference.seconds)} s = ${ratio(e, df.reference.seconds)}`, met: e <= 3 * df.reference.seconds });
+    else notMeasured(`DuckDB first load vs read_json + SQL (${label(df.size)})`, '≤ 3x', df.error ?? 'the reference failed');
+    t.push({ what: `DuckDB first load, peak RSS (${label(df.size)})`, target: '≤ 320 MB', measured: `${df.engine.summary.peakRssMb} MB`, met: df.engine.summary.peakRssMb <= 320 });
+    t.push({
+      what: `DuckDB first load equals read_json + SQL, keys included (${label(df.size)})`,
+      target: 'equal',
+      measured: df.comparison ? describeComparison(df.comparison) : `not compared: ${df.error}`,
+      met: df.comparison ? allEqual(df.comparison) : null,
+    });
+  } else notMeasured('DuckDB first load vs read_json + SQL', '≤ 3x, ≤ 320 MB, equal', 'no DuckDB run (--no-duckdb, or no size ≤ --reference-max)');
+
+  // 3. MariaDB scaling (3N against N, 3M against 1M by preference) and memory at every size.
+  const wall = new Map(scd1(r.firstLoads).filter((x) => x.warehouse === 'MariaDB').map((x) => [x.size, x.engine.seconds]));
+  const bases = [...wall.keys()].filter((s) => wall.has(3 * s)).sort((a, b) => (a === TARGET_SIZE ? -1 : b === TARGET_SIZE ? 1 : b - a));
+  if (bases.length) {
+    const s = bases[0]!;
+    const [w1, w3] = [wall.get(s)!, wall.get(3 * s)!];
+    t.push({ what: `MariaDB wall, ${label(3 * s)} vs ${label(s)}`, target: '≤ 3.3x', measured: `${f1(w3)} s / ${f1(w1)} s = ${ratio(w3, w1)}`, met: w3 <= 3.3 * w1 });
+  } else notMeasured('MariaDB wall, 3M vs 1M orders', '≤ 3.3x', 'needs two sizes N and 3N in --sizes');
+  const rss: [string, number][] = [
+    ...scd1(r.firstLoads).filter((x) => x.warehouse === 'MariaDB').map((x): [string, number] => [`first load, ${label(x.size)}`, x.engine.summary.peakRssMb]),
+    ...scd1(r.incrementals).filter((x) => x.warehouse === 'MariaDB' && x.engine).map((x): [string, number] => [`increment on ${label(x.base)}`, x.engine!.summary.peakRssMb]),
+  ];
+  for (const [what, mb] of rss) t.push({ what: `MariaDB peak RSS, ${what}`, target: '≤ 256 MB', measured: `${mb} MB`, met: mb <= 256 });
+
+  // 4. Incremental loads against their references.
+  for (const warehouse of ['MariaDB', 'DuckDB'] as const) {
+    const row = atTargetSize(scd1(r.incrementals).filter((x) => x.warehouse === warehouse).map((x) => ({ ...x, size: x.base })));
+    if (!row) {
+      notMeasured(`${warehouse} increment vs set-based reference`, '≤ 1.0x', '--no-incremental, or no size ≤ --reference-max');
+      continue;
+    }
+    const what = `${warehouse} increment of ${int(row.orders)} on ${label(row.base)}`;
+    if (row.engine && row.reference) {
+      t.push({ what: `${what} vs set-based reference`, target: '≤ 1.0x', measured: `${f1(row.engine.seconds)} s / ${f1(row.reference.seconds)} s = ${ratio(row.engine.seconds, row.reference.seconds)}`, met: row.engine.seconds <= row.reference.seconds });
+    } else notMeasured(`${what} vs set-based reference`, '≤ 1.0x', row.error ?? 'failed');
+    t.push({ what: `${what} equals the reference, keys included`, target: 'equal', measured: row.comparison ? describeComparison(row.comparison) : `not compared: ${row.error}`, met: row.comparison ? allEqual(row.comparison) : null });
+  }
+
+  // 5. Named database steps account for at least 90% of database time (engine runs).
+  for (const p of r.profiles.filter((x) => x.summary)) {
+    const cov = stepCoverage(p.databaseMs, p.steps);
+    t.push({ what: `named database steps, ${p.warehouse} ${p.run}`, target: '≥ 90% of database time', measured: `${Math.round(cov.namedPct)}% of ${s1(cov.totalMs)} s`, met: cov.namedPct >= 90 });
+  }
+
+  for (const p of r.parse.filter((x) => x.parser.startsWith('scanner'))) {
+    t.push({ what: `parse stage alone, ${p.parser}`, target: '≥ 60 MB/s', measured: `${f1(p.mbPerSecond)} MB/s`, met: p.mbPerSecond >= 60 });
+  }
+  return t;
+}
+
+function profileLine(p: ProfileRow): string {
+  const sum = p.summary;
+  const cov = stepCoverage(p.databaseMs, p.steps);
+  const steps = `${cov.listed.map(([k, ms]) => `${k} ${s1(ms)}`).join(', ')} — ${Math.round(cov.coveredPct)}% (${Math.round(cov.namedPct)}%)`;
+  const gc = sum ? (sum.gcMs === undefined ? 'n/a' : `${((100 * sum.gcMs) / (p.seconds * 1000)).toFixed(1)}%`) : '—';
+  const proc = p.processCpu ? s1(p.processCpu.userMs + p.processCpu.systemMs) : sum ? 'n/a' : '—';
+  const dbCpu = p.warehouse === 'DuckDB' ? 'in-process' : s1(p.serverCpuMs);
+  const stage = (ms: number | undefined) => (sum ? s1(ms) : '—');
+  return `| ${p.warehouse} | ${p.run} | ${f1(p.seconds)} | ${stage(sum?.cpu?.userMs)} | ${stage(sum?.cpu?.systemMs)} | ${proc} | ${gc} | ${dbCpu} | ${stage(sum?.stages.parseMs)} | ${stage(sum?.stages.transformMs)} | ${s1(cov.totalMs)} | ${steps} |`;
+}
+
+/** bench/RESULTS.md. */
+export function renderResults(r: BenchResults): string {
+  const targets = collectTargets(r);
+  const lines = [
+    '# Bench results',
+    '',
+    'Written by `npm run bench` (bench/run.ts). All figures come from one run on this machine:',
+    '',
+    ...r.machine,
+    '',
+    '## Targets (issue 10)',
+    '',
+    `Set for ${int(TARGET_SIZE)} orders; where this run did not load that size, the figure is for the size named.`,
+    'A target not met is reported as measured; the reason is for the engineer to fill in.',
+    '',
+    '| what | target | measured | met | reason |',
+    '| --- | --- | --- | --- | --- |',
+    ...targets.map((t) => `| ${t.what} | ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | — |`),
+    '',
+    `## Engine, first load (pretty JSON, \`--batch-size ${r.defaultBatchSize}\`)`,
+    '',
+    '| warehouse | dimensions | orders | MB | wall s | orders/s | MB/s | fact rows/s | peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.firstLoads.map(({ warehouse, dimensions, size, mb, engine: { seconds: s, summary: x } }) =>
+      `| ${warehouse} | ${dimensions} | ${int(size)} | ${f1(mb)} | ${f1(s)} | ${int(x.orders / s)} | ${f1(mb / s)} | ${int(x.factRows / s)} | ${x.peakRssMb} |`,
+    ),
+    '',
+    '## Incremental load',
+    '',
+    'The warehouse of the first load above, then an increment made by the generator (bench/incremental.ts):',
+    'N/5 orders, half of them re-deliveries of existing orders with other lines, half new; changed attributes for',
+    'about 4% of N customers and for every product. The engine: a second `load`, into its own warehouse. The',
+    "reference, on an exact copy of that warehouse taken before: on MariaDB the increment's final rows",
+    "LOAD DATA'd into staging tables plus hand-written set-based SQL (UPDATE … JOIN, INSERT of new keys with",
+    'MAX + ROW_NUMBER in first-appearance order, DELETE … JOIN, INSERT … SELECT), one transaction, timed from',
+    'the LOAD DATA to COMMIT; on DuckDB `read_json` of the increment plus the same SQL, timed to the end of',
+    'CHECKPOINT. "Changed" counts are the reference\'s UPDATEs (rows whose attributes changed).',
+    '',
+    '| warehouse | dimensions | base orders | increment orders | re-delivered | changed customers | changed products | engine s | reference s | engine/reference | engine peak RSS MB | result |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.incrementals.map((x) => {
+      const ch = (k: string) => (x.reference?.changed[k] === undefined ? '—' : int(x.reference.changed[k]!));
+      const result = x.error ? `failed: ${x.error}` : x.comparison ? describeComparison(x.comparison) : '—';
+      return `| ${x.warehouse} | ${x.dimensions} | ${int(x.base)} | ${int(x.orders)} | ${int(x.redelivered)} | ${ch('customers update')} | ${ch('products update')} | ${x.engine ? f1(x.engine.seconds) : '—'} | ${x.reference ? f1(x.reference.seconds) : '—'} | ${x.engine && x.reference ? ratio(x.engine.seconds, x.reference.seconds) : '—'} | ${x.engine?.summary.peakRssMb ?? '—'} | ${result} |`;
+    }),
+    '',
+    'Reference steps (ms):',
+    '',
+    ...r.incrementals
+      .filter((x) => x.reference)
+      .map((x) => `- ${x.warehouse}, increment on ${int(x.base)}: ${Object.entries(x.reference!.steps).filter(([, ms]) => ms > 0).map(([k, ms]) => `${k} ${int(ms)}`).join(', ')}`),
+    '',
+    '## History (SCD2) warehouses',
+    '',
+    'Not measured yet. Issue 13 adds them beside the SCD1 rows above (dimensions = history): a warehouse created',
+    'with `orders-etl init --history customers,products`, its first load of the same files and the same increment.',
+    '',
+    '## Profile',
+    '',
+    'Node CPU and GC come from the engine\'s `--json` summary (`cpu`, `gcMs`; "n/a" while it does not report them);',
+    '"process CPU" is the engine\'s whole process measured from outside (the shell\'s `times`: user + system).',
+    `Database CPU is the MariaDB server process's CPU over the same interval (/proc/<pid>/stat, pid from @@pid_file${r.serverCpuUnavailable ? `; n/a here: ${r.serverCpuUnavailable}` : ''}:`,
+    'the whole server, so anything else it serves meanwhile counts too); DuckDB runs inside the engine\'s',
+    'process, so its CPU is in the process CPU. Database time is `stages.databaseMs` (wall time inside batch',
+    'transactions) plus the steps timed outside batches (`build fact keys`); the steps listed are the largest named',
+    'ones, as many as reach 90% of it, with the share they cover (and, in brackets, the share of all named steps).',
+    'Reference rows: their own steps, over their wall time.',
+    '',
+    '| warehouse | run | wall s | Node user s | Node system s | process CPU s | GC share | database CPU s | parse s | transform s | database s | steps covering ≥ 90% of database time (s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.profiles.map(profileLine),
+    '',
+    '## References, same run, same MariaDB',
+    '',
+    'LOAD DATA: `LOAD DATA LOCAL INFILE` of exactly the final rows the engine produced, into a fresh database with',
+    "the same DDL, dimensions first, then facts. \"Keys maintained\": the fact table's secondary indexes and",
+    'foreign keys exist during the load. "Keys built after": the fact table is loaded with its primary key only',
+    'and its secondary keys are added afterwards, which is what the engine does on a first load. The seed',
+    '(bench/seed/): its initial load (pandas `to_sql`, which replaces the fact table with one that has no keys at all).',
+    '',
+    '| orders | engine s | LOAD DATA, keys maintained s (engine/ref) | LOAD DATA, keys built after s (engine/ref) | seed pipeline (engine/seed) |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.mariadbReferences.map(({ size, engine: { seconds: e }, keysMaintained: a, keysAfter: b, seed, seedNote }) =>
+      `| ${int(size)} | ${f1(e)} | ${f1(a.seconds)} (${ratio(e, a.seconds)}) | ${f1(b.seconds)} (${ratio(e, b.seconds)}) | ${seed ? `${f1(seed.seconds)} s, ${seed.peakRssMb} MB (${ratio(e, seed.seconds)})` : `not run: ${seedNote}`} |`,
+    ),
+    '',
+    '## DuckDB reference, first load',
+    '',
+    'DuckDB on its own (bench/duckdb-reference.ts, in a process of its own): `read_json` of the same file plus',
+    'set-based SQL building the same star schema, keys included (MAX + ROW_NUMBER in first-appearance order),',
+    `in one transaction, timed to the end of CHECKPOINT; DuckDB's defaults${r.duckdbSettings ? ` (${r.duckdbSettings})` : ''}.`,
+    "Its tables are compared with the engine's row by row (EXCEPT ALL both ways, every column).",
+    '',
+    '| orders | engine s | reference s (engine/ref) | reference peak RSS MB | reference steps (ms) | result |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.duckdbReferences.map(({ size, engine: { seconds: e }, reference: ref, comparison, error }) =>
+      `| ${int(size)} | ${f1(e)} | ${ref ? `${f1(ref.seconds)} (${ratio(e, ref.seconds)})` : 'failed'} | ${ref?.peakRssMb ?? '—'} | ${ref ? Object.entries(ref.steps).filter(([, ms]) => ms > 0).map(([k, ms]) => `${k} ${int(ms)}`).join(', ') : '—'} | ${comparison ? describeComparison(comparison) : error} |`,
+    ),
+    '',
+    '## Parse stage alone',
+    '',
+    '| parser | MB/s | seconds | records |',
+    '| --- | --- | --- | --- |',
+    ...r.parse.map((p) => `| ${p.parser} | ${f1(p.mbPerSecond)} | ${f1(p.seconds)} | ${int(p.records)} |`),
+    '',
+    `## --batch-size sweep (first load of ${int(r.sweepSize)} orders, both warehouses)`,
+    '',
+    '| batch size | MariaDB wall s | MariaDB orders/s | MariaDB peak RSS MB | DuckDB wall s | DuckDB orders/s | DuckDB peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...r.sweep.map(({ batchSize, mariadb: m, duckdb: d }) => {
+      const cells = (x: EngineRun | null) => (x ? `${f1(x.seconds)} | ${int(x.summary.orders / x.seconds)} | ${x.summary.peakRssMb}` : '— | — | —');
+      return `| ${batchSize}${batchSize === r.defaultBatchSize ? ' (default)' : ''} | ${cells(m)} | ${cells(d)} |`;
+    }),
+    '',
+  ];
+  return lines.join('\n');
+}
