@@ -90,16 +90,19 @@ async function assertEqualsModel(db: TestWarehouse, want: ReturnType<typeof expe
   assert.deepEqual([[...got.customerKeys].sort(), [...got.productKeys].sort()], [[...want.customerKeys].sort(), [...want.productKeys].sort()], `${what}: surrogate keys`);
 }
 
-/** The fact table's secondary keys and foreign keys are all there. */
+/**
+ * The keys are as the schema declares them: on MySQL the fact table's secondary keys and foreign keys are all
+ * there (a first load drops them and must put them back); DuckDB declares keys on the dimensions only.
+ */
 async function assertFactKeys(db: TestWarehouse): Promise<void> {
   if (db.dialect === 'mysql') {
     const [row] = await db.query<any>('SHOW CREATE TABLE orders');
     const ddl = String(row['Create Table']);
     for (const k of ['ix_orders_product_sk', 'ix_orders_customer_sk', 'fk_orders_product', 'fk_orders_customer']) assert.ok(ddl.includes(k), `orders has ${k}:\n${ddl}`);
   } else {
-    const rows = await db.query<any>("SELECT constraint_type AS t FROM duckdb_constraints() WHERE table_name = 'orders'");
-    const types = rows.map((r) => r.t);
-    assert.ok(types.includes('PRIMARY KEY') && types.filter((t) => t === 'FOREIGN KEY').length === 2, JSON.stringify(types));
+    const rows = await db.query<any>("SELECT table_name AS t, constraint_type AS c FROM duckdb_constraints() WHERE constraint_type <> 'NOT NULL' ORDER BY ALL");
+    const keys = rows.map((r) => `${r.t} ${r.c}`);
+    for (const k of ['customers PRIMARY KEY', 'customers UNIQUE', 'products PRIMARY KEY', 'products UNIQUE']) assert.ok(keys.includes(k), `${k}: ${JSON.stringify(keys)}`);
   }
 }
 
@@ -278,7 +281,12 @@ for (const dialect of DIALECTS) {
         await assert.rejects(runLoad([source], wh, { ...DEFAULTS, batchSize: 500, parser: 'scanner', force: false }), /test:\/\/failing-body: byte \d+: the body broke/);
         await wh.close();
         events.push('closed');
-        assert.deepEqual(events, ['apply 0', 'committed 0', 'apply 500', 'committed 500', 'apply 1000', 'committed 1000', 'ledger failed', 'keys restored', 'closed']);
+        // Batches are handed over while the one before is still in the database's hands; every one handed over
+        // before the failure commits, and only then are the failure recorded, the keys restored, the warehouse closed.
+        const applied = events.filter((e) => e.startsWith('apply ')).map((e) => e.slice(6));
+        assert.deepEqual(applied, ['0', '500', '1000']);
+        assert.deepEqual(events.slice(-3), ['ledger failed', 'keys restored', 'closed']);
+        assert.deepEqual(events.filter((e) => e.startsWith('committed ')).map((e) => e.slice(10)), applied, 'each committed, in order, before the failure was recorded');
         await assert.rejects(wh.applyBatch(1, { firstIndex: 0, nextIndex: 0, orders: [], rejects: [] }), /already closed/);
         const [ledger] = await db.query<any>('SELECT status, records_committed, error FROM etl_loads');
         assert.deepEqual([ledger.status, Number(ledger.records_committed)], ['failed', 1500]);

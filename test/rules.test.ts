@@ -353,3 +353,30 @@ describe('a warehouse created before byte-exact text (mysql)', () => {
     }
   });
 });
+
+describe('a DuckDB warehouse whose fact table an earlier version created with keys', () => {
+  it('is rebuilt without them by load, saying so, keeping every row', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'duckdb')!.fresh();
+    try {
+      const initial = join(ROOT, 'fixtures', 'orders_initial.json');
+      const incremental = join(ROOT, 'fixtures', 'orders_incremental.json');
+      // The earlier schema: a primary key and foreign keys on the fact table.
+      await db.query(`CREATE TABLE customers (customer_sk BIGINT PRIMARY KEY, customer_id VARCHAR NOT NULL UNIQUE, name VARCHAR, email VARCHAR, address VARCHAR)`);
+      await db.query(`CREATE TABLE products (product_sk BIGINT PRIMARY KEY, product_id VARCHAR NOT NULL UNIQUE, name VARCHAR, category VARCHAR, price DECIMAL(12,2))`);
+      await db.query(`CREATE TABLE orders (order_id VARCHAR NOT NULL, line_no INTEGER NOT NULL, order_date DATE NOT NULL, total_amount DECIMAL(12,2),
+        product_sk BIGINT NOT NULL REFERENCES products (product_sk), customer_sk BIGINT NOT NULL REFERENCES customers (customer_sk), quantity INTEGER NOT NULL,
+        PRIMARY KEY (order_id, line_no))`);
+      const first = await runCli(['load', initial, '--db', db.url]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /rebuilding the fact table of duckdb:.* without its primary and foreign keys/);
+      const keys = await db.query<any>("SELECT constraint_type AS c FROM duckdb_constraints() WHERE table_name = 'orders' AND constraint_type <> 'NOT NULL'");
+      assert.deepEqual(keys, []);
+      const second = await runCli(['load', incremental, '--db', db.url]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.doesNotMatch(second.stderr, /rebuilding/);
+      await assertEqualsModel(db, modelOf(JSON.parse(readFileSync(initial, 'utf8')), JSON.parse(readFileSync(incremental, 'utf8'))), 'after the rebuild');
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -179,29 +179,45 @@ async function loadSources(
 }
 
 /**
- * The last stage: applies batches one at a time, and remembers the one in flight so that a failure elsewhere
- * in the pipeline can wait for it to commit or roll back before anything else touches the warehouse.
+ * Batches handed to the warehouse before the one before them has committed: it plans the next while the
+ * database works on the last (SqlWarehouse.applyBatch), and commits them strictly in order.
+ */
+const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * The last stage: hands batches to the warehouse, up to BATCHES_IN_FLIGHT at a time, and remembers them so
+ * that a failure elsewhere in the pipeline can wait for them to commit or roll back before anything else
+ * touches the warehouse. A failed batch fails the stage at once.
  */
 class BatchSink extends Writable {
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(apply: (batch: Batch) => Promise<void>) {
     super({
       objectMode: true,
       highWaterMark: 1,
       write: (batch: Batch, _enc, cb) => {
-        this.inFlight = apply(batch);
-        this.inFlight.then(() => cb(), cb);
+        const done = apply(batch);
+        this.inFlight.add(done);
+        done.then(
+          () => this.inFlight.delete(done),
+          (err: Error) => {
+            this.inFlight.delete(done);
+            this.destroy(err);
+          },
+        );
+        if (this.inFlight.size < BATCHES_IN_FLIGHT) cb();
+        else Promise.race(this.inFlight).then(() => cb(), () => {});
+      },
+      final: (cb) => {
+        Promise.all(this.inFlight).then(() => cb(), cb);
       },
     });
   }
 
-  /** Resolves once the batch in flight, if any, has committed or rolled back. */
-  settled(): Promise<void> {
-    return this.inFlight.then(
-      () => {},
-      () => {},
-    );
+  /** Resolves once every batch handed over has committed or failed. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
   }
 }
 

@@ -109,6 +109,10 @@ export function money(v: unknown, field: string, optional: boolean): string | nu
   if ((v === undefined || v === null) && optional) return null;
   let s: string;
   if (typeof v === 'number') {
+    // The common case, without number-to-text conversion: a value with at most two decimals, in range. For
+    // such a value (at most 12 significant digits) the text below is exactly what the general path gives.
+    const cents = Math.round(v * 100);
+    if (cents / 100 === v && cents <= MAX_CENTS && cents >= -MAX_CENTS) return centsText(cents);
     if (!Number.isFinite(v)) throw new Invalid(`${field}: ${v} is not a finite amount`);
     s = plainDecimal(v);
   } else if (typeof v === 'string') {
@@ -128,6 +132,14 @@ export function money(v: unknown, field: string, optional: boolean): string | nu
   }
   const sign = s.startsWith('-') && (m[1] !== '0' || frac !== '') ? '-' : '';
   return `${sign}${m[1]}.${frac.padEnd(LIMITS.moneyScale, '0')}`;
+}
+
+const MAX_CENTS = 10 ** (LIMITS.moneyIntegerDigits + LIMITS.moneyScale) - 1;
+
+function centsText(cents: number): string {
+  const a = cents < 0 ? -cents : cents;
+  const frac = a % 100;
+  return `${cents < 0 ? '-' : ''}${(a - frac) / 100}.${frac < 10 ? '0' : ''}${frac}`;
 }
 
 function plainDecimal(n: number): string {

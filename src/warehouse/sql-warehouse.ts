@@ -1,22 +1,29 @@
 /**
- * The load semantics, written once for every SQL dialect: ledger, SCD1 merge, surrogate key resolution,
- * order replacement, rejects, retries. A dialect (mysql/, duckdb/) supplies the connection, a few SQL
- * spellings and its fastest bulk path; it does not re-implement any rule.
+ * The load semantics, written once for every SQL dialect: ledger, SCD1 merge, surrogate keys, order
+ * replacement, rejects, retries. A dialect (mysql/, duckdb/) supplies the connection, a few SQL spellings and
+ * its fastest bulk paths; it does not re-implement any rule.
  *
  * One connection, one writer: batches commit strictly in source order, which is what makes "last occurrence
- * wins" hold across batches. Per batch, in one transaction:
- *   1. dimension rows the cache does not know unchanged -> staging tables (the dialect's bulk path)
- *   2. SCD1 merge: UPDATE changed attributes in place, INSERT new natural keys (ordered by first appearance)
- *   3. resolveSurrogateKeys: one SELECT per dimension for exactly the staged natural keys
- *   4. the batch's orders are deleted and their lines written (a re-delivered order replaces its lines)
- *   5. rejects and the ledger's progress
+ * wins" hold across batches. While it holds the warehouse, the engine keeps what it needs to know of it in
+ * memory (keys.ts): every natural key with its surrogate key and a hash of its attributes, and a filter of the
+ * order ids the fact table may hold. So a batch is planned without reading the warehouse, and written without
+ * waiting for anything but the writes:
+ *   1. dimensions: a new natural key gets the next surrogate key (in order of first appearance) and its row is
+ *      appended; a known key with other attributes is updated by surrogate key through a staging table; a
+ *      known, unchanged key costs nothing
+ *   2. facts: the lines of orders the fact table cannot hold yet are appended; orders it may hold (delivered
+ *      before) have their lines replaced (the dialect's writeReplace)
+ *   3. rejects and the ledger's progress, then COMMIT; only then does the in-memory picture take the batch in.
+ * Surrogate keys are the next numbers after the largest one, not AUTO_INCREMENT's counter: a rolled-back
+ * batch (a retry, a crash) leaves no gap, so the same input in the same order gives the same keys after any
+ * fault and re-run, on every dialect.
  */
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
-import type { Batch } from '../model.ts';
-import { DimensionCache } from './dimension-cache.ts';
+import type { Batch, Rejection } from '../model.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
-import { prepareBatch, type PreparedBatch } from './prepare.ts';
+import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
+import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
@@ -39,9 +46,20 @@ export interface DialectSql {
   now: string;
   /** Empty a staging table (outside the batch transaction). */
   clear(table: string): string;
-  /** Overwrite changed attributes of existing keys from the staging table; returns rows changed. */
-  updateChanged(spec: DimensionSpec<unknown>): string;
+  /** Overwrite a dimension's attributes from its staging table (surrogate key, attributes), by surrogate key. */
+  updateBySk(spec: DimensionSpec<unknown>): string;
+  /** A column as the exact text the transform produces (decimals with their scale), for hashing read rows. */
+  text(column: string): string;
 }
+
+/** An order whose lines may already be in the fact table, and how many lines its delivery has now. */
+export interface ReplacedOrder {
+  orderId: string;
+  lines: number;
+}
+
+/** What a bulk write is: rows for a staging table, new dimension rows, fact lines, or rejected records. */
+export type BulkKind = 'stage' | 'dimension' | 'facts' | 'rejects';
 
 const LEDGER_COUNTS: [keyof LoadCounts, string][] = [
   ['orders', 'orders'],
@@ -55,11 +73,16 @@ const LEDGER_COUNTS: [keyof LoadCounts, string][] = [
 const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
 
 /**
- * Dimension rows remembered per dimension (bounded): unchanged ones skip staging and merging. 100,000
- * customers are about 20 MB; beyond that the least recently seen are merged again, which is correct, only
- * slower (bench/RESULTS.md: customers are the largest dimension step at 1 M orders).
+ * Natural keys remembered per dimension (keys.ts). About 80 bytes each: 600,000 customers (3 M orders of the
+ * bench) take some 50 MB. A larger dimension works too: keys the map has forgotten are looked up per batch.
  */
-const CACHE_ENTRIES = 100_000;
+const DIMENSION_KEYS = 1_000_000;
+
+/**
+ * A fact table with more lines than this is not read into the order filter when a load starts (it would take
+ * long and the filter would be large): every order is then treated as possibly delivered before.
+ */
+const ORDER_FILTER_MAX_LINES = 50_000_000;
 
 export abstract class SqlWarehouse implements Warehouse {
   abstract readonly dialect: string;
@@ -70,13 +93,21 @@ export abstract class SqlWarehouse implements Warehouse {
   protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024 };
   private readonly retry: RetryPolicy;
   protected readonly access: WarehouseAccess;
-  private readonly customerCache = new DimensionCache(CACHE_ENTRIES);
-  private readonly productCache = new DimensionCache(CACHE_ENTRIES);
+  private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
+  private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
+  /** Order ids the fact table may hold; null: it is too large to read, any order may be there. */
+  private orderFilter: OrderFilter | null = null;
+  /** The key maps and the order filter describe the warehouse (read after connecting, kept by commits). */
+  private knowsWarehouse = false;
+  /** Staging tables written by the last batch: emptied before the next one. */
+  private readonly staged = new Set<string>();
+  /** Counts what the engine has learned of the warehouse: a plan made before the last learning is stale. */
+  private epoch = 0;
+  /** A batch failed for good: no later batch may commit (the ledger's progress must stay a prefix). */
+  private batchFailed = false;
   /** What the ledger holds for each load this process writes (to settle a commit of unknown outcome). */
   private readonly loads = new Map<number, { uri: string; counts: LoadCounts }>();
   private connected = false;
-  /** Set once a connection has been opened: a later open() is a reconnect. */
-  private everConnected = false;
   /** Set by close(): nothing runs and nothing reconnects after it. */
   private closed = false;
   /** The tail of the chain of operations: one at a time on the one connection (see serial). */
@@ -110,12 +141,19 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Run a statement; the number of rows it changed. */
   protected abstract exec(sql: string, params?: unknown[]): Promise<number>;
   protected abstract select(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
-  /** Two-column result as text pairs (natural key, surrogate key). */
-  protected abstract pairs(sql: string): Promise<[string, string][]>;
+  /** A bulk write made ready in advance (the CPU part: encoding the rows), to be written in a transaction later. */
+  protected abstract prepareBulk(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind): PreparedBulk;
+  protected abstract writeBulk(bulk: PreparedBulk): Promise<void>;
+  /**
+   * The lines of orders the fact table may already hold, made ready; writeReplace then leaves each such order
+   * with exactly these lines (none, for an order delivered without products), inside the batch's transaction.
+   */
+  protected abstract prepareReplace(lines: BulkRows, orders: ReplacedOrder[]): PreparedBulk[];
+  protected abstract writeReplace(prepared: PreparedBulk[]): Promise<void>;
+  /** Read a result row by row without holding it whole (each row's values as the driver gives them). */
+  protected abstract scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void>;
   /** Any query's result as column names and rows, for `orders-etl query`. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
-  /** Write rows into a table by the dialect's fastest path. `kind` says what they are. */
-  protected abstract bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void>;
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
@@ -143,8 +181,15 @@ export abstract class SqlWarehouse implements Warehouse {
     return this.serial(() => this.plan(source, force));
   }
 
+  /**
+   * Plans the batch at once (CPU only, while earlier batches may still be in the database's hands), then
+   * queues its writes behind theirs. The caller may hand in the next batch before this one has committed:
+   * that is how the preparation of batch N+1 overlaps the database's work on batch N.
+   */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
-    return this.serial(() => this.apply(loadId, batch));
+    const prepared = prepareBatch(batch);
+    const planned = this.canPlanAhead() ? this.timedSync('plan', () => this.planBatch(prepared)) : null;
+    return this.serial(() => this.apply(loadId, batch, prepared, planned));
   }
 
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void> {
@@ -197,6 +242,9 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
+  /** Read what preparing bulk writes ahead needs (once per connection, before the first batch is planned). */
+  protected async learnWriters(): Promise<void> {}
+
   /** Before the first batch of a run (after lock and schema). */
   protected async prepareLoad(): Promise<void> {}
 
@@ -234,33 +282,51 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
-  private async apply(loadId: number, batch: Batch): Promise<LoadCounts> {
-    const prepared = prepareBatch(batch);
+  private async apply(loadId: number, batch: Batch, prepared: PreparedBatch, planned: PlannedBatch | null): Promise<LoadCounts> {
     const load = this.loads.get(loadId);
     if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
-    return this.withRetry(
-      `commit records ${batch.firstIndex}..${batch.nextIndex - 1}`,
-      async () => {
-        const counts = await this.applyPrepared(loadId, load.uri, prepared, batch);
-        const total = { ...load.counts };
-        addCounts(total, counts);
-        load.counts = total;
-        return counts;
-      },
-      // A commit whose outcome is unknown: the ledger row moves in the same transaction, so it says.
-      async () => {
-        const [row] = await this.select(`SELECT records_committed, ${LEDGER_COLUMNS} FROM etl_loads WHERE load_id = ?`, [loadId]);
-        if (!row || Number(row.records_committed) < batch.nextIndex) return null;
-        const ledger = ledgerCounts(row);
-        const counts = zeroCounts();
-        for (const k of Object.keys(counts) as (keyof LoadCounts)[]) counts[k] = ledger[k] - load.counts[k];
-        load.counts = ledger;
-        return counts;
-      },
-    );
+    // A batch never commits after one before it failed: the ledger's records_committed must stay a prefix.
+    if (this.batchFailed) throw new EtlError('E_INTERNAL', `records ${batch.firstIndex}.. not applied: an earlier batch failed`);
+    try {
+      return await this.withRetry(
+        `commit records ${batch.firstIndex}..${batch.nextIndex - 1}`,
+        async () => {
+          await this.learnWarehouse();
+          // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
+          if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared);
+          const counts = await this.writeBatch(loadId, load.uri, planned, batch);
+          const total = { ...load.counts };
+          addCounts(total, counts);
+          load.counts = total;
+          return counts;
+        },
+        // A commit whose outcome is unknown: the ledger row moves in the same transaction, so it says.
+        async () => {
+          const [row] = await this.select(`SELECT records_committed, ${LEDGER_COLUMNS} FROM etl_loads WHERE load_id = ?`, [loadId]);
+          if (!row || Number(row.records_committed) < batch.nextIndex) return null;
+          const ledger = ledgerCounts(row);
+          const counts = zeroCounts();
+          for (const k of Object.keys(counts) as (keyof LoadCounts)[]) counts[k] = ledger[k] - load.counts[k];
+          load.counts = ledger;
+          return counts;
+        },
+      );
+    } catch (err) {
+      this.batchFailed = true;
+      throw err;
+    }
   }
 
   // --- one batch -----------------------------------------------------------------------------------------
+
+  protected timedSync<T>(step: string, work: () => T): T {
+    const t = performance.now();
+    try {
+      return work();
+    } finally {
+      this.timings[step] = (this.timings[step] ?? 0) + performance.now() - t;
+    }
+  }
 
   protected async timed<T>(step: string, work: () => Promise<T>): Promise<T> {
     const t = performance.now();
@@ -271,104 +337,173 @@ export abstract class SqlWarehouse implements Warehouse {
     }
   }
 
-  private async applyPrepared(loadId: number, uri: string, p: PreparedBatch, batch: Batch): Promise<LoadCounts> {
-    const counts = zeroCounts();
+  /** Planning needs no read while the engine knows every key; otherwise it waits for its turn (lookups). */
+  private canPlanAhead(): boolean {
+    return this.knowsWarehouse && this.customerKeys.complete && this.productKeys.complete && !this.batchFailed;
+  }
+
+  /** Plan with the keys the maps have forgotten looked up first (on the connection, in the batch's turn). */
+  private async planWithLookups(p: PreparedBatch): Promise<PlannedBatch> {
+    await this.timed('lookups', async () => {
+      await this.lookupUnknown(CUSTOMERS, p.customers, this.customerKeys);
+      await this.lookupUnknown(PRODUCTS, p.products, this.productKeys);
+    });
+    return this.timedSync('plan', () => this.planBatch(p));
+  }
+
+  /**
+   * Everything about a batch that needs no database: which dimension rows are new (with their surrogate
+   * keys), changed or unchanged, which orders are fresh or delivered before, and the bulk payloads, ready to
+   * send. What the engine knows of the warehouse takes the batch in at once, as if it had committed: the next
+   * batch is planned on top of it. If this batch fails, the load fails; if it is retried on the same
+   * connection, the same plan is written again; after a reconnect, everything is learned again and every batch
+   * not yet committed is planned again (epoch).
+   */
+  private planBatch(p: PreparedBatch): PlannedBatch {
+    const customers = planDimension(CUSTOMERS, p.customers, this.customerKeys);
+    const products = planDimension(PRODUCTS, p.products, this.productKeys);
+    const fresh: PreparedOrder[] = [];
+    const replaced: PreparedOrder[] = [];
+    for (const o of p.orders) (this.orderFilter === null || this.orderFilter.mightHold(o.orderId) ? replaced : fresh).push(o);
+    const planned: PlannedBatch = {
+      epoch: this.epoch,
+      customers: this.prepareDimension(CUSTOMERS, customers),
+      products: this.prepareDimension(PRODUCTS, products),
+      facts: fresh.length > 0 ? this.prepareBulk('orders', FACT_COLUMNS, factRows(fresh, customers.keys, products.keys), 'facts') : null,
+      replace: replaced.length > 0 ? this.prepareReplace(factRows(replaced, customers.keys, products.keys), replaced.map((o) => ({ orderId: o.orderId, lines: o.lines.length }))) : null,
+      rejects: p.rejects,
+      counts: {
+        ...zeroCounts(),
+        customersInserted: customers.inserts.length,
+        customersUpdated: customers.updates.length,
+        productsInserted: products.inserts.length,
+        productsUpdated: products.updates.length,
+        orders: p.orders.length,
+        factRows: p.factRows,
+        rejected: p.rejects.length,
+      },
+    };
+    commitDimension(customers, this.customerKeys);
+    commitDimension(products, this.productKeys);
+    if (this.orderFilter) for (const o of p.orders) this.orderFilter.add(o.orderId);
+    return planned;
+  }
+
+  private prepareDimension<R>(spec: DimensionSpec<R>, plan: DimensionPlan): PlannedDimension {
+    const { table, stage, naturalKey, surrogateKey, attributes } = spec;
+    const inserts = plan.inserts.length === 0 ? null : this.prepareBulk(table, [surrogateKey, naturalKey, ...attributes], rowsOf(plan.inserts, (r, out) => {
+      out[0] = r.sk;
+      out[1] = r.id;
+      for (let i = 0; i < r.values.length; i++) out[2 + i] = r.values[i]!;
+    }, 2 + attributes.length), 'dimension');
+    const updates = plan.updates.length === 0 ? null : this.prepareBulk(stage, [surrogateKey, ...attributes], rowsOf(plan.updates, (r, out) => {
+      out[0] = r.sk;
+      for (let i = 0; i < r.values.length; i++) out[1 + i] = r.values[i]!;
+    }, 1 + attributes.length), 'stage');
+    return { spec: spec as DimensionSpec<unknown>, inserts, updates };
+  }
+
+  /** The batch's writes, in one transaction with the ledger's progress. */
+  private async writeBatch(loadId: number, uri: string, planned: PlannedBatch, batch: Batch): Promise<LoadCounts> {
+    const counts = planned.counts;
     // Staging is emptied outside the transaction: on MySQL a DELETE inside it leaves delete-marked rows that
     // temporary tables never purge, and every later join scans them (measured: key lookups 8x slower by batch 200).
-    await this.exec(this.sql.clear(CUSTOMERS.stage));
-    await this.exec(this.sql.clear(PRODUCTS.stage));
-    await this.exec('BEGIN');
+    await this.timed('clear staging', async () => {
+      for (const table of this.staged) await this.exec(this.sql.clear(table));
+      this.staged.clear();
+    });
+    await this.timed('begin', () => this.exec('BEGIN'));
     try {
-      const customers = await this.timed('customers', () => this.mergeScd1(CUSTOMERS, p.customers, this.customerCache));
-      const products = await this.timed('products', () => this.mergeScd1(PRODUCTS, p.products, this.productCache));
-      counts.customersInserted = customers.inserted;
-      counts.customersUpdated = customers.updated;
-      counts.productsInserted = products.inserted;
-      counts.productsUpdated = products.updated;
-      if (p.orders.length > 0) {
-        const ids = p.orders.map((o) => o.orderId);
-        await this.timed('delete orders', () => this.deleteOrders(ids));
-        if (p.factRows > 0) await this.timed('facts', () => this.bulkWrite('orders', FACT_COLUMNS, factRows(p, customers.keys, products.keys), 'facts'));
-        counts.orders = p.orders.length;
-        counts.factRows = p.factRows;
+      for (const [step, d] of [['customers', planned.customers], ['products', planned.products]] as const) {
+        await this.timed(step, async () => {
+          if (d.inserts) await this.writeBulk(d.inserts);
+          if (d.updates) {
+            this.staged.add(d.spec.stage);
+            await this.writeBulk(d.updates);
+            await this.exec(this.sql.updateBySk(d.spec));
+          }
+        });
       }
-      if (p.rejects.length > 0) {
-        // Idempotent by (load, record): a retried or resumed batch replaces its own rejects.
-        await this.exec('DELETE FROM etl_rejects WHERE load_id = ? AND record_index >= ? AND record_index < ?', [loadId, batch.firstIndex, batch.nextIndex]);
-        const rows = p.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, r.reason.slice(0, 1024), r.raw]);
-        await this.bulkWrite('etl_rejects', REJECT_COLUMNS, bulkRows(rows), 'rejects');
-        counts.rejected = p.rejects.length;
+      if (planned.facts) await this.timed('facts', () => this.writeBulk(planned.facts!));
+      if (planned.replace) await this.timed('replace orders', () => this.writeReplace(planned.replace!));
+      if (planned.rejects.length > 0) {
+        await this.timed('rejects', async () => {
+          // Idempotent by (load, record): a retried or resumed batch replaces its own rejects.
+          await this.exec('DELETE FROM etl_rejects WHERE load_id = ? AND record_index >= ? AND record_index < ?', [loadId, batch.firstIndex, batch.nextIndex]);
+          const rows = planned.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, r.reason.slice(0, 1024), r.raw]);
+          await this.writeBulk(this.prepareBulk('etl_rejects', REJECT_COLUMNS, bulkRows(rows), 'rejects'));
+        });
       }
-      await this.exec(
-        `UPDATE etl_loads SET records_committed = ?, batches_committed = batches_committed + 1, updated_at = ${this.sql.now},
-           ${LEDGER_COUNTS.map(([k, c]) => `${c} = ${c} + ${counts[k]}`).join(', ')}
-         WHERE load_id = ?`,
-        [batch.nextIndex, loadId],
+      await this.timed('ledger', () =>
+        this.exec(
+          `UPDATE etl_loads SET records_committed = ?, batches_committed = batches_committed + 1, updated_at = ${this.sql.now},
+             ${LEDGER_COUNTS.map(([k, c]) => `${c} = ${c} + ${counts[k]}`).join(', ')}
+           WHERE load_id = ?`,
+          [batch.nextIndex, loadId],
+        ),
       );
       await this.timed('commit', () => this.exec('COMMIT'));
-      customers.commit();
-      products.commit();
     } catch (err) {
       await this.exec('ROLLBACK').catch(() => {});
       throw err;
     }
-    return counts;
+    return { ...counts };
   }
 
-  /** SCD Type 1 for one dimension. Rows the cache knows unchanged skip all of it. */
-  private async mergeScd1<R>(spec: DimensionSpec<R>, rows: R[], cache: DimensionCache) {
-    const keys = new Map<string, string>();
-    const staged: { id: string; values: (string | null)[] }[] = [];
-    const stageRows: BulkValue[][] = [];
-    for (const r of rows) {
-      const id = spec.id(r);
-      const values = spec.values(r);
-      const sk = cache.hit(id, values);
-      if (sk !== undefined) {
-        keys.set(id, sk);
-        continue;
+  /**
+   * What the engine must know of the warehouse before it plans a batch: every dimension key (if it fits),
+   * the largest surrogate keys, and the order ids the fact table holds. Read once after connecting (again
+   * after a reconnect), then kept up to date by the commits of this process, the one writer.
+   */
+  private async learnWarehouse(): Promise<void> {
+    if (this.knowsWarehouse) return;
+    await this.timed('read keys', async () => {
+      await this.learnWriters();
+      for (const [spec, keys] of [[CUSTOMERS, this.customerKeys], [PRODUCTS, this.productKeys]] as const) {
+        keys.clear();
+        const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
+        const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
+        keys.maxSk = Number(stats!.top);
+        if (Number(stats!.n) > DIMENSION_KEYS) continue; // too many to hold: looked up as needed
+        await this.scan(`SELECT ${nk}, ${sk}, ${attributes.map((a) => this.sql.text(a)).join(', ')} FROM ${table}`, [], (row) => {
+          keys.set(String(row[0]), Number(row[1]), attributeHash(row.slice(2).map(textOrNull)));
+        });
+        keys.complete = true; // every row of the table, and it cannot change while this process holds the lock
       }
-      stageRows.push([stageRows.length, id, ...values]);
-      staged.push({ id, values });
-    }
-    const result = { inserted: 0, updated: 0, keys, commit: () => {} };
-    if (stageRows.length === 0) return result;
-    const { table: t, stage: s, naturalKey: nk, surrogateKey: sk, attributes } = spec;
-    const cols = [nk, ...attributes];
-    await this.bulkWrite(s, ['seq', ...cols], bulkRows(stageRows), 'stage');
-    result.updated = await this.exec(this.sql.updateChanged(spec as DimensionSpec<unknown>));
-    // Surrogate keys are handed out by the database as the next numbers after the largest one, in order of
-    // first appearance. Not AUTO_INCREMENT's counter: a rolled-back batch (a retry, a crash) would leave a
-    // gap in it, and the same input would end with other keys than a clean run. This way the keys depend only
-    // on the input and its order, identical after any fault and re-run, and identical on every dialect.
-    // Safe because one writer holds the warehouse lock.
-    result.inserted = await this.exec(
-      `INSERT INTO ${t} (${sk}, ${cols.join(', ')})
-       SELECT m.top + ROW_NUMBER() OVER (ORDER BY s.seq), ${cols.map((c) => `s.${c}`).join(', ')}
-         FROM ${s} s
-        CROSS JOIN (SELECT COALESCE(MAX(${sk}), 0) AS top FROM ${t}) m
-         LEFT JOIN ${t} d ON d.${nk} = s.${nk}
-        WHERE d.${sk} IS NULL`,
-    );
-    for (const [id, key] of await this.pairs(`SELECT s.${nk}, d.${sk} FROM ${s} s JOIN ${t} d ON d.${nk} = s.${nk}`)) keys.set(id, key);
-    result.commit = () => {
-      for (const e of staged) cache.set(e.id, keys.get(e.id)!, e.values);
-    };
-    return result;
+      const [facts] = await this.select('SELECT COUNT(*) AS n FROM orders');
+      const lines = Number(facts!.n);
+      this.orderFilter = null;
+      if (lines <= ORDER_FILTER_MAX_LINES) {
+        const filter = new OrderFilter(Math.max(4_000_000, 2 * lines));
+        if (lines > 0) await this.scan('SELECT DISTINCT order_id FROM orders', [], (row) => filter.add(String(row[0])));
+        this.orderFilter = filter;
+      }
+    });
+    this.knowsWarehouse = true;
+    this.epoch++;
   }
 
-  /** Delete the batch's orders (their lines are about to be written again), in statements that fit. */
-  private async deleteOrders(ids: string[]): Promise<void> {
-    const budget = Math.floor(this.caps.maxStatementBytes / 3) - 64;
-    let start = 0;
-    while (start < ids.length) {
-      let size = 0;
-      let end = start;
-      while (end < ids.length && (end === start || size + ids[end]!.length * 2 + 8 < budget)) size += ids[end++]!.length * 2 + 8;
-      const chunk = ids.slice(start, end);
-      await this.exec(`DELETE FROM orders WHERE order_id IN (${chunk.map(() => '?').join(',')})`, chunk);
-      start = end;
+  /** Keys the map has forgotten, read from the dimension table (and remembered again: they are committed rows). */
+  private async lookupUnknown<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): Promise<void> {
+    if (keys.complete) return;
+    const ids = rows.map((r) => spec.id(r)).filter((id) => keys.slotOf(id) < 0);
+    const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
+    const select = `SELECT ${nk}, ${sk}, ${attributes.map((a) => this.sql.text(a)).join(', ')} FROM ${table} WHERE ${nk} IN `;
+    const found: [string, number, number][] = [];
+    for (const chunk of idChunks(ids, this.caps.maxStatementBytes - select.length * 3 - 64)) {
+      await this.scan(`${select}(${chunk.map(() => '?').join(',')})`, chunk, (row) => {
+        found.push([String(row[0]), Number(row[1]), attributeHash(row.slice(2).map(textOrNull))]);
+      });
     }
+    // A key the lookup did not find is new: planning gives it the next surrogate key. The lookup must not make
+    // the map forget the batch's other keys, so it may hold more than its capacity until the batch is planned.
+    for (const [id, s, hash] of found) keys.set(id, s, hash, false);
+    keys.lookedUp(ids);
+  }
+
+  /** Staging tables written inside the transaction, emptied before the next batch. */
+  protected useStaging(table: string): void {
+    this.staged.add(table);
   }
 
   // --- connection and retries ----------------------------------------------------------------------------
@@ -376,14 +511,12 @@ export abstract class SqlWarehouse implements Warehouse {
   protected async ensureConnected(): Promise<void> {
     if (this.connected) return;
     if (this.closed) throw new EtlError('E_INTERNAL', `${this.location} is closed; not reconnecting`);
-    if (this.everConnected) {
-      // A new connection is a new session: the named lock of the old one died with it, and another load may
-      // have changed the warehouse in between. What the caches say about committed rows can no longer be
-      // trusted (nor can the cache updates of a commit that was settled from the ledger, which never ran).
-      this.customerCache.clear();
-      this.productCache.clear();
-    }
-    this.everConnected = true;
+    // A new connection is a new session: the named lock of the old one died with it, and another load may
+    // have changed the warehouse in between; and a commit settled from the ledger never reached the key maps.
+    // What the engine knows of the warehouse is read again before the next batch. Staging tables are
+    // temporary: they died with the old session too.
+    this.knowsWarehouse = false;
+    this.staged.clear();
     await this.open();
     // Staging tables are temporary: they belong to the connection, so each new one creates them once.
     if (this.access === 'write') for (const ddl of this.stagingDdl) await this.exec(ddl);
@@ -434,12 +567,124 @@ function ledgerCounts(row: Record<string, unknown>): LoadCounts {
   return counts;
 }
 
+interface PlannedRow {
+  id: string;
+  sk: number;
+  values: (string | null)[];
+  hash: number;
+}
+
+/**
+ * SCD1 for one dimension's rows of a batch (deduplicated, in order of first appearance): a known key with the
+ * same attributes is unchanged; with others, updated; a new key gets the next surrogate key.
+ */
+function planDimension<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): DimensionPlan {
+  const plan: DimensionPlan = { keys: new Map(), inserts: [], updates: [] };
+  let next = keys.maxSk;
+  for (const r of rows) {
+    const id = spec.id(r);
+    const values = spec.values(r);
+    const row: PlannedRow = { id, sk: 0, values, hash: attributeHash(values) };
+    const slot = keys.slotOf(id);
+    if (slot >= 0) {
+      row.sk = keys.skAt(slot);
+      if (keys.hashAt(slot) !== row.hash) plan.updates.push(row);
+    } else if (keys.isNew(id)) {
+      row.sk = ++next;
+      plan.inserts.push(row);
+    } else {
+      throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
+    }
+    plan.keys.set(id, row.sk);
+  }
+  return plan;
+}
+
+/** A bulk write encoded by a dialect, ready to send. */
+export interface PreparedBulk {
+  readonly table: string;
+  readonly count: number;
+}
+
+interface PlannedDimension {
+  spec: DimensionSpec<unknown>;
+  /** New rows, straight into the dimension table. */
+  inserts: PreparedBulk | null;
+  /** Changed rows, into the staging table, then UPDATE by surrogate key. */
+  updates: PreparedBulk | null;
+}
+
+interface PlannedBatch {
+  epoch: number;
+  customers: PlannedDimension;
+  products: PlannedDimension;
+  /** Lines of orders the fact table cannot hold yet: appended. */
+  facts: PreparedBulk | null;
+  /** Orders the fact table may hold: their lines replaced. */
+  replace: PreparedBulk[] | null;
+  rejects: Rejection[];
+  counts: LoadCounts;
+}
+
+/** One dimension's part of a batch: surrogate keys of all its natural keys, rows to insert and to update. */
+interface DimensionPlan {
+  keys: Map<string, number>;
+  /** New natural keys, in order of first appearance, with their new surrogate keys. */
+  inserts: PlannedRow[];
+  /** Known keys whose attributes changed. */
+  updates: PlannedRow[];
+}
+
+function commitDimension(plan: DimensionPlan, keys: DimensionKeys): void {
+  for (const r of plan.inserts) keys.set(r.id, r.sk, r.hash);
+  for (const r of plan.updates) keys.set(r.id, r.sk, r.hash);
+}
+
+/** Rows visited one at a time through one reused array (see BulkRows). */
+function rowsOf<T>(items: T[], fill: (item: T, out: BulkValue[]) => void, width: number): BulkRows {
+  const out: BulkValue[] = new Array(width);
+  return {
+    count: items.length,
+    each(visit) {
+      for (const item of items) {
+        fill(item, out);
+        visit(out);
+      }
+    },
+  };
+}
+
+function textOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+/** Ids in groups whose bound parameters fit a statement of `budget` bytes (a UTF-16 unit is at most 3 bytes). */
+function idChunks(ids: string[], budget: number): string[][] {
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let size = 0;
+  for (const id of ids) {
+    const add = id.length * 3 + 8;
+    if (chunk.length > 0 && size + add > budget) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(id);
+    size += add;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 /** Fact rows in primary-key order: the database appends to its index instead of splitting pages all over it. */
-function factRows(p: PreparedBatch, customerSk: Map<string, string>, productSk: Map<string, string>): BulkRows {
-  const sorted = [...p.orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+function factRows(orders: PreparedOrder[], customerSk: Map<string, number>, productSk: Map<string, number>): BulkRows {
+  const sorted = [...orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+  let count = 0;
+  for (const o of orders) count += o.lines.length;
   const row: BulkValue[] = new Array(FACT_COLUMNS.length);
   return {
-    count: p.factRows,
+    count,
     each(visit) {
       for (const o of sorted) {
         row[0] = o.orderId;

@@ -78,4 +78,26 @@ describe('splitOrder', () => {
     o.order_date = '2024-03-01T23:30:00-05:00';
     assert.equal((splitOrder(o, 0, 0, '') as OrderRows).orderDate, '2024-03-01');
   });
+
+  it('gives a number the same money text whether it takes the fast path or the general one (the number written as text)', () => {
+    const outcome = (v: unknown) => {
+      try {
+        return money(v, 'price', false);
+      } catch (err) {
+        return `rejected: ${(err as Error).message.replace(/^price: .*? (has|is)/, '$1')}`;
+      }
+    };
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const values = [0, -0, 0.1, 0.01, 0.005, 1.005, 12.3, -0.5, 9999999999.99, -9999999999.99, 10000000000, 9999999999.995, 1e-7, 1e21, 2 ** 53];
+    for (let i = 0; i < 20000; i++) {
+      values.push(Math.round((rand() - 0.5) * 2e12) / 100); // two decimals, the whole range
+      values.push(Math.round((rand() - 0.5) * 2e7) / 1000); // three decimals
+      values.push((rand() - 0.5) * 1e4); // many decimals
+    }
+    for (const v of values) {
+      if (/e/i.test(String(v))) continue; // text in exponent form is not a decimal amount either way
+      assert.equal(outcome(v), outcome(String(v)), `money(${v})`);
+    }
+  });
 });

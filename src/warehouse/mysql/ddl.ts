@@ -97,21 +97,36 @@ export const schemaDdl = (c: ByteCollation): string[] => [
 
 /** Per-connection staging tables: invisible to other sessions, gone with the connection. */
 export const stagingDdl = (c: ByteCollation): string[] => [
+  // Changed dimension attributes, by surrogate key.
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_customers (
-    seq INT UNSIGNED NOT NULL,
-    customer_id VARCHAR(${K}) NOT NULL,
+    customer_sk BIGINT UNSIGNED NOT NULL,
     name VARCHAR(${T}) NULL,
     email VARCHAR(${T}) NULL,
     address VARCHAR(${T}) NULL,
-    PRIMARY KEY (customer_id)
+    PRIMARY KEY (customer_sk)
   ) ${tableOptions(c)}`,
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_products (
-    seq INT UNSIGNED NOT NULL,
-    product_id VARCHAR(${K}) NOT NULL,
+    product_sk BIGINT UNSIGNED NOT NULL,
     name VARCHAR(${T}) NULL,
     category VARCHAR(${T}) NULL,
     price ${MONEY} NULL,
-    PRIMARY KEY (product_id)
+    PRIMARY KEY (product_sk)
+  ) ${tableOptions(c)}`,
+  // The lines of orders delivered again, and how many lines each has now (see MysqlWarehouse.writeReplace).
+  `CREATE TEMPORARY TABLE IF NOT EXISTS stage_lines (
+    order_id VARCHAR(${K}) NOT NULL,
+    line_no INT UNSIGNED NOT NULL,
+    order_date DATE NOT NULL,
+    total_amount ${MONEY} NULL,
+    product_sk BIGINT UNSIGNED NOT NULL,
+    customer_sk BIGINT UNSIGNED NOT NULL,
+    quantity INT UNSIGNED NOT NULL,
+    PRIMARY KEY (order_id, line_no)
+  ) ${tableOptions(c)}`,
+  `CREATE TEMPORARY TABLE IF NOT EXISTS stage_order_sizes (
+    order_id VARCHAR(${K}) NOT NULL,
+    line_count INT UNSIGNED NOT NULL,
+    PRIMARY KEY (order_id)
   ) ${tableOptions(c)}`,
 ];
 

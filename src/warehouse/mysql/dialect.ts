@@ -5,8 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
-import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
-import { SqlWarehouse, type DialectSql, type WarehouseSettings } from '../sql-warehouse.ts';
+import { FACT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
+import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
@@ -14,12 +14,14 @@ import { chunkedStatements, ident, num, str } from './sql.ts';
 const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
   clear: (table) => `TRUNCATE TABLE ${table}`,
-  // <=> is NULL-safe equality; the binary collation makes a change of case a change.
-  updateChanged: ({ table, stage, naturalKey: nk, attributes }: DimensionSpec<unknown>) =>
-    `UPDATE ${table} d JOIN ${stage} s ON d.${nk} = s.${nk}
-        SET ${attributes.map((a) => `d.${a} = s.${a}`).join(', ')}
-      WHERE NOT (${attributes.map((a) => `d.${a} <=> s.${a}`).join(' AND ')})`,
+  updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
+    `UPDATE ${table} d JOIN ${stage} s ON d.${sk} = s.${sk} SET ${attributes.map((a) => `d.${a} = s.${a}`).join(', ')}`,
+  // mysql2 gives DECIMAL as its text (decimalNumbers: false) and text as text.
+  text: (column) => column,
 };
+
+const FACT_UPSERT = `INSERT INTO orders (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM stage_lines
+  ON DUPLICATE KEY UPDATE ${FACT_COLUMNS.filter((c) => c !== 'order_id' && c !== 'line_no').map((c) => `${c} = VALUES(${c})`).join(', ')}`;
 
 export class MysqlWarehouse extends SqlWarehouse {
   readonly dialect = 'mysql';
@@ -185,16 +187,88 @@ export class MysqlWarehouse extends SqlWarehouse {
     return { columns: (fields ?? []).map((f) => f.name), rows: rows as unknown[][] };
   }
 
-  protected async pairs(sql: string): Promise<[string, string][]> {
-    const [rows] = await this.c().query({ sql, rowsAsArray: true });
-    return (rows as [unknown, unknown][]).map((r) => [String(r[0]), String(r[1])]);
+  protected async scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
+    const conn = this.c();
+    const raw = (conn as unknown as { connection: RawConnection }).connection;
+    // mysql2 hands a streaming query on a connection that has died to the connection's 'error' event, never
+    // to the stream, which then neither ends nor fails: say it is gone instead of waiting forever.
+    if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
+      throw new EtlError('E_DB_CONNECTION', `the connection to ${this.location} is gone`, {}, { transient: true });
+    }
+    let lost: (err: Error) => void = () => {};
+    const gone = new Promise<never>((_, reject) => (lost = reject));
+    gone.catch(() => {});
+    const onError = (err: Error) => lost(err);
+    const onEnd = () => lost(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true }));
+    raw.on('error', onError);
+    raw.on('end', onEnd);
+    try {
+      // The callback API's streaming query: rows arrive as they are read, and the socket pauses while we work.
+      const rows = raw.query({ sql, rowsAsArray: true }, params).stream()[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await Promise.race([rows.next(), gone]);
+        if (next.done) break;
+        onRow(next.value);
+      }
+    } finally {
+      raw.off('error', onError);
+      raw.off('end', onEnd);
+    }
   }
 
-  protected async bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void> {
-    if (rows.count === 0) return; // an empty LOAD DATA stream confuses mysql2's packet sequence
-    if (kind === 'facts' && this.loadDataLocal) {
-      await this.loadData(table, columns, rows);
-      return;
+  /**
+   * Orders delivered again: their lines are upserted by primary key, then lines beyond each order's new count
+   * are deleted. A line that exists is updated in place (its secondary index entries move only if its keys
+   * changed), a line that did not change is not written at all, and only surplus lines are deleted: less work
+   * for the fact table's indexes than deleting every line and inserting it again.
+   */
+  protected prepareReplace(lines: BulkRows, orders: ReplacedOrder[]): PreparedBulk[] {
+    const sizes: BulkRows = {
+      count: orders.length,
+      each(visit) {
+        const row: BulkValue[] = ['', 0];
+        for (const o of orders) {
+          row[0] = o.orderId;
+          row[1] = o.lines;
+          visit(row);
+        }
+      },
+    };
+    return [this.prepareBulk('stage_order_sizes', ['order_id', 'line_count'], sizes, 'stage'), this.prepareBulk('stage_lines', FACT_COLUMNS, lines, 'stage')];
+  }
+
+  protected async writeReplace([sizes, lines]: PreparedBulk[]): Promise<void> {
+    this.useStaging('stage_order_sizes');
+    await this.writeBulk(sizes!);
+    if (lines!.count > 0) {
+      this.useStaging('stage_lines');
+      await this.writeBulk(lines!);
+      await this.exec(FACT_UPSERT);
+    }
+    await this.exec('DELETE o FROM orders o JOIN stage_order_sizes s ON o.order_id = s.order_id WHERE o.line_no > s.line_count');
+  }
+
+  /**
+   * Rows encoded for the wire: LOAD DATA LOCAL INFILE's text (tab-separated, backslash escapes, \N for NULL)
+   * in pieces under max_allowed_packet, or, without local_infile (and for rejects, which are rare and large),
+   * multi-row INSERT statements that each fit the packet limit.
+   */
+  protected prepareBulk(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind): MysqlBulk {
+    const bulk: MysqlBulk = { table, count: rows.count, columns, pieces: null, statements: null };
+    if (rows.count === 0) return bulk;
+    if (kind !== 'rejects' && this.loadDataLocal) {
+      let text = '';
+      rows.each((r) => {
+        let line = tsv(r[0]!);
+        for (let i = 1; i < r.length; i++) line += '\t' + tsv(r[i]!);
+        text += line + '\n';
+      });
+      const data = Buffer.from(text, 'utf8');
+      // mysql2 sends each chunk of the stream as one packet: keep them under max_allowed_packet.
+      const piece = Math.min(1024 * 1024, this.caps.maxStatementBytes);
+      bulk.pieces = [];
+      for (let i = 0; i < data.length; i += piece) bulk.pieces.push(data.subarray(i, i + piece));
+      return bulk;
     }
     const tuples: string[] = [];
     rows.each((r) => {
@@ -202,37 +276,51 @@ export class MysqlWarehouse extends SqlWarehouse {
       for (let i = 0; i < r.length; i++) t += (i ? ',' : '') + (typeof r[i] === 'string' ? str(r[i] as string) : num(r[i] as number | null));
       tuples.push(`${t})`);
     });
-    for (const sql of chunkedStatements(`INSERT INTO ${table} (${columns.join(', ')}) VALUES `, tuples, '', this.caps.maxStatementBytes)) {
-      await this.c().query(sql);
-    }
+    bulk.statements = chunkedStatements(`INSERT INTO ${table} (${columns.join(', ')}) VALUES `, tuples, '', this.caps.maxStatementBytes);
+    return bulk;
   }
 
   /**
-   * LOAD DATA LOCAL INFILE, streamed by mysql2 from memory (the file name is a dummy; the bytes come from
-   * infileStreamFactory). LOCAL turns data errors into warnings, so any warning fails the batch: the rows
-   * are exactly what the transform validated, and a warning means something is wrong.
+   * LOAD DATA LOCAL INFILE streams the pieces from memory (the file name is a dummy; the bytes come from
+   * infileStreamFactory). LOCAL turns data errors into warnings, so any warning fails the batch: the rows are
+   * exactly what the transform validated, and a warning means something is wrong.
    */
-  private async loadData(table: string, columns: readonly string[], rows: BulkRows): Promise<void> {
-    let text = '';
-    rows.each((r) => {
-      for (let i = 0; i < r.length; i++) text += (i ? '\t' : '') + tsv(r[i]!);
-      text += '\n';
-    });
-    const data = Buffer.from(text, 'utf8');
-    // mysql2 sends each chunk of the stream as one packet: keep them under max_allowed_packet.
-    const piece = Math.min(256 * 1024, this.caps.maxStatementBytes);
-    const pieces: Buffer[] = [];
-    for (let i = 0; i < data.length; i += piece) pieces.push(data.subarray(i, i + piece));
+  protected async writeBulk(prepared: PreparedBulk): Promise<void> {
+    const bulk = prepared as MysqlBulk;
+    if (bulk.count === 0) return; // an empty LOAD DATA stream confuses mysql2's packet sequence
+    if (bulk.statements) {
+      for (const sql of bulk.statements) await this.c().query(sql);
+      return;
+    }
+    const pieces = bulk.pieces!;
     const [res] = await this.c().query({
-      sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE ${table} CHARACTER SET utf8mb4 (${columns.join(', ')})`,
+      sql: `LOAD DATA LOCAL INFILE 'rows.tsv' INTO TABLE ${bulk.table} CHARACTER SET utf8mb4 (${bulk.columns.join(', ')})`,
       infileStreamFactory: () => Readable.from(pieces),
     });
     const header = res as { affectedRows: number; warningStatus?: number };
-    if (header.warningStatus || header.affectedRows !== rows.count) {
+    if (header.warningStatus || header.affectedRows !== bulk.count) {
       const [warnings] = await this.c().query('SHOW WARNINGS LIMIT 3');
-      throw new EtlError('E_DB', `LOAD DATA of ${rows.count} rows into ${table} stored ${header.affectedRows}: ${JSON.stringify(warnings)}`);
+      throw new EtlError('E_DB', `LOAD DATA of ${bulk.count} rows into ${bulk.table} stored ${header.affectedRows}: ${JSON.stringify(warnings)}`);
     }
   }
+}
+
+/** What scan uses of mysql2's callback connection (its promise wrapper's `.connection`). */
+interface RawConnection {
+  _closing?: boolean;
+  _fatalError?: unknown;
+  stream?: { destroyed: boolean };
+  query(options: object, values: unknown[]): { stream(): AsyncIterable<unknown[]> };
+  on(event: 'error' | 'end', listener: (err: Error) => void): void;
+  off(event: 'error' | 'end', listener: (err: Error) => void): void;
+}
+
+interface MysqlBulk extends PreparedBulk {
+  columns: readonly string[];
+  /** LOAD DATA's text, in packets. */
+  pieces: Buffer[] | null;
+  /** Or INSERT statements. */
+  statements: string[] | null;
 }
 
 const TSV_SPECIAL = /[\\\t\n\r\0]/;

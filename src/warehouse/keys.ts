@@ -1,0 +1,191 @@
+/**
+ * What the engine knows of the warehouse while it holds the lock, in bounded memory, so that a batch needs
+ * no read before it writes:
+ *
+ * - DimensionKeys: natural key -> surrogate key and a 53-bit hash of the attributes last committed. Loaded
+ *   from the dimension table when a load starts (if it fits), kept exact by every commit. While it holds every
+ *   key of the table (`complete`), a key it does not know is new for certain: its surrogate key is the next
+ *   number, handed out here in order of first appearance, and its row is inserted without staging or lookup.
+ *   A key it knows with the same hash is unchanged and skipped; with another hash it is updated by surrogate
+ *   key. Past its capacity it forgets the oldest entries and is no longer complete: keys it does not know are
+ *   then looked up in the warehouse first (correct, only slower).
+ * - OrderFilter: a Bloom filter of the order ids the fact table may hold. An order it has never seen cannot
+ *   have lines yet, so its lines are simply appended: no delete, no upsert.
+ *
+ * Both are valid only while this process is the one writer (the warehouse lock), and are rebuilt from the
+ * warehouse after a reconnect (another load may have written in between).
+ */
+
+/** 53-bit hash of a row's attribute values (cyrb53 over the values with their boundaries and NULLs marked). */
+export function attributeHash(values: readonly (string | null)[]): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let v = 0; v < values.length; v++) {
+    const s = values[v];
+    // A NULL and each boundary mix in a code unit no string of text contains at that place: '' and NULL, and
+    // ["ab", "c"] and ["a", "bc"], hash differently.
+    const mark = s === null ? 0x110000 : 0x110001 + v;
+    h1 = Math.imul(h1 ^ mark, 2654435761);
+    h2 = Math.imul(h2 ^ mark, 1597334677);
+    if (s === null) continue;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+export class DimensionKeys {
+  private readonly capacity: number;
+  /** natural key -> slot in the typed arrays below. */
+  private readonly slots = new Map<string, number>();
+  private sks: Float64Array;
+  private hashes: Float64Array;
+  private free: number[] = [];
+  private used = 0;
+  /** Every key of the table is here (none forgotten, loaded whole or from an empty table). */
+  complete = false;
+  /** The largest surrogate key in the table. */
+  maxSk = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    const initial = Math.min(capacity, 1024);
+    this.sks = new Float64Array(initial);
+    this.hashes = new Float64Array(initial);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  clear(): void {
+    this.slots.clear();
+    this.absent.clear();
+    this.free = [];
+    this.used = 0;
+    this.complete = false;
+    this.maxSk = 0;
+  }
+
+  /** Where a key is (for skAt and hashAt), or -1 for a key not known. */
+  slotOf(key: string): number {
+    return this.slots.get(key) ?? -1;
+  }
+
+  skAt(slot: number): number {
+    return this.sks[slot]!;
+  }
+
+  hashAt(slot: number): number {
+    return this.hashes[slot]!;
+  }
+
+  /**
+   * Remember a row. Past capacity, the oldest entries go, and the map is no longer complete; `evict: false`
+   * (rows just looked up for the batch being planned) lets it hold more until the next set() trims it.
+   */
+  set(key: string, sk: number, hash: number, evict = true): void {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      if (evict && this.slots.size >= this.capacity) this.forgetOldest();
+      slot = this.free.pop() ?? this.used++;
+      if (slot >= this.sks.length) this.grow();
+      this.slots.set(key, slot);
+    }
+    this.sks[slot] = sk;
+    this.hashes[slot] = hash;
+    if (sk > this.maxSk) this.maxSk = sk;
+  }
+
+  /** Keys a lookup in the warehouse did not find: new, for the batch being planned (when not complete). */
+  private absent = new Set<string>();
+
+  lookedUp(ids: readonly string[]): void {
+    this.absent = new Set(ids.filter((id) => !this.slots.has(id)));
+  }
+
+  /** A key not in the map is new if the map is complete, or if the lookup for this batch did not find it. */
+  isNew(key: string): boolean {
+    return this.complete || this.absent.has(key);
+  }
+
+  private forgetOldest(): void {
+    // A Map iterates in insertion order: the first entries are the ones set longest ago.
+    let n = Math.max(1, Math.floor(this.capacity / 8));
+    for (const [key, slot] of this.slots) {
+      if (n-- === 0) break;
+      this.slots.delete(key);
+      this.free.push(slot);
+    }
+    this.complete = false;
+  }
+
+  private grow(): void {
+    const size = this.sks.length * 2;
+    const sks = new Float64Array(size);
+    const hashes = new Float64Array(size);
+    sks.set(this.sks);
+    hashes.set(this.hashes);
+    this.sks = sks;
+    this.hashes = hashes;
+  }
+}
+
+/**
+ * A Bloom filter of order ids: `mightHold` is false only for an id never added. 10 bits and 7 probes per
+ * expected id: about 1% false positives (an order treated as possibly present costs a delete that finds
+ * nothing). Sized for `expected` ids; past that the false positive rate rises, which is still correct.
+ */
+export class OrderFilter {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+  private static readonly PROBES = 7;
+
+  constructor(expected: number) {
+    // A power of two of bits, at least 10 per expected id, at most 2^28 (32 MiB).
+    let size = 2 ** 16;
+    while (size < expected * 10 && size < 2 ** 28) size *= 2;
+    this.bits = new Uint32Array(size / 32);
+    this.mask = size - 1;
+  }
+
+  add(id: string): void {
+    const [a, b] = twoHashes(id);
+    for (let i = 0; i < OrderFilter.PROBES; i++) {
+      const bit = (a + i * b) & this.mask;
+      this.bits[bit >>> 5]! |= 1 << (bit & 31);
+    }
+  }
+
+  mightHold(id: string): boolean {
+    const [a, b] = twoHashes(id);
+    for (let i = 0; i < OrderFilter.PROBES; i++) {
+      const bit = (a + i * b) & this.mask;
+      if ((this.bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
+    }
+    return true;
+  }
+}
+
+const pair: [number, number] = [0, 0];
+
+function twoHashes(s: string): [number, number] {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x27d4eb2f;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 16777619);
+    h2 = Math.imul(h2 ^ c, 2246822519);
+  }
+  h2 ^= h2 >>> 15;
+  pair[0] = h1 >>> 0;
+  pair[1] = (h2 | 1) >>> 0;
+  return pair;
+}
