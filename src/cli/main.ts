@@ -54,6 +54,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           .positional('sources', { type: 'string', array: true, describe: 'Files, s3://bucket/key, s3://bucket/prefix/ or - for stdin, loaded in the order given' })
           .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'Orders per batch; each batch commits atomically' })
           .option('format', { type: 'string', choices: ['auto', 'json', 'ndjson'], describe: 'Input format (default: from the file name, else sniffed)' })
+          .option('records-path', {
+            type: 'string',
+            describe: 'Dotted path to the array of orders in an export wrapped in an object, e.g. orders for {"orders": [...]}, data.orders for {"data": {"orders": [...]}} (a dot inside a key: \\.)',
+          })
           .option('parser', { type: 'string', choices: ['scanner', 'stream-json'], default: 'scanner', describe: 'JSON parser: the structural scanner (fast) or stream-json' })
           .option('force', { type: 'boolean', default: false, describe: 'Load sources the ledger says are already loaded' })
           .option('max-rejects', { type: 'number', default: DEFAULTS.maxRejects, describe: 'Fail the load when more records than this are invalid' })

@@ -1,6 +1,7 @@
 /**
- * Byte-level facts about JSON text for structural scanning (scanner.ts): whitespace, the bytes of bare
- * values, backslash runs at a chunk's end, and how to name a byte in a message.
+ * Byte-level facts about JSON text that the structural scanners share (scanner.ts for the records,
+ * envelope.ts for what lies around them): whitespace, the bytes of bare values, backslash runs at a chunk's
+ * end, and how to name a byte in a message.
  */
 
 export const WS = new Uint8Array(256);
@@ -29,6 +30,17 @@ export function trailingBackslashes(chunk: Buffer, from: number, len: number, ca
 export function describeByte(c: number): string {
   if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
   return `byte 0x${c.toString(16).padStart(2, '0')}`;
+}
+
+/** What kind of JSON value starts with this byte, for messages ("an array", "a string"). */
+export function describeValueStart(c: number): string {
+  if (c === 0x7b) return 'an object';
+  if (c === 0x5b) return 'an array';
+  if (c === 0x22) return 'a string';
+  if (c === 0x74 || c === 0x66) return 'a boolean';
+  if (c === 0x6e) return 'null';
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return 'a number';
+  return describeByte(c);
 }
 
 /** Index of the first byte that does not belong to a well-formed UTF-8 sequence (rare error path). */

@@ -54,7 +54,7 @@ export interface LoadSummary {
 export type LoadTuning = Pick<
   LoadOptions,
   'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
->;
+> & { recordsPath?: LoadOptions['recordsPath'] };
 
 export interface LoadHooks {
   progress?: Progress;
@@ -113,7 +113,13 @@ async function loadSources(
     const counts = zeroCounts();
     const counter = new ByteCounter();
     if (progress) progress.current = counter;
-    const parse = parseStage(opts.parser, { format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes });
+    const parse = parseStage(opts.parser, {
+      format: source.format,
+      source: source.uri,
+      maxRecordBytes: opts.maxRecordBytes,
+      recordsPath: opts.recordsPath ?? null,
+      requireOrders: true,
+    });
     const split = new SplitOrdersStream(plan.resumeFrom);
     // Rejects already committed by an interrupted attempt count against --max-rejects too.
     let rejectedSoFar = plan.counts.rejected;
