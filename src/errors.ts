@@ -10,6 +10,7 @@ export type EtlErrorCode =
   | 'E_RECORD_TOO_LARGE' // one record exceeds --max-record-bytes
   | 'E_INFLATE_LIMIT' // gzip expands beyond the ratio or size cap
   | 'E_MAX_REJECTS' // more invalid records than --max-rejects allows
+  | 'E_ALL_REJECTED' // a source had records and none was a loadable order: the wrong shape, not bad records
   | 'E_SOURCE' // a local source cannot be read
   | 'E_S3' // S3 refused or failed
   | 'E_SOURCE_CHANGED' // the object changed while we were reading it

@@ -124,8 +124,10 @@ describe('orders-etl CLI', () => {
 
     const usage = await runBin(['load', INITIAL, '--db', db.url, '--batch-size', 'zero']);
     assert.equal(usage.code, 2);
+    // package.json read as NDJSON is one record, and not an order: every record rejected is a failed load.
     const failed = await runBin(['load', join(ROOT, 'package.json'), '--db', db.url, '--format', 'ndjson']);
-    assert.equal(failed.code, 0, 'package.json is one JSON object: one invalid record, rejected');
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /E_ALL_REJECTED/);
     const rejects = await db.query<any>('SELECT reason FROM etl_rejects');
     assert.equal(rejects.length, 1);
   });

@@ -1,7 +1,8 @@
 /**
  * Input shapes through the CLI, on both warehouses (issue 12): exports wrapped in an object load with
  * --records-path (plain, gzip, both parsers) exactly as the bare array does; without it, a wrapped export is
- * an error that names its keys and the flag, recorded as failed in the ledger.
+ * an error that names its keys and the flag, recorded as failed in the ledger; a source that had records and
+ * rejected every one of them fails whatever --max-rejects says, and its rejects stay readable.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -84,5 +85,29 @@ for (const dialect of DIALECTS) describe(`input shapes into ${dialect.name}`, ()
     const r = await runCli(['load', wrapped, '--db', db.url, '--records-path', 'data.orders']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--records-path data\.orders: no key "data" at the top level \(its keys: "meta" \(an object\), "orders" \(an array\), "next" \(null\)\); did you mean --records-path orders\?/);
+  });
+
+  it('fails a source whose every record was rejected, whatever --max-rejects says; its rejects stay', async () => {
+    const t = tempDir();
+    try {
+      const bad = t.file('items.ndjson', '{"sku": "A", "qty": 1}\n{"sku": "B", "qty": 2}\n{"sku": "C", "qty": 3}\n');
+      const r = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /load failed \[E_ALL_REJECTED\]: .*items\.ndjson: every record \(3\) was rejected, none is an order: the source has the wrong shape, not a few bad records \(the first: order_id: .*\); see them with orders-etl rejects --load 1\n$/);
+      const [load] = await db.query<{ status: string }>('SELECT status FROM etl_loads');
+      assert.equal(load!.status, 'failed');
+      assert.equal((await db.query('SELECT record_index FROM etl_rejects')).length, 3);
+      // A re-run says the same: the source is not skipped as if it had been loaded.
+      const again = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /E_ALL_REJECTED/);
+      // One good record among them is a load with rejects, as before.
+      const mixed = t.file('mixed.ndjson', '{"sku": "A"}\n' + JSON.stringify(orders[0]) + '\n');
+      const ok = await runCli(['load', mixed, '--db', db.url]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stderr, /rejected 1\b/);
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -123,8 +123,10 @@ async function loadSources(
     const split = new SplitOrdersStream(plan.resumeFrom);
     // Rejects already committed by an interrupted attempt count against --max-rejects too.
     let rejectedSoFar = plan.counts.rejected;
+    let firstReason: string | null = null;
     const sink = new BatchSink(async (batch) => {
       rejectedSoFar += batch.rejects.length;
+      firstReason ??= batch.rejects[0]?.reason ?? null;
       if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch);
       const t = performance.now();
       const c = await warehouse.applyBatch(plan.loadId, batch);
@@ -147,6 +149,15 @@ async function loadSources(
     } catch (err) {
       await sink.settled();
       const e = asLoadError(err, source.uri);
+      await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
+      throw e;
+    }
+    // Records, and not one of them an order: the wrong file or a wrapped export read as one record, not a
+    // few bad records, whatever --max-rejects allows. Its rejects stay committed, to be looked at.
+    const orders = plan.counts.orders + counts.orders;
+    const rejected = plan.counts.rejected + counts.rejected;
+    if (orders === 0 && rejected > 0) {
+      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId);
       await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
       throw e;
     }
@@ -221,6 +232,15 @@ function maxRejectsError(max: number, uri: string, batch: Batch | null, committe
     recordIndex: last.index,
     ...(last.offset !== null ? { byteOffset: last.offset } : {}),
   });
+}
+
+function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number): EtlError {
+  const reason = firstReason ? ` (the first: ${firstReason})` : '';
+  return new EtlError(
+    'E_ALL_REJECTED',
+    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId}`,
+    { source: uri },
+  );
 }
 
 /** Errors that are not ours yet: a system error reading the source, or a bug (said as such). */
