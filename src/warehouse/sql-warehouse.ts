@@ -17,7 +17,7 @@ import type { Batch } from '../model.ts';
 import { DimensionCache } from './dimension-cache.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { prepareBatch, type PreparedBatch } from './prepare.ts';
-import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
+import { addCounts, zeroCounts, type LoadCounts, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
   retry: RetryPolicy;
@@ -112,8 +112,10 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract select(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Two-column result as text pairs (natural key, surrogate key). */
   protected abstract pairs(sql: string): Promise<[string, string][]>;
-  /** Any query's result as column names and rows, for `orders-etl query`. */
+  /** Any query's result as column names and rows, whole. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+  /** Any query's result, streamed to `sink` with backpressure (each dialect's query.ts). */
+  protected abstract streamRows(sql: string, sink: QuerySink): Promise<void>;
   /** Write rows into a table by the dialect's fastest path. `kind` says what they are. */
   protected abstract bulkWrite(table: string, columns: readonly string[], rows: BulkRows, kind: 'stage' | 'facts' | 'rejects'): Promise<void>;
 
@@ -137,6 +139,31 @@ export abstract class SqlWarehouse implements Warehouse {
 
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     return this.serial(() => this.withRetry('run the query', () => this.table(sql)));
+  }
+
+  streamQuery(sql: string, sink: QuerySink): Promise<void> {
+    // A retry after rows went out would write them twice: once the sink has been called, a lost connection
+    // is the end of the query, not a reason to run it again.
+    let started = false;
+    const tracked: QuerySink = {
+      columns: (columns) => {
+        started = true;
+        return sink.columns(columns);
+      },
+      rows: (rows) => sink.rows(rows),
+    };
+    return this.serial(() =>
+      this.withRetry('run the query', async () => {
+        try {
+          await this.streamRows(sql, tracked);
+        } catch (err) {
+          if (started && this.isTransient(err)) {
+            throw new EtlError('E_DB_CONNECTION', `lost ${this.location} while the result was being written: ${(err as Error).message}`, {}, { cause: err });
+          }
+          throw err;
+        }
+      }),
+    );
   }
 
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {

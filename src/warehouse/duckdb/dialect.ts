@@ -12,7 +12,9 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type DialectSql, type WarehouseSettings } from '../sql-warehouse.ts';
+import type { QuerySink } from '../types.ts';
 import { SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
+import { streamDuckdbRows } from './query.ts';
 
 const DUCKDB_SQL: DialectSql = {
   now: 'current_timestamp',
@@ -130,6 +132,10 @@ export class DuckdbWarehouse extends SqlWarehouse {
   protected async table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     const reader = await this.c().runAndReadAll(sql);
     return { columns: reader.columnNames(), rows: reader.getRowsJS() as unknown[][] };
+  }
+
+  protected streamRows(sql: string, sink: QuerySink): Promise<void> {
+    return streamDuckdbRows(this.c(), sql, sink);
   }
 
   protected async pairs(sql: string): Promise<[string, string][]> {
