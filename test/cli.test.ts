@@ -90,7 +90,7 @@ describe('orders-etl CLI', () => {
       assert.match(q.stdout, /501 {9}\| alice\.j@newmail\.example/);
       assert.match(q.stdout, /\(5 rows\)/);
       const json = await runCli(['query', 'SELECT COUNT(*) AS n FROM orders', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`, '--json']);
-      assert.equal(json.stdout.trim(), '{"n":"11"}');
+      assert.equal(json.stdout.trim(), '{"n":11}');
       const bad = await runCli(['query', 'SELECT nope FROM nothing', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`]);
       assert.equal(bad.code, 1);
     } finally {

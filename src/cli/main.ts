@@ -9,6 +9,7 @@ import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
+import { Output, resultWriter, type OutputFormat } from './output.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -24,7 +25,10 @@ const STDIN_ARG = '\u0000stdin';
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode = 0;
   let failure: unknown = null;
-  const run = (args: { maxHeapMb?: unknown }, work: () => Promise<number>) => async () => {
+  /** What failed, in the message of a failure: `load failed`, `query failed`. */
+  let doing = 'load';
+  const run = (args: { maxHeapMb?: unknown }, work: () => Promise<number>, what = 'load') => async () => {
+    doing = what;
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
       checkHeapMb(args.maxHeapMb);
@@ -85,9 +89,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .command(
       'query <sql>',
-      'Run SQL against the warehouse and print the result as a table (to look at the data without another tool)',
-      (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).option('json', { type: 'boolean', default: false, describe: 'Print rows as JSON lines instead of a table' }),
-      (args) => run(args, () => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, args.json, io))(),
+      'Run SQL against the warehouse (read-only) and print the result: a table (the first 1000 rows), or every row as JSON lines or CSV',
+      (y) =>
+        y
+          .positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' })
+          .option('json', { type: 'boolean', describe: 'Print every row as a JSON object, one per line' })
+          .option('csv', { type: 'boolean', describe: 'Print every row as CSV (RFC 4180, a header line, LF line ends)' })
+          .conflicts('json', 'csv'),
+      (args) => run(args, () => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, outputFormat(args), io), 'query')(),
     )
     .demandCommand(1, 'Give a command: load, init or query')
     .help()
@@ -98,7 +107,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
     void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
   });
-  if (failure) return report(failure, io);
+  if (failure) return report(failure, io, doing);
   if (err) {
     io.stderr.write(`orders-etl: ${err.message}\nRun orders-etl --help for usage.\n`);
     return 2;
@@ -111,14 +120,14 @@ function checkHeapMb(v: unknown): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 64 || v > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
 }
 
-function report(err: unknown, io: Io): number {
+function report(err: unknown, io: Io, doing: string): number {
   if (err instanceof EtlError && err.code === 'E_USAGE') {
     io.stderr.write(`orders-etl: ${redact(err.message)}\n`);
     return 2;
   }
   const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof EtlError ? ` [${err.code}]` : '';
-  io.stderr.write(`orders-etl: load failed${code}: ${redact(msg)}\n`);
+  io.stderr.write(`orders-etl: ${doing} failed${code}: ${redact(msg)}\n`);
   return 1;
 }
 
@@ -153,32 +162,23 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
   return 0;
 }
 
-async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, json: boolean, io: Io): Promise<number> {
+function outputFormat(args: { json?: boolean; csv?: boolean }): OutputFormat {
+  return args.json ? 'json' : args.csv ? 'csv' : 'table';
+}
+
+/** Read-only: a missing warehouse is an error naming it, never an empty one created on the way. */
+async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, format: OutputFormat, io: Io): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: 0, access: 'read' });
-  let result: { columns: string[]; rows: unknown[][] };
+  const out = new Output(io.stdout);
   try {
-    result = await warehouse.query(sql);
+    const writer = resultWriter(format, out);
+    await warehouse.streamQuery(sql, writer);
+    await writer.finish();
   } finally {
+    out.close();
     await warehouse.close();
   }
-  io.stdout.write(json ? result.rows.map((r) => JSON.stringify(Object.fromEntries(result.columns.map((c, i) => [c, cell(r[i])])))).join('\n') + (result.rows.length ? '\n' : '') : formatTable(result.columns, result.rows));
   return 0;
-}
-
-function cell(v: unknown): string | number | boolean | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
-  return String(v);
-}
-
-/** A plain aligned text table. */
-export function formatTable(columns: string[], rows: unknown[][]): string {
-  const text = rows.map((r) => r.map((v) => (v === null || v === undefined ? 'NULL' : String(cell(v)))));
-  const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ').trimEnd();
-  return [line(columns), widths.map((w) => '-'.repeat(w)).join('-+-'), ...text.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
 }
 
 function humanSummary(s: LoadSummary): string {
