@@ -83,6 +83,11 @@ export function parseRecordsPath(v: unknown): readonly string[] {
   return Object.freeze(keys);
 }
 
+/** `--load N` of orders-etl rejects: a load id as orders-etl loads lists them. */
+export function loadId(v: unknown): number {
+  return integer('--load', v, 1, Number.MAX_SAFE_INTEGER);
+}
+
 function positive(flag: string, v: unknown, max: number): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > max) throw usage(flag, v, `a number above 0 and at most ${max}`);

@@ -2,14 +2,15 @@
  * The command line: yargs only. argv -> options -> run; no pipeline logic here.
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { EtlError, redact } from '../errors.ts';
-import { DEFAULTS, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
+import { DEFAULTS, loadId, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
-import { Output, resultWriter, type OutputFormat } from './output.ts';
+import type { QuerySink, Warehouse } from '../warehouse/types.ts';
+import { DEFAULT_PREVIEW_ROWS, Output, resultWriter, type OutputFormat, type TableOptions } from './output.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -90,15 +91,30 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .command(
       'query <sql>',
       'Run SQL against the warehouse (read-only) and print the result: a table (the first 1000 rows), or every row as JSON lines or CSV',
-      (y) =>
-        y
-          .positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' })
-          .option('json', { type: 'boolean', describe: 'Print every row as a JSON object, one per line' })
-          .option('csv', { type: 'boolean', describe: 'Print every row as CSV (RFC 4180, a header line, LF line ends)' })
-          .conflicts('json', 'csv'),
-      (args) => run(args, () => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, outputFormat(args), io), 'query')(),
+      (y) => formatOptions(y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' })),
+      (args) => run(args, () => runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(args.sql!, sink), io), 'query')(),
     )
-    .demandCommand(1, 'Give a command: load, init or query')
+    .command(
+      'loads',
+      'The load ledger: every source load, newest first, with its status, records, counts, rejects, times and error',
+      (y) => formatOptions(y),
+      (args) => run(args, () => runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'query')(),
+    )
+    .command(
+      'rejects',
+      'Records quarantined as invalid: load, record index, byte offset, reason and the raw record (cut to fit in the table)',
+      (y) => formatOptions(y).option('load', { type: 'string', describe: 'Only the rejects of this load (its load_id in orders-etl loads)' }),
+      (args) =>
+        run(
+          args,
+          () => {
+            const only = args.load === undefined ? null : loadId(args.load);
+            return runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), REJECTS_TABLE, (w, sink) => w.streamRejects(only, sink), io);
+          },
+          'query',
+        )(),
+    )
+    .demandCommand(1, 'Give a command: load, init, query, loads or rejects')
     .help()
     .alias('h', 'help')
     .version(false);
@@ -147,7 +163,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
     await warehouse.close();
   }
   if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  io.stderr.write(humanSummary(summary));
+  io.stderr.write(humanSummary(summary, opts.db));
   return 0;
 }
 
@@ -162,17 +178,43 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
   return 0;
 }
 
+/** --json and --csv, for every command that prints rows. */
+function formatOptions<T>(y: Argv<T>) {
+  return y
+    .option('json', { type: 'boolean', describe: 'Print every row as a JSON object, one per line' })
+    .option('csv', { type: 'boolean', describe: 'Print every row as CSV (RFC 4180, a header line, LF line ends)' })
+    .conflicts('json', 'csv');
+}
+
 function outputFormat(args: { json?: boolean; csv?: boolean }): OutputFormat {
   return args.json ? 'json' : args.csv ? 'csv' : 'table';
 }
 
-/** Read-only: a missing warehouse is an error naming it, never an empty one created on the way. */
-async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, format: OutputFormat, io: Io): Promise<number> {
+const QUERY_TABLE: TableOptions = { previewRows: DEFAULT_PREVIEW_ROWS };
+/** In the table, long text is cut to fit a terminal; --json and --csv give it whole. */
+const LOADS_TABLE: TableOptions = { previewRows: DEFAULT_PREVIEW_ROWS, cut: { source_uri: { width: 40, keep: 'end' }, error: { width: 60 } } };
+const REJECTS_TABLE: TableOptions = {
+  previewRows: DEFAULT_PREVIEW_ROWS,
+  cut: { reason: { width: 50 }, raw: { width: 60 }, source_uri: { width: 40, keep: 'end' } },
+};
+
+/**
+ * orders-etl query, loads and rejects: read-only (a missing warehouse is an error naming it, never an empty
+ * one created on the way), the result streamed to standard output in the format asked for.
+ */
+async function runView(
+  db: string | undefined,
+  dbSslCa: string | undefined,
+  format: OutputFormat,
+  table: TableOptions,
+  view: (w: Warehouse, sink: QuerySink) => Promise<void>,
+  io: Io,
+): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: 0, access: 'read' });
   const out = new Output(io.stdout);
   try {
-    const writer = resultWriter(format, out);
-    await warehouse.streamQuery(sql, writer);
+    const writer = resultWriter(format, out, table);
+    await view(warehouse, writer);
     await writer.finish();
   } finally {
     out.close();
@@ -181,12 +223,20 @@ async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql
   return 0;
 }
 
-function humanSummary(s: LoadSummary): string {
+/** Where the rejects of this run went: the command that shows them. */
+function rejectsHint(s: LoadSummary, db: string | undefined): string {
+  const ids = s.sources.filter((r) => r.counts.rejected > 0).map((r) => r.loadId);
+  if (ids.length === 0) return '';
+  const where = db === undefined ? '' : ` --db ${s.warehouse}`;
+  return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${where}`).join('; ')})`;
+}
+
+function humanSummary(s: LoadSummary, db?: string): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const skipped = s.skipped ? ` (${s.skipped} already loaded, skipped)` : '';
   return (
     `orders-etl: loaded ${s.files - s.skipped} of ${s.files} source(s)${skipped} into ${s.warehouse} in ${(s.elapsedMs / 1000).toFixed(1)} s\n` +
-    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}\n` +
+    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, db)}\n` +
     `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
   );
 }

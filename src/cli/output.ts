@@ -61,8 +61,8 @@ export interface ResultWriter extends QuerySink {
 export interface TableOptions {
   /** Rows shown; the rest are counted. */
   previewRows: number;
-  /** Columns cut to at most this many terminal columns (`…` marks the cut), by name. */
-  cut?: Readonly<Record<string, number>>;
+  /** Columns cut to at most `width` terminal columns (`…` marks the cut), by name; `keep: 'end'` for paths. */
+  cut?: Readonly<Record<string, { width: number; keep?: 'start' | 'end' }>>;
 }
 
 export const DEFAULT_PREVIEW_ROWS = 1000;
@@ -212,10 +212,11 @@ class TableWriter implements ResultWriter {
   private readonly out: Output;
   private readonly opts: TableOptions;
   private columnsSeen: QueryColumn[] = [];
-  private cuts: (number | undefined)[] = [];
+  private cuts: ({ width: number; keep?: 'start' | 'end' } | undefined)[] = [];
   private readonly preview: string[][] = [];
   private total = 0;
-  private cutAny = false;
+  /** Names of the columns that had a cell cut. */
+  private readonly cutColumns = new Set<string>();
 
   constructor(out: Output, opts: TableOptions) {
     this.out = out;
@@ -234,10 +235,10 @@ class TableWriter implements ResultWriter {
       this.preview.push(
         row.map((v, i) => {
           const text = tableCell(v);
-          const max = this.cuts[i];
-          if (max === undefined) return text;
-          const cut = truncateToWidth(text, max);
-          if (cut !== text) this.cutAny = true;
+          const how = this.cuts[i];
+          if (how === undefined) return text;
+          const cut = truncateToWidth(text, how.width, how.keep);
+          if (cut !== text) this.cutColumns.add(this.columnsSeen[i]!.name);
           return cut;
         }),
       );
@@ -253,9 +254,8 @@ class TableWriter implements ResultWriter {
     } else {
       notes.push(`(${n(this.total)} row${this.total === 1 ? '' : 's'})`);
     }
-    if (this.cutAny) {
-      const names = Object.keys(this.opts.cut ?? {}).filter((c) => this.columnsSeen.some((col) => col.name === c));
-      notes.push(`(${names.join(', ')} cut to fit the terminal, marked …; --json or --csv give them whole)`);
+    if (this.cutColumns.size > 0) {
+      notes.push(`(${[...this.cutColumns].join(', ')} cut to fit the terminal where marked …; --json or --csv give them whole)`);
     }
     return this.out.write(formatTable(this.columnsSeen, this.preview) + notes.join('\n') + '\n');
   }

@@ -70,16 +70,21 @@ export function displayWidth(s: string): number {
   return w;
 }
 
-/** `s` cut to at most `max` columns, with an ellipsis when anything was cut. */
-export function truncateToWidth(s: string, max: number): string {
+/**
+ * `s` cut to at most `max` columns, with an ellipsis where it was cut: at the end, or at the start when the
+ * end is what matters (`keep: 'end'`, for paths: the file name).
+ */
+export function truncateToWidth(s: string, max: number, keep: 'start' | 'end' = 'start'): string {
   if (displayWidth(s) <= max) return s;
-  let out = '';
+  const graphemes = Array.from(segmenter.segment(s), (g) => g.segment);
+  if (keep === 'end') graphemes.reverse();
+  const kept: string[] = [];
   let w = 0;
-  for (const { segment } of segmenter.segment(s)) {
-    const gw = graphemeWidth(segment);
+  for (const g of graphemes) {
+    const gw = graphemeWidth(g);
     if (w + gw > max - 1) break;
-    out += segment;
+    kept.push(g);
     w += gw;
   }
-  return `${out}…`;
+  return keep === 'end' ? `…${kept.reverse().join('')}` : `${kept.join('')}…`;
 }

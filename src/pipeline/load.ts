@@ -26,6 +26,8 @@ import { ByteCounter, Progress } from './progress.ts';
 
 export interface SourceReport {
   uri: string;
+  /** Its ledger entry (etl_loads.load_id): what `orders-etl rejects --load N` takes. */
+  loadId: number;
   status: 'loaded' | 'skipped';
   resumedFrom: number;
   counts: LoadCounts;
@@ -106,7 +108,7 @@ async function loadSources(
     const source = sources[i]!;
     const plan = await warehouse.planSource({ uri: source.uri, fingerprint: infos[i]!.fingerprint }, opts.force);
     if (plan.action === 'skip') {
-      reports.push({ uri: source.uri, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
+      reports.push({ uri: source.uri, loadId: plan.loadId, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
       if (progress) progress.doneBytes += infos[i]!.size ?? 0;
       continue;
     }
@@ -170,7 +172,7 @@ async function loadSources(
       progress.current = null;
     }
     addCounts(total, counts);
-    reports.push({ uri: source.uri, status: 'loaded', resumedFrom: plan.resumeFrom, counts });
+    reports.push({ uri: source.uri, loadId: plan.loadId, status: 'loaded', resumedFrom: plan.resumeFrom, counts });
   }
   return {
     files: sources.length,

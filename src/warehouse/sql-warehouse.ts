@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
 import type { Batch } from '../model.ts';
 import { DimensionCache } from './dimension-cache.ts';
+import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { prepareBatch, type PreparedBatch } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
@@ -164,6 +165,14 @@ export abstract class SqlWarehouse implements Warehouse {
         }
       }),
     );
+  }
+
+  streamLoads(sink: QuerySink): Promise<void> {
+    return this.streamQuery(LOADS_SQL, timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
+  }
+
+  streamRejects(loadId: number | null, sink: QuerySink): Promise<void> {
+    return this.streamQuery(rejectsSql(loadId), sink);
   }
 
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {

@@ -35,6 +35,7 @@ describe('displayWidth', () => {
     assert.equal(truncateToWidth('abcdefghij', 5), 'abcd…');
     assert.equal(truncateToWidth('山田花子山田', 6), '山田…');
     assert.equal(displayWidth(truncateToWidth('😀😀😀😀', 5)), 5);
+    assert.equal(truncateToWidth('/very/long/path/to/orders.json', 14, 'end'), '…o/orders.json');
   });
 });
 
