@@ -24,11 +24,16 @@ describe('orders-etl CLI', () => {
     const top = await runCli(['--help']);
     assert.equal(top.code, 0);
     assert.match(top.stdout + top.stderr, /load <sources\.\.>/);
-    assert.match(top.stdout + top.stderr, /init/);
+    for (const command of ['init', 'query <sql>', 'loads', 'rejects', '--version']) assert.ok(top.stdout.includes(command), command);
     const load = await runCli(['load', '--help']);
     assert.equal(load.code, 0);
-    for (const flag of ['--db', '--batch-size', '--json', '--no-progress', '--progress', '--force', '--max-rejects', '--format', '--parser', '--s3-endpoint', '--s3-region']) {
+    for (const flag of ['--db', '--batch-size', '--json', '--no-progress', '--progress', '--force', '--max-rejects', '--format', '--records-path', '--parser', '--s3-endpoint', '--s3-region']) {
       assert.ok((load.stdout + load.stderr).includes(flag), `load --help mentions ${flag}`);
+    }
+    for (const [command, flags] of [['query', ['--json', '--csv']], ['loads', ['--json', '--csv']], ['rejects', ['--load', '--json', '--csv']]] as const) {
+      const help = await runCli([command, '--help']);
+      assert.equal(help.code, 0);
+      for (const flag of flags) assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
     }
   });
 

@@ -2,7 +2,7 @@
  * The command line: yargs only. argv -> options -> run; no pipeline logic here.
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { EtlError, redact } from '../errors.ts';
 import { DEFAULTS, loadId, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
@@ -11,6 +11,8 @@ import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
 import type { QuerySink, Warehouse } from '../warehouse/types.ts';
 import { DEFAULT_PREVIEW_ROWS, Output, resultWriter, type OutputFormat, type TableOptions } from './output.ts';
+import { closest } from './suggest.ts';
+import { packageVersion } from './version.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -20,15 +22,75 @@ export interface Io {
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
+/** Parsed arguments as yargs hands them over; options.ts validates what they hold. */
+type Args = Record<string, unknown>;
+
 /** yargs drops a lone `-`; it stands for standard input, so it travels under another name through yargs. */
 const STDIN_ARG = '\u0000stdin';
+
+/**
+ * A flag that takes a value takes it as text, and must have one: yargs' number type would turn `abc` into NaN
+ * before options.ts could quote what was given, and without requiresArg `--batch-size` at the end of the line,
+ * or followed by another flag, would pass silently. Defaults are applied (and described) by options.ts.
+ */
+const valued = (describe: string, extra: Options = {}): Options => ({ type: 'string', requiresArg: true, describe, ...extra });
+const flag = (describe: string, extra: Options = {}): Options => ({ type: 'boolean', describe, ...extra });
+
+const GLOBAL_FLAGS: Record<string, Options> = {
+  db: valued(
+    'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb, in the current folder). MySQL URL parameters: ssl-mode, ssl-ca',
+  ),
+  'max-heap-mb': valued('Heap limit of the engine in MB, 64 or more (memory is bounded by the batch size; this is the cap)', { defaultDescription: '160' }),
+  'db-ssl-ca': valued('PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification'),
+};
+
+const LOAD_FLAGS: Record<string, Options> = {
+  'batch-size': valued('Orders per batch; each batch commits atomically', { defaultDescription: String(DEFAULTS.batchSize) }),
+  format: valued('Input format (default: from the file name, else sniffed)', { choices: ['auto', 'json', 'ndjson'] }),
+  'records-path': valued(
+    'Dotted path to the array of orders in an export wrapped in an object, e.g. orders for {"orders": [...]}, data.orders for {"data": {"orders": [...]}} (a dot inside a key: \\.)',
+  ),
+  parser: valued('JSON parser: the structural scanner (fast) or stream-json', { choices: ['scanner', 'stream-json'], defaultDescription: 'scanner' }),
+  force: flag('Load sources the ledger says are already loaded'),
+  'max-rejects': valued('Fail the load when more records than this are invalid', { defaultDescription: String(DEFAULTS.maxRejects) }),
+  'max-record-bytes': valued('Fail on a single record larger than this', { defaultDescription: String(DEFAULTS.maxRecordBytes) }),
+  'max-inflate-ratio': valued('Fail when gzip expands more than this ratio', { defaultDescription: String(DEFAULTS.maxInflateRatio) }),
+  'max-inflated-bytes': valued('Fail when one gzip source expands beyond this many bytes', { defaultDescription: String(DEFAULTS.maxInflatedBytes) }),
+  'lock-timeout': valued('Seconds to wait while another load holds the warehouse', { defaultDescription: String(DEFAULTS.lockTimeout) }),
+  retries: valued('Retries of a batch after a lost connection or deadlock', { defaultDescription: String(DEFAULTS.retries) }),
+  json: flag('Print one JSON summary object on stdout'),
+  progress: flag('Show a progress line on stderr when it is a terminal (--no-progress: never)', { default: true }),
+  's3-region': valued('AWS region of the bucket (default: from the AWS configuration)'),
+  's3-endpoint': valued('S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)'),
+  's3-stall-timeout': valued('Seconds without a byte before an S3 body is resumed', { defaultDescription: String(DEFAULTS.s3StallTimeout) }),
+};
+
+/** --json and --csv, for every command that prints rows. */
+const OUTPUT_FLAGS: Record<string, Options> = {
+  json: flag('Print every row as a JSON object, one per line'),
+  csv: flag('Print every row as CSV (RFC 4180, a header line, LF line ends)'),
+};
+
+const REJECTS_FLAGS: Record<string, Options> = {
+  ...OUTPUT_FLAGS,
+  load: valued('Only the rejects of this load (its load_id in orders-etl loads)'),
+};
+
+/** Each command's own flags, for "did you mean". */
+const COMMAND_FLAGS: Record<string, Record<string, Options>> = {
+  load: LOAD_FLAGS,
+  init: {},
+  query: OUTPUT_FLAGS,
+  loads: OUTPUT_FLAGS,
+  rejects: REJECTS_FLAGS,
+};
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode = 0;
   let failure: unknown = null;
   /** What failed, in the message of a failure: `load failed`, `query failed`. */
   let doing = 'load';
-  const run = (args: { maxHeapMb?: unknown }, work: () => Promise<number>, what = 'load') => async () => {
+  const run = (args: Args, work: () => Promise<number>, what: string) => async () => {
     doing = what;
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
@@ -38,6 +100,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       failure = err;
     }
   };
+  const db = (args: Args) => (args.db as string | undefined) ?? io.env.ORDERS_ETL_DB;
+  const ca = (args: Args) => args.dbSslCa as string | undefined;
   const parser = yargs()
     .scriptName('orders-etl')
     .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a MySQL star schema.')
@@ -45,71 +109,52 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .strict()
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
-    .option('db', {
-      type: 'string',
-      describe: 'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb). MySQL URL parameters: ssl-mode, ssl-ca',
-    })
-    .option('max-heap-mb', { type: 'number', default: 160, describe: 'Heap limit of the engine in MB, 64 or more (memory is bounded by the batch size; this is the cap)' })
-    .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
+    .options(GLOBAL_FLAGS)
     .command(
       'load <sources..>',
       'Load exports into the warehouse (first load and incremental loads alike)',
       (y) =>
         y
           .positional('sources', { type: 'string', array: true, describe: 'Files, s3://bucket/key, s3://bucket/prefix/ or - for stdin, loaded in the order given' })
-          .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'Orders per batch; each batch commits atomically' })
-          .option('format', { type: 'string', choices: ['auto', 'json', 'ndjson'], describe: 'Input format (default: from the file name, else sniffed)' })
-          .option('records-path', {
-            type: 'string',
-            describe: 'Dotted path to the array of orders in an export wrapped in an object, e.g. orders for {"orders": [...]}, data.orders for {"data": {"orders": [...]}} (a dot inside a key: \\.)',
-          })
-          .option('parser', { type: 'string', choices: ['scanner', 'stream-json'], default: 'scanner', describe: 'JSON parser: the structural scanner (fast) or stream-json' })
-          .option('force', { type: 'boolean', default: false, describe: 'Load sources the ledger says are already loaded' })
-          .option('max-rejects', { type: 'number', default: DEFAULTS.maxRejects, describe: 'Fail the load when more records than this are invalid' })
-          .option('max-record-bytes', { type: 'number', default: DEFAULTS.maxRecordBytes, describe: 'Fail on a single record larger than this' })
-          .option('max-inflate-ratio', { type: 'number', default: DEFAULTS.maxInflateRatio, describe: 'Fail when gzip expands more than this ratio' })
-          .option('max-inflated-bytes', { type: 'number', default: DEFAULTS.maxInflatedBytes, describe: 'Fail when one gzip source expands beyond this many bytes' })
-          .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeout, describe: 'Seconds to wait while another load holds the warehouse' })
-          .option('retries', { type: 'number', default: DEFAULTS.retries, describe: 'Retries of a batch after a lost connection or deadlock' })
-          .option('json', { type: 'boolean', default: false, describe: 'Print one JSON summary object on stdout' })
-          .option('progress', { type: 'boolean', default: true, describe: 'Show a progress line on stderr when it is a terminal (--no-progress: never)' })
-          .option('s3-region', { type: 'string', describe: 'AWS region of the bucket (default: from the AWS configuration)' })
-          .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)' })
-          .option('s3-stall-timeout', { type: 'number', default: DEFAULTS.s3StallTimeout, describe: 'Seconds without a byte before an S3 body is resumed' }),
+          .options(LOAD_FLAGS),
       (args) =>
-        run(args, () => {
-          const sources = (args.sources ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
-          return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
-        })(),
+        run(
+          args,
+          () => {
+            const sources = ((args.sources as string[] | undefined) ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
+            return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
+          },
+          'load',
+        )(),
     )
     .command(
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
       (y) => y,
-      (args) => run(args, () => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
+      (args) => run(args, () => runInit(db(args), ca(args), io), 'init')(),
     )
     .command(
       'query <sql>',
       'Run SQL against the warehouse (read-only) and print the result: a table (the first 1000 rows), or every row as JSON lines or CSV',
-      (y) => formatOptions(y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' })),
-      (args) => run(args, () => runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(args.sql!, sink), io), 'query')(),
+      (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).options(OUTPUT_FLAGS).conflicts('json', 'csv'),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(args.sql as string, sink), io), 'query')(),
     )
     .command(
       'loads',
       'The load ledger: every source load, newest first, with its status, records, counts, rejects, times and error',
-      (y) => formatOptions(y),
-      (args) => run(args, () => runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'query')(),
+      (y) => y.options(OUTPUT_FLAGS).conflicts('json', 'csv'),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'query')(),
     )
     .command(
       'rejects',
       'Records quarantined as invalid: load, record index, byte offset, reason and the raw record (cut to fit in the table)',
-      (y) => formatOptions(y).option('load', { type: 'string', describe: 'Only the rejects of this load (its load_id in orders-etl loads)' }),
+      (y) => y.options(REJECTS_FLAGS).conflicts('json', 'csv'),
       (args) =>
         run(
           args,
           () => {
             const only = args.load === undefined ? null : loadId(args.load);
-            return runView(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, outputFormat(args), REJECTS_TABLE, (w, sink) => w.streamRejects(only, sink), io);
+            return runView(db(args), ca(args), outputFormat(args), REJECTS_TABLE, (w, sink) => w.streamRejects(only, sink), io);
           },
           'query',
         )(),
@@ -117,7 +162,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .demandCommand(1, 'Give a command: load, init, query, loads or rejects')
     .help()
     .alias('h', 'help')
-    .version(false);
+    .version(packageVersion());
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
   const args = argv.map((a) => (a === '-' ? STDIN_ARG : a));
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
@@ -125,15 +170,56 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   });
   if (failure) return report(failure, io, doing);
   if (err) {
-    io.stderr.write(`orders-etl: ${err.message}\nRun orders-etl --help for usage.\n`);
+    io.stderr.write(`orders-etl: ${usageError(err.message, argv)}\nRun orders-etl --help for usage.\n`);
     return 2;
   }
   if (output) io.stdout.write(`${output}\n`);
   return exitCode;
 }
 
+/**
+ * yargs' own words for a usage error, made to name the flag as the rest of the CLI does, and to suggest what
+ * a mistyped command or flag most likely meant (a command's known flags, not every flag of the CLI).
+ */
+function usageError(message: string, argv: string[]): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  if (missing) return `--${missing[1]}: needs a value`;
+  if (!/^Unknown arguments?: /.test(message)) return message;
+  // The command: the first word that is neither a flag nor the value of a global flag.
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && a.replace(/^--?/, '') in GLOBAL_FLAGS) i++;
+      continue;
+    }
+    command = a;
+    break;
+  }
+  const commands = Object.keys(COMMAND_FLAGS);
+  if (command !== undefined && !commands.includes(command)) {
+    const meant = closest(command, commands);
+    return `unknown command ${JSON.stringify(command)}; ${meant ? `did you mean ${meant}?` : `the commands are ${commands.join(', ')}`}`;
+  }
+  const own = command === undefined ? {} : COMMAND_FLAGS[command]!;
+  const known = Object.entries({ ...GLOBAL_FLAGS, ...own }).flatMap(([name, o]) => (o.type === 'boolean' ? [name, `no-${name}`] : [name]));
+  known.push('help', 'version');
+  const unknown = argv.filter((a) => a.startsWith('-') && a !== '-' && !known.includes(a.replace(/^--?/, '').replace(/=.*$/, '')));
+  if (unknown.length === 0) return message;
+  const where = command === undefined ? '' : ` for ${command}`;
+  return unknown
+    .map((a) => {
+      const name = a.replace(/^--?/, '').replace(/=.*$/, '');
+      const meant = closest(name, known);
+      return `unknown flag --${name}${where}${meant ? `; did you mean --${meant}?` : ''}`;
+    })
+    .join('\n  ');
+}
+
 function checkHeapMb(v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 64 || v > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
+  if (v === undefined) return;
+  const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 64 || n > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
 }
 
 function report(err: unknown, io: Io, doing: string): number {
@@ -178,15 +264,7 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
   return 0;
 }
 
-/** --json and --csv, for every command that prints rows. */
-function formatOptions<T>(y: Argv<T>) {
-  return y
-    .option('json', { type: 'boolean', describe: 'Print every row as a JSON object, one per line' })
-    .option('csv', { type: 'boolean', describe: 'Print every row as CSV (RFC 4180, a header line, LF line ends)' })
-    .conflicts('json', 'csv');
-}
-
-function outputFormat(args: { json?: boolean; csv?: boolean }): OutputFormat {
+function outputFormat(args: Args): OutputFormat {
   return args.json ? 'json' : args.csv ? 'csv' : 'table';
 }
 
