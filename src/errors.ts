@@ -31,12 +31,19 @@ export class EtlError extends Error {
   readonly code: EtlErrorCode;
   readonly context: ErrorContext;
   readonly transient: boolean;
+  /**
+   * The message holds no credentials: whatever the user gave was redacted where the message was written, so
+   * it is printed as it is. For messages that show an example URL, which redact() would mangle into
+   * mysql://***:***@host.
+   */
+  readonly redacted: boolean;
 
-  constructor(code: EtlErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; transient?: boolean } = {}) {
+  constructor(code: EtlErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; transient?: boolean; redacted?: boolean } = {}) {
     super(formatMessage(message, context), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.context = context;
     this.transient = opts.transient ?? false;
+    this.redacted = opts.redacted ?? false;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Usage as a new user meets it (issue 12), without a database: --version, values quoted as given, a flag
- * without its value, "did you mean" for a mistyped command or flag. Exit code 2 for all of them.
+ * without its value, "did you mean" for a mistyped command or flag, the --db examples shown as written while
+ * what the user typed stays redacted. Exit code 2 for all of them.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -66,5 +67,15 @@ describe('orders-etl usage', () => {
       assert.equal(r.stderr, `orders-etl: ${message}\n${HINT}`);
     }
     assert.equal(closest('bogus-flag', ['batch-size', 'db', 'json']), null);
+  });
+
+  it('shows the --db examples as written, and nothing of what the user typed but its scheme', async () => {
+    const r = await runCli(['load', 'x.json', '--db', 'postgres://admin:S3cret@db.example/warehouse']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'orders-etl: --db: the scheme "postgres:" is not supported; expected mysql://user:password@host:3306/database or duckdb:<path>\n');
+    const noSlashes = await runCli(['query', 'SELECT 1', '--db', 'admin:S3cret@db.example']);
+    assert.equal(noSlashes.code, 2);
+    assert.ok(!noSlashes.stderr.includes('S3cret'), noSlashes.stderr);
+    assert.match(noSlashes.stderr, /expected mysql:\/\/user:password@host:3306\/database or duckdb:<path>/);
   });
 });

@@ -223,13 +223,13 @@ function checkHeapMb(v: unknown): void {
 }
 
 function report(err: unknown, io: Io, doing: string): number {
+  const text = err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
   if (err instanceof EtlError && err.code === 'E_USAGE') {
-    io.stderr.write(`orders-etl: ${redact(err.message)}\n`);
+    io.stderr.write(`orders-etl: ${text}\n`);
     return 2;
   }
-  const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof EtlError ? ` [${err.code}]` : '';
-  io.stderr.write(`orders-etl: ${doing} failed${code}: ${redact(msg)}\n`);
+  io.stderr.write(`orders-etl: ${doing} failed${code}: ${text}\n`);
   return 1;
 }
 
