@@ -5,12 +5,14 @@
  * a missing warehouse is an error naming it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { adminConnection } from './helpers/mysql.ts';
-import { ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
 const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
@@ -142,6 +144,19 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       if (process.env.ORDERS_ETL_TEST_VERBOSE) console.log(`${dialect.name} ${format ?? 'table'}: peak RSS ${a} MB for ${factRows} rows, ${b} MB for ${factRows * many}`);
       assert.ok(b - a < 40, `${format ?? 'table'}: peak RSS ${a} MB for ${factRows} rows, ${b} MB for ${factRows * many}`);
     }
+  });
+
+  it('ends quietly with exit 0 when the reader goes away, as in orders-etl query ... | head -1', async () => {
+    const sql = 'SELECT o.*, c.order_id AS copy FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 40) c';
+    const child = spawn(process.execPath, [BIN, 'query', sql, '--db', big.url, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const [first] = (await once(child.stdout, 'data')) as [Buffer];
+    assert.match(first.toString(), /^\{"order_id":/);
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
   });
 });
 
