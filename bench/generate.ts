@@ -2,7 +2,7 @@
  * Deterministic order-export generator. Streams any number of orders to a file (never a whole-file buffer),
  * honouring the write stream's backpressure. The same options always give the same bytes.
  *
- *   node --import tsx bench/generate.ts --orders N --out FILE [options]
+ *   npm run generate -- --orders N --out FILE [options]    (or node --import tsx bench/generate.ts ...)
  *
  *   --customers N          customer numbers drawn from 1..N (default orders/5)
  *   --products N           product numbers drawn from 1..N (default orders/20, at most 10,000)
@@ -223,7 +223,7 @@ export async function generate(out: string, o: GenerateOptions): Promise<void> {
   await once(file, 'finish');
 }
 
-const USAGE = `usage: node --import tsx bench/generate.ts --orders N --out FILE [--customers N] [--products N]
+const USAGE = `usage: npm run generate -- --orders N --out FILE [--customers N] [--products N]
   [--ids int|string] [--style pretty|compact|ndjson] [--gzip] [--seed N] [--first-order-id N] [--version N]
   [--change-customers F] [--change-products F] [--redeliver F]
 (see the header of bench/generate.ts for what each does)

@@ -25,6 +25,20 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), {
   resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 32 },
 });
 if (readsStdin) process.stdin.pipe(worker.stdin);
+// A reader that goes away (orders-etl query ... | head) is not a failure: stop the engine and end quietly,
+// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace. Only query, loads and rejects
+// write much to stdout, and they only read; load writes its summary once, after everything is committed.
+let readerGone = false;
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') {
+    readerGone = true;
+    void worker.terminate();
+    return;
+  }
+  process.stderr.write(`orders-etl: cannot write to standard output: ${err && err.message}\n`);
+  process.exitCode = 1;
+  void worker.terminate();
+});
 // Once the CLI has finished, the worker ends by itself. If something it started were still holding it, the
 // process must end anyway: a nightly job never hangs on us. Saying so makes such a leak visible.
 let stopper = null;
@@ -39,6 +53,11 @@ worker.on('message', (code) => {
 });
 worker.on('exit', () => {
   if (stopper) clearTimeout(stopper);
+  // For measurements (the tests, bench): the whole process's peak, the engine's worker and DuckDB included.
+  if (process.env.ORDERS_ETL_REPORT_RSS === '1') {
+    process.stderr.write(`orders-etl: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
+  }
+  if (readerGone && !finished) process.exitCode ??= 0;
   // A worker that ends without handing over an exit code stopped before the CLI finished (its event loop ran
   // dry while it was still waiting): that is a failure, never a success.
   if (!finished && process.exitCode === undefined) {

@@ -10,6 +10,7 @@ export type EtlErrorCode =
   | 'E_RECORD_TOO_LARGE' // one record exceeds --max-record-bytes
   | 'E_INFLATE_LIMIT' // gzip expands beyond the ratio or size cap
   | 'E_MAX_REJECTS' // more invalid records than --max-rejects allows
+  | 'E_ALL_REJECTED' // a source had records and none was a loadable order: the wrong shape, not bad records
   | 'E_SOURCE' // a local source cannot be read
   | 'E_S3' // S3 refused or failed
   | 'E_SOURCE_CHANGED' // the object changed while we were reading it
@@ -30,12 +31,19 @@ export class EtlError extends Error {
   readonly code: EtlErrorCode;
   readonly context: ErrorContext;
   readonly transient: boolean;
+  /**
+   * The message holds no credentials: whatever the user gave was redacted where the message was written, so
+   * it is printed as it is. For messages that show an example URL, which redact() would mangle into
+   * mysql://***:***@host.
+   */
+  readonly redacted: boolean;
 
-  constructor(code: EtlErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; transient?: boolean } = {}) {
+  constructor(code: EtlErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; transient?: boolean; redacted?: boolean } = {}) {
     super(formatMessage(message, context), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.context = context;
     this.transient = opts.transient ?? false;
+    this.redacted = opts.redacted ?? false;
   }
 }
 

@@ -11,6 +11,8 @@ export interface LoadOptions {
   readonly dbSslCa: string | undefined;
   readonly batchSize: number;
   readonly format: InputFormat | undefined;
+  /** --records-path: the keys from the top-level object down to the array of orders; null: the top level. */
+  readonly recordsPath: readonly string[] | null;
   readonly parser: ParserKind;
   readonly force: boolean;
   readonly maxRejects: number;
@@ -56,6 +58,36 @@ function integer(flag: string, v: unknown, min: number, max: number): number {
   return n;
 }
 
+/**
+ * --records-path: keys separated by dots, each non-empty (`orders`, `data.orders`). A dot inside a key is
+ * written `\.` and a backslash `\\` (`--records-path 'v1\.2.orders'` is the key `v1.2`, then `orders`).
+ */
+export function parseRecordsPath(v: unknown): readonly string[] {
+  const allowed = 'a dotted path of non-empty keys to the array of orders, as in orders or data.orders (a dot inside a key: \\.)';
+  if (typeof v !== 'string' || v === '') throw usage('--records-path', v, allowed);
+  const keys: string[] = [''];
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === '\\') {
+      const next = v[i + 1];
+      if (next !== '.' && next !== '\\') throw usage('--records-path', v, allowed);
+      keys[keys.length - 1] += next;
+      i++;
+    } else if (c === '.') {
+      keys.push('');
+    } else {
+      keys[keys.length - 1] += c;
+    }
+  }
+  if (keys.some((k) => k === '')) throw usage('--records-path', v, allowed);
+  return Object.freeze(keys);
+}
+
+/** `--load N` of orders-etl rejects: a load id as orders-etl loads lists them. */
+export function loadId(v: unknown): number {
+  return integer('--load', v, 1, Number.MAX_SAFE_INTEGER);
+}
+
 function positive(flag: string, v: unknown, max: number): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > max) throw usage(flag, v, `a number above 0 and at most ${max}`);
@@ -73,6 +105,9 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     if (!['json', 'ndjson', 'auto'].includes(raw.format as string)) throw usage('--format', raw.format, 'json, ndjson or auto');
     format = raw.format as InputFormat;
   }
+  const recordsPath = raw.recordsPath === undefined ? null : parseRecordsPath(raw.recordsPath);
+  // NDJSON has no enclosing document to descend into: each line is a record.
+  if (recordsPath && format === 'ndjson') throw new EtlError('E_USAGE', '--records-path: a JSON document has a path to its orders; NDJSON (--format ndjson) has none: leave out one of the two');
   const parser = (raw.parser ?? 'scanner') as ParserKind;
   if (!['scanner', 'stream-json'].includes(parser)) throw usage('--parser', raw.parser, 'scanner or stream-json');
   const db = (raw.db as string | undefined) ?? env.ORDERS_ETL_DB ?? undefined;
@@ -86,6 +121,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     dbSslCa: raw.dbSslCa as string | undefined,
     batchSize: integer('--batch-size', raw.batchSize ?? DEFAULTS.batchSize, 1, 1_000_000),
     format,
+    recordsPath,
     parser,
     force: Boolean(raw.force),
     maxRejects: integer('--max-rejects', raw.maxRejects ?? DEFAULTS.maxRejects, 0, Number.MAX_SAFE_INTEGER),

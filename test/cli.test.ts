@@ -24,11 +24,16 @@ describe('orders-etl CLI', () => {
     const top = await runCli(['--help']);
     assert.equal(top.code, 0);
     assert.match(top.stdout + top.stderr, /load <sources\.\.>/);
-    assert.match(top.stdout + top.stderr, /init/);
+    for (const command of ['init', 'query <sql>', 'loads', 'rejects', '--version']) assert.ok(top.stdout.includes(command), command);
     const load = await runCli(['load', '--help']);
     assert.equal(load.code, 0);
-    for (const flag of ['--db', '--batch-size', '--json', '--no-progress', '--progress', '--force', '--max-rejects', '--format', '--parser', '--s3-endpoint', '--s3-region']) {
+    for (const flag of ['--db', '--batch-size', '--json', '--no-progress', '--progress', '--force', '--max-rejects', '--format', '--records-path', '--parser', '--s3-endpoint', '--s3-region']) {
       assert.ok((load.stdout + load.stderr).includes(flag), `load --help mentions ${flag}`);
+    }
+    for (const [command, flags] of [['query', ['--json', '--csv']], ['loads', ['--json', '--csv']], ['rejects', ['--load', '--json', '--csv']]] as const) {
+      const help = await runCli([command, '--help']);
+      assert.equal(help.code, 0);
+      for (const flag of flags) assert.ok(help.stdout.includes(flag), `${command} --help mentions ${flag}`);
     }
   });
 
@@ -90,7 +95,7 @@ describe('orders-etl CLI', () => {
       assert.match(q.stdout, /501 {9}\| alice\.j@newmail\.example/);
       assert.match(q.stdout, /\(5 rows\)/);
       const json = await runCli(['query', 'SELECT COUNT(*) AS n FROM orders', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`, '--json']);
-      assert.equal(json.stdout.trim(), '{"n":"11"}');
+      assert.equal(json.stdout.trim(), '{"n":11}');
       const bad = await runCli(['query', 'SELECT nope FROM nothing', '--db', `duckdb:${join(t.dir, 'warehouse.duckdb')}`]);
       assert.equal(bad.code, 1);
     } finally {
@@ -124,8 +129,10 @@ describe('orders-etl CLI', () => {
 
     const usage = await runBin(['load', INITIAL, '--db', db.url, '--batch-size', 'zero']);
     assert.equal(usage.code, 2);
+    // package.json read as NDJSON is one record, and not an order: every record rejected is a failed load.
     const failed = await runBin(['load', join(ROOT, 'package.json'), '--db', db.url, '--format', 'ndjson']);
-    assert.equal(failed.code, 0, 'package.json is one JSON object: one invalid record, rejected');
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /E_ALL_REJECTED/);
     const rejects = await db.query<any>('SELECT reason FROM etl_rejects');
     assert.equal(rejects.length, 1);
   });

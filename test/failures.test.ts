@@ -403,7 +403,7 @@ describe('smaller hazards of the same family', () => {
   it('refuses --max-heap-mb it cannot apply (exit 2, naming the flag)', async () => {
     const r = await runBinTimed(['load', prior, '--db', 'duckdb:/nonexistent/never.duckdb', '--max-heap-mb', '10'], {}, 30_000);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--max-heap-mb: 10 is not allowed; expected an integer from 64/);
+    assert.match(r.stderr, /--max-heap-mb: "10" is not allowed; expected an integer from 64/);
   });
 
   it('gives orders-etl query a read-only session with foreign key checks on, one statement at a time (mysql)', async () => {

@@ -82,6 +82,35 @@ describe('S3 sources', () => {
     assert.equal(JSON.parse(again.stdout).skipped, 3);
   });
 
+  it('loads an export wrapped in an object from S3, gzipped, with --records-path, by both parsers', async () => {
+    const orders = JSON.parse(readFileSync(pretty, 'utf8')) as unknown[];
+    await s3.put('wrapped/2024-01-01/orders.json.gz', gzipSync(JSON.stringify({ meta: { page: 1 }, data: { orders } })));
+    const expected = await (async () => {
+      const ref = await freshDatabase();
+      try {
+        assert.equal((await runCli(['load', pretty, '--db', ref.url])).code, 0);
+        return await ref.snapshot();
+      } finally {
+        await ref.drop();
+      }
+    })();
+    for (const parser of ['scanner', 'stream-json']) {
+      const target = await freshDatabase();
+      try {
+        const uri = `s3://${BUCKET}/wrapped/2024-01-01/orders.json.gz`;
+        const refused = await runCli(['load', uri, '--db', target.url, '--s3-endpoint', s3.endpoint, '--parser', parser]);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /s3:\/\/exports\/wrapped\/2024-01-01\/orders\.json\.gz: .*load them with --records-path data\.orders/);
+        const r = await runCli(['load', uri, '--db', target.url, '--s3-endpoint', s3.endpoint, '--parser', parser, '--records-path', 'data.orders', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).orders, orders.length);
+        same(await target.snapshot(), expected);
+      } finally {
+        await target.drop();
+      }
+    }
+  });
+
   it('follows the listing to its second page and beyond', async () => {
     const sources = await resolveSources([`s3://${BUCKET}/daily/`], {
       format: undefined,

@@ -2,13 +2,17 @@
  * The command line: yargs only. argv -> options -> run; no pipeline logic here.
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { EtlError, redact } from '../errors.ts';
-import { DEFAULTS, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
+import { DEFAULTS, loadId, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
+import type { QuerySink, Warehouse } from '../warehouse/types.ts';
+import { DEFAULT_PREVIEW_ROWS, Output, resultWriter, type OutputFormat, type TableOptions } from './output.ts';
+import { closest } from './suggest.ts';
+import { packageVersion } from './version.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -18,13 +22,76 @@ export interface Io {
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
+/** Parsed arguments as yargs hands them over; options.ts validates what they hold. */
+type Args = Record<string, unknown>;
+
 /** yargs drops a lone `-`; it stands for standard input, so it travels under another name through yargs. */
 const STDIN_ARG = '\u0000stdin';
+
+/**
+ * A flag that takes a value takes it as text, and must have one: yargs' number type would turn `abc` into NaN
+ * before options.ts could quote what was given, and without requiresArg `--batch-size` at the end of the line,
+ * or followed by another flag, would pass silently. Defaults are applied (and described) by options.ts.
+ */
+const valued = (describe: string, extra: Options = {}): Options => ({ type: 'string', requiresArg: true, describe, ...extra });
+const flag = (describe: string, extra: Options = {}): Options => ({ type: 'boolean', describe, ...extra });
+
+const GLOBAL_FLAGS: Record<string, Options> = {
+  db: valued(
+    'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb, in the current folder). MySQL URL parameters: ssl-mode, ssl-ca',
+  ),
+  'max-heap-mb': valued('Heap limit of the engine in MB, 64 or more (memory is bounded by the batch size; this is the cap)', { defaultDescription: '160' }),
+  'db-ssl-ca': valued('PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification'),
+};
+
+const LOAD_FLAGS: Record<string, Options> = {
+  'batch-size': valued('Orders per batch; each batch commits atomically', { defaultDescription: String(DEFAULTS.batchSize) }),
+  format: valued('Input format (default: from the file name, else sniffed)', { choices: ['auto', 'json', 'ndjson'] }),
+  'records-path': valued(
+    'Dotted path to the array of orders in an export wrapped in an object, e.g. orders for {"orders": [...]}, data.orders for {"data": {"orders": [...]}} (a dot inside a key: \\.)',
+  ),
+  parser: valued('JSON parser: the structural scanner (fast) or stream-json', { choices: ['scanner', 'stream-json'], defaultDescription: 'scanner' }),
+  force: flag('Load sources the ledger says are already loaded'),
+  'max-rejects': valued('Fail the load when more records than this are invalid', { defaultDescription: String(DEFAULTS.maxRejects) }),
+  'max-record-bytes': valued('Fail on a single record larger than this', { defaultDescription: String(DEFAULTS.maxRecordBytes) }),
+  'max-inflate-ratio': valued('Fail when gzip expands more than this ratio', { defaultDescription: String(DEFAULTS.maxInflateRatio) }),
+  'max-inflated-bytes': valued('Fail when one gzip source expands beyond this many bytes', { defaultDescription: String(DEFAULTS.maxInflatedBytes) }),
+  'lock-timeout': valued('Seconds to wait while another load holds the warehouse', { defaultDescription: String(DEFAULTS.lockTimeout) }),
+  retries: valued('Retries of a batch after a lost connection or deadlock', { defaultDescription: String(DEFAULTS.retries) }),
+  json: flag('Print one JSON summary object on stdout'),
+  progress: flag('Show a progress line on stderr when it is a terminal (--no-progress: never)', { default: true }),
+  's3-region': valued('AWS region of the bucket (default: from the AWS configuration)'),
+  's3-endpoint': valued('S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)'),
+  's3-stall-timeout': valued('Seconds without a byte before an S3 body is resumed', { defaultDescription: String(DEFAULTS.s3StallTimeout) }),
+};
+
+/** --json and --csv, for every command that prints rows. */
+const OUTPUT_FLAGS: Record<string, Options> = {
+  json: flag('Print every row as a JSON object, one per line'),
+  csv: flag('Print every row as CSV (RFC 4180, a header line, LF line ends)'),
+};
+
+const REJECTS_FLAGS: Record<string, Options> = {
+  ...OUTPUT_FLAGS,
+  load: valued('Only the rejects of this load (its load_id in orders-etl loads)'),
+};
+
+/** Each command's own flags, for "did you mean". */
+const COMMAND_FLAGS: Record<string, Record<string, Options>> = {
+  load: LOAD_FLAGS,
+  init: {},
+  query: OUTPUT_FLAGS,
+  loads: OUTPUT_FLAGS,
+  rejects: REJECTS_FLAGS,
+};
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode = 0;
   let failure: unknown = null;
-  const run = (args: { maxHeapMb?: unknown }, work: () => Promise<number>) => async () => {
+  /** What failed, in the message of a failure: `load failed`, `query failed`. */
+  let doing = 'load';
+  const run = (args: Args, work: () => Promise<number>, what: string) => async () => {
+    doing = what;
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
       checkHeapMb(args.maxHeapMb);
@@ -33,6 +100,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       failure = err;
     }
   };
+  const db = (args: Args) => (args.db as string | undefined) ?? io.env.ORDERS_ETL_DB;
+  const ca = (args: Args) => args.dbSslCa as string | undefined;
   const parser = yargs()
     .scriptName('orders-etl')
     .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a MySQL star schema.')
@@ -40,81 +109,127 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .strict()
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
-    .option('db', {
-      type: 'string',
-      describe: 'Warehouse: mysql://user:password@host:3306/database or duckdb:<file> (env ORDERS_ETL_DB; default duckdb:./warehouse.duckdb). MySQL URL parameters: ssl-mode, ssl-ca',
-    })
-    .option('max-heap-mb', { type: 'number', default: 160, describe: 'Heap limit of the engine in MB, 64 or more (memory is bounded by the batch size; this is the cap)' })
-    .option('db-ssl-ca', { type: 'string', describe: 'PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification' })
+    .options(GLOBAL_FLAGS)
     .command(
       'load <sources..>',
       'Load exports into the warehouse (first load and incremental loads alike)',
       (y) =>
         y
           .positional('sources', { type: 'string', array: true, describe: 'Files, s3://bucket/key, s3://bucket/prefix/ or - for stdin, loaded in the order given' })
-          .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'Orders per batch; each batch commits atomically' })
-          .option('format', { type: 'string', choices: ['auto', 'json', 'ndjson'], describe: 'Input format (default: from the file name, else sniffed)' })
-          .option('parser', { type: 'string', choices: ['scanner', 'stream-json'], default: 'scanner', describe: 'JSON parser: the structural scanner (fast) or stream-json' })
-          .option('force', { type: 'boolean', default: false, describe: 'Load sources the ledger says are already loaded' })
-          .option('max-rejects', { type: 'number', default: DEFAULTS.maxRejects, describe: 'Fail the load when more records than this are invalid' })
-          .option('max-record-bytes', { type: 'number', default: DEFAULTS.maxRecordBytes, describe: 'Fail on a single record larger than this' })
-          .option('max-inflate-ratio', { type: 'number', default: DEFAULTS.maxInflateRatio, describe: 'Fail when gzip expands more than this ratio' })
-          .option('max-inflated-bytes', { type: 'number', default: DEFAULTS.maxInflatedBytes, describe: 'Fail when one gzip source expands beyond this many bytes' })
-          .option('lock-timeout', { type: 'number', default: DEFAULTS.lockTimeout, describe: 'Seconds to wait while another load holds the warehouse' })
-          .option('retries', { type: 'number', default: DEFAULTS.retries, describe: 'Retries of a batch after a lost connection or deadlock' })
-          .option('json', { type: 'boolean', default: false, describe: 'Print one JSON summary object on stdout' })
-          .option('progress', { type: 'boolean', default: true, describe: 'Show a progress line on stderr when it is a terminal (--no-progress: never)' })
-          .option('s3-region', { type: 'string', describe: 'AWS region of the bucket (default: from the AWS configuration)' })
-          .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)' })
-          .option('s3-stall-timeout', { type: 'number', default: DEFAULTS.s3StallTimeout, describe: 'Seconds without a byte before an S3 body is resumed' }),
+          .options(LOAD_FLAGS),
       (args) =>
-        run(args, () => {
-          const sources = (args.sources ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
-          return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
-        })(),
+        run(
+          args,
+          () => {
+            const sources = ((args.sources as string[] | undefined) ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
+            return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
+          },
+          'load',
+        )(),
     )
     .command(
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
       (y) => y,
-      (args) => run(args, () => runInit(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, io))(),
+      (args) => run(args, () => runInit(db(args), ca(args), io), 'init')(),
     )
     .command(
       'query <sql>',
-      'Run SQL against the warehouse and print the result as a table (to look at the data without another tool)',
-      (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).option('json', { type: 'boolean', default: false, describe: 'Print rows as JSON lines instead of a table' }),
-      (args) => run(args, () => runQuery(args.db ?? io.env.ORDERS_ETL_DB, args.dbSslCa, args.sql!, args.json, io))(),
+      'Run SQL against the warehouse (read-only) and print the result: a table (the first 1000 rows), or every row as JSON lines or CSV',
+      (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).options(OUTPUT_FLAGS).conflicts('json', 'csv'),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(args.sql as string, sink), io), 'query')(),
     )
-    .demandCommand(1, 'Give a command: load, init or query')
+    .command(
+      'loads',
+      'The load ledger: every source load, newest first, with its status, records, counts, rejects, times and error',
+      (y) => y.options(OUTPUT_FLAGS).conflicts('json', 'csv'),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'query')(),
+    )
+    .command(
+      'rejects',
+      'Records quarantined as invalid: load, record index, byte offset, reason and the raw record (cut to fit in the table)',
+      (y) => y.options(REJECTS_FLAGS).conflicts('json', 'csv'),
+      (args) =>
+        run(
+          args,
+          () => {
+            const only = args.load === undefined ? null : loadId(args.load);
+            return runView(db(args), ca(args), outputFormat(args), REJECTS_TABLE, (w, sink) => w.streamRejects(only, sink), io);
+          },
+          'query',
+        )(),
+    )
+    .demandCommand(1, 'Give a command: load, init, query, loads or rejects')
     .help()
     .alias('h', 'help')
-    .version(false);
+    .version(packageVersion());
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
   const args = argv.map((a) => (a === '-' ? STDIN_ARG : a));
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
     void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
   });
-  if (failure) return report(failure, io);
+  if (failure) return report(failure, io, doing);
   if (err) {
-    io.stderr.write(`orders-etl: ${err.message}\nRun orders-etl --help for usage.\n`);
+    io.stderr.write(`orders-etl: ${usageError(err.message, argv)}\nRun orders-etl --help for usage.\n`);
     return 2;
   }
   if (output) io.stdout.write(`${output}\n`);
   return exitCode;
 }
 
-function checkHeapMb(v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 64 || v > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
+/**
+ * yargs' own words for a usage error, made to name the flag as the rest of the CLI does, and to suggest what
+ * a mistyped command or flag most likely meant (a command's known flags, not every flag of the CLI).
+ */
+function usageError(message: string, argv: string[]): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  if (missing) return `--${missing[1]}: needs a value`;
+  if (!/^Unknown arguments?: /.test(message)) return message;
+  // The command: the first word that is neither a flag nor the value of a global flag.
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && a.replace(/^--?/, '') in GLOBAL_FLAGS) i++;
+      continue;
+    }
+    command = a;
+    break;
+  }
+  const commands = Object.keys(COMMAND_FLAGS);
+  if (command !== undefined && !commands.includes(command)) {
+    const meant = closest(command, commands);
+    return `unknown command ${JSON.stringify(command)}; ${meant ? `did you mean ${meant}?` : `the commands are ${commands.join(', ')}`}`;
+  }
+  const own = command === undefined ? {} : COMMAND_FLAGS[command]!;
+  const known = Object.entries({ ...GLOBAL_FLAGS, ...own }).flatMap(([name, o]) => (o.type === 'boolean' ? [name, `no-${name}`] : [name]));
+  known.push('help', 'version');
+  const unknown = argv.filter((a) => a.startsWith('-') && a !== '-' && !known.includes(a.replace(/^--?/, '').replace(/=.*$/, '')));
+  if (unknown.length === 0) return message;
+  const where = command === undefined ? '' : ` for ${command}`;
+  return unknown
+    .map((a) => {
+      const name = a.replace(/^--?/, '').replace(/=.*$/, '');
+      const meant = closest(name, known);
+      return `unknown flag --${name}${where}${meant ? `; did you mean --${meant}?` : ''}`;
+    })
+    .join('\n  ');
 }
 
-function report(err: unknown, io: Io): number {
+function checkHeapMb(v: unknown): void {
+  if (v === undefined) return;
+  const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 64 || n > 1024 * 1024) throw usage('--max-heap-mb', v, 'an integer from 64 to 1048576');
+}
+
+function report(err: unknown, io: Io, doing: string): number {
+  const text = err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
   if (err instanceof EtlError && err.code === 'E_USAGE') {
-    io.stderr.write(`orders-etl: ${redact(err.message)}\n`);
+    io.stderr.write(`orders-etl: ${text}\n`);
     return 2;
   }
-  const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof EtlError ? ` [${err.code}]` : '';
-  io.stderr.write(`orders-etl: load failed${code}: ${redact(msg)}\n`);
+  io.stderr.write(`orders-etl: ${doing} failed${code}: ${text}\n`);
   return 1;
 }
 
@@ -134,7 +249,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
     await warehouse.close();
   }
   if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  io.stderr.write(humanSummary(summary));
+  io.stderr.write(humanSummary(summary, opts.db));
   return 0;
 }
 
@@ -149,40 +264,57 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, io: 
   return 0;
 }
 
-async function runQuery(db: string | undefined, dbSslCa: string | undefined, sql: string, json: boolean, io: Io): Promise<number> {
+function outputFormat(args: Args): OutputFormat {
+  return args.json ? 'json' : args.csv ? 'csv' : 'table';
+}
+
+const QUERY_TABLE: TableOptions = { previewRows: DEFAULT_PREVIEW_ROWS };
+/** In the table, long text is cut to fit a terminal; --json and --csv give it whole. */
+const LOADS_TABLE: TableOptions = { previewRows: DEFAULT_PREVIEW_ROWS, cut: { source_uri: { width: 40, keep: 'end' }, error: { width: 60 } } };
+const REJECTS_TABLE: TableOptions = {
+  previewRows: DEFAULT_PREVIEW_ROWS,
+  cut: { reason: { width: 50 }, raw: { width: 60 }, source_uri: { width: 40, keep: 'end' } },
+};
+
+/**
+ * orders-etl query, loads and rejects: read-only (a missing warehouse is an error naming it, never an empty
+ * one created on the way), the result streamed to standard output in the format asked for.
+ */
+async function runView(
+  db: string | undefined,
+  dbSslCa: string | undefined,
+  format: OutputFormat,
+  table: TableOptions,
+  view: (w: Warehouse, sink: QuerySink) => Promise<void>,
+  io: Io,
+): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: 0, access: 'read' });
-  let result: { columns: string[]; rows: unknown[][] };
+  const out = new Output(io.stdout);
   try {
-    result = await warehouse.query(sql);
+    const writer = resultWriter(format, out, table);
+    await view(warehouse, writer);
+    await writer.finish();
   } finally {
+    out.close();
     await warehouse.close();
   }
-  io.stdout.write(json ? result.rows.map((r) => JSON.stringify(Object.fromEntries(result.columns.map((c, i) => [c, cell(r[i])])))).join('\n') + (result.rows.length ? '\n' : '') : formatTable(result.columns, result.rows));
   return 0;
 }
 
-function cell(v: unknown): string | number | boolean | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
-  return String(v);
+/** Where the rejects of this run went: the command that shows them. */
+function rejectsHint(s: LoadSummary, db: string | undefined): string {
+  const ids = s.sources.filter((r) => r.counts.rejected > 0).map((r) => r.loadId);
+  if (ids.length === 0) return '';
+  const where = db === undefined ? '' : ` --db ${s.warehouse}`;
+  return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${where}`).join('; ')})`;
 }
 
-/** A plain aligned text table. */
-export function formatTable(columns: string[], rows: unknown[][]): string {
-  const text = rows.map((r) => r.map((v) => (v === null || v === undefined ? 'NULL' : String(cell(v)))));
-  const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ').trimEnd();
-  return [line(columns), widths.map((w) => '-'.repeat(w)).join('-+-'), ...text.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
-}
-
-function humanSummary(s: LoadSummary): string {
+function humanSummary(s: LoadSummary, db?: string): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const skipped = s.skipped ? ` (${s.skipped} already loaded, skipped)` : '';
   return (
     `orders-etl: loaded ${s.files - s.skipped} of ${s.files} source(s)${skipped} into ${s.warehouse} in ${(s.elapsedMs / 1000).toFixed(1)} s\n` +
-    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}\n` +
+    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, db)}\n` +
     `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
   );
 }

@@ -11,17 +11,30 @@
  * - `json`: exactly one top-level value. If it is an array, each element is a record; otherwise the value
  *   itself is the one record (an export of a single order).
  * - `ndjson`: a sequence of top-level values separated by whitespace; each is a record.
+ * - with `recordsPath`: a JSON document whose records are the elements of the array at that path
+ *   (`{"orders": [...]}`); the bytes around the array go to the EnvelopeNavigator (envelope.ts), the array's
+ *   elements through the same loop as a top-level array's.
  */
 import { isUtf8 } from 'node:buffer';
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from '../model.ts';
+import { EnvelopeNavigator } from './envelope.ts';
+import { BARE, describeByte, firstInvalidUtf8, trailingBackslashes, WS } from './json-bytes.ts';
+import { checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
   format: InputFormat;
   source: string;
   maxRecordBytes: number;
+  /** The keys from the top-level object down to the array of records (--records-path); none: the top level. */
+  recordsPath?: readonly string[] | null;
+  /**
+   * A top level that holds no orders is an error: a top-level value that is not an array must look like an
+   * order (see shape.ts). Set by the load; the plain-JSON conformance tests leave it off.
+   */
+  requireOrders?: boolean;
 }
 
 const enum Phase {
@@ -30,6 +43,7 @@ const enum Phase {
   ArrayValue, // after ',', expecting a value
   ArrayAfter, // after a value, expecting ',' or ']'
   Done, // after the top-level value: whitespace only
+  Envelope, // with a records path: outside the array of records (the navigator reads these bytes)
 }
 
 const enum Kind {
@@ -40,12 +54,6 @@ const enum Kind {
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
-const WS = new Uint8Array(256);
-WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
-// Bytes that may continue a number or a literal; anything else ends a bare value.
-const BARE = new Uint8Array(256);
-for (const c of '0123456789+-.eEtrufalsn') BARE[c.charCodeAt(0)] = 1;
-for (let c = 0x41; c <= 0x5a; c++) BARE[c] = BARE[c + 0x20] = 1;
 
 export class RecordScanner {
   private readonly opts: ScannerOptions;
@@ -68,10 +76,17 @@ export class RecordScanner {
   private valueLine = 1;
   private pieces: Buffer[] = [];
   private piecesLength = 0;
+  /** With a records path: reads the document around the array of records. */
+  private readonly envelope: EnvelopeNavigator | null;
 
   constructor(opts: ScannerOptions) {
     this.opts = opts;
     this.format = opts.format;
+    this.envelope = opts.recordsPath ? new EnvelopeNavigator(opts.recordsPath, opts.source) : null;
+    if (this.envelope) {
+      this.format = 'json';
+      this.phase = Phase.Envelope;
+    }
   }
 
   /** Scan one chunk; completed records are appended to `out`. */
@@ -89,6 +104,35 @@ export class RecordScanner {
         this.bomMatched = 3;
       }
     }
+    if (this.envelope) this.scanDocument(chunk, i, out);
+    else this.scanRecords(chunk, i, out);
+    if (this.kind !== Kind.None) this.keepPiece(chunk);
+    this.base += len;
+  }
+
+  /** With a records path: the navigator reads up to the array, the records loop reads the array, and so on. */
+  private scanDocument(chunk: Buffer, i: number, out: RawRecord[]): void {
+    const envelope = this.envelope!;
+    while (i < chunk.length) {
+      if (this.phase === Phase.Envelope) {
+        i = envelope.scan(chunk, i, this.base);
+        if (envelope.inArray) {
+          this.inArray = true;
+          this.phase = Phase.ArrayFirst;
+          this.line = envelope.line;
+        }
+      } else {
+        i = this.scanRecords(chunk, i, out);
+      }
+    }
+  }
+
+  /**
+   * The records loop, the engine's hot path: from `i` to the chunk's end, or, with a records path, to just
+   * after the array's ']'. Returns where it stopped.
+   */
+  private scanRecords(chunk: Buffer, i: number, out: RawRecord[]): number {
+    const len = chunk.length;
     while (i < len) {
       if (this.kind !== Kind.None) {
         i = this.scanValue(chunk, i, out);
@@ -114,6 +158,7 @@ export class RecordScanner {
           break;
         case Phase.ArrayFirst:
           if (c === 0x5d) {
+            if (this.envelope) return this.leaveArray(i + 1);
             this.phase = Phase.Done;
             i++;
           } else {
@@ -126,8 +171,10 @@ export class RecordScanner {
           break;
         case Phase.ArrayAfter:
           if (c === 0x2c) this.phase = Phase.ArrayValue;
-          else if (c === 0x5d) this.phase = Phase.Done;
-          else this.fail(i, `',' or ']' after array element, found ${describeByte(c)}`);
+          else if (c === 0x5d) {
+            if (this.envelope) return this.leaveArray(i + 1);
+            this.phase = Phase.Done;
+          } else this.fail(i, `',' or ']' after array element, found ${describeByte(c)}`);
           i++;
           break;
         case Phase.Done:
@@ -139,8 +186,15 @@ export class RecordScanner {
           break;
       }
     }
-    if (this.kind !== Kind.None) this.keepPiece(chunk);
-    this.base += len;
+    return i;
+  }
+
+  /** The array of records has closed (at `i - 1`): back to the navigator for the rest of the document. */
+  private leaveArray(i: number): number {
+    this.inArray = false;
+    this.phase = Phase.Envelope;
+    this.envelope!.leaveArray(this.line);
+    return i;
   }
 
   /** The input has ended: flush a trailing bare value and check that the document is complete. */
@@ -148,6 +202,11 @@ export class RecordScanner {
     if (this.kind === Kind.Bare) this.finishValue(null, 0, out);
     if (this.kind !== Kind.None) {
       this.fail(0, `the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, this.base);
+    }
+    if (this.envelope) {
+      if (this.phase !== Phase.Envelope) this.fail(0, "more array elements or ']' (the input is truncated)", this.base);
+      this.envelope.end(this.base);
+      return;
     }
     if (this.format !== 'ndjson') {
       if (this.phase === Phase.Start) this.fail(0, 'a JSON value (the input is empty)', this.base);
@@ -249,6 +308,10 @@ export class RecordScanner {
 
   private checkSize(extra: number): void {
     if (this.piecesLength + extra > this.opts.maxRecordBytes) {
+      // A top level too large to read whole: if its keys say it wraps the orders, say that instead.
+      if (!this.inArray && this.nextIndex === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
+        checkTopLevelKeys(keysInPrefix(Buffer.concat(this.pieces)), { source: this.opts.source, byteOffset: this.valueStart, line: this.valueLine });
+      }
       throw new EtlError(
         'E_RECORD_TOO_LARGE',
         `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)`,
@@ -289,8 +352,17 @@ export class RecordScanner {
     } catch (err) {
       throw this.syntaxError(text, index, err);
     }
+    if (this.inArray) {
+      this.phase = Phase.ArrayAfter;
+    } else {
+      this.phase = Phase.Done;
+      // A wrapped export ({"orders": [...]}) must not load as one invalid record; NDJSON named as such is
+      // one record per line, whatever its first line is.
+      if (index === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
+        checkTopLevelRecord(value, { source: this.opts.source, byteOffset: this.valueStart, line: this.valueLine });
+      }
+    }
     out.push({ index, offset: this.valueStart, line: this.valueLine, value, text });
-    this.phase = this.inArray ? Phase.ArrayAfter : Phase.Done;
   }
 
   /** JSON.parse does not always say where; stream-json's verifier does, to the character. */
@@ -326,55 +398,4 @@ export class RecordScanner {
       line: this.line,
     });
   }
-}
-
-function trailingBackslashes(chunk: Buffer, from: number, len: number, carry: number): number {
-  let n = 0;
-  let j = len - 1;
-  while (j >= from && chunk[j] === 0x5c) {
-    n++;
-    j--;
-  }
-  return j < from && from === 0 ? n + carry : n;
-}
-
-
-function describeByte(c: number): string {
-  if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
-  return `byte 0x${c.toString(16).padStart(2, '0')}`;
-}
-
-/** Index of the first byte that does not belong to a well-formed UTF-8 sequence (rare error path). */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
-  let i = 0;
-  while (i < bytes.length) {
-    const b = bytes[i]!;
-    let need: number;
-    let min: number;
-    if (b < 0x80) {
-      i++;
-      continue;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      need = 1;
-      min = 0x80;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      need = 2;
-      min = 0x800;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 3;
-      min = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + need >= bytes.length) return i;
-    let cp = b & (0x3f >> need);
-    for (let k = 1; k <= need; k++) {
-      const cb = bytes[i + k]!;
-      if ((cb & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (cb & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += need + 1;
-  }
-  return i;
 }

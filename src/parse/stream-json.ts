@@ -5,6 +5,10 @@
  * arrays of records as the scanner path. The scanner (parse/scanner.ts) is the default because it is several
  * times faster on the same input (bench/RESULTS.md); this path is the reference incremental parser, and the
  * conformance tests run both. stream-json does not report record offsets: its records carry offset null.
+ *
+ * With a records path (`{"orders": [...]}`), a PathFollower routes the tokens: those of the array's elements
+ * go to streamArray, everything else is only tokenized (which validates it) and dropped. Strings then come
+ * from the tokenizer in chunks, not packed, so that a huge string beside the array is never held whole.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { getManyValues, isMany, none } from 'stream-chain/defs.js';
@@ -12,7 +16,9 @@ import { jsonParser } from 'stream-json/parser.js';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { EtlError } from '../errors.ts';
-import type { InputFormat, RawRecord } from '../model.ts';
+import type { RawRecord } from '../model.ts';
+import type { ScannerOptions } from './scanner.ts';
+import { checkTopLevelKeys, checkTopLevelRecord, formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
 type Token = { name: string; value?: unknown };
 type Step = (chunk: unknown) => unknown;
@@ -25,7 +31,10 @@ const SLICE = 64 * 1024;
 
 export class StreamJsonParseStream extends Transform {
   private readonly source: string;
-  private readonly format: InputFormat;
+  private readonly opts: ScannerOptions;
+  private readonly follower: PathFollower | null;
+  /** Without a records path, for a top level that is not an array: its keys, in case it is too large. */
+  private readonly topKeys: KeySeen[] = [];
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly tokenize: Step;
   private assemble: Step | null = null;
@@ -35,12 +44,18 @@ export class StreamJsonParseStream extends Transform {
   /** Milliseconds spent parsing (for the summary's stage breakdown). */
   busyMs = 0;
 
-  constructor(opts: { format: InputFormat; source: string; maxRecordBytes: number }) {
+  constructor(opts: ScannerOptions) {
     super({ readableObjectMode: true, readableHighWaterMark: 1 });
     this.source = opts.source;
-    this.format = opts.format;
+    this.opts = opts;
     this.guard = new RecordSizeGuard(opts.maxRecordBytes, opts.source);
-    this.tokenize = jsonParser({ packValues: true, streamValues: false, jsonStreaming: opts.format === 'ndjson' }) as unknown as Step;
+    if (opts.recordsPath) {
+      this.follower = new PathFollower(opts.recordsPath, opts.source);
+      this.tokenize = jsonParser({ packKeys: true, packNumbers: true, packStrings: false, streamKeys: false, streamNumbers: false, jsonStreaming: false }) as unknown as Step;
+    } else {
+      this.follower = null;
+      this.tokenize = jsonParser({ packValues: true, streamValues: false, jsonStreaming: opts.format === 'ndjson' }) as unknown as Step;
+    }
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -63,7 +78,8 @@ export class StreamJsonParseStream extends Transform {
     try {
       this.collect(this.tokenize(this.decoder.decode()), out);
       this.collect(this.tokenize(none), out);
-      if (!this.assemble && this.format !== 'ndjson') throw new Error('the input is empty');
+      if (this.follower) this.follower.end();
+      else if (!this.assemble && this.opts.format !== 'ndjson') throw new Error('the input is empty');
     } catch (err) {
       cb(this.toEtlError(err));
       return;
@@ -87,23 +103,55 @@ export class StreamJsonParseStream extends Transform {
   private collect(result: unknown, out: RawRecord[]): void {
     if (result === none) return;
     const tokens = (isMany(result) ? getManyValues(result as never) : [result]) as Token[];
-    for (const t of tokens) {
+    for (let t of tokens) {
+      if (this.follower) {
+        const routed = this.follower.route(t);
+        if (routed === null) continue;
+        t = routed;
+      }
       // The first token decides: an array's elements are records; anything else is a sequence of values.
       if (!this.assemble) {
-        const array = this.format !== 'ndjson' && t.name === 'startArray';
+        const array = this.follower !== null || (this.opts.format !== 'ndjson' && t.name === 'startArray');
         this.assemble = (array ? streamArray() : streamValues()) as unknown as Step;
         this.guard.recordDepth = array ? 1 : 0;
       }
+      if (this.guard.recordDepth === 0 && this.opts.requireOrders) this.noteTopKey(t);
       this.guard.token(t);
       const item = this.assemble(t) as { key: number; value: unknown } | typeof none;
       if (item === none) continue;
+      if (item.key === 0 && this.guard.recordDepth === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
+        checkTopLevelRecord(item.value, { source: this.source });
+      }
       const text = JSON.stringify(item.value) ?? 'null';
       this.guard.recordDone(item.key);
       out.push({ index: item.key, offset: null, line: 0, value: item.value, text });
     }
   }
 
+  /** The keys of a top-level object and their values' kinds, while the first value is being assembled. */
+  private pendingTopKey: string | null = null;
+  private topDepth = 0;
+  private noteTopKey(t: Token): void {
+    if (this.topKeys.length >= 50 || this.guard.recordsDone > 0) return;
+    const name = t.name;
+    if (this.topDepth === 1 && this.pendingTopKey !== null && name !== 'keyValue') {
+      this.topKeys.push({ key: this.pendingTopKey, kind: TOKEN_KINDS[name] ?? 'a value' });
+      this.pendingTopKey = null;
+    }
+    if (this.topDepth === 1 && name === 'keyValue') this.pendingTopKey = t.value as string;
+    if (name === 'startObject' || name === 'startArray') this.topDepth++;
+    else if (name === 'endObject' || name === 'endArray') this.topDepth--;
+  }
+
   private toEtlError(err: unknown): EtlError {
+    // A top level too large to assemble: if its keys say it wraps the orders, say that instead.
+    if (err instanceof EtlError && err.code === 'E_RECORD_TOO_LARGE' && this.guard.recordDepth === 0 && this.guard.recordsDone === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
+      try {
+        checkTopLevelKeys(this.topKeys, { source: this.source });
+      } catch (shape) {
+        return shape as EtlError;
+      }
+    }
     if (err instanceof EtlError) return err;
     const e = err as Error;
     const code = e instanceof TypeError && /encoded data was not valid/i.test(e.message) ? 'E_ENCODING' : 'E_PARSE';
@@ -171,7 +219,11 @@ class RecordSizeGuard {
     this.check(this.tokenBytes);
   }
 
+  /** Records assembled so far. */
+  recordsDone = 0;
+
   recordDone(index: number): void {
+    this.recordsDone++;
     this.index = index;
     // The record ended in this slice: every slice strictly between its first and this one was all record.
     this.check(this.before - this.startEnd);
@@ -183,5 +235,145 @@ class RecordSizeGuard {
     if (atLeast > this.max) {
       throw new EtlError('E_RECORD_TOO_LARGE', `record is larger than --max-record-bytes (${this.max} bytes)`, { source: this.source, recordIndex: this.index });
     }
+  }
+}
+
+const TOKEN_KINDS: Record<string, string> = {
+  startObject: 'an object',
+  startArray: 'an array',
+  stringValue: 'a string',
+  startString: 'a string',
+  numberValue: 'a number',
+  trueValue: 'a boolean',
+  falseValue: 'a boolean',
+  nullValue: 'null',
+};
+
+/**
+ * --records-path on the token stream: follows the path's keys through the objects on the way and hands on
+ * only the tokens of the array there, as if it were the top-level array (a startArray, its elements'
+ * tokens with strings packed again, an endArray). The same rules and messages as the scanner's
+ * EnvelopeNavigator (envelope.ts): the top level must be an object, each step an object, the last an array;
+ * a missing key names the keys that are there; a key of the path seen twice is an error.
+ */
+class PathFollower {
+  private readonly path: readonly string[];
+  private readonly source: string;
+  private started = false;
+  /** Objects open along the path: 1 inside the top-level object. */
+  private depth = 0;
+  /** Containers (and strings) open inside a value off the path. */
+  private off = 0;
+  /** Containers open inside the array of records, below the array itself. */
+  private inner = 0;
+  private inRecords = false;
+  private found = false;
+  private onPath = false;
+  private key = '';
+  private seen: KeySeen[] = [];
+  private seenCount = 0;
+  /** A string of a record, from its chunks. */
+  private text = '';
+
+  constructor(path: readonly string[], source: string) {
+    this.path = path;
+    this.source = source;
+  }
+
+  /** The token to assemble, or null for one outside the array of records. */
+  route(t: Token): Token | null {
+    const name = t.name;
+    if (this.inRecords) {
+      if (name === 'startString') {
+        this.text = '';
+        return null;
+      }
+      if (name === 'stringChunk') {
+        this.text += t.value as string;
+        return null;
+      }
+      if (name === 'endString') return { name: 'stringValue', value: this.text };
+      if (name === 'startObject' || name === 'startArray') this.inner++;
+      else if (name === 'endObject' || name === 'endArray') {
+        if (this.inner === 0) {
+          this.inRecords = false;
+          this.found = true;
+          return t;
+        }
+        this.inner--;
+      }
+      return t;
+    }
+    if (this.off > 0) {
+      if (name === 'startObject' || name === 'startArray' || name === 'startString') this.off++;
+      else if (name === 'endObject' || name === 'endArray' || name === 'endString') this.off--;
+      return null;
+    }
+    if (!this.started) {
+      this.started = true;
+      if (name !== 'startObject') {
+        const array = name === 'startArray' ? ' (leave out --records-path to load the elements of a top-level array)' : '';
+        this.fail(`the top level is ${TOKEN_KINDS[name] ?? 'a value'}, not an object${array}`);
+      }
+      this.enterObject();
+      return null;
+    }
+    if (name === 'keyValue') {
+      this.key = t.value as string;
+      const wanted = this.path[this.depth - 1];
+      if (this.found && this.key === wanted) {
+        this.fail(`the key ${JSON.stringify(this.key)} appears twice in the object at ${this.where(this.depth - 1)}: which array holds the orders is ambiguous`);
+      }
+      this.onPath = !this.found && this.key === wanted;
+      return null;
+    }
+    if (name === 'endObject') {
+      if (!this.found) this.notFound();
+      this.depth--;
+      return null;
+    }
+    // A value: on the path, or skipped.
+    if (!this.found) {
+      if (this.seen.length < 50) this.seen.push({ key: this.key, kind: TOKEN_KINDS[name] ?? 'a value' });
+      this.seenCount++;
+    }
+    if (this.onPath) {
+      this.onPath = false;
+      const at = formatRecordsPath(this.path.slice(0, this.depth));
+      if (this.depth === this.path.length) {
+        if (name !== 'startArray') this.fail(`the value at ${at} is ${TOKEN_KINDS[name] ?? 'a value'}, not an array of orders`);
+        this.inRecords = true;
+        this.inner = 0;
+        return t;
+      }
+      if (name !== 'startObject') this.fail(`the value at ${at} is ${TOKEN_KINDS[name] ?? 'a value'}, not an object`);
+      this.enterObject();
+      return null;
+    }
+    if (name === 'startObject' || name === 'startArray' || name === 'startString') this.off = 1;
+    return null;
+  }
+
+  /** The input has ended (the tokenizer has checked that the document is complete). */
+  end(): void {
+    if (!this.started) throw new EtlError('E_PARSE', 'invalid JSON: the input is empty', { source: this.source });
+  }
+
+  private enterObject(): void {
+    this.depth++;
+    this.seen = [];
+    this.seenCount = 0;
+  }
+
+  private where(depth: number): string {
+    return depth === 0 ? 'the top level' : formatRecordsPath(this.path.slice(0, depth));
+  }
+
+  private notFound(): never {
+    this.fail(pathNotFound(this.path, this.depth, this.seen, this.seenCount));
+  }
+
+  private fail(message: string): never {
+    throw new EtlError('E_PARSE', `--records-path ${formatRecordsPath(this.path)}: ${message}`, { source: this.source });
   }
 }

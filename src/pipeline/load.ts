@@ -26,6 +26,8 @@ import { ByteCounter, Progress } from './progress.ts';
 
 export interface SourceReport {
   uri: string;
+  /** Its ledger entry (etl_loads.load_id): what `orders-etl rejects --load N` takes. */
+  loadId: number;
   status: 'loaded' | 'skipped';
   resumedFrom: number;
   counts: LoadCounts;
@@ -54,7 +56,7 @@ export interface LoadSummary {
 export type LoadTuning = Pick<
   LoadOptions,
   'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
->;
+> & { recordsPath?: LoadOptions['recordsPath'] };
 
 export interface LoadHooks {
   progress?: Progress;
@@ -106,19 +108,27 @@ async function loadSources(
     const source = sources[i]!;
     const plan = await warehouse.planSource({ uri: source.uri, fingerprint: infos[i]!.fingerprint }, opts.force);
     if (plan.action === 'skip') {
-      reports.push({ uri: source.uri, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
+      reports.push({ uri: source.uri, loadId: plan.loadId, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
       if (progress) progress.doneBytes += infos[i]!.size ?? 0;
       continue;
     }
     const counts = zeroCounts();
     const counter = new ByteCounter();
     if (progress) progress.current = counter;
-    const parse = parseStage(opts.parser, { format: source.format, source: source.uri, maxRecordBytes: opts.maxRecordBytes });
+    const parse = parseStage(opts.parser, {
+      format: source.format,
+      source: source.uri,
+      maxRecordBytes: opts.maxRecordBytes,
+      recordsPath: opts.recordsPath ?? null,
+      requireOrders: true,
+    });
     const split = new SplitOrdersStream(plan.resumeFrom);
     // Rejects already committed by an interrupted attempt count against --max-rejects too.
     let rejectedSoFar = plan.counts.rejected;
+    let firstReason: string | null = null;
     const sink = new BatchSink(async (batch) => {
       rejectedSoFar += batch.rejects.length;
+      firstReason ??= batch.rejects[0]?.reason ?? null;
       if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch);
       const t = performance.now();
       const c = await warehouse.applyBatch(plan.loadId, batch);
@@ -144,6 +154,15 @@ async function loadSources(
       await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
       throw e;
     }
+    // Records, and not one of them an order: the wrong file or a wrapped export read as one record, not a
+    // few bad records, whatever --max-rejects allows. Its rejects stay committed, to be looked at.
+    const orders = plan.counts.orders + counts.orders;
+    const rejected = plan.counts.rejected + counts.rejected;
+    if (orders === 0 && rejected > 0) {
+      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId);
+      await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
+      throw e;
+    }
     await warehouse.finishSource(plan.loadId, 'completed');
     stages.parseMs += parse.busyMs;
     stages.transformMs += split.busyMs;
@@ -153,7 +172,7 @@ async function loadSources(
       progress.current = null;
     }
     addCounts(total, counts);
-    reports.push({ uri: source.uri, status: 'loaded', resumedFrom: plan.resumeFrom, counts });
+    reports.push({ uri: source.uri, loadId: plan.loadId, status: 'loaded', resumedFrom: plan.resumeFrom, counts });
   }
   return {
     files: sources.length,
@@ -231,6 +250,15 @@ function maxRejectsError(max: number, uri: string, batch: Batch | null, committe
     recordIndex: last.index,
     ...(last.offset !== null ? { byteOffset: last.offset } : {}),
   });
+}
+
+function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number): EtlError {
+  const reason = firstReason ? ` (the first: ${firstReason})` : '';
+  return new EtlError(
+    'E_ALL_REJECTED',
+    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId}`,
+    { source: uri },
+  );
 }
 
 /** Errors that are not ours yet: a system error reading the source, or a bug (said as such). */

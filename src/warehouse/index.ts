@@ -15,6 +15,9 @@ export interface WarehouseOptions {
   note?: (message: string) => void;
 }
 
+/** What --db takes, for messages. */
+export const DB_EXAMPLES = 'mysql://user:password@host:3306/database or duckdb:<path>';
+
 /** With no --db and no ORDERS_ETL_DB: an embedded DuckDB file in the current folder. */
 export const DEFAULT_WAREHOUSE = 'duckdb:./warehouse.duckdb';
 
@@ -31,5 +34,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     if (path === '') throw new EtlError('E_USAGE', '--db: duckdb: needs a file path, as in duckdb:./warehouse.duckdb');
     return new DuckdbWarehouse(path, settings);
   }
-  throw new EtlError('E_USAGE', '--db: unsupported URL; expected mysql://user:password@host:3306/database or duckdb:<path>');
+  // Only the scheme of what was given is shown: a URL without // may hold a password redact() does not see.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(target)?.[0];
+  throw new EtlError('E_USAGE', `--db: ${scheme ? `the scheme ${JSON.stringify(scheme)} is not supported` : 'not a warehouse URL'}; expected ${DB_EXAMPLES}`, {}, { redacted: true });
 }

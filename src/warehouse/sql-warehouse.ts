@@ -21,10 +21,11 @@
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
 import type { Batch, Rejection } from '../model.ts';
+import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
-import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
+import { addCounts, zeroCounts, type LoadCounts, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
   retry: RetryPolicy;
@@ -152,8 +153,10 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract writeReplace(prepared: PreparedBulk[]): Promise<void>;
   /** Read a result row by row without holding it whole (each row's values as the driver gives them). */
   protected abstract scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void>;
-  /** Any query's result as column names and rows, for `orders-etl query`. */
+  /** Any query's result as column names and rows, whole. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+  /** Any query's result, streamed to `sink` with backpressure (each dialect's query.ts). */
+  protected abstract streamRows(sql: string, sink: QuerySink): Promise<void>;
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
@@ -175,6 +178,39 @@ export abstract class SqlWarehouse implements Warehouse {
 
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     return this.serial(() => this.withRetry('run the query', () => this.table(sql)));
+  }
+
+  streamQuery(sql: string, sink: QuerySink): Promise<void> {
+    // A retry after rows went out would write them twice: once the sink has been called, a lost connection
+    // is the end of the query, not a reason to run it again.
+    let started = false;
+    const tracked: QuerySink = {
+      columns: (columns) => {
+        started = true;
+        return sink.columns(columns);
+      },
+      rows: (rows) => sink.rows(rows),
+    };
+    return this.serial(() =>
+      this.withRetry('run the query', async () => {
+        try {
+          await this.streamRows(sql, tracked);
+        } catch (err) {
+          if (started && this.isTransient(err)) {
+            throw new EtlError('E_DB_CONNECTION', `lost ${this.location} while the result was being written: ${(err as Error).message}`, {}, { cause: err });
+          }
+          throw err;
+        }
+      }),
+    );
+  }
+
+  streamLoads(sink: QuerySink): Promise<void> {
+    return this.streamQuery(LOADS_SQL, timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
+  }
+
+  streamRejects(loadId: number | null, sink: QuerySink): Promise<void> {
+    return this.streamQuery(rejectsSql(loadId), sink);
   }
 
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan> {

@@ -41,6 +41,29 @@ export type SourcePlan =
  */
 export type WarehouseAccess = 'write' | 'read';
 
+/**
+ * What a result column holds, so that every dialect's values come out by one rule (README, *Query output*):
+ * `integer` cells are numbers or bigints (or digit strings beyond the driver's safe range), `decimal` cells the
+ * exact digits as text ("12.50"), `float` cells numbers, `boolean` cells booleans, `text` cells strings
+ * (dates and timestamps as the database writes them, other types as their text).
+ */
+export type ColumnKind = 'integer' | 'decimal' | 'float' | 'boolean' | 'text';
+
+export interface QueryColumn {
+  name: string;
+  kind: ColumnKind;
+}
+
+export type QueryCell = null | boolean | number | bigint | string;
+
+/** Where a streamed result goes. Each call is awaited before more rows are read: that is the backpressure. */
+export interface QuerySink {
+  /** The result's columns, once, before any row. */
+  columns(columns: QueryColumn[]): void | Promise<void>;
+  /** The next rows, in order, a bounded number at a time. */
+  rows(rows: QueryCell[][]): void | Promise<void>;
+}
+
 export interface WarehouseCapabilities {
   /** Largest statement the server accepts, in bytes (MySQL's max_allowed_packet). */
   readonly maxStatementBytes: number;
@@ -68,8 +91,14 @@ export interface Warehouse {
   planSource(source: SourceIdentity, force: boolean): Promise<SourcePlan>;
   /** Apply one batch atomically: dimension merge, facts, rejects and ledger progress commit together. */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts>;
-  /** Run any SQL and return its result (for `orders-etl query`). */
+  /** Run any SQL and return its result, whole (small results only; `orders-etl query` streams). */
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+  /** Run any SQL and hand its result to `sink` as it arrives, in bounded memory (`orders-etl query`). */
+  streamQuery(sql: string, sink: QuerySink): Promise<void>;
+  /** The load ledger, one row per source load, oldest first (`orders-etl loads`). */
+  streamLoads(sink: QuerySink): Promise<void>;
+  /** The rejected records of one load, or of all loads, in load and record order (`orders-etl rejects`). */
+  streamRejects(loadId: number | null, sink: QuerySink): Promise<void>;
   /** Mark the ledger entry finished (or failed, with the error's message). */
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void>;
   close(): Promise<void>;

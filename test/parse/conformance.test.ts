@@ -1,7 +1,8 @@
 /**
  * JSONTestSuite (vendored in test/data/JSONTestSuite): every y_ document is accepted, every n_ document is
  * rejected with a parse error, every i_ document either way but never a crash; the same when the document
- * stands as a value inside an order. Both parsers: the fast scanner and stream-json.
+ * stands as a value inside an order, and when it stands beside the array of orders that --records-path
+ * leads to (skipped, but validated all the same). Both parsers: the fast scanner and stream-json.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -13,13 +14,13 @@ import { parseStage } from '../../src/parse/stream.ts';
 import { suiteFiles } from '../helpers/conformance.ts';
 
 /** Run a parser stage over `bytes` fed `slice` bytes at a time. */
-export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number): Promise<RawRecord[]> {
+export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number, recordsPath: string[] | null = null): Promise<RawRecord[]> {
   const slices: Buffer[] = [];
   for (let i = 0; i < bytes.length; i += slice) slices.push(bytes.subarray(i, i + slice));
   const out: RawRecord[] = [];
   await pipeline(
     Readable.from(slices, { objectMode: false }),
-    parseStage(kind, { format: 'json', source: 'doc', maxRecordBytes: 1 << 24 }),
+    parseStage(kind, { format: 'json', source: 'doc', maxRecordBytes: 1 << 24, recordsPath }),
     new Writable({
       objectMode: true,
       write: (records: RawRecord[], _e, cb) => {
@@ -31,9 +32,9 @@ export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number): 
   return out;
 }
 
-async function outcome(kind: ParserKind, bytes: Buffer, slice: number): Promise<'accepted' | 'rejected'> {
+async function outcome(kind: ParserKind, bytes: Buffer, slice: number, recordsPath: string[] | null): Promise<'accepted' | 'rejected'> {
   try {
-    await parseAll(kind, bytes, slice);
+    await parseAll(kind, bytes, slice, recordsPath);
     return 'accepted';
   } catch (err) {
     // Anything but a clean, coded parse/encoding error is a crash.
@@ -51,6 +52,11 @@ export function insideOrder(doc: Buffer): Buffer {
   ]);
 }
 
+/** The document beside the array of orders, in the envelope that --records-path orders reads. */
+export function besideRecords(doc: Buffer): Buffer {
+  return Buffer.concat([Buffer.from('{"meta": '), doc, Buffer.from(', "orders": [{"order_id": 1}]}')]);
+}
+
 for (const kind of ['scanner', 'stream-json'] as const) describe(`JSONTestSuite conformance of the ${kind} parser`, () => {
   const files = suiteFiles();
 
@@ -63,8 +69,13 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`JSONTestSuite 
     it(`accepts every y_, rejects every n_, survives every i_ (fed ${slice} bytes at a time)`, async () => {
       const wrong: string[] = [];
       for (const { name, bytes } of files) {
-        for (const [label, doc] of [['alone', bytes], ['inside an order', insideOrder(bytes)]] as const) {
-          const got = await outcome(kind, doc, slice);
+        const variants = [
+          ['alone', bytes, null],
+          ['inside an order', insideOrder(bytes), null],
+          ['beside the records', besideRecords(bytes), ['orders']],
+        ] as const;
+        for (const [label, doc, path] of variants) {
+          const got = await outcome(kind, doc, slice, path === null ? null : [...path]);
           if (name.startsWith('y_') && got !== 'accepted') wrong.push(`${name} ${label}: rejected`);
           if (name.startsWith('n_') && got !== 'rejected') wrong.push(`${name} ${label}: accepted`);
         }

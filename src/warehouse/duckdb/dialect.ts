@@ -14,6 +14,8 @@ import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { buildChunks, columnTypes } from './chunks.ts';
 import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import { MIGRATE_FACT_TABLE, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
+import type { QuerySink } from '../types.ts';
+import { streamDuckdbRows } from './query.ts';
 
 const DUCKDB_SQL: DialectSql = {
   now: 'current_timestamp',
@@ -129,6 +131,10 @@ export class DuckdbWarehouse extends SqlWarehouse {
   protected async table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     const reader = await this.c().runAndReadAll(sql);
     return { columns: reader.columnNames(), rows: reader.getRowsJS() as unknown[][] };
+  }
+
+  protected streamRows(sql: string, sink: QuerySink): Promise<void> {
+    return streamDuckdbRows(this.c(), sql, sink);
   }
 
   protected async scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {

@@ -36,7 +36,7 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   try {
     u = new URL(url);
   } catch {
-    throw new EtlError('E_USAGE', '--db: not a URL (expected mysql://user:password@host:3306/database)');
+    throw new EtlError('E_USAGE', '--db: not a URL (expected mysql://user:password@host:3306/database)', {}, { redacted: true });
   }
   if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
     throw new EtlError('E_USAGE', `--db: unsupported scheme ${JSON.stringify(u.protocol)} (expected mysql: or duckdb:)`);

@@ -7,8 +7,10 @@ import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
 import { FACT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
+import type { QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
+import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 
 const MYSQL_SQL: DialectSql = {
@@ -185,6 +187,10 @@ export class MysqlWarehouse extends SqlWarehouse {
     const [rows, fields] = await this.c().query({ sql, rowsAsArray: true });
     if (!Array.isArray(rows)) return { columns: ['affected_rows'], rows: [[(rows as { affectedRows: number }).affectedRows]] };
     return { columns: (fields ?? []).map((f) => f.name), rows: rows as unknown[][] };
+  }
+
+  protected streamRows(sql: string, sink: QuerySink): Promise<void> {
+    return streamMysqlRows(this.c(), sql, sink);
   }
 
   protected async scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {

@@ -1,0 +1,56 @@
+/**
+ * `orders-etl query` on DuckDB: a streaming result (connection.stream), fetched one data chunk (2048 rows)
+ * at a time, each converted and handed on before the next is fetched, so memory stays flat whatever the
+ * result's size. Values are converted from DuckDB's own value types, not the JS convenience ones, which
+ * would turn DECIMAL into a double: a DECIMAL keeps its exact digits.
+ */
+import { DuckDBBlobValue, DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { ColumnKind, QueryCell, QueryColumn, QuerySink } from '../types.ts';
+
+const INTEGER_TYPES = new Set<DuckDBTypeId>([
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.UHUGEINT,
+]);
+
+function kindOf(type: DuckDBTypeId): ColumnKind {
+  if (INTEGER_TYPES.has(type)) return 'integer';
+  if (type === DuckDBTypeId.DECIMAL) return 'decimal';
+  if (type === DuckDBTypeId.FLOAT || type === DuckDBTypeId.DOUBLE) return 'float';
+  if (type === DuckDBTypeId.BOOLEAN) return 'boolean';
+  return 'text';
+}
+
+/** Numbers, bigints, booleans and strings as they are; every other value (DECIMAL, DATE, ...) as its text. */
+function cell(v: DuckDBValue): QueryCell {
+  if (v === null) return null;
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
+  if (v instanceof DuckDBBlobValue) return `0x${Buffer.from(v.bytes).toString('hex')}`;
+  return v.toString();
+}
+
+export async function streamDuckdbRows(conn: DuckDBConnection, sql: string, sink: QuerySink): Promise<void> {
+  const result = await conn.stream(sql);
+  const columns: QueryColumn[] = result.columnNames().map((name, i) => ({ name, kind: kindOf(result.columnTypeId(i)) }));
+  await sink.columns(columns);
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const rows = chunk.getRows();
+    const out: QueryCell[][] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      const converted: QueryCell[] = new Array(row.length);
+      for (let i = 0; i < row.length; i++) converted[i] = cell(row[i]!);
+      out[r] = converted;
+    }
+    await sink.rows(out);
+  }
+}

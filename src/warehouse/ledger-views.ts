@@ -1,0 +1,39 @@
+/**
+ * The ledger and the quarantined records as a user reads them (`orders-etl loads`, `orders-etl rejects`):
+ * portable SQL over etl_loads and etl_rejects, so that nobody needs to know the tables, and one look at
+ * their timestamps, to the second, whatever precision each dialect keeps (DATETIME(3), TIMESTAMP in µs).
+ */
+import type { QueryColumn, QuerySink } from './types.ts';
+
+/**
+ * Newest first: the load a user just ran is at the top, also of a preview cut short. What a reader looks for
+ * first comes first (status, source, times, rows, rejects); the dimension counts and the error follow.
+ */
+export const LOADS_SQL = `SELECT load_id, status, source_uri, started_at, finished_at, records_committed, orders, fact_rows, rejected,
+    customers_inserted, customers_updated, products_inserted, products_updated, error
+  FROM etl_loads
+ ORDER BY load_id DESC`;
+
+/** One load's rejects in record order, or every load's, newest load first. */
+export function rejectsSql(loadId: number | null): string {
+  if (loadId !== null && !Number.isSafeInteger(loadId)) throw new Error(`not a load id: ${loadId}`);
+  const where = loadId === null ? '' : `WHERE load_id = ${loadId}`;
+  return `SELECT load_id, record_index, byte_offset, reason, raw, source_uri FROM etl_rejects ${where} ORDER BY load_id DESC, record_index`;
+}
+
+export const LEDGER_TIMESTAMPS = ['started_at', 'finished_at'];
+
+/** `sink`, with the named timestamp columns cut to 'YYYY-MM-DD HH:MM:SS'. */
+export function timestampsToSeconds(sink: QuerySink, names: readonly string[]): QuerySink {
+  let cut: number[] = [];
+  return {
+    columns(columns: QueryColumn[]) {
+      cut = columns.flatMap((c, i) => (names.includes(c.name) ? [i] : []));
+      return sink.columns(columns);
+    },
+    rows(rows) {
+      for (const row of rows) for (const i of cut) if (typeof row[i] === 'string') row[i] = (row[i] as string).slice(0, 19);
+      return sink.rows(rows);
+    },
+  };
+}

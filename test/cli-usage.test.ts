@@ -1,0 +1,81 @@
+/**
+ * Usage as a new user meets it (issue 12), without a database: --version, values quoted as given, a flag
+ * without its value, "did you mean" for a mistyped command or flag, the --db examples shown as written while
+ * what the user typed stays redacted. Exit code 2 for all of them.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { closest } from '../src/cli/suggest.ts';
+import { ROOT, runBin, runCli } from './helpers/run.ts';
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const HINT = 'Run orders-etl --help for usage.\n';
+
+describe('orders-etl usage', () => {
+  it('prints the version of package.json with --version, also through the bin', async () => {
+    const r = await runCli(['--version']);
+    assert.deepEqual([r.code, r.stdout], [0, `${VERSION}\n`]);
+    const bin = await runBin(['--version']);
+    assert.deepEqual([bin.code, bin.stdout], [0, `${VERSION}\n`]);
+  });
+
+  it('quotes a value it refuses, whatever the flag, instead of saying null', async () => {
+    const cases: [string[], string][] = [
+      [['load', 'x.json', '--batch-size', 'abc'], '--batch-size: "abc" is not allowed; expected an integer from 1 to 1000000'],
+      [['load', 'x.json', '--batch-size', '-5'], '--batch-size: "-5" is not allowed; expected an integer from 1 to 1000000'],
+      [['load', 'x.json', '--batch-size', '1.5'], '--batch-size: "1.5" is not allowed; expected an integer from 1 to 1000000'],
+      [['load', 'x.json', '--max-rejects', 'many'], '--max-rejects: "many" is not allowed; expected an integer from 0 to 9007199254740991'],
+      [['load', 'x.json', '--max-inflate-ratio', 'x2'], '--max-inflate-ratio: "x2" is not allowed; expected a number above 0 and at most 1000000'],
+      [['load', 'x.json', '--records-path', 'a..b'], '--records-path: "a..b" is not allowed; expected a dotted path of non-empty keys to the array of orders, as in orders or data.orders (a dot inside a key: \\.)'],
+      [['query', 'SELECT 1', '--max-heap-mb', 'lots'], '--max-heap-mb: "lots" is not allowed; expected an integer from 64 to 1048576'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stderr, `orders-etl: ${message}\n`);
+    }
+    const bin = await runBin(['load', 'x.json', '--batch-size', 'abc']);
+    assert.deepEqual([bin.code, bin.stderr], [2, 'orders-etl: --batch-size: "abc" is not allowed; expected an integer from 1 to 1000000\n']);
+  });
+
+  it('refuses a flag that needs a value and has none, at the end or before another flag', async () => {
+    for (const args of [['load', 'x.json', '--batch-size'], ['load', 'x.json', '--batch-size', '--json'], ['query', 'SELECT 1', '--db'], ['rejects', '--load']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stderr, `orders-etl: --${args.at(-1) === '--json' ? 'batch-size' : args.at(-1)!.slice(2)}: needs a value\n${HINT}`);
+    }
+  });
+
+  it('suggests the command or flag a typo most likely meant', async () => {
+    const cases: [string[], string][] = [
+      [['lod', 'x.json'], 'unknown command "lod"; did you mean load?'],
+      [['querry', 'SELECT 1'], 'unknown command "querry"; did you mean query?'],
+      [['reject'], 'unknown command "reject"; did you mean rejects?'],
+      [['frobnicate'], 'unknown command "frobnicate"; the commands are load, init, query, loads, rejects'],
+      [['load', 'x.json', '--bach-size', '5'], 'unknown flag --bach-size for load; did you mean --batch-size?'],
+      [['load', 'x.json', '--batch', '5'], 'unknown flag --batch for load; did you mean --batch-size?'],
+      [['load', 'x.json', '--recordspath', 'orders'], 'unknown flag --recordspath for load; did you mean --records-path?'],
+      [['query', 'SELECT 1', '--jsno'], 'unknown flag --jsno for query; did you mean --json?'],
+      [['query', 'SELECT 1', '--batch-size', '5'], 'unknown flag --batch-size for query'],
+      [['load', 'x.json', '--no-progres'], 'unknown flag --no-progres for load; did you mean --no-progress?'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stderr, `orders-etl: ${message}\n${HINT}`);
+    }
+    assert.equal(closest('bogus-flag', ['batch-size', 'db', 'json']), null);
+  });
+
+  it('shows the --db examples as written, and nothing of what the user typed but its scheme', async () => {
+    const r = await runCli(['load', 'x.json', '--db', 'postgres://admin:S3cret@db.example/warehouse']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'orders-etl: --db: the scheme "postgres:" is not supported; expected mysql://user:password@host:3306/database or duckdb:<path>\n');
+    const noSlashes = await runCli(['query', 'SELECT 1', '--db', 'admin:S3cret@db.example']);
+    assert.equal(noSlashes.code, 2);
+    assert.ok(!noSlashes.stderr.includes('S3cret'), noSlashes.stderr);
+    assert.match(noSlashes.stderr, /expected mysql:\/\/user:password@host:3306\/database or duckdb:<path>/);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Input shapes through the CLI, on both warehouses (issue 12): exports wrapped in an object load with
+ * --records-path (plain, gzip, both parsers) exactly as the bare array does; without it, a wrapped export is
+ * an error that names its keys and the flag, recorded as failed in the ledger; a source that had records and
+ * rejected every one of them fails whatever --max-rejects says, and its rejects stay readable.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { ROOT, runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
+const orders = JSON.parse(readFileSync(INITIAL, 'utf8')) as unknown[];
+
+for (const dialect of DIALECTS) describe(`input shapes into ${dialect.name}`, () => {
+  const files = tempDir();
+  let db: TestWarehouse;
+  let reference: Awaited<ReturnType<TestWarehouse['snapshot']>>;
+  let wrapped: string;
+  let nested: string;
+  let wrappedGz: string;
+
+  before(async () => {
+    wrapped = files.file('wrapped.json', JSON.stringify({ meta: { exported: '2024-06-01', tricky: '] } "' }, orders, next: null }, null, 2));
+    nested = files.file('nested.json', JSON.stringify({ data: { page: 1, 'v1.2': { orders } }, links: [{ rel: 'next' }] }));
+    wrappedGz = files.file('wrapped.json.gz', gzipSync(readFileSync(wrapped)));
+    const ref = await dialect.fresh();
+    try {
+      assert.equal((await runCli(['load', INITIAL, '--db', ref.url])).code, 0);
+      reference = await ref.snapshot();
+    } finally {
+      await ref.drop();
+    }
+  });
+  after(() => files.cleanup());
+  beforeEach(async () => {
+    db = await dialect.fresh();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const same = async () => {
+    const got = await db.snapshot();
+    assert.deepEqual([got.customers, got.products, got.facts], [reference.customers, reference.products, reference.facts]);
+  };
+
+  for (const parser of ['scanner', 'stream-json']) {
+    it(`loads {"orders": [...]} with --records-path orders, plain and gzip, parser ${parser}`, async () => {
+      for (const file of [wrapped, wrappedGz]) {
+        const r = await runCli(['load', file, '--db', db.url, '--records-path', 'orders', '--parser', parser, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const s = JSON.parse(r.stdout);
+        assert.deepEqual([s.orders, s.factRows, s.rejected], [5, 7, 0]);
+      }
+      await same();
+    });
+
+    it(`descends a dotted path with an escaped dot, parser ${parser}`, async () => {
+      const r = await runCli(['load', nested, '--db', db.url, '--records-path', 'data.v1\\.2.orders', '--parser', parser]);
+      assert.equal(r.code, 0, r.stderr);
+      await same();
+    });
+  }
+
+  it('without --records-path, refuses a wrapped export with its keys and the flag to use (exit 1, ledger failed)', async () => {
+    for (const parser of ['scanner', 'stream-json']) {
+      const r = await runCli(['load', wrapped, '--db', db.url, '--parser', parser, '--force']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^orders-etl: load failed \[E_PARSE\]: .*wrapped\.json: .*the top level is an object with the keys "meta" \(an object\), "orders" \(an array\), "next" \(null\), not an order \(no order_id\); if the orders are the array under "orders", load them with --records-path orders\n$/);
+    }
+    const loads = await db.query<{ status: string; error: string }>('SELECT status, error FROM etl_loads');
+    assert.deepEqual(loads.map((l) => l.status), ['failed', 'failed']);
+    assert.match(loads[0]!.error, /--records-path orders/);
+    assert.equal(Number((await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n), 0);
+    const nestedHint = await runCli(['load', nested, '--db', db.url]);
+    assert.equal(nestedHint.code, 1);
+    assert.match(nestedHint.stderr, /--records-path data\.v1\\\.2\.orders/);
+  });
+
+  it('names the keys that are there when --records-path leads nowhere', async () => {
+    const r = await runCli(['load', wrapped, '--db', db.url, '--records-path', 'data.orders']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--records-path data\.orders: no key "data" at the top level \(its keys: "meta" \(an object\), "orders" \(an array\), "next" \(null\)\); did you mean --records-path orders\?/);
+  });
+
+  it('fails a source whose every record was rejected, whatever --max-rejects says; its rejects stay', async () => {
+    const t = tempDir();
+    try {
+      const bad = t.file('items.ndjson', '{"sku": "A", "qty": 1}\n{"sku": "B", "qty": 2}\n{"sku": "C", "qty": 3}\n');
+      const r = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /load failed \[E_ALL_REJECTED\]: .*items\.ndjson: every record \(3\) was rejected, none is an order: the source has the wrong shape, not a few bad records \(the first: order_id: .*\); see them with orders-etl rejects --load 1\n$/);
+      const [load] = await db.query<{ status: string }>('SELECT status FROM etl_loads');
+      assert.equal(load!.status, 'failed');
+      assert.equal((await db.query('SELECT record_index FROM etl_rejects')).length, 3);
+      // A re-run says the same: the source is not skipped as if it had been loaded.
+      const again = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /E_ALL_REJECTED/);
+      // One good record among them is a load with rejects, as before.
+      const mixed = t.file('mixed.ndjson', '{"sku": "A"}\n' + JSON.stringify(orders[0]) + '\n');
+      const ok = await runCli(['load', mixed, '--db', db.url]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stderr, /rejected 1\b/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * orders-etl loads and orders-etl rejects (issue 12), on both warehouses, as a user runs them: the ledger and
+ * the quarantined records without knowing a table name, in every output format; the load's summary says
+ * where its rejects went; the raw record is cut for the terminal in the table only, and says so.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
+const LONG = 'x'.repeat(300);
+
+for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dialect.name}`, () => {
+  let db: TestWarehouse;
+  const files = tempDir();
+  let mixed: string;
+  let lines: string[];
+  let summary: string;
+
+  before(async () => {
+    db = await dialect.fresh();
+    assert.equal((await runCli(['load', INITIAL, '--db', db.url])).code, 0);
+    lines = [
+      JSON.stringify({ sku: 'A', note: LONG }),
+      JSON.stringify({ order_id: 'M1', order_date: '2024-02-01', customer: { customer_id: 'C9' }, products: [] }),
+      JSON.stringify({ order_id: 'M2', order_date: 'someday', customer: { customer_id: 'C9' }, products: [] }),
+    ];
+    mixed = files.file('mixed.ndjson', lines.join('\n'));
+    const r = await runCli(['load', mixed, '--db', db.url]);
+    assert.equal(r.code, 0, r.stderr);
+    summary = r.stderr;
+    assert.equal((await runCli(['load', files.file('broken.json', '[{"order_id": 1,'), '--db', db.url])).code, 1);
+  });
+  after(async () => {
+    await db.drop();
+    files.cleanup();
+  });
+
+  it('says in the load summary where the rejected records went', () => {
+    assert.match(summary, /rejected 2 \(see them: orders-etl rejects --load 2 --db (mysql|duckdb):\S+\)\n/);
+  });
+
+  it('lists the ledger, newest first, with status, source, times, counts and the error', async () => {
+    const table = await runCli(['loads', '--db', db.url]);
+    assert.equal(table.code, 0, table.stderr);
+    const out = table.stdout.trimEnd().split('\n');
+    assert.match(out[0]!, /^load_id \| status +\| source_uri +\| started_at +\| finished_at +\| records_committed \| orders \| fact_rows \| rejected \| customers_inserted \|/);
+    assert.match(out[2]!, /^ +3 \| failed +\| ….*\/broken\.json +\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| +0 \|/);
+    assert.match(out[4]!, /^ +1 \| completed \| .*orders_initial\.json/);
+    assert.match(out.at(-2)!, /^\(3 rows\)$/);
+    assert.match(out.at(-1)!, /^\(source_uri, error cut to fit the terminal where marked …; --json or --csv give them whole\)$/);
+
+    const json = await runCli(['loads', '--db', db.url, '--json']);
+    const rows = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.load_id, r.status, r.records_committed, r.orders, r.fact_rows, r.rejected]), [
+      [3, 'failed', 0, 0, 0, 0],
+      [2, 'completed', 3, 1, 0, 2],
+      [1, 'completed', 5, 5, 7, 0],
+    ]);
+    assert.match(rows[0].error, /broken\.json: .*truncated/);
+    assert.match(rows[1].started_at, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.equal(rows[1].error, null);
+
+    const csv = await runCli(['loads', '--db', db.url, '--csv']);
+    assert.match(csv.stdout, /^load_id,status,source_uri,started_at,finished_at,records_committed,orders,fact_rows,rejected,/);
+    assert.equal(csv.stdout.trimEnd().split('\n').length, 4);
+  });
+
+  it('lists the rejects of a load: record index, byte offset, reason, the raw record cut in the table only', async () => {
+    const table = await runCli(['rejects', '--load', '2', '--db', db.url]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^load_id \| record_index \| byte_offset \| reason +\| raw +\| source_uri/);
+    assert.match(table.stdout, /\n +2 \| +0 \| +0 \| order_id: [^|]*\| \{"sku":"A","note":"x+… \|/);
+    assert.match(table.stdout, /\n +2 \| +2 \| +\d+ \| order_date: "someday" is not a date/);
+    assert.match(table.stdout, /\(2 rows\)\n\(reason, raw(, source_uri)? cut to fit the terminal where marked …; --json or --csv give them whole\)\n$/);
+
+    const json = await runCli(['rejects', '--load', '2', '--db', db.url, '--json']);
+    const rows = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.load_id, r.record_index, r.byte_offset]), [[2, 0, 0], [2, 2, lines[0]!.length + lines[1]!.length + 2]]);
+    assert.equal(rows[0].raw, JSON.stringify({ sku: 'A', note: LONG }), 'whole in --json');
+    const csv = await runCli(['rejects', '--db', db.url, '--csv']);
+    assert.ok(csv.stdout.includes(LONG), 'whole in --csv');
+
+    const none = await runCli(['rejects', '--load', '1', '--db', db.url]);
+    assert.equal(none.stdout.trimEnd().split('\n').at(-1), '(0 rows)');
+  });
+
+  it('refuses a --load that is not a load id (exit 2), and says "query failed" for a warehouse that is not there', async () => {
+    for (const bad of ['0', 'abc', '-1', '1.5']) {
+      const r = await runCli(['rejects', '--load', bad, '--db', db.url]);
+      assert.equal(r.code, 2, bad);
+      assert.equal(r.stderr, `orders-etl: --load: ${JSON.stringify(bad)} is not allowed; expected an integer from 1 to 9007199254740991\n`);
+    }
+    const t = tempDir();
+    try {
+      const missing = await runCli(['loads', '--db', `duckdb:${join(t.dir, 'nothing.duckdb')}`]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^orders-etl: query failed \[E_DB\]: no warehouse at .*nothing\.duckdb/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

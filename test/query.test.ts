@@ -1,0 +1,192 @@
+/**
+ * `orders-etl query` as a user runs it, on both warehouses (issue 12): rows streamed in bounded memory in
+ * every format (measured on the real process), one rule for JSON numbers, RFC 4180 CSV, a table padded by
+ * display width with a bounded preview, "query failed" errors, and a read-only session that creates nothing:
+ * a missing warehouse is an error naming it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generate } from '../bench/generate.ts';
+import { adminConnection } from './helpers/mysql.ts';
+import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
+const INCREMENTAL = join(ROOT, 'fixtures', 'orders_incremental.json');
+
+/** Terminal columns, written independently of src/cli/width.ts for the characters these tests use. */
+function columnsOf(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0x300 && cp <= 0x36f) continue; // combining accents
+    w += (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x4e00 && cp <= 0x9fff) || cp === 0x1f375 || cp === 0x1f600 ? 2 : 1;
+  }
+  return w;
+}
+
+/** The display columns at which a table line has its ' | ' separators. */
+function separators(line: string): number[] {
+  const at: number[] = [];
+  const parts = line.split(' | ');
+  let col = 0;
+  for (const p of parts.slice(0, -1)) {
+    col += columnsOf(p);
+    at.push(col);
+    col += 3;
+  }
+  return at;
+}
+
+/** The engine's peak RSS in MB, as the bin reports it with ORDERS_ETL_REPORT_RSS=1. */
+function peakRss(stderr: string): number {
+  const m = /orders-etl: peak RSS (\d+) MB/.exec(stderr);
+  assert.ok(m, `no peak RSS in: ${stderr}`);
+  return Number(m[1]);
+}
+
+for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, () => {
+  let db: TestWarehouse;
+  let big: TestWarehouse;
+  const files = tempDir();
+
+  before(async () => {
+    db = await dialect.fresh();
+    const odd = files.file('odd.json', JSON.stringify([
+      { order_id: 'Z1', order_date: '2024-05-01', total_amount: 3, customer: { customer_id: 'E1', name: 'Zoë 😀 e\u0301', email: 'a,"b"\nc' }, products: [{ product_id: 'T1', name: 'Tea 🍵', price: 1.5, quantity: 2 }] },
+      { order_id: 'Z2', order_date: '2024-05-02', total_amount: 0, customer: { customer_id: 'E2', name: '', email: null }, products: [{ product_id: 'T1', name: 'Tea 🍵', price: 1.5, quantity: 1 }] },
+    ]));
+    for (const f of [INITIAL, INCREMENTAL, odd]) assert.equal((await runCli(['load', f, '--db', db.url])).code, 0);
+    big = await dialect.fresh();
+    const gen = join(files.dir, 'gen.json');
+    await generate(gen, { orders: 2000, customers: 300, products: 200, ids: 'string', style: 'compact', seed: 12 });
+    assert.equal((await runCli(['load', gen, '--db', big.url])).code, 0);
+  });
+  after(async () => {
+    await db.drop();
+    await big.drop();
+    files.cleanup();
+  });
+
+  it('prints a table padded by display width: CJK, emoji and combining accents stay aligned', async () => {
+    const r = await runCli(['query', 'SELECT c.name, c.customer_id, c.email, COUNT(*) AS n FROM customers c JOIN orders o ON o.customer_sk = c.customer_sk GROUP BY c.name, c.customer_id, c.email ORDER BY c.customer_id', '--db', db.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.ok(lines.some((l) => l.includes('山田 花子')) && lines.some((l) => l.includes('Zoë 😀')), r.stdout);
+    const header = separators(lines[0]!);
+    for (const line of lines.slice(2, -1)) assert.deepEqual(separators(line), header, `${line}\n${r.stdout}`);
+    assert.match(lines.at(-1)!, /^\(7 rows\)$/);
+    // NULL spelled out, an empty string empty, a newline escaped.
+    assert.match(r.stdout, /\n {15}\| E2 {10}\| NULL +\| 1\n/);
+    assert.match(r.stdout, /\| a,"b"\\nc +\|/);
+  });
+
+  it('shows a bounded preview of a long result and says how many rows it left out', async () => {
+    const r = await runCli(['query', 'SELECT order_id, line_no FROM orders ORDER BY order_id, line_no', '--db', big.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const total = Number((await big.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n);
+    assert.ok(total > 1000);
+    assert.equal(r.stdout.trimEnd().split('\n').length, 2 + 1000 + 1);
+    assert.match(r.stdout, new RegExp(`\\n… ${(total - 1000).toLocaleString('en-US')} more rows not shown \\(${total.toLocaleString('en-US')} in all\\); use --csv or --json for all\\n$`));
+  });
+
+  it('gives the same JSON lines on both warehouses: integers and exact decimals as numbers, dates as text', async () => {
+    const r = await runCli(['query', `SELECT COUNT(*) AS n, SUM(quantity) AS items, MAX(total_amount) AS top, MIN(total_amount) AS low,
+        MIN(order_date) AS first, MAX(product_sk) AS sk FROM orders`, '--db', db.url, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '{"n":13,"items":22,"top":119.00,"low":0.00,"first":"2024-03-01","sk":6}\n');
+    const rows = await runCli(['query', "SELECT customer_id, name, email FROM customers WHERE customer_id IN ('E1', 'E2') ORDER BY customer_id", '--db', db.url, '--json']);
+    assert.deepEqual(rows.stdout.trimEnd().split('\n').map((l) => JSON.parse(l)), [
+      { customer_id: 'E1', name: 'Zoë 😀 e\u0301', email: 'a,"b"\nc' },
+      { customer_id: 'E2', name: '', email: null },
+    ]);
+  });
+
+  it('writes CSV by RFC 4180: a header, quotes where needed, NULL empty and an empty string ""', async () => {
+    const r = await runCli(['query', "SELECT customer_id, name, email, customer_sk FROM customers WHERE customer_id IN ('E1', 'E2') ORDER BY customer_id", '--db', db.url, '--csv']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'customer_id,name,email,customer_sk\nE1,Zoë 😀 e\u0301,"a,""b""\nc",6\nE2,"",,7\n');
+    const both = await runCli(['query', 'SELECT 1', '--db', db.url, '--csv', '--json']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /json and csv are mutually exclusive/);
+  });
+
+  it('says "query failed" for SQL the warehouse refuses, and cannot change data', async () => {
+    const bad = await runCli(['query', 'SELECT nope FROM nowhere', '--db', db.url]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^orders-etl: query failed \[E_DB\]: cannot run the query on /);
+    const write = await runCli(['query', 'DELETE FROM orders', '--db', db.url]);
+    assert.equal(write.code, 1);
+    assert.match(write.stderr, /^orders-etl: query failed \[E_DB\]: .*(read.only|READ ONLY|read-only)/i);
+    assert.equal(Number((await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n), 13);
+  });
+
+  it('streams every format in bounded memory: 100,000 rows take no more than 2,000 (a real process)', async () => {
+    // Rows made by a cross join of the fact table with part of itself, as wide as the fact table.
+    const sql = (copies: number) => `SELECT o.*, c.order_id AS copy FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT ${copies}) c`;
+    const factRows = Number((await big.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n);
+    const many = Math.ceil(100_000 / factRows);
+    for (const format of ['--json', '--csv', null]) {
+      const args = (copies: number) => ['query', sql(copies), '--db', big.url, ...(format ? [format] : [])];
+      const env = { ORDERS_ETL_REPORT_RSS: '1' };
+      const small = await runBin(args(1), { env });
+      const large = await runBin(args(many), { env });
+      assert.equal(small.code, 0, small.stderr);
+      assert.equal(large.code, 0, large.stderr);
+      if (format === '--json') assert.equal(large.stdout.split('\n').length - 1, factRows * many);
+      if (format === '--csv') assert.equal(large.stdout.split('\n').length - 2, factRows * many);
+      if (!format) assert.match(large.stdout, /more rows not shown/);
+      const [a, b] = [peakRss(small.stderr), peakRss(large.stderr)];
+      if (process.env.ORDERS_ETL_TEST_VERBOSE) console.log(`${dialect.name} ${format ?? 'table'}: peak RSS ${a} MB for ${factRows} rows, ${b} MB for ${factRows * many}`);
+      assert.ok(b - a < 40, `${format ?? 'table'}: peak RSS ${a} MB for ${factRows} rows, ${b} MB for ${factRows * many}`);
+    }
+  });
+
+  it('ends quietly with exit 0 when the reader goes away, as in orders-etl query ... | head -1', async () => {
+    const sql = 'SELECT o.*, c.order_id AS copy FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 40) c';
+    const child = spawn(process.execPath, [BIN, 'query', sql, '--db', big.url, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const [first] = (await once(child.stdout, 'data')) as [Buffer];
+    assert.match(first.toString(), /^\{"order_id":/);
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
+  });
+});
+
+describe('orders-etl query creates nothing', () => {
+  it('a missing DuckDB file is an error naming it, and stays missing', async () => {
+    const t = tempDir();
+    try {
+      const r = await runBin(['query', 'SELECT * FROM orders'], { cwd: t.dir, env: { ORDERS_ETL_DB: undefined } });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `orders-etl: query failed [E_DB]: no warehouse at ${join(t.dir, 'warehouse.duckdb')} (load something into it first, or pass --db)\n`);
+      assert.equal(existsSync(join(t.dir, 'warehouse.duckdb')), false);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a missing MySQL database is an error naming it, and is not created', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const admin = await adminConnection();
+    try {
+      const url = new URL(db.url);
+      url.pathname = `/${db.mysql!.name}_typo`;
+      const r = await runCli(['query', 'SELECT 1', '--db', url.toString()]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`^orders-etl: query failed \\[E_DB\\]: database ${db.mysql!.name}_typo does not exist on `));
+      const [rows] = await admin.query('SHOW DATABASES LIKE ?', [`${db.mysql!.name}_typo`]);
+      assert.deepEqual(rows, []);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+});
