@@ -25,7 +25,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import os from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { DEFAULT_BATCH_SIZE } from '../src/options.ts';
+import { BATCH_SIZE_HELP } from '../src/options.ts';
 import { compareDuckdb, type ReferenceRun } from './duckdb-reference.ts';
 import { generate } from './generate.ts';
 import { cloneStar, compareMysql, incrementOptions, mysqlIncrementalReference, writeStagingFiles, type StagingFiles } from './incremental.ts';
@@ -164,10 +164,11 @@ async function withServerCpu<T>(server: ServerCpu | null, work: () => Promise<T>
  * The engine as users run it: the bin, in its own process. A shell around it reports the process's CPU
  * (`times`) without relying on the engine's summary.
  */
-async function engine(file: string, db: string, batchSize: number, server: ServerCpu | null = null): Promise<EngineRun> {
+/** `batchSize` null: the warehouse's default (no --batch-size). */
+async function engine(file: string, db: string, batchSize: number | null, server: ServerCpu | null = null): Promise<EngineRun> {
   const run = async () => {
     const t = performance.now();
-    const args = [join(ROOT, 'bin', 'orders-etl.js'), 'load', file, '--db', db, '--json', '--no-progress', '--batch-size', String(batchSize)];
+    const args = [join(ROOT, 'bin', 'orders-etl.js'), 'load', file, '--db', db, '--json', '--no-progress', ...(batchSize === null ? [] : ['--batch-size', String(batchSize)])];
     const { code, stdout, stderr } = await runChild('/bin/sh', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'sh', process.execPath, ...args]);
     const seconds = (performance.now() - t) / 1000;
     if (code !== 0) throw new Error(`engine failed (exit ${code}): ${stderr.slice(-2000)}`);
@@ -261,7 +262,7 @@ async function main(): Promise<void> {
   const mariadbServer = cpuOfServer.unavailable ? null : cpuOfServer;
   const results: BenchResults = {
     machine: machine(server),
-    defaultBatchSize: DEFAULT_BATCH_SIZE,
+    defaultBatchSize: BATCH_SIZE_HELP,
     referenceMax,
     firstLoads: [],
     mariadbReferences: [],
@@ -339,7 +340,7 @@ async function main(): Promise<void> {
       const db = await freshDb(`oe_bench_${size}`);
       await quiesce(admin);
       log('   engine -> MariaDB');
-      const e = await engine(file, dbUrl(db), DEFAULT_BATCH_SIZE, mariadbServer);
+      const e = await engine(file, dbUrl(db), null, mariadbServer);
       log(`   ${f1(e.seconds)} s, ${int(e.summary.orders / e.seconds)} orders/s, peak RSS ${e.summary.peakRssMb} MB`);
       results.firstLoads.push({ warehouse: 'MariaDB', dimensions: 'SCD1', size, mb, engine: e });
       profileEngine('MariaDB', `first load, ${int(size)}`, e);
@@ -383,7 +384,7 @@ async function main(): Promise<void> {
           await cloneStar(admin, db, refDb);
           await quiesce(admin);
           log('   incremental: engine -> MariaDB');
-          row.engine = await engine(increment.file, dbUrl(db), DEFAULT_BATCH_SIZE, mariadbServer);
+          row.engine = await engine(increment.file, dbUrl(db), null, mariadbServer);
           log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB`);
           profileEngine('MariaDB', `increment ${int(increment.orders)} on ${int(size)}`, row.engine);
           await quiesce(admin);
@@ -408,7 +409,7 @@ async function main(): Promise<void> {
         const duckFile = join(tmp, `bench-${size}.duckdb`);
         await quiesce(admin);
         log('   engine -> DuckDB');
-        const d = await engine(file, `duckdb:${duckFile}`, DEFAULT_BATCH_SIZE);
+        const d = await engine(file, `duckdb:${duckFile}`, null);
         log(`   ${f1(d.seconds)} s, peak RSS ${d.summary.peakRssMb} MB`);
         results.firstLoads.push({ warehouse: 'DuckDB', dimensions: 'SCD1', size, mb, engine: d });
         profileEngine('DuckDB', `first load, ${int(size)}`, d);
@@ -440,7 +441,7 @@ async function main(): Promise<void> {
             if (existsSync(`${duckFile}.wal`)) copyFileSync(`${duckFile}.wal`, `${incRefFile}.wal`);
             await quiesce(admin);
             log('   incremental: engine -> DuckDB');
-            row.engine = await engine(increment.file, `duckdb:${duckFile}`, DEFAULT_BATCH_SIZE);
+            row.engine = await engine(increment.file, `duckdb:${duckFile}`, null);
             log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB`);
             profileEngine('DuckDB', `increment ${int(increment.orders)} on ${int(size)}`, row.engine);
             log('   incremental reference: DuckDB read_json + set-based SQL');

@@ -47,9 +47,8 @@ export interface ProductRow {
   price: string | null;
 }
 
-export interface FactLine {
-  lineNo: number;
-  productId: string;
+/** One line of an order: its product as the order describes it, and how many. Its line_no is its position + 1. */
+export interface OrderLine extends ProductRow {
   quantity: number;
 }
 
@@ -62,8 +61,7 @@ export interface OrderRows {
   orderDate: string;
   totalAmount: string | null;
   customer: CustomerRow;
-  products: ProductRow[];
-  lines: FactLine[];
+  lines: OrderLine[];
 }
 
 /** A record that cannot be loaded, and why. */

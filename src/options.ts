@@ -9,12 +9,15 @@ export interface LoadOptions {
   readonly sources: readonly string[];
   readonly db: string | undefined;
   readonly dbSslCa: string | undefined;
-  readonly batchSize: number;
+  /** Orders per batch; null: the warehouse's own default (WarehouseCapabilities.defaultBatchSize). */
+  readonly batchSize: number | null;
   readonly format: InputFormat | undefined;
   /** --records-path: the keys from the top-level object down to the array of orders; null: the top level. */
   readonly recordsPath: readonly string[] | null;
   readonly parser: ParserKind;
   readonly force: boolean;
+  /** Keep the fact table's secondary keys during a large load into a filled warehouse (MySQL). */
+  readonly keepFactKeys: boolean;
   readonly maxRejects: number;
   readonly maxRecordBytes: number;
   readonly maxInflateRatio: number;
@@ -29,14 +32,13 @@ export interface LoadOptions {
 }
 
 /**
- * From the --batch-size sweep in bench/RESULTS.md: 500 -> 2000 gains 15%; 2000 -> 10000 gains another 11% for
- * about 17 MB more peak memory. 2000 keeps the peak well under the 256 MB target at 3 M orders, and keeps
- * the unit of atomic commit (and of resumption after a crash) small.
+ * --batch-size when none is given depends on the warehouse (its capabilities say which; the sweep in
+ * bench/RESULTS.md says why): this text is what --help shows.
  */
-export const DEFAULT_BATCH_SIZE = 2000;
+export const BATCH_SIZE_HELP = 'the warehouse\'s: 10000 on MySQL/MariaDB and on DuckDB';
 
 export const DEFAULTS = {
-  batchSize: DEFAULT_BATCH_SIZE,
+  keepFactKeys: false,
   // A few bad records should not block millions of good ones; a file that is mostly bad (the wrong file,
   // the wrong format) should stop early instead of filling etl_rejects.
   maxRejects: 1000,
@@ -119,11 +121,12 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     sources: Object.freeze([...(sources as string[])]),
     db,
     dbSslCa: raw.dbSslCa as string | undefined,
-    batchSize: integer('--batch-size', raw.batchSize ?? DEFAULTS.batchSize, 1, 1_000_000),
+    batchSize: raw.batchSize === undefined || raw.batchSize === null ? null : integer('--batch-size', raw.batchSize, 1, 1_000_000),
     format,
     recordsPath,
     parser,
     force: Boolean(raw.force),
+    keepFactKeys: Boolean(raw.keepFactKeys),
     maxRejects: integer('--max-rejects', raw.maxRejects ?? DEFAULTS.maxRejects, 0, Number.MAX_SAFE_INTEGER),
     maxRecordBytes: integer('--max-record-bytes', raw.maxRecordBytes ?? DEFAULTS.maxRecordBytes, 1024, 1024 ** 3),
     maxInflateRatio: positive('--max-inflate-ratio', raw.maxInflateRatio ?? DEFAULTS.maxInflateRatio, 1e6),

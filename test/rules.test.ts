@@ -10,6 +10,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
+import { DEFAULTS } from '../src/options.ts';
+import { runLoad } from '../src/pipeline/load.ts';
+import { resolveSources } from '../src/sources/resolve.ts';
+import { openWarehouse } from '../src/warehouse/index.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot, type ModelState } from './helpers/model.ts';
 import { startCommitDropProxy } from './helpers/mysql-proxy.ts';
 import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
@@ -377,6 +381,40 @@ describe('a DuckDB warehouse whose fact table an earlier version created with ke
       await assertEqualsModel(db, modelOf(JSON.parse(readFileSync(initial, 'utf8')), JSON.parse(readFileSync(incremental, 'utf8'))), 'after the rebuild');
     } finally {
       await db.drop();
+    }
+  });
+});
+
+describe('the fact table keys during a large load into a filled warehouse (mysql)', () => {
+  it('are built after the load by default, and kept throughout with --keep-fact-keys; either way the result is the same', async () => {
+    const small = files.file('keys-small.json', JSON.stringify(randomExports(7, [300])[0]));
+    const large = join(files.dir, 'keys-large.json');
+    await generate(large, { orders: 3000, customers: 200, products: 100, ids: 'string', style: 'pretty', seed: 8, version: 1 });
+    for (const keep of [false, true]) {
+      const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+      try {
+        assert.equal((await runCli(['load', small, '--db', db.url])).code, 0);
+        const wh = await openWarehouse(db.url, { retries: 1 });
+        const apply = wh.applyBatch.bind(wh);
+        const seen: boolean[] = [];
+        wh.applyBatch = async (loadId, batch) => {
+          const [row] = await db.query<any>('SHOW CREATE TABLE orders');
+          seen.push(String(row['Create Table']).includes('fk_orders_customer'));
+          return apply(loadId, batch);
+        };
+        try {
+          const sources = await resolveSources([large], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+          await runLoad(sources, wh, { ...DEFAULTS, batchSize: 500, parser: 'scanner', force: false, keepFactKeys: keep });
+        } finally {
+          await wh.close();
+        }
+        assert.deepEqual([...new Set(seen)], [keep], keep ? 'kept while loading' : 'dropped while loading');
+        const [row] = await db.query<any>('SHOW CREATE TABLE orders');
+        for (const k of ['ix_orders_product_sk', 'ix_orders_customer_sk', 'fk_orders_product', 'fk_orders_customer']) assert.ok(String(row['Create Table']).includes(k), `${k} after the load`);
+        await assertEqualsModel(db, modelOf(JSON.parse(readFileSync(small, 'utf8')), JSON.parse(readFileSync(large, 'utf8'))), `keep ${keep}`);
+      } finally {
+        await db.drop();
+      }
     }
   });
 });

@@ -120,7 +120,7 @@ describe('S3 sources', () => {
     assert.deepEqual(sources.map((s) => s.uri.split('/').pop()), ['a.json', 'b.json.gz', 'c.ndjson']);
     const wh = await openWarehouse(db.url, { retries: 1 });
     try {
-      await runLoad(sources, wh, { ...DEFAULTS, parser: 'scanner', force: false });
+      await runLoad(sources, wh, { ...DEFAULTS, batchSize: null, parser: 'scanner', force: false });
     } finally {
       await wh.close();
     }

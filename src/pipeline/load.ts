@@ -55,7 +55,7 @@ export interface LoadSummary {
 
 export type LoadTuning = Pick<
   LoadOptions,
-  'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout'
+  'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout' | 'keepFactKeys'
 > & { recordsPath?: LoadOptions['recordsPath'] };
 
 export interface LoadHooks {
@@ -74,7 +74,11 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
   await warehouse.lock(opts.lockTimeout);
   await warehouse.ensureSchema();
-  await warehouse.beginLoad();
+  await warehouse.beginLoad({
+    sources: sources.map((s, i) => ({ source: { uri: s.uri, fingerprint: infos[i]!.fingerprint }, bytes: infos[i]!.size })),
+    force: opts.force,
+    keepFactKeys: opts.keepFactKeys,
+  });
   let summary: LoadSummary;
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
@@ -145,7 +149,7 @@ async function loadSources(
         new DecodeStream(source.uri, { maxRatio: opts.maxInflateRatio, maxBytes: opts.maxInflatedBytes }),
         parse,
         split,
-        new BatchStream(opts.batchSize),
+        new BatchStream(opts.batchSize ?? warehouse.capabilities.defaultBatchSize),
         sink,
       );
     } catch (err) {

@@ -2,15 +2,10 @@
  * Dialect-independent preparation of a batch: "last occurrence wins" applied inside the batch, so that each
  * natural key and each order appears once. Across batches the order of commits does the same job.
  */
-import type { Batch, CustomerRow, FactLine, ProductRow, Rejection } from '../model.ts';
+import type { Batch, CustomerRow, OrderRows, ProductRow, Rejection } from '../model.ts';
 
-export interface PreparedOrder {
-  orderId: string;
-  orderDate: string;
-  totalAmount: string | null;
-  customerId: string;
-  lines: FactLine[];
-}
+/** The last delivery of an order in the batch. */
+export type PreparedOrder = OrderRows;
 
 export interface PreparedBatch {
   /** Deduplicated dimension rows, in order of first appearance (surrogate keys are handed out in that order). */
@@ -30,14 +25,8 @@ export function prepareBatch(batch: Batch): PreparedBatch {
     // Map.set on an existing key keeps its first position and takes the last value: exactly SCD1 "last wins"
     // with keys numbered by first appearance.
     customers.set(o.customer.customerId, o.customer);
-    for (const p of o.products) products.set(p.productId, p);
-    orders.set(o.orderId, {
-      orderId: o.orderId,
-      orderDate: o.orderDate,
-      totalAmount: o.totalAmount,
-      customerId: o.customer.customerId,
-      lines: o.lines,
-    });
+    for (const line of o.lines) products.set(line.productId, line);
+    orders.set(o.orderId, o);
   }
   let factRows = 0;
   for (const o of orders.values()) factRows += o.lines.length;

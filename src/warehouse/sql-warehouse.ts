@@ -25,7 +25,7 @@ import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from '.
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
-import { addCounts, zeroCounts, type LoadCounts, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
+import { addCounts, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
   retry: RetryPolicy;
@@ -91,7 +91,7 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract readonly sql: DialectSql;
   protected abstract readonly schemaDdl: readonly string[];
   protected abstract readonly stagingDdl: readonly string[];
-  protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024 };
+  protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024, defaultBatchSize: 2000 };
   private readonly retry: RetryPolicy;
   protected readonly access: WarehouseAccess;
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
@@ -168,8 +168,8 @@ export abstract class SqlWarehouse implements Warehouse {
     return this.serial(() => this.takeLock(timeoutSeconds));
   }
 
-  beginLoad(): Promise<void> {
-    return this.serial(() => this.prepareLoad());
+  beginLoad(intent: LoadIntent): Promise<void> {
+    return this.serial(() => this.prepareLoad(intent));
   }
 
   endLoad(): Promise<void> {
@@ -282,7 +282,21 @@ export abstract class SqlWarehouse implements Warehouse {
   protected async learnWriters(): Promise<void> {}
 
   /** Before the first batch of a run (after lock and schema). */
-  protected async prepareLoad(): Promise<void> {}
+  protected async prepareLoad(_intent: LoadIntent): Promise<void> {}
+
+  /** Bytes of the sources the ledger does not hold as loaded (all of them when forced); unknown sizes count 0. */
+  protected async pendingBytes(intent: LoadIntent): Promise<number> {
+    let pending = 0;
+    for (const { source, bytes } of intent.sources) {
+      if (bytes === null) continue;
+      if (!intent.force && source.fingerprint !== null) {
+        const [last] = await this.select('SELECT status FROM etl_loads WHERE source_key = ? ORDER BY load_id DESC LIMIT 1', [sourceKey(source)]);
+        if (last?.status === 'completed') continue;
+      }
+      pending += bytes;
+    }
+    return pending;
+  }
 
   /** After the last batch of a run, successful or not: undo what prepareLoad did. */
   protected async finishLoad(): Promise<void> {}
@@ -726,11 +740,12 @@ function factRows(orders: PreparedOrder[], customerSk: Map<string, number>, prod
         row[0] = o.orderId;
         row[2] = o.orderDate;
         row[3] = o.totalAmount;
-        row[5] = customerSk.get(o.customerId)!;
-        for (const l of o.lines) {
-          row[1] = l.lineNo;
-          row[4] = productSk.get(l.productId)!;
-          row[6] = l.quantity;
+        row[5] = customerSk.get(o.customer.customerId)!;
+        const lines = o.lines;
+        for (let i = 0; i < lines.length; i++) {
+          row[1] = i + 1;
+          row[4] = productSk.get(lines[i]!.productId)!;
+          row[6] = lines[i]!.quantity;
           visit(row);
         }
       }

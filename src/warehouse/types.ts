@@ -64,9 +64,20 @@ export interface QuerySink {
   rows(rows: QueryCell[][]): void | Promise<void>;
 }
 
+/** What a run is about to load, so that a dialect can prepare for its size (MysqlWarehouse.prepareLoad). */
+export interface LoadIntent {
+  sources: { source: SourceIdentity; bytes: number | null }[];
+  /** --force: sources the ledger says are loaded are loaded again. */
+  force: boolean;
+  /** --keep-fact-keys: the fact table keeps its secondary keys whatever the load's size. */
+  keepFactKeys: boolean;
+}
+
 export interface WarehouseCapabilities {
   /** Largest statement the server accepts, in bytes (MySQL's max_allowed_packet). */
   readonly maxStatementBytes: number;
+  /** Orders per batch when --batch-size is not given (bench/RESULTS.md, the sweep). */
+  readonly defaultBatchSize: number;
 }
 
 export interface Warehouse {
@@ -84,7 +95,7 @@ export interface Warehouse {
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */
   lock(timeoutSeconds: number): Promise<void>;
   /** Before the first batch of a run (after lock and schema): a dialect may prepare for bulk loading. */
-  beginLoad(): Promise<void>;
+  beginLoad(intent: LoadIntent): Promise<void>;
   /** After the last batch of a run, successful or not: undo whatever beginLoad did. */
   endLoad(): Promise<void>;
   /** Look the source up in the ledger and decide what to do with it. */

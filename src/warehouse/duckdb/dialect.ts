@@ -45,7 +45,10 @@ export class DuckdbWarehouse extends SqlWarehouse {
     this.location = `duckdb:${this.path}`;
     // Fact and staging rows are small; DuckDB's default (80% of RAM) would let its buffers grow far past
     // what the engine needs. Spilling goes to a temp folder beside the file.
-    this.caps = { maxStatementBytes: 64 * 1024 * 1024 };
+    // Each commit costs a WAL write and the merge of the transaction's rows; each batch's writes wait on the
+    // one thread that also parses. Larger batches pay off, up to what they hold in memory (bench/RESULTS.md:
+    // the sweep).
+    this.caps = { maxStatementBytes: 64 * 1024 * 1024, defaultBatchSize: 10_000 };
   }
 
   protected async open(): Promise<void> {
@@ -56,7 +59,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
           throw new EtlError('E_DB', `no warehouse at ${this.path} (load something into it first, or pass --db)`);
         }
         this.instance = await DuckDBInstance.create(this.path, {
-          memory_limit: '256MB',
+          memory_limit: '128MB',
           threads: '2',
           ...(this.access === 'read' ? { access_mode: 'READ_ONLY' } : {}),
         });

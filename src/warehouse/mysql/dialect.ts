@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
 import { FACT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
-import type { QuerySink } from '../types.ts';
+import type { LoadIntent, QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
@@ -21,6 +21,13 @@ const MYSQL_SQL: DialectSql = {
   // mysql2 gives DECIMAL as its text (decimalNumbers: false) and text as text.
   text: (column) => column,
 };
+
+/**
+ * An export takes at least this many bytes per fact line (the generator's pretty JSON: about 260; compact: about
+ * 170): the number of lines a source will add is estimated from its size on the high side of bytes, so on the
+ * low side of lines (gzip makes it lower still), and keys are dropped only for loads that are surely large.
+ */
+const BYTES_PER_LINE_AT_LEAST = 300;
 
 const FACT_UPSERT = `INSERT INTO orders (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM stage_lines
   ON DUPLICATE KEY UPDATE ${FACT_COLUMNS.filter((c) => c !== 'order_id' && c !== 'line_no').map((c) => `${c} = VALUES(${c})`).join(', ')}`;
@@ -50,7 +57,9 @@ export class MysqlWarehouse extends SqlWarehouse {
       const row = (rows as { p: number | string; li: number | string }[])[0]!;
       this.loadDataLocal = Number(row.li) === 1 && process.env.ORDERS_ETL_NO_LOAD_DATA !== '1';
       // Leave room for the protocol header and the statement text around the values.
-      this.caps = { maxStatementBytes: Math.max(1024, Number(row.p) - 1024) };
+      // Each statement of a batch waits for the one thread that also parses: fewer, larger batches keep the
+      // server busy (bench/RESULTS.md: the sweep), up to what they hold in memory.
+      this.caps = { maxStatementBytes: Math.max(1024, Number(row.p) - 1024), defaultBatchSize: 10_000 };
       this.conn = conn;
       if (this.lockTimeout !== null) await this.acquireLock(this.lockTimeout);
     } catch (err) {
@@ -111,15 +120,26 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   /**
-   * Loading into an empty fact table: drop its secondary indexes and foreign keys, and build them once at the
-   * end (endLoad), by sorting instead of row by row. The fact table was empty, so no reader loses anything;
-   * the engine itself only writes surrogate keys it just resolved from the dimensions, which are never deleted.
-   * A crash in between leaves them missing; the next load or init restores them before it writes.
+   * The fact table's secondary indexes and foreign keys are dropped for the load and built once at the end
+   * (endLoad), by sorting, when maintaining them row by row would cost more:
+   * - into an empty fact table (a first load): always; no reader loses anything;
+   * - into a filled one, when the sources still to load are large against it (about one line in ten or more),
+   *   unless --keep-fact-keys. Each line written into an index larger than the buffer pool costs random reads
+   *   (measured: 12,500 lines into 2.75 M: 1 s with the keys, 0.02 s without), while building both keys
+   *   again costs about 2 microseconds per line of the whole table (5.4 s for 2.75 M). Queries during such a
+   *   load run without those indexes.
+   * The engine only writes surrogate keys it resolved from the dimensions, which are never deleted, so the
+   * foreign keys hold when added back. A crash in between leaves the keys missing; the next load or init
+   * restores them before it writes.
    */
-  protected override async prepareLoad(): Promise<void> {
+  protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     await this.withRetry('prepare the fact table for a bulk load', async () => {
       const [row] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS has_rows');
-      if (Number(row!.has_rows) !== 0) return;
+      if (Number(row!.has_rows) !== 0) {
+        if (intent.keepFactKeys) return;
+        const [stats] = await this.select("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'");
+        if ((await this.pendingBytes(intent)) / BYTES_PER_LINE_AT_LEAST < Number(stats?.n ?? 0) / 10) return;
+      }
       const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
       const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
       const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
@@ -201,21 +221,15 @@ export class MysqlWarehouse extends SqlWarehouse {
     if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
       throw new EtlError('E_DB_CONNECTION', `the connection to ${this.location} is gone`, {}, { transient: true });
     }
-    let lost: (err: Error) => void = () => {};
-    const gone = new Promise<never>((_, reject) => (lost = reject));
-    gone.catch(() => {});
-    const onError = (err: Error) => lost(err);
-    const onEnd = () => lost(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true }));
+    // The callback API's streaming query: rows arrive as they are read, and the socket pauses while we work.
+    const rows = raw.query({ sql, rowsAsArray: true }, params).stream();
+    // If the connection dies under the query, mysql2 may tell only the connection: end the stream with it.
+    const onError = (err: Error) => rows.destroy(err);
+    const onEnd = () => rows.destroy(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true }));
     raw.on('error', onError);
     raw.on('end', onEnd);
     try {
-      // The callback API's streaming query: rows arrive as they are read, and the socket pauses while we work.
-      const rows = raw.query({ sql, rowsAsArray: true }, params).stream()[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await Promise.race([rows.next(), gone]);
-        if (next.done) break;
-        onRow(next.value);
-      }
+      for await (const row of rows) onRow(row as unknown[]);
     } finally {
       raw.off('error', onError);
       raw.off('end', onEnd);
@@ -244,14 +258,16 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   protected async writeReplace([sizes, lines]: PreparedBulk[]): Promise<void> {
-    this.useStaging('stage_order_sizes');
-    await this.writeBulk(sizes!);
-    if (lines!.count > 0) {
-      this.useStaging('stage_lines');
-      await this.writeBulk(lines!);
-      await this.exec(FACT_UPSERT);
-    }
-    await this.exec('DELETE o FROM orders o JOIN stage_order_sizes s ON o.order_id = s.order_id WHERE o.line_no > s.line_count');
+    await this.timed('replace: stage', async () => {
+      this.useStaging('stage_order_sizes');
+      await this.writeBulk(sizes!);
+      if (lines!.count > 0) {
+        this.useStaging('stage_lines');
+        await this.writeBulk(lines!);
+      }
+    });
+    if (lines!.count > 0) await this.timed('replace: upsert', () => this.exec(FACT_UPSERT));
+    await this.timed('replace: trim', () => this.exec('DELETE o FROM orders o JOIN stage_order_sizes s ON o.order_id = s.order_id WHERE o.line_no > s.line_count'));
   }
 
   /**
@@ -316,7 +332,7 @@ interface RawConnection {
   _closing?: boolean;
   _fatalError?: unknown;
   stream?: { destroyed: boolean };
-  query(options: object, values: unknown[]): { stream(): AsyncIterable<unknown[]> };
+  query(options: object, values: unknown[]): { stream(): Readable };
   on(event: 'error' | 'end', listener: (err: Error) => void): void;
   off(event: 'error' | 'end', listener: (err: Error) => void): void;
 }
