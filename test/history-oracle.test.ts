@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CASES, EQUALITY, MOVES, PRICE, QUIET, REDELIVERY, SAME_DAY, A, B, C, W, X, perDayUniqueExports, randomHistoryExports, rng, shuffled, validRecords, type GeneratorOptions, type HistoryCase } from './helpers/history-inputs.ts';
+import { CASES, GENERAL, UNIQUE, EQUALITY, MOVES, PRICE, QUIET, REDELIVERY, SAME_DAY, A, B, C, W, X, perDayUniqueExports, randomHistoryExports, rng, shuffled, validRecords, type HistoryCase } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, sameAttributes, type HistoryExpectation, type HistoryMode, type Version } from './helpers/history-oracle.ts';
 
 const after = (c: HistoryCase, loads: number, mode: HistoryMode = BOTH): HistoryExpectation => historyOracle(c.files.slice(0, loads).map(validRecords), mode);
@@ -291,8 +291,6 @@ function assertOracleProperties(exports: readonly (readonly unknown[])[]): Histo
   return e;
 }
 
-const GENERAL: GeneratorOptions = { seed: 13, orders: 420, customers: 40, products: 30, days: 60, files: 4 };
-const UNIQUE: GeneratorOptions = { seed: 31, orders: 360, customers: 40, products: 30, days: 150, files: 4 };
 const ORDERS = [
   [0, 1, 2, 3],
   [3, 2, 1, 0],

@@ -233,6 +233,11 @@ export interface GeneratorOptions {
   files: number;
 }
 
+/** The general inputs of the randomized tests: about 420 orders over 60 days, in 4 files. */
+export const GENERAL: GeneratorOptions = { seed: 13, orders: 420, customers: 40, products: 30, days: 60, files: 4 };
+/** The per-day-unique inputs: about 240 orders over 100 days, in 4 files (small: they load at --batch-size 1 too). */
+export const UNIQUE: GeneratorOptions = { seed: 31, orders: 240, customers: 40, products: 30, days: 100, files: 4 };
+
 const dateOf = (dayOfYear: number) => new Date(Date.UTC(2024, 0, 1 + dayOfYear)).toISOString().slice(0, 10);
 
 /**

@@ -217,12 +217,12 @@ export function keyedRows(t: HistoryTables): { customers: string[]; products: st
   };
 }
 
-/** A table's columns and their types, as the database describes them (types lower-case). */
-export async function columnsOf(db: TestWarehouse, table: string): Promise<Map<string, string>> {
+/** A table's columns: their types as the database describes them (lower-case), and whether they take NULL. */
+export async function columnsOf(db: TestWarehouse, table: string): Promise<Map<string, { type: string; nullable: boolean }>> {
   const sql =
     db.dialect === 'mysql'
-      ? `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${table}' ORDER BY ORDINAL_POSITION`
-      : `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${table}' ORDER BY ordinal_position`;
+      ? `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t, IS_NULLABLE AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${table}' ORDER BY ORDINAL_POSITION`
+      : `SELECT column_name AS c, data_type AS t, is_nullable AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${table}' ORDER BY ordinal_position`;
   const rows = await db.query<any>(sql);
-  return new Map(rows.map((r) => [String(r.c), String(r.t).toLowerCase()]));
+  return new Map(rows.map((r) => [String(r.c), { type: String(r.t).toLowerCase(), nullable: String(r.n).toUpperCase() === 'YES' }]));
 }
