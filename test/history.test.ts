@@ -1,0 +1,449 @@
+/**
+ * History dimensions (SCD Type 2, issue 13) end to end, on both warehouses: what the engine loads equals the
+ * independent oracle (test/helpers/history-oracle.ts, itself checked in test/history-oracle.test.ts), and the
+ * warehouse keeps the invariants of test/helpers/history-snapshot.ts (versions that tile the time, one current
+ * version per key, facts pointing at versions that cover their date). Versions and facts are compared by
+ * natural key and valid_from, since surrogate keys are numbered in arrival order; keys are compared where the
+ * issue pins them: a late order that matches changes nothing, and a killed load re-run gives a clean run's.
+ *
+ * - The mode: `init --history ...` records it, `load` follows it, `load --history` on a new warehouse
+ *   initialises it; asking for another mode than the warehouse's fails with E_HISTORY_MODE naming both;
+ *   SCD1 stays the default, with the SCD1 tables.
+ * - The acceptance's hand-made cases (test/helpers/history-inputs.ts), one `load` per file, at --batch-size 1
+ *   and 1000, against the oracle after every load and with explicit checks of the rows that matter.
+ * - Randomized: observations with shuffled dates over 4 files, loaded in several file orders, as one load or
+ *   one per file, at batch sizes 1, 7 and 1000, each equal to the oracle for that load order; inputs with at
+ *   most one observation per key and day give the same tables whatever the order, batches or files.
+ * - One dimension in history, the other SCD1.
+ * - SIGKILL mid-load (an S3 body stalled by the fault proxy, as in test/faults.test.ts) and re-run: whole
+ *   batches after the kill, and a clean run's warehouse, surrogate keys included, after the re-run.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
+import {
+  CASES,
+  EQUALITY,
+  GENERAL,
+  MOVES,
+  PRICE,
+  QUIET,
+  REDELIVERY,
+  SAME_DAY,
+  UNIQUE,
+  A,
+  B,
+  C,
+  W,
+  X,
+  perDayUniqueExports,
+  randomHistoryExports,
+  rng,
+  shuffled,
+  validRecords,
+  type HistoryCase,
+} from './helpers/history-inputs.ts';
+import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
+import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
+import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
+import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
+import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+
+// The S3 client of the SIGKILL test reads its credentials from the environment (s3rver's built-in account).
+Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
+
+const NONE: HistoryMode = { customers: false, products: false };
+const files = tempDir();
+after(() => files.cleanup());
+
+async function withDb<T>(dialect: (typeof DIALECTS)[number], fn: (db: TestWarehouse) => Promise<T>): Promise<T> {
+  const db = await dialect.fresh();
+  try {
+    return await fn(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+function ok(r: RunResult, what: string): RunResult {
+  assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+  return r;
+}
+
+const init = async (db: TestWarehouse, mode: HistoryMode) => ok(await runCli(['init', '--history', historyFlag(mode), '--db', db.url]), `init --history ${historyFlag(mode)}`);
+
+/** One `load` of these files, following the warehouse's mode unless `history` is given. */
+async function load(db: TestWarehouse, paths: string[], opts: { batch?: number; history?: HistoryMode } = {}): Promise<RunResult> {
+  const args = ['load', ...paths, '--db', db.url, '--batch-size', String(opts.batch ?? 1000), '--json'];
+  if (opts.history) args.push('--history', historyFlag(opts.history));
+  return ok(await runCli(args), `load ${paths.map((p) => p.split('/').pop()).join(' ')}`);
+}
+
+function assertEqualsOracle(got: HistorySnapshot, want: HistoryExpectation, what: string): void {
+  assert.deepEqual(got.problems, [], `${what}: invariants`);
+  assert.deepEqual([got.customers.length, got.products.length, got.facts.length], [want.customers.length, want.products.length, want.facts.length], `${what}: row counts (customers, products, facts)`);
+  assert.deepEqual(got.customers, want.customers, `${what}: customers`);
+  assert.deepEqual(got.products, want.products, `${what}: products`);
+  assert.deepEqual(got.facts, want.facts, `${what}: facts`);
+}
+
+/** A mode as an error message may name it: the flag's words, or for none SCD1 / type 1. */
+function namesMode(message: string, mode: HistoryMode): boolean {
+  const both = /customers\s*(,|and|\+|&)\s*products|products\s*(,|and|\+|&)\s*customers/gi;
+  if (mode.customers && mode.products) return both.test(message);
+  const rest = message.replace(both, ' ');
+  if (mode.customers) return /\bcustomers\b/i.test(rest);
+  if (mode.products) return /\bproducts\b/i.test(rest);
+  return /\bnone\b|scd ?1|type[ -]?1/i.test(message);
+}
+
+function assertModeError(r: RunResult, has: HistoryMode, asked: HistoryMode, what: string): void {
+  assert.equal(r.code, 1, `${what}: exit 1, not ${r.code}: ${r.stderr}`);
+  assert.match(r.stderr, /\[E_HISTORY_MODE\]/, what);
+  for (const mode of [has, asked]) assert.ok(namesMode(r.stderr, mode), `${what}: the message names ${historyFlag(mode)}: ${r.stderr}`);
+}
+
+/** The columns of customers and products: history columns of the right types where the mode says, none elsewhere. */
+async function assertTables(db: TestWarehouse, mode: HistoryMode): Promise<void> {
+  const base = { customers: ['customer_sk', 'customer_id', 'name', 'email', 'address'], products: ['product_sk', 'product_id', 'name', 'category', 'price'] };
+  for (const table of ['customers', 'products'] as const) {
+    const columns = await columnsOf(db, table);
+    const history = mode[table];
+    assert.deepEqual([...columns.keys()].sort(), [...base[table], ...(history ? HISTORY_COLUMNS : [])].sort(), `${table}: columns`);
+    if (!history) continue;
+    assert.deepEqual(
+      HISTORY_COLUMNS.map((c) => [c, columns.get(c)!.type, columns.get(c)!.nullable]),
+      [
+        ['valid_from', 'date', false],
+        ['valid_to', 'date', true],
+        ['is_current', db.dialect === 'mysql' ? 'tinyint(1)' : 'boolean', columns.get('is_current')!.nullable],
+      ],
+      `${table}: history column types`,
+    );
+  }
+}
+
+const write = (name: string, records: unknown[]) => files.file(name, JSON.stringify(records, null, 1));
+
+for (const dialect of DIALECTS) {
+  describe(`history mode (${dialect.name})`, () => {
+    it('init --history customers,products records the mode, load follows it, the same init again is fine, another mode fails naming both', async () => {
+      const [first, second] = MOVES.files.map((f) => write(`mode-${f.name}`, f.records));
+      await withDb(dialect, async (db) => {
+        await init(db, BOTH);
+        await assertTables(db, BOTH);
+        await load(db, [first!]);
+        const loaded = await historySnapshot(db, BOTH);
+        assertEqualsOracle(loaded, historyOracle([MOVES.files[0]!.records], BOTH), 'after the first load');
+        await init(db, BOTH);
+        assertModeError(await runCli(['init', '--history', 'products', '--db', db.url]), BOTH, PRODUCTS_ONLY, 'init --history products');
+        assertModeError(await runCli(['load', second!, '--history', 'none', '--db', db.url]), BOTH, NONE, 'load --history none');
+        const unchanged = await historySnapshot(db, BOTH);
+        assert.deepEqual(keyedRows(unchanged.tables), keyedRows(loaded.tables), 'the refused commands changed nothing');
+        await assertTables(db, BOTH);
+        await load(db, [second!], { history: BOTH });
+        assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(MOVES.files.slice(0, 2).map(validRecords), BOTH), 'load --history with the same mode');
+      });
+    });
+
+    it('load --history customers initialises a new warehouse; init with another mode then fails', async () => {
+      const path = write('mode-customers.json', MOVES.files[0]!.records);
+      await withDb(dialect, async (db) => {
+        await load(db, [path], { history: CUSTOMERS_ONLY });
+        await assertTables(db, CUSTOMERS_ONLY);
+        assertEqualsOracle(await historySnapshot(db, CUSTOMERS_ONLY), historyOracle([MOVES.files[0]!.records], CUSTOMERS_ONLY), 'customers only');
+        assertModeError(await runCli(['init', '--history', 'customers,products', '--db', db.url]), CUSTOMERS_ONLY, BOTH, 'init --history customers,products');
+        assertModeError(await runCli(['load', path, '--history', 'products', '--db', db.url, '--force']), CUSTOMERS_ONLY, PRODUCTS_ONLY, 'load --history products');
+      });
+    });
+
+    it('SCD1 stays the default: SCD1 tables, the SCD1 model; asking it for history fails', async () => {
+      const path = write('mode-scd1.json', MOVES.files.flatMap((f) => f.records));
+      await withDb(dialect, async (db) => {
+        await load(db, [path]);
+        await assertTables(db, NONE);
+        const m = emptyModel();
+        applyOrders(m, MOVES.files.flatMap((f) => f.records));
+        const want = modelSnapshot(m);
+        const got = await db.snapshot();
+        assert.deepEqual([got.customers, got.products, got.facts, [...got.customerKeys], [...got.productKeys]], [want.customers, want.products, want.facts, [...want.customerKeys], [...want.productKeys]]);
+        await init(db, NONE);
+        assertModeError(await runCli(['load', path, '--history', 'customers', '--db', db.url, '--force']), NONE, CUSTOMERS_ONLY, 'load --history customers');
+        assertModeError(await runCli(['init', '--history', 'customers,products', '--db', db.url]), NONE, BOTH, 'init --history customers,products');
+        await assertTables(db, NONE);
+      });
+    });
+  });
+
+  describe(`history: the hand-made cases (${dialect.name})`, () => {
+    /** Per order line, the versions its surrogate keys point at. */
+    const pointers = (s: HistorySnapshot) => {
+      const customers = new Map(s.tables.customers.map((r) => [r.sk, r]));
+      const products = new Map(s.tables.products.map((r) => [r.sk, r]));
+      return new Map(s.tables.facts.map((f) => [`${f.orderId}/${f.lineNo}`, { customer: customers.get(f.customerSk)!, product: products.get(f.productSk)!, fact: f }]));
+    };
+    const versions = (rows: DimensionRow[], key: string) => rows.filter((r) => r.key === key).sort((a, b) => (a.validFrom! < b.validFrom! ? -1 : 1));
+    const spans = (rows: DimensionRow[], key: string) => versions(rows, key).map((v) => [v.validFrom, v.validTo, v.isCurrent]);
+
+    /**
+     * Loads the case's files one `load` each, compares with the oracle after each, and hands the snapshot
+     * after each load (and the one before) to `check`.
+     */
+    async function runCase(c: HistoryCase, check: (step: number, s: HistorySnapshot, before: HistorySnapshot | null, db: TestWarehouse, r: RunResult) => Promise<void> | void) {
+      const paths = c.files.map((f) => write(`${c.files[0]!.name.replace('.json', '')}-${f.name}`, f.records));
+      for (const batch of [1, 1000]) {
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          let before: HistorySnapshot | null = null;
+          for (let step = 1; step <= paths.length; step++) {
+            const r = await load(db, [paths[step - 1]!], { batch });
+            const s = await historySnapshot(db, BOTH);
+            const what = `--batch-size ${batch}, after ${c.files[step - 1]!.name}`;
+            assertEqualsOracle(s, historyOracle(c.files.slice(0, step).map(validRecords), BOTH), what);
+            await check(step, s, before, db, r);
+            before = s;
+          }
+        });
+      }
+    }
+
+    it(MOVES.title, async () => {
+      await runCase(MOVES, async (step, s, before, db) => {
+        const at = pointers(s);
+        const address = (o: string) => at.get(`${o}/1`)!.customer.attributes[2];
+        if (step === 1) {
+          assert.deepEqual(spans(s.tables.customers, 'C1'), [['2024-01-10', '2024-03-01', false], ['2024-03-01', '2024-06-01', false], ['2024-06-01', null, true]]);
+          assert.deepEqual(['O1', 'O2', 'O3', 'O4', 'O5'].map(address), [A, A, B, B, C], 'each order sees the address of its date');
+          assert.equal(at.get('O1/1')!.customer.sk, at.get('O2/1')!.customer.sk);
+        }
+        if (step === 2) {
+          // The split: X from 02-01; the fact of 02-20, stored in the A version, moves to a new A version.
+          assert.deepEqual(spans(s.tables.customers, 'C1').map(([from]) => from), ['2024-01-10', '2024-02-01', '2024-02-20', '2024-03-01', '2024-06-01']);
+          assert.deepEqual(['O1', 'O6', 'O2', 'O3'].map(address), [A, X, A, B]);
+          const o2 = at.get('O2/1')!.customer;
+          assert.equal(o2.validFrom, '2024-02-20');
+          assert.notEqual(o2.sk, pointers(before!).get('O2/1')!.customer.sk, 'the fact of 02-20 moved to the new version');
+          assert.notEqual(o2.sk, at.get('O1/1')!.customer.sk);
+        }
+        if (step === 3) {
+          // A late order that matches the version in effect: nothing changes, surrogate keys included.
+          const [now, then] = [keyedRows(s.tables), keyedRows(before!.tables)];
+          assert.deepEqual([now.customers, now.products], [then.customers, then.products], 'dimensions unchanged, keys included');
+          assert.deepEqual(now.facts.filter((f) => !f.startsWith('["O7"')), then.facts, 'the facts already stored unchanged, keys included');
+          assert.equal(at.get('O7/1')!.customer.sk, at.get('O3/1')!.customer.sk);
+        }
+        if (step === 4) {
+          assert.equal(versions(s.tables.customers, 'C1')[0]!.validFrom, '2024-01-02', 'the first version extends back');
+          assert.equal(at.get('O8/1')!.customer.sk, at.get('O1/1')!.customer.sk);
+          assert.deepEqual(spans(s.tables.products, 'P1'), [['2024-01-02', null, true]]);
+        }
+        if (step === 5) {
+          assert.deepEqual(spans(s.tables.customers, 'C1')[0], ['2023-12-01', '2024-01-02', false]);
+          assert.equal(address('O9'), W);
+          // What the issue is for: revenue by the address the customer lived at when ordering.
+          const t = db.dialect === 'mysql' ? 'CHAR' : 'VARCHAR';
+          const revenue = await db.query<any>(`SELECT c.address AS address, CAST(SUM(o.total_amount) AS ${t}) AS revenue FROM orders o JOIN customers c ON c.customer_sk = o.customer_sk GROUP BY c.address ORDER BY c.address`);
+          assert.deepEqual(
+            revenue.map((r) => [r.address, r.revenue]),
+            [[A, '15.00'], [B, '15.00'], [C, '5.00'], [W, '5.00'], [X, '5.00']],
+          );
+        }
+      });
+    });
+
+    it(PRICE.title, async () => {
+      await runCase(PRICE, async (step, s, _before, db) => {
+        if (step !== 2) return;
+        assert.deepEqual(
+          versions(s.tables.products, 'P7').map((v) => [v.validFrom, v.validTo, v.attributes[2], v.isCurrent]),
+          [['2024-03-01', '2024-04-01', '10.00', false], ['2024-04-01', null, '12.50', true]],
+        );
+        const t = db.dialect === 'mysql' ? 'CHAR' : 'VARCHAR';
+        const prices = await db.query<any>(`SELECT o.order_id AS id, CAST(p.price AS ${t}) AS price FROM orders o JOIN products p ON p.product_sk = o.product_sk WHERE p.product_id = 'P7' ORDER BY o.order_id`);
+        assert.deepEqual(prices.map((r) => [r.id, r.price]), [['O21', '12.50'], ['O22', '12.50'], ['O23', '10.00'], ['O24', '10.00'], ['O25', '12.50']], 'each line at the price of its date');
+      });
+    });
+
+    it(SAME_DAY.title, async () => {
+      await runCase(SAME_DAY, (step, s) => {
+        const at = pointers(s);
+        if (step === 1) {
+          assert.deepEqual(spans(s.tables.customers, 'C3'), [['2024-05-04', '2024-05-05', false], ['2024-05-05', null, true]]);
+          assert.equal(at.get('O31/1')!.customer.attributes[2], B, 'the later observation of 05-05 wins for the whole day');
+          assert.equal(at.get('O31/1')!.customer.sk, at.get('O32/1')!.customer.sk);
+          assert.equal(at.get('O35/1')!.product.sk, at.get('O35/2')!.product.sk);
+          assert.equal(at.get('O35/1')!.product.attributes[2], '2.00', 'the later line of one order wins');
+        } else {
+          assert.deepEqual(spans(s.tables.customers, 'C3'), [['2024-05-04', null, true]], 'the day became A again: one version');
+          assert.equal(new Set(['O31', 'O32', 'O33', 'O34'].map((o) => at.get(`${o}/1`)!.customer.sk)).size, 1);
+          assert.deepEqual(versions(s.tables.products, 'P30').map((v) => [v.validFrom, v.attributes[2]]), [['2024-06-06', '1.00']]);
+        }
+      });
+    });
+
+    it(EQUALITY.title, async () => {
+      await runCase(EQUALITY, (_step, s) => {
+        assert.deepEqual(
+          versions(s.tables.customers, '17').map((v) => [v.validFrom, v.attributes[0], v.attributes[1]]),
+          [['2024-07-01', 'Cafe\u0301', null], ['2024-07-02', 'Cafe\u0301', ''], ['2024-07-04', 'Caf\u00e9', '']],
+        );
+        assert.deepEqual(versions(s.tables.products, 'P40').map((v) => v.attributes[1]), ['tools', 'tools ']);
+      });
+    });
+
+    it(REDELIVERY.title, async () => {
+      await runCase(REDELIVERY, (step, s) => {
+        if (step !== 2) return;
+        const at = pointers(s);
+        assert.deepEqual([...at.keys()].sort(), ['O51/1', 'O51/2', 'O52/1'], 'the re-delivered lines replace the first ones');
+        assert.deepEqual([at.get('O51/1')!.fact.orderDate, at.get('O51/1')!.customer.attributes[2], at.get('O51/1')!.customer.validFrom], ['2024-09-01', B, '2024-09-01']);
+        assert.deepEqual([at.get('O52/1')!.fact.orderDate, at.get('O52/1')!.product.attributes[2]], ['2024-08-15', '8.00']);
+        assert.deepEqual(spans(s.tables.customers, 'C5'), [['2024-08-01', '2024-09-01', false], ['2024-09-01', '2024-10-10', false], ['2024-10-10', null, true]], 'the first deliveries stay observations');
+        assert.equal(versions(s.tables.products, 'P50').length, 1);
+      });
+    });
+
+    it(QUIET.title, async () => {
+      await runCase(QUIET, (_step, s, _before, _db, r) => {
+        assert.equal(JSON.parse(r.stdout).rejected, 1);
+        assert.deepEqual(spans(s.tables.customers, 'C6'), [['2024-09-09', null, true]], 'the order without lines observed C6; the rejected one did not');
+        assert.deepEqual(pointers(s).get('O63/1')!.fact.orderDate, '2024-09-11');
+      });
+    });
+
+    it('every hand-made case is checked here', () => {
+      assert.deepEqual(CASES.map((c) => c.title), [MOVES, PRICE, SAME_DAY, EQUALITY, REDELIVERY, QUIET].map((c) => c.title));
+    });
+  });
+
+  describe(`history: randomized, against the oracle (${dialect.name})`, () => {
+    const general = randomHistoryExports(GENERAL);
+    // One file pretty-printed, one NDJSON: the format is not what is tested, but should not matter either.
+    const generalPaths = general.map((records, i) =>
+      i === 3 ? files.file(`general-${i}.ndjson`, records.map((r) => JSON.stringify(r)).join('\n')) : files.file(`general-${i}.json`, JSON.stringify(records, null, i === 1 ? 2 : undefined)),
+    );
+    const runs: { order: number[]; batch: number; how: 'init' | 'load --history' | 'one load per file' }[] = [
+      { order: [0, 1, 2, 3], batch: 1000, how: 'init' },
+      { order: [3, 2, 1, 0], batch: 7, how: 'load --history' },
+      { order: [2, 0, 3, 1], batch: 7, how: 'one load per file' },
+      // At --batch-size 1 each order is a transaction of its own: two files, to keep the suite's time sane.
+      { order: [1, 3], batch: 1, how: 'init' },
+    ];
+    for (const run of runs) {
+      it(`files ${run.order.join(', ')} at --batch-size ${run.batch} (${run.how}) equal the oracle for that order`, async () => {
+        const paths = run.order.map((i) => generalPaths[i]!);
+        await withDb(dialect, async (db) => {
+          if (run.how === 'init') await init(db, BOTH);
+          if (run.how === 'one load per file') {
+            await init(db, BOTH);
+            for (const p of paths) await load(db, [p], { batch: run.batch });
+          } else await load(db, paths, { batch: run.batch, history: run.how === 'load --history' ? BOTH : undefined });
+          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(run.order.map((i) => general[i]!), BOTH), `order ${run.order}, batch ${run.batch}`);
+        });
+      });
+    }
+
+    it('per-day-unique observations: the same tables whatever the file order, the batch size and the split into files', async () => {
+      const unique = perDayUniqueExports(UNIQUE);
+      const paths = unique.map((records, i) => files.file(`unique-${i}.json`, JSON.stringify(records)));
+      const oneFile = files.file('unique-all.json', JSON.stringify(shuffled(unique.flat(), rng(5))));
+      const want = historyOracle(unique, BOTH);
+      const variants: { what: string; paths: string[]; batch: number }[] = [
+        { what: 'files 0-3, batch 1000', paths, batch: 1000 },
+        { what: 'files 3-0, batch 7', paths: [...paths].reverse(), batch: 7 },
+        { what: 'files 2, 0, 3, 1, batch 1', paths: [2, 0, 3, 1].map((i) => paths[i]!), batch: 1 },
+        { what: 'one file, records shuffled again, batch 7', paths: [oneFile], batch: 7 },
+      ];
+      let first: HistorySnapshot | null = null;
+      for (const v of variants) {
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, v.paths, { batch: v.batch });
+          const s = await historySnapshot(db, BOTH);
+          assertEqualsOracle(s, want, v.what);
+          first ??= s;
+          assert.deepEqual([s.customers, s.products, s.facts], [first.customers, first.products, first.facts], `${v.what}: the same tables as the first`);
+        });
+      }
+    });
+
+    for (const mode of [CUSTOMERS_ONLY, PRODUCTS_ONLY]) {
+      it(`--history ${historyFlag(mode)}: the other dimension is SCD1, last in load order`, async () => {
+        const order = [1, 0, 3, 2];
+        await withDb(dialect, async (db) => {
+          await init(db, mode);
+          await load(db, order.map((i) => generalPaths[i]!), { batch: 7 });
+          await assertTables(db, mode);
+          assertEqualsOracle(await historySnapshot(db, mode), historyOracle(order.map((i) => general[i]!), mode), `--history ${historyFlag(mode)}`);
+        });
+      });
+    }
+  });
+
+  describe(`history: SIGKILL and re-run (${dialect.name})`, () => {
+    it('a killed load leaves whole batches; re-run, the warehouse is a clean run\'s, surrogate keys included', async () => {
+      // Late observations all through the file: dates over 200 days in random order, 6000 orders.
+      const records = randomHistoryExports({ seed: 77, orders: 6000, customers: 40, products: 30, days: 200, files: 1 })[0]!;
+      const path = files.file(`sigkill-${dialect.name}.json`, JSON.stringify(records, null, 1));
+      const body = readFileSync(path);
+      const batch = 250;
+      const clean = await withDb(dialect, async (db) => {
+        await init(db, BOTH);
+        await load(db, [path], { batch });
+        return historySnapshot(db, BOTH);
+      });
+      assertEqualsOracle(clean, historyOracle([records], BOTH), 'the clean run');
+
+      // The load reads from S3 through a proxy that stalls the body at 60%: it cannot finish, whenever the
+      // kill comes, and has committed the whole batches before the stall by then.
+      const s3 = await startS3();
+      const proxy = await startFaultProxy(s3.endpoint, [{ after: Math.floor(body.length * 0.6), kind: 'stall' }]);
+      try {
+        await s3.put(`sigkill/${dialect.name}.json`, body);
+        const source = `s3://${BUCKET}/sigkill/${dialect.name}.json`;
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          const child = spawn(process.execPath, [BIN, 'load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', proxy.endpoint, '--s3-stall-timeout', '300'], {
+            cwd: ROOT,
+            env: { ...process.env, ...S3_ENV },
+            stdio: 'ignore',
+          });
+          const exited = new Promise<void>((r) => child.on('exit', () => r()));
+          // MySQL: until the ledger shows a batch. DuckDB holds its file locked: until its write-ahead log has
+          // stopped growing for 1.5 s (stalled at the proxy, the load has nothing left to commit).
+          const wal = `${db.url.replace(/^duckdb:/, '')}.wal`;
+          let lastSize = -1;
+          let stableSince = Date.now();
+          const committedSomething = async () => {
+            if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) > 0;
+            const size = existsSync(wal) ? statSync(wal).size : 0;
+            if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
+            return size > 0 && Date.now() - stableSince > 1500;
+          };
+          for (let i = 0; i < 1200 && !(await committedSomething()); i++) await new Promise((r) => setTimeout(r, 25));
+          child.kill('SIGKILL');
+          await exited;
+          const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+          const committed = Number(ledger?.records_committed ?? 0);
+          assert.equal(ledger?.status, 'running', 'the killed load never finished');
+          assert.ok(committed > 0 && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
+          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches only after SIGKILL');
+
+          const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3.endpoint, '--json']), 're-run');
+          assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
+          const rerun = await historySnapshot(db, BOTH);
+          assertEqualsOracle(rerun, historyOracle([records], BOTH), 'after SIGKILL and re-run');
+          const [got, want] = [keyedRows(rerun.tables), keyedRows(clean.tables)];
+          assert.deepEqual(got.customers, want.customers, 'customers, surrogate keys included');
+          assert.deepEqual(got.products, want.products, 'products, surrogate keys included');
+          assert.deepEqual(got.facts, want.facts, 'facts, surrogate keys included');
+        });
+      } finally {
+        await proxy.close();
+        await s3.close();
+      }
+    });
+  });
+}
