@@ -11,6 +11,7 @@ export type EtlErrorCode =
   | 'E_INFLATE_LIMIT' // gzip expands beyond the ratio or size cap
   | 'E_MAX_REJECTS' // more invalid records than --max-rejects allows
   | 'E_ALL_REJECTED' // a source had records and none was a loadable order: the wrong shape, not bad records
+  | 'E_HISTORY_MODE' // a command asks for another history mode than the warehouse has
   | 'E_SOURCE' // a local source cannot be read
   | 'E_S3' // S3 refused or failed
   | 'E_SOURCE_CHANGED' // the object changed while we were reading it

@@ -10,6 +10,33 @@ export type InputFormat = 'json' | 'ndjson' | 'auto';
 /** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
 export type ParserKind = 'scanner' | 'stream-json';
 
+/**
+ * Which dimensions keep their history (SCD Type 2, by order date) instead of overwriting it (SCD Type 1).
+ * Fixed per warehouse when it is created (`orders-etl init --history customers,products`).
+ */
+export interface HistoryMode {
+  customers: boolean;
+  products: boolean;
+}
+
+export const NO_HISTORY: HistoryMode = Object.freeze({ customers: false, products: false });
+
+/** The mode as --history writes it: customers,products / customers / products / none. */
+export function historyName(mode: HistoryMode): string {
+  const dims = [mode.customers ? 'customers' : '', mode.products ? 'products' : ''].filter(Boolean);
+  return dims.length === 0 ? 'none' : dims.join(',');
+}
+
+/** The mode a --history value or a recorded setting names ('' and 'none': no history). */
+export function historyFromName(name: string): HistoryMode {
+  const words = name.split(',').map((w) => w.trim());
+  return { customers: words.includes('customers'), products: words.includes('products') };
+}
+
+export function sameHistory(a: HistoryMode, b: HistoryMode): boolean {
+  return a.customers === b.customers && a.products === b.products;
+}
+
 /** Column limits shared by every dialect: the transform enforces them, the DDL declares them. */
 export const LIMITS = {
   naturalKeyChars: 128,

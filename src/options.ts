@@ -3,7 +3,7 @@
  * value given and what is allowed (exit 2).
  */
 import { EtlError } from './errors.ts';
-import type { InputFormat, ParserKind } from './model.ts';
+import { NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];
@@ -16,6 +16,8 @@ export interface LoadOptions {
   readonly recordsPath: readonly string[] | null;
   readonly parser: ParserKind;
   readonly force: boolean;
+  /** --history: the mode the load asks for (it must be the warehouse's); undefined: whatever the warehouse has. */
+  readonly history: HistoryMode | undefined;
   /** Keep the fact table's secondary keys during a large load into a filled warehouse (MySQL). */
   readonly keepFactKeys: boolean;
   readonly maxRejects: number;
@@ -39,6 +41,7 @@ export const BATCH_SIZE_HELP = 'the warehouse\'s: 10000 on MySQL/MariaDB and on 
 
 export const DEFAULTS = {
   keepFactKeys: false,
+  history: undefined,
   // A few bad records should not block millions of good ones; a file that is mostly bad (the wrong file,
   // the wrong format) should stop early instead of filling etl_rejects.
   maxRejects: 1000,
@@ -86,6 +89,17 @@ export function parseRecordsPath(v: unknown): readonly string[] {
 }
 
 /** `--load N` of orders-etl rejects: a load id as orders-etl loads lists them. */
+/** --history customers,products | customers | products | none */
+export function parseHistory(v: unknown): HistoryMode | undefined {
+  if (v === undefined || v === null) return undefined;
+  const allowed = 'customers, products, customers,products or none';
+  if (typeof v !== 'string') throw usage('--history', v, allowed);
+  const words = v.split(',').map((w) => w.trim().toLowerCase());
+  if (words.length === 1 && words[0] === 'none') return NO_HISTORY;
+  if (words.some((w) => w !== 'customers' && w !== 'products') || new Set(words).size !== words.length) throw usage('--history', v, allowed);
+  return { customers: words.includes('customers'), products: words.includes('products') };
+}
+
 export function loadId(v: unknown): number {
   return integer('--load', v, 1, Number.MAX_SAFE_INTEGER);
 }
@@ -126,6 +140,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     recordsPath,
     parser,
     force: Boolean(raw.force),
+    history: parseHistory(raw.history),
     keepFactKeys: Boolean(raw.keepFactKeys),
     maxRejects: integer('--max-rejects', raw.maxRejects ?? DEFAULTS.maxRejects, 0, Number.MAX_SAFE_INTEGER),
     maxRecordBytes: integer('--max-record-bytes', raw.maxRecordBytes ?? DEFAULTS.maxRecordBytes, 1024, 1024 ** 3),

@@ -20,6 +20,7 @@ import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 import { adminConnection } from './helpers/mysql.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { NO_HISTORY } from '../src/model.ts';
 import { schemaDdl } from '../src/warehouse/mysql/ddl.ts';
 
 const files = tempDir();
@@ -333,7 +334,7 @@ describe('a warehouse created before byte-exact text (mysql)', () => {
       const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
       try {
         // The schema as an earlier version created it: utf8mb4_bin, which ignores trailing spaces.
-        for (const ddl of schemaDdl('utf8mb4_nopad_bin')) await db.query(ddl.replaceAll('utf8mb4_nopad_bin', 'utf8mb4_bin'));
+        for (const ddl of schemaDdl('utf8mb4_nopad_bin', NO_HISTORY)) await db.query(ddl.replaceAll('utf8mb4_nopad_bin', 'utf8mb4_bin'));
         await db.query("INSERT INTO products (product_sk, product_id, name) VALUES (1, 'P01', 'plain')");
         for (const t of preconverted) await db.query(`ALTER TABLE ${t} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin`);
         const fixture = join(ROOT, 'fixtures', 'edge_cases.json');

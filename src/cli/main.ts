@@ -4,7 +4,8 @@
  */
 import yargs, { type Options } from 'yargs';
 import { EtlError, redact } from '../errors.ts';
-import { BATCH_SIZE_HELP, DEFAULTS, loadId, normalizeLoadOptions, usage, type LoadOptions } from '../options.ts';
+import { BATCH_SIZE_HELP, DEFAULTS, loadId, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
+import { historyName, type HistoryMode } from '../model.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
@@ -44,6 +45,11 @@ const GLOBAL_FLAGS: Record<string, Options> = {
   'db-ssl-ca': valued('PEM file of the CA for TLS to MySQL; turns TLS on with certificate verification'),
 };
 
+const HISTORY_FLAG = valued(
+  'Which dimensions keep their history (SCD Type 2, versions by order date): customers, products, customers,products or none. Fixed when the warehouse is created; a load or init that asks for another mode fails',
+  { defaultDescription: 'init: none; load: the warehouse\'s' },
+);
+
 const LOAD_FLAGS: Record<string, Options> = {
   'batch-size': valued(
     'Orders per batch: each batch commits atomically, and a crash loses at most the batches in flight. Larger batches load faster (fewer commits; DuckDB gains most) and take more memory (about 3 KB per order in flight)',
@@ -55,6 +61,7 @@ const LOAD_FLAGS: Record<string, Options> = {
   ),
   parser: valued('JSON parser: the structural scanner (fast) or stream-json', { choices: ['scanner', 'stream-json'], defaultDescription: 'scanner' }),
   force: flag('Load sources the ledger says are already loaded'),
+  history: HISTORY_FLAG,
   'keep-fact-keys': flag(
     'MySQL: keep the fact table\'s secondary indexes and foreign keys during a load into a filled warehouse, however large (by default a load of about a tenth of the table or more builds them after, which is much faster, while queries during the load run without them)',
   ),
@@ -136,8 +143,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .command(
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
-      (y) => y,
-      (args) => run(args, () => runInit(db(args), ca(args), io), 'init')(),
+      (y) => y.options({ history: HISTORY_FLAG }),
+      (args) => run(args, () => runInit(db(args), ca(args), parseHistory(args.history), io), 'init')(),
     )
     .command(
       'query <sql>',
@@ -259,14 +266,15 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   return 0;
 }
 
-async function runInit(db: string | undefined, dbSslCa: string | undefined, io: Io): Promise<number> {
+async function runInit(db: string | undefined, dbSslCa: string | undefined, history: HistoryMode | undefined, io: Io): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
+  let mode: HistoryMode;
   try {
-    await warehouse.ensureSchema();
+    mode = await warehouse.ensureSchema(history);
   } finally {
     await warehouse.close();
   }
-  io.stderr.write(`orders-etl: schema ready in ${warehouse.location}\n`);
+  io.stderr.write(`orders-etl: schema ready in ${warehouse.location} (history: ${historyName(mode)})\n`);
   return 0;
 }
 

@@ -55,7 +55,7 @@ export interface LoadSummary {
 
 export type LoadTuning = Pick<
   LoadOptions,
-  'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout' | 'keepFactKeys'
+  'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout' | 'keepFactKeys' | 'history'
 > & { recordsPath?: LoadOptions['recordsPath'] };
 
 export interface LoadHooks {
@@ -73,7 +73,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   const infos = await Promise.all(sources.map((s) => limit(() => s.info())));
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
   await warehouse.lock(opts.lockTimeout);
-  await warehouse.ensureSchema();
+  await warehouse.ensureSchema(opts.history);
   await warehouse.beginLoad({
     sources: sources.map((s, i) => ({ source: { uri: s.uri, fingerprint: infos[i]!.fingerprint }, bytes: infos[i]!.size })),
     force: opts.force,

@@ -4,6 +4,10 @@ import type { CustomerRow, ProductRow } from '../model.ts';
 export interface DimensionSpec<R> {
   table: string;
   stage: string;
+  /** History mode: the days each natural key was observed on, and the staging tables of version changes. */
+  days: string;
+  versionsStage: string;
+  repointStage: string;
   naturalKey: string;
   surrogateKey: string;
   attributes: string[];
@@ -15,6 +19,9 @@ export interface DimensionSpec<R> {
 export const CUSTOMERS: DimensionSpec<CustomerRow> = {
   table: 'customers',
   stage: 'stage_customers',
+  days: 'etl_customer_days',
+  versionsStage: 'stage_customer_versions',
+  repointStage: 'stage_customer_repoint',
   naturalKey: 'customer_id',
   surrogateKey: 'customer_sk',
   attributes: ['name', 'email', 'address'],
@@ -25,12 +32,18 @@ export const CUSTOMERS: DimensionSpec<CustomerRow> = {
 export const PRODUCTS: DimensionSpec<ProductRow> = {
   table: 'products',
   stage: 'stage_products',
+  days: 'etl_product_days',
+  versionsStage: 'stage_product_versions',
+  repointStage: 'stage_product_repoint',
   naturalKey: 'product_id',
   surrogateKey: 'product_sk',
   attributes: ['name', 'category', 'price'],
   id: (r) => r.productId,
   values: (r) => [r.name, r.category, r.price],
 };
+
+/** The columns a history dimension adds to the SCD1 ones. */
+export const HISTORY_COLUMNS = ['valid_from', 'valid_to', 'is_current'] as const;
 
 export const FACT_COLUMNS = ['order_id', 'line_no', 'order_date', 'total_amount', 'product_sk', 'customer_sk', 'quantity'] as const;
 export const REJECT_COLUMNS = ['load_id', 'record_index', 'source_uri', 'byte_offset', 'reason', 'raw'] as const;

@@ -20,9 +20,10 @@
  */
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
-import type { Batch, Rejection } from '../model.ts';
+import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
-import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
+import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
+import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
@@ -51,6 +52,21 @@ export interface DialectSql {
   updateBySk(spec: DimensionSpec<unknown>): string;
   /** A column as the exact text the transform produces (decimals with their scale), for hashing read rows. */
   text(column: string): string;
+  /** History: new versions copied from the versions named in the staging table (op 'c'). */
+  copyVersions(spec: DimensionSpec<unknown>): string;
+  /** History: kept versions' new intervals (op 'u'). */
+  updateVersions(spec: DimensionSpec<unknown>): string;
+  /** History: versions gone (op 'd'). */
+  deleteVersions(spec: DimensionSpec<unknown>): string;
+  /** History: facts of a version on some days move to another (the repoint staging table). */
+  repointFacts(spec: DimensionSpec<unknown>): string;
+}
+
+/** History: new versions copied from kept ones (the same SQL on every dialect). */
+export function copyVersionsSql({ table, versionsStage: vs, naturalKey: nk, surrogateKey: sk, attributes }: DimensionSpec<unknown>): string {
+  return `INSERT INTO ${table} (${sk}, ${nk}, ${attributes.join(', ')}, ${HISTORY_COLUMNS.join(', ')})
+    SELECT s.sk, d.${nk}, ${attributes.map((a) => `d.${a}`).join(', ')}, s.valid_from, s.valid_to, s.is_current
+      FROM ${vs} s JOIN ${table} d ON d.${sk} = s.src WHERE s.op = 'c'`;
 }
 
 /** An order whose lines may already be in the fact table, and how many lines its delivery has now. */
@@ -85,17 +101,31 @@ const DIMENSION_KEYS = 1_000_000;
  */
 const ORDER_FILTER_MAX_LINES = 50_000_000;
 
+/**
+ * Versions and observed days remembered per history dimension (history.ts). About 40 bytes each beyond the
+ * keys: the 1.8 M days and 210,000 versions of the bench's 1 M orders take some 50 MB.
+ */
+const HISTORY_ENTRIES = 4_000_000;
+
 export abstract class SqlWarehouse implements Warehouse {
   abstract readonly dialect: string;
   abstract readonly location: string;
   protected abstract readonly sql: DialectSql;
-  protected abstract readonly schemaDdl: readonly string[];
+  /** The tables of a warehouse with this history mode (created if missing). */
+  protected abstract schemaDdl(mode: HistoryMode): readonly string[];
+  protected abstract readonly settingsDdl: string;
   protected abstract readonly stagingDdl: readonly string[];
+  /** The columns of a table, or null when there is no such table. */
+  protected abstract columnsOf(table: string): Promise<string[] | null>;
   protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024, defaultBatchSize: 2000 };
   private readonly retry: RetryPolicy;
   protected readonly access: WarehouseAccess;
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
   private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
+  private readonly customerHistory = new HistoryStore(HISTORY_ENTRIES);
+  private readonly productHistory = new HistoryStore(HISTORY_ENTRIES);
+  /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
+  protected history: HistoryMode = NO_HISTORY;
   /** Order ids the fact table may hold; null: it is too large to read, any order may be there. */
   private orderFilter: OrderFilter | null = null;
   /** The key maps and the order filter describe the warehouse (read after connecting, kept by commits). */
@@ -160,8 +190,8 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
-  ensureSchema(): Promise<void> {
-    return this.serial(() => this.createSchema());
+  ensureSchema(history?: HistoryMode): Promise<HistoryMode> {
+    return this.serial(() => this.createSchema(history));
   }
 
   lock(timeoutSeconds: number): Promise<void> {
@@ -224,7 +254,7 @@ export abstract class SqlWarehouse implements Warehouse {
    */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
     const prepared = prepareBatch(batch);
-    const planned = this.canPlanAhead() ? this.timedSync('plan', () => this.planBatch(prepared)) : null;
+    const planned = this.canPlanAhead() ? this.timedSync('plan', () => this.planBatch(prepared, batch)) : null;
     return this.serial(() => this.apply(loadId, batch, prepared, planned));
   }
 
@@ -272,10 +302,43 @@ export abstract class SqlWarehouse implements Warehouse {
     else await this.ensureConnected();
   }
 
-  protected async createSchema(): Promise<void> {
-    await this.withRetry('create the schema', async () => {
-      for (const ddl of this.schemaDdl) await this.exec(ddl);
+  protected async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
+    return this.withRetry('create the schema', async () => {
+      await this.exec(this.settingsDdl);
+      const mode = await this.decideHistory(requested);
+      for (const ddl of this.schemaDdl(mode)) await this.exec(ddl);
+      this.history = mode;
+      return mode;
     });
+  }
+
+  /**
+   * The warehouse's history mode: as recorded in etl_settings; for a warehouse without the record, as its
+   * dimension tables have it (one created before history existed: SCD1), else as asked (SCD1 by default), and
+   * recorded. A mode asked for that is not the warehouse's is an error: there is no silent migration.
+   */
+  private async decideHistory(requested: HistoryMode | undefined): Promise<HistoryMode> {
+    const [row] = await this.select("SELECT value FROM etl_settings WHERE name = 'history'");
+    let mode: HistoryMode;
+    if (row) {
+      mode = historyFromName(String(row.value));
+    } else {
+      const found: Partial<Record<'customers' | 'products', boolean>> = {};
+      for (const table of ['customers', 'products'] as const) {
+        const columns = await this.columnsOf(table);
+        if (columns) found[table] = columns.includes('valid_from');
+      }
+      const existing = found.customers === undefined && found.products === undefined ? null : { customers: found.customers ?? false, products: found.products ?? false };
+      mode = existing ?? requested ?? NO_HISTORY;
+      if (!requested || sameHistory(mode, requested)) await this.exec("INSERT INTO etl_settings (name, value) VALUES ('history', ?)", [historyName(mode)]);
+    }
+    if (requested && !sameHistory(mode, requested)) {
+      throw new EtlError(
+        'E_HISTORY_MODE',
+        `${this.location} keeps history for ${historyName(mode)} (SCD1 elsewhere), and this command asks for ${historyName(requested)} (--history): a warehouse's history mode is fixed when it is created; load into a new warehouse to change it`,
+      );
+    }
+    return mode;
   }
 
   /** Read what preparing bulk writes ahead needs (once per connection, before the first batch is planned). */
@@ -343,7 +406,7 @@ export abstract class SqlWarehouse implements Warehouse {
         async () => {
           await this.learnWarehouse();
           // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
-          if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared);
+          if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch);
           const counts = await this.writeBatch(loadId, load.uri, planned, batch);
           const total = { ...load.counts };
           addCounts(total, counts);
@@ -389,16 +452,24 @@ export abstract class SqlWarehouse implements Warehouse {
 
   /** Planning needs no read while the engine knows every key; otherwise it waits for its turn (lookups). */
   private canPlanAhead(): boolean {
-    return this.knowsWarehouse && this.customerKeys.complete && this.productKeys.complete && !this.batchFailed;
+    const complete = (history: boolean, keys: { complete: boolean }, versions: { complete: boolean }) => (history ? versions.complete : keys.complete);
+    return (
+      this.knowsWarehouse &&
+      !this.batchFailed &&
+      complete(this.history.customers, this.customerKeys, this.customerHistory) &&
+      complete(this.history.products, this.productKeys, this.productHistory)
+    );
   }
 
   /** Plan with the keys the maps have forgotten looked up first (on the connection, in the batch's turn). */
-  private async planWithLookups(p: PreparedBatch): Promise<PlannedBatch> {
+  private async planWithLookups(p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
     await this.timed('lookups', async () => {
-      await this.lookupUnknown(CUSTOMERS, p.customers, this.customerKeys);
-      await this.lookupUnknown(PRODUCTS, p.products, this.productKeys);
+      if (this.history.customers) await this.lookupHistory(CUSTOMERS, batch.orders.map((o) => o.customer.customerId), this.customerHistory);
+      else await this.lookupUnknown(CUSTOMERS, p.customers, this.customerKeys);
+      if (this.history.products) await this.lookupHistory(PRODUCTS, batch.orders.flatMap((o) => o.lines.map((l) => l.productId)), this.productHistory);
+      else await this.lookupUnknown(PRODUCTS, p.products, this.productKeys);
     });
-    return this.timedSync('plan', () => this.planBatch(p));
+    return this.timedSync('plan', () => this.planBatch(p, batch));
   }
 
   /**
@@ -409,37 +480,43 @@ export abstract class SqlWarehouse implements Warehouse {
    * connection, the same plan is written again; after a reconnect, everything is learned again and every batch
    * not yet committed is planned again (epoch).
    */
-  private planBatch(p: PreparedBatch): PlannedBatch {
-    const customers = planDimension(CUSTOMERS, p.customers, this.customerKeys);
-    const products = planDimension(PRODUCTS, p.products, this.productKeys);
+  private planBatch(p: PreparedBatch, batch: Batch): PlannedBatch {
+    const customers = this.history.customers
+      ? this.planHistory(CUSTOMERS, observations(batch.orders, (o) => [[o.customer.customerId, o.orderDate, CUSTOMERS.values(o.customer)]]), this.customerHistory)
+      : this.planScd1(CUSTOMERS, p.customers, this.customerKeys);
+    const products = this.history.products
+      ? this.planHistory(PRODUCTS, observations(batch.orders, (o) => o.lines.map((l) => [l.productId, o.orderDate, PRODUCTS.values(l)])), this.productHistory)
+      : this.planScd1(PRODUCTS, p.products, this.productKeys);
     const fresh: PreparedOrder[] = [];
     const replaced: PreparedOrder[] = [];
     for (const o of p.orders) (this.orderFilter === null || this.orderFilter.mightHold(o.orderId) ? replaced : fresh).push(o);
     const planned: PlannedBatch = {
       epoch: this.epoch,
-      customers: this.prepareDimension(CUSTOMERS, customers),
-      products: this.prepareDimension(PRODUCTS, products),
-      facts: fresh.length > 0 ? this.prepareBulk('orders', FACT_COLUMNS, factRows(fresh, customers.keys, products.keys), 'facts') : null,
-      replace: replaced.length > 0 ? this.prepareReplace(factRows(replaced, customers.keys, products.keys), replaced.map((o) => ({ orderId: o.orderId, lines: o.lines.length }))) : null,
+      customers: customers.planned,
+      products: products.planned,
+      facts: fresh.length > 0 ? this.prepareBulk('orders', FACT_COLUMNS, factRows(fresh, customers.sk, products.sk), 'facts') : null,
+      replace: replaced.length > 0 ? this.prepareReplace(factRows(replaced, customers.sk, products.sk), replaced.map((o) => ({ orderId: o.orderId, lines: o.lines.length }))) : null,
       rejects: p.rejects,
       counts: {
         ...zeroCounts(),
-        customersInserted: customers.inserts.length,
-        customersUpdated: customers.updates.length,
-        productsInserted: products.inserts.length,
-        productsUpdated: products.updates.length,
+        customersInserted: customers.inserted,
+        customersUpdated: customers.updated,
+        productsInserted: products.inserted,
+        productsUpdated: products.updated,
         orders: p.orders.length,
         factRows: p.factRows,
         rejected: p.rejects.length,
       },
     };
-    commitDimension(customers, this.customerKeys);
-    commitDimension(products, this.productKeys);
+    customers.commit();
+    products.commit();
     if (this.orderFilter) for (const o of p.orders) this.orderFilter.add(o.orderId);
     return planned;
   }
 
-  private prepareDimension<R>(spec: DimensionSpec<R>, plan: DimensionPlan): PlannedDimension {
+  /** SCD1: one row per natural key; the batch's keys resolve to one surrogate key each. */
+  private planScd1<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): DimensionOutcome {
+    const plan = planDimension(spec, rows, keys);
     const { table, stage, naturalKey, surrogateKey, attributes } = spec;
     const inserts = plan.inserts.length === 0 ? null : this.prepareBulk(table, [surrogateKey, naturalKey, ...attributes], rowsOf(plan.inserts, (r, out) => {
       out[0] = r.sk;
@@ -450,7 +527,82 @@ export abstract class SqlWarehouse implements Warehouse {
       out[0] = r.sk;
       for (let i = 0; i < r.values.length; i++) out[1 + i] = r.values[i]!;
     }, 1 + attributes.length), 'stage');
-    return { spec: spec as DimensionSpec<unknown>, inserts, updates };
+    return {
+      planned: { kind: 'scd1', spec: spec as DimensionSpec<unknown>, inserts, updates },
+      sk: (id) => plan.keys.get(id)!,
+      inserted: plan.inserts.length,
+      updated: plan.updates.length,
+      commit: () => commitDimension(plan, keys),
+    };
+  }
+
+  /**
+   * History: the batch's observations of each key placed in its history (history.ts), in order of first
+   * appearance of the keys (new surrogate keys are handed out in that order); the batch's facts resolve to the
+   * version in effect on their date.
+   */
+  private planHistory<R>(spec: DimensionSpec<R>, seen: Map<string, Observation[]>, store: HistoryStore): DimensionOutcome {
+    let next = store.maxSk;
+    const nextSk = () => ++next;
+    const after = new Map<string, KeyHistory>();
+    const versionRows: BulkValue[][] = [];
+    const inserts: { id: string; v: InsertedVersion }[] = [];
+    const repoints: Repoint[] = [];
+    const days: { id: string; day: number }[] = [];
+    let updated = 0;
+    for (const [id, obs] of seen) {
+      const old = store.get(id);
+      if (old === undefined && !store.isNew(id)) throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
+      const change = placeObservations(old, obs, nextSk);
+      after.set(id, change.history);
+      for (const v of change.inserts) inserts.push({ id, v });
+      for (const c of change.copies) versionRows.push(['c', c.sk, c.src, dateOf(c.from), c.to === null ? null : dateOf(c.to), c.to === null ? 1 : 0]);
+      for (const u of change.updates) versionRows.push(['u', u.sk, null, dateOf(u.from), u.to === null ? null : dateOf(u.to), u.to === null ? 1 : 0]);
+      for (const d of change.deletes) versionRows.push(['d', d, null, null, null, null]);
+      repoints.push(...change.repoints);
+      for (const day of change.newDays) days.push({ id, day });
+      updated += change.updates.length + change.deletes.length;
+    }
+    const { table, versionsStage, repointStage, days: daysTable, naturalKey, surrogateKey, attributes } = spec;
+    const inserted = inserts.length + versionRows.filter((r) => r[0] === 'c').length;
+    const planned: PlannedDimension = {
+      kind: 'history',
+      spec: spec as DimensionSpec<unknown>,
+      versions: versionRows.length === 0 ? null : this.prepareBulk(versionsStage, ['op', 'sk', 'src', 'valid_from', 'valid_to', 'is_current'], bulkRows(versionRows), 'stage'),
+      inserts:
+        inserts.length === 0
+          ? null
+          : this.prepareBulk(table, [surrogateKey, naturalKey, ...attributes, ...HISTORY_COLUMNS], rowsOf(inserts, ({ id, v }, out) => {
+              out[0] = v.sk;
+              out[1] = id;
+              for (let i = 0; i < v.values.length; i++) out[2 + i] = v.values[i]!;
+              out[2 + attributes.length] = dateOf(v.from);
+              out[3 + attributes.length] = v.to === null ? null : dateOf(v.to);
+              out[4 + attributes.length] = v.to === null ? 1 : 0;
+            }, 5 + attributes.length), 'dimension'),
+      repoints:
+        repoints.length === 0
+          ? null
+          : this.prepareBulk(repointStage, ['old_sk', 'valid_from', 'valid_to', 'new_sk'], rowsOf(repoints, (r, out) => {
+              out[0] = r.oldSk;
+              out[1] = dateOf(r.from);
+              out[2] = r.to === null ? null : dateOf(r.to);
+              out[3] = r.newSk;
+            }, 4), 'stage'),
+      days: days.length === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], rowsOf(days, ({ id, day }, out) => {
+        out[0] = id;
+        out[1] = dateOf(day);
+      }, 2), 'dimension'),
+    };
+    return {
+      planned,
+      sk: (id, date) => versionAt(after.get(id)!, epochDay(date))!.sk,
+      inserted,
+      updated,
+      commit: () => {
+        for (const [id, h] of after) store.set(id, h);
+      },
+    };
   }
 
   /** The batch's writes, in one transaction with the ledger's progress. */
@@ -465,14 +617,7 @@ export abstract class SqlWarehouse implements Warehouse {
     await this.timed('begin', () => this.exec('BEGIN'));
     try {
       for (const [step, d] of [['customers', planned.customers], ['products', planned.products]] as const) {
-        await this.timed(step, async () => {
-          if (d.inserts) await this.writeBulk(d.inserts);
-          if (d.updates) {
-            this.staged.add(d.spec.stage);
-            await this.writeBulk(d.updates);
-            await this.exec(this.sql.updateBySk(d.spec));
-          }
-        });
+        await this.timed(step, () => this.writeDimension(d));
       }
       if (planned.facts) await this.timed('facts', () => this.writeBulk(planned.facts!));
       if (planned.replace) await this.timed('replace orders', () => this.writeReplace(planned.replace!));
@@ -500,6 +645,34 @@ export abstract class SqlWarehouse implements Warehouse {
     return { ...counts };
   }
 
+  private async writeDimension(d: PlannedDimension): Promise<void> {
+    if (d.kind === 'scd1') {
+      if (d.inserts) await this.writeBulk(d.inserts);
+      if (d.updates) {
+        this.staged.add(d.spec.stage);
+        await this.writeBulk(d.updates);
+        await this.exec(this.sql.updateBySk(d.spec));
+      }
+      return;
+    }
+    // History. Copies read the versions they copy before anything moves; a version gone goes before new ones
+    // come (they may start on its day); facts move once the versions they move to exist.
+    if (d.versions) {
+      this.staged.add(d.spec.versionsStage);
+      await this.writeBulk(d.versions);
+      await this.exec(this.sql.copyVersions(d.spec));
+      await this.exec(this.sql.updateVersions(d.spec));
+      await this.exec(this.sql.deleteVersions(d.spec));
+    }
+    if (d.inserts) await this.writeBulk(d.inserts);
+    if (d.repoints) {
+      this.staged.add(d.spec.repointStage);
+      await this.writeBulk(d.repoints);
+      await this.exec(this.sql.repointFacts(d.spec));
+    }
+    if (d.days) await this.writeBulk(d.days);
+  }
+
   /**
    * What the engine must know of the warehouse before it plans a batch: every dimension key (if it fits),
    * the largest surrogate keys, and the order ids the fact table holds. Read once after connecting (again
@@ -509,8 +682,16 @@ export abstract class SqlWarehouse implements Warehouse {
     if (this.knowsWarehouse) return;
     await this.timed('read keys', async () => {
       await this.learnWriters();
-      for (const [spec, keys] of [[CUSTOMERS, this.customerKeys], [PRODUCTS, this.productKeys]] as const) {
+      for (const [spec, keys, store, history] of [
+        [CUSTOMERS, this.customerKeys, this.customerHistory, this.history.customers],
+        [PRODUCTS, this.productKeys, this.productHistory, this.history.products],
+      ] as const) {
         keys.clear();
+        store.clear();
+        if (history) {
+          await this.learnHistory(spec as DimensionSpec<unknown>, store);
+          continue;
+        }
         const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
         const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
         keys.maxSk = Number(stats!.top);
@@ -531,6 +712,56 @@ export abstract class SqlWarehouse implements Warehouse {
     });
     this.knowsWarehouse = true;
     this.epoch++;
+  }
+
+  /** Every key's versions and observed days, if they fit; else the largest surrogate key only. */
+  private async learnHistory<R>(spec: DimensionSpec<R>, store: HistoryStore): Promise<void> {
+    const { table, surrogateKey: sk } = spec;
+    const [versions] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
+    const [days] = await this.select(`SELECT COUNT(*) AS n FROM ${spec.days}`);
+    store.maxSk = Number(versions!.top);
+    if (Number(versions!.n) + Number(days!.n) > HISTORY_ENTRIES) return; // looked up as needed
+    for (const [id, h] of await this.readHistories(spec, '', [])) store.set(id, h, false);
+    store.complete = true;
+  }
+
+  /** Histories of the history dimension's keys the store does not hold, read from the warehouse. */
+  private async lookupHistory<R>(spec: DimensionSpec<R>, batchIds: string[], store: HistoryStore): Promise<void> {
+    if (store.complete) return;
+    const ids = [...new Set(batchIds)].filter((id) => !store.has(id));
+    for (const chunk of idChunks(ids, this.caps.maxStatementBytes / 2 - 1024)) {
+      const where = ` WHERE ${spec.naturalKey} IN (${chunk.map(() => '?').join(',')})`;
+      for (const [id, h] of await this.readHistories(spec, where, chunk)) store.set(id, h, false);
+    }
+    store.lookedUp(ids);
+  }
+
+  /** Versions and days of the keys `where` selects, as histories (versions by valid_from, days ascending). */
+  private async readHistories<R>(spec: DimensionSpec<R>, where: string, params: string[]): Promise<Map<string, KeyHistory>> {
+    const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
+    const out = new Map<string, KeyHistory>();
+    const of = (id: string) => {
+      let h = out.get(id);
+      if (!h) out.set(id, (h = { versions: [], days: [] }));
+      return h;
+    };
+    const text = (c: string) => this.sql.text(c);
+    await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table}${where}`, params, (row) => {
+      of(String(row[0])).versions.push({
+        sk: Number(row[1]),
+        from: epochDay(String(row[2])),
+        to: row[3] === null || row[3] === undefined ? null : epochDay(String(row[3])),
+        hash: attributeHash(row.slice(4).map(textOrNull)),
+      });
+    });
+    await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days}${where}`, params, (row) => {
+      of(String(row[0])).days.push(epochDay(String(row[1])));
+    });
+    for (const h of out.values()) {
+      h.versions.sort((a, b) => a.from - b.from);
+      h.days.sort((a, b) => a - b);
+    }
+    return out;
   }
 
   /** Keys the map has forgotten, read from the dimension table (and remembered again: they are committed rows). */
@@ -656,12 +887,50 @@ export interface PreparedBulk {
   readonly count: number;
 }
 
-interface PlannedDimension {
-  spec: DimensionSpec<unknown>;
-  /** New rows, straight into the dimension table. */
-  inserts: PreparedBulk | null;
-  /** Changed rows, into the staging table, then UPDATE by surrogate key. */
-  updates: PreparedBulk | null;
+type PlannedDimension =
+  | {
+      kind: 'scd1';
+      spec: DimensionSpec<unknown>;
+      /** New rows, straight into the dimension table. */
+      inserts: PreparedBulk | null;
+      /** Changed rows, into the staging table, then UPDATE by surrogate key. */
+      updates: PreparedBulk | null;
+    }
+  | {
+      kind: 'history';
+      spec: DimensionSpec<unknown>;
+      /** Version changes (copy, new interval, gone), into the versions staging table. */
+      versions: PreparedBulk | null;
+      /** New versions with their attributes, straight into the dimension table. */
+      inserts: PreparedBulk | null;
+      /** Facts to point at another version, into the repoint staging table. */
+      repoints: PreparedBulk | null;
+      /** Days observed for the first time. */
+      days: PreparedBulk | null;
+    };
+
+/** A dimension's part of a batch: what to write, how facts find their surrogate key, counts, and the commit. */
+interface DimensionOutcome {
+  planned: PlannedDimension;
+  /** The surrogate key of the natural key `id` for a fact dated `date`. */
+  sk(id: string, date: string): number;
+  inserted: number;
+  updated: number;
+  /** What the engine knows of the dimension takes the batch in. */
+  commit(): void;
+}
+
+/** The batch's observations of a history dimension, per natural key in order of first appearance. */
+function observations(orders: OrderRows[], seen: (o: OrderRows) => [string, string, (string | null)[]][]): Map<string, Observation[]> {
+  const out = new Map<string, Observation[]>();
+  for (const o of orders) {
+    for (const [id, date, values] of seen(o)) {
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      list.push({ day: epochDay(date), values, hash: attributeHash(values) });
+    }
+  }
+  return out;
 }
 
 interface PlannedBatch {
@@ -728,7 +997,7 @@ function idChunks(ids: string[], budget: number): string[][] {
 }
 
 /** Fact rows in primary-key order: the database appends to its index instead of splitting pages all over it. */
-function factRows(orders: PreparedOrder[], customerSk: Map<string, number>, productSk: Map<string, number>): BulkRows {
+function factRows(orders: PreparedOrder[], customerSk: (id: string, date: string) => number, productSk: (id: string, date: string) => number): BulkRows {
   const sorted = [...orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
   let count = 0;
   for (const o of orders) count += o.lines.length;
@@ -740,11 +1009,11 @@ function factRows(orders: PreparedOrder[], customerSk: Map<string, number>, prod
         row[0] = o.orderId;
         row[2] = o.orderDate;
         row[3] = o.totalAmount;
-        row[5] = customerSk.get(o.customer.customerId)!;
+        row[5] = customerSk(o.customer.customerId, o.orderDate);
         const lines = o.lines;
         for (let i = 0; i < lines.length; i++) {
           row[1] = i + 1;
-          row[4] = productSk.get(lines[i]!.productId)!;
+          row[4] = productSk(lines[i]!.productId, o.orderDate);
           row[6] = lines[i]!.quantity;
           visit(row);
         }

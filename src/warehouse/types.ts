@@ -2,7 +2,7 @@
  * The database boundary. The pipeline talks to this interface only; each dialect (mysql/, duckdb/) is a
  * folder behind it. Nothing outside src/warehouse knows which database it writes to.
  */
-import type { Batch } from '../model.ts';
+import type { Batch, HistoryMode } from '../model.ts';
 
 export interface SourceIdentity {
   /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
@@ -90,8 +90,11 @@ export interface Warehouse {
   readonly timings: Readonly<Record<string, number>>;
   /** Operations retried on a fresh connection after a transient failure (lost connection, deadlock, lock wait). */
   readonly retries: number;
-  /** Create whatever part of the star schema, ledger and rejects tables is missing. */
-  ensureSchema(): Promise<void>;
+  /**
+   * Create whatever part of the star schema, ledger and rejects tables is missing, with the warehouse's
+   * history mode (recorded when it is created; `history` asks for one, and fails if the warehouse has another).
+   */
+  ensureSchema(history?: HistoryMode): Promise<HistoryMode>;
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */
   lock(timeoutSeconds: number): Promise<void>;
   /** Before the first batch of a run (after lock and schema): a dialect may prepare for bulk loading. */

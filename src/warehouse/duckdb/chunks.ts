@@ -14,7 +14,7 @@ const ROWS = duckdb.vector_size();
 const TWO_32 = 4294967296;
 const MS_PER_DAY = 86_400_000;
 
-type Kind = 'varchar' | 'int32' | 'int64' | 'date' | 'decimal';
+type Kind = 'varchar' | 'bool' | 'int32' | 'int64' | 'date' | 'decimal';
 
 interface Column {
   kind: Kind;
@@ -22,6 +22,8 @@ interface Column {
   scale: number;
   /** int32 / date: one slot per row; int64 / decimal: two (low, high) per row, little-endian. */
   ints: Int32Array | null;
+  /** bool: one byte per row. */
+  bytes: Uint8Array | null;
   words: Uint32Array | null;
   strings: (string | null)[] | null;
   /** Validity bits, 1 = not NULL; null until the chunk has a NULL in this column. */
@@ -32,6 +34,8 @@ function kindOf(type: DuckDBType, table: string, column: number): { kind: Kind; 
   switch (type.typeId) {
     case DuckDBTypeId.VARCHAR:
       return { kind: 'varchar', scale: 0 };
+    case DuckDBTypeId.BOOLEAN:
+      return { kind: 'bool', scale: 0 };
     case DuckDBTypeId.INTEGER:
       return { kind: 'int32', scale: 0 };
     case DuckDBTypeId.BIGINT:
@@ -60,11 +64,12 @@ export function buildChunks(types: DuckDBType[], table: string, rows: BulkRows):
   const columns: Column[] = types.map((t, c) => {
     const { kind, scale } = kindOf(t, table, c);
     const wide = kind === 'int64' || kind === 'decimal';
-    const buffer = new ArrayBuffer(ROWS * (wide ? 8 : 4));
+    const buffer = new ArrayBuffer(ROWS * (wide ? 8 : kind === 'bool' ? 1 : 4));
     return {
       kind,
       scale,
-      ints: kind === 'varchar' ? null : new Int32Array(buffer),
+      ints: kind === 'varchar' || kind === 'bool' ? null : new Int32Array(buffer),
+      bytes: kind === 'bool' ? new Uint8Array(buffer) : null,
       words: wide ? new Uint32Array(buffer) : null,
       strings: kind === 'varchar' ? new Array<string | null>(ROWS) : null,
       validity: null,
@@ -94,6 +99,9 @@ function put(col: Column, i: number, v: BulkValue, table: string): void {
   switch (col.kind) {
     case 'varchar':
       col.strings![i] = typeof v === 'string' ? v : String(v);
+      return;
+    case 'bool':
+      col.bytes![i] = v === 0 || v === '0' || v === 'false' ? 0 : 1;
       return;
     case 'int32':
       col.ints![i] = typeof v === 'number' ? v : Number(v);
@@ -151,6 +159,8 @@ function fillChunk(types: DuckDBType[], columns: Column[], n: number): DuckDBDat
         const s = col.strings[i];
         if (s !== null && s !== undefined) duckdb.vector_assign_string_element(vector, i, s);
       }
+    } else if (col.bytes) {
+      duckdb.copy_data_to_vector(vector, 0, col.bytes.buffer as ArrayBuffer, 0, n);
     } else {
       const bytes = n * (col.words ? 8 : 4);
       duckdb.copy_data_to_vector(vector, 0, col.ints!.buffer as ArrayBuffer, 0, bytes);

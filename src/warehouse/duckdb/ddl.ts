@@ -9,7 +9,7 @@
  * for them. The engine itself guarantees what the keys would (one row per order line, surrogate keys that
  * resolve: the same rules as on MySQL, checked by the same tests).
  */
-import { LIMITS } from '../../model.ts';
+import { LIMITS, NO_HISTORY, type HistoryMode } from '../../model.ts';
 
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
 
@@ -33,21 +33,29 @@ export const MIGRATE_FACT_TABLE: string[] = [
   'ALTER TABLE orders_migrated RENAME TO orders',
 ];
 
-export const SCHEMA_DDL: string[] = [
-  `CREATE TABLE IF NOT EXISTS customers (
-    customer_sk BIGINT PRIMARY KEY,
-    customer_id VARCHAR NOT NULL UNIQUE,
-    name VARCHAR,
-    email VARCHAR,
-    address VARCHAR
-  )`,
-  `CREATE TABLE IF NOT EXISTS products (
-    product_sk BIGINT PRIMARY KEY,
-    product_id VARCHAR NOT NULL UNIQUE,
-    name VARCHAR,
-    category VARCHAR,
-    price ${MONEY}
-  )`,
+export const SETTINGS_DDL = 'CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)';
+
+/**
+ * A dimension: SCD1, one row per natural key (unique); or history, one row per version with its interval
+ * (valid_to exclusive, NULL for the current one), and the days its key was observed on. A history dimension
+ * declares its surrogate key only: a version's interval changes by UPDATE, and DuckDB rewrites an updated row
+ * of an index in a way that trips over a unique key within one transaction.
+ */
+function dimensionDdl(table: 'customers' | 'products', history: boolean): string[] {
+  const [sk, nk, columns, days] =
+    table === 'customers'
+      ? ['customer_sk', 'customer_id', 'name VARCHAR, email VARCHAR, address VARCHAR', 'etl_customer_days']
+      : ['product_sk', 'product_id', `name VARCHAR, category VARCHAR, price ${MONEY}`, 'etl_product_days'];
+  if (!history) return [`CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL UNIQUE, ${columns})`];
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL, ${columns}, valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${days} (${nk} VARCHAR NOT NULL, day DATE NOT NULL)`,
+  ];
+}
+
+export const schemaDdl = (mode: HistoryMode): string[] => [
+  ...dimensionDdl('customers', mode.customers),
+  ...dimensionDdl('products', mode.products),
   `CREATE TABLE IF NOT EXISTS orders (${FACT_TABLE_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS etl_loads (
     load_id BIGINT PRIMARY KEY,
@@ -88,4 +96,12 @@ export const STAGING_DDL: string[] = [
   `CREATE TEMP TABLE IF NOT EXISTS stage_products (product_sk BIGINT, name VARCHAR, category VARCHAR, price ${MONEY})`,
   // Orders delivered again, whose lines are deleted before their new ones are appended.
   'CREATE TEMP TABLE IF NOT EXISTS stage_order_ids (order_id VARCHAR)',
+  // History dimensions: version changes (see mysql/ddl.ts) and facts to point at another version.
+  ...['customer', 'product'].flatMap((d) => [
+    `CREATE TEMP TABLE IF NOT EXISTS stage_${d}_versions (op VARCHAR, sk BIGINT, src BIGINT, valid_from DATE, valid_to DATE, is_current BOOLEAN)`,
+    `CREATE TEMP TABLE IF NOT EXISTS stage_${d}_repoint (old_sk BIGINT, valid_from DATE, valid_to DATE, new_sk BIGINT)`,
+  ]),
 ];
+
+/** The schema of an SCD1 warehouse (for the bench's references). */
+export const SCHEMA_DDL = schemaDdl(NO_HISTORY);

@@ -10,10 +10,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
+import type { HistoryMode } from '../../model.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { buildChunks, columnTypes } from './chunks.ts';
-import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
-import { MIGRATE_FACT_TABLE, SCHEMA_DDL, STAGING_DDL } from './ddl.ts';
+import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
+import { MIGRATE_FACT_TABLE, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
 import type { QuerySink } from '../types.ts';
 import { streamDuckdbRows } from './query.ts';
 
@@ -23,6 +24,13 @@ const DUCKDB_SQL: DialectSql = {
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
     `UPDATE ${table} SET ${attributes.map((a) => `${a} = s.${a}`).join(', ')} FROM ${stage} s WHERE ${table}.${sk} = s.${sk}`,
   text: (column) => `CAST(${column} AS VARCHAR)`,
+  copyVersions: copyVersionsSql,
+  updateVersions: ({ table, versionsStage: vs, surrogateKey: sk }) =>
+    `UPDATE ${table} SET valid_from = s.valid_from, valid_to = s.valid_to, is_current = s.is_current FROM ${vs} s WHERE ${table}.${sk} = s.sk AND s.op = 'u'`,
+  deleteVersions: ({ table, versionsStage: vs, surrogateKey: sk }) => `DELETE FROM ${table} WHERE ${sk} IN (SELECT sk FROM ${vs} WHERE op = 'd')`,
+  repointFacts: ({ repointStage: rs, surrogateKey: sk }) =>
+    `UPDATE orders SET ${sk} = r.new_sk FROM ${rs} r
+      WHERE orders.${sk} = r.old_sk AND orders.order_date >= r.valid_from AND (r.valid_to IS NULL OR orders.order_date < r.valid_to)`,
 };
 
 /** In-process queue per database file: the tail of each file's chain of loads. */
@@ -32,7 +40,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
   readonly dialect = 'duckdb';
   readonly location: string;
   protected readonly sql = DUCKDB_SQL;
-  protected readonly schemaDdl = SCHEMA_DDL;
+  protected readonly settingsDdl = SETTINGS_DDL;
   protected readonly stagingDdl = STAGING_DDL;
   private readonly path: string;
   private instance: DuckDBInstance | null = null;
@@ -152,10 +160,19 @@ export class DuckdbWarehouse extends SqlWarehouse {
   /** Column types of the tables written in bulk, read once per connection (for building chunks ahead). */
   private readonly types = new Map<string, DuckDBType[]>();
 
-  protected override async createSchema(): Promise<void> {
-    await super.createSchema();
+  protected schemaDdl(mode: HistoryMode): readonly string[] {
+    return schemaDdl(mode);
+  }
+
+  protected async columnsOf(table: string): Promise<string[] | null> {
+    const rows = await this.select("SELECT column_name AS c FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'", [table]);
+    return rows.length === 0 ? null : rows.map((r) => String(r.c));
+  }
+
+  protected override async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
+    const mode = await super.createSchema(requested);
     const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = 'orders' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')");
-    if (Number(keys!.n) === 0) return;
+    if (Number(keys!.n) === 0) return mode;
     this.note(`rebuilding the fact table of ${this.location} without its primary and foreign keys (an earlier version declared them; in DuckDB they cost more than the rest of a load)`);
     await this.exec('BEGIN');
     try {
@@ -165,11 +182,16 @@ export class DuckdbWarehouse extends SqlWarehouse {
       await this.exec('ROLLBACK').catch(() => {});
       throw err;
     }
+    return mode;
   }
 
   protected override async learnWriters(): Promise<void> {
     this.types.clear();
-    for (const table of ['customers', 'products', 'orders', 'stage_customers', 'stage_products', 'stage_order_ids']) {
+    const tables = ['customers', 'products', 'orders', 'stage_customers', 'stage_products', 'stage_order_ids'];
+    for (const d of ['customer', 'product']) tables.push(`stage_${d}_versions`, `stage_${d}_repoint`);
+    if (this.history.customers) tables.push('etl_customer_days');
+    if (this.history.products) tables.push('etl_product_days');
+    for (const table of tables) {
       const appender = await this.c().createAppender(table);
       try {
         this.types.set(table, columnTypes(appender));

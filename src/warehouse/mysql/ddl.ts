@@ -4,7 +4,7 @@
  * PAD SPACE collation such as utf8mb4_bin ignores trailing spaces in comparisons and unique keys, which made
  * two products one and hid a change from "Alice" to "Alice ".
  */
-import { LIMITS } from '../../model.ts';
+import { LIMITS, NO_HISTORY, type HistoryMode } from '../../model.ts';
 
 const K = LIMITS.naturalKeyChars;
 const T = LIMITS.textChars;
@@ -15,7 +15,7 @@ export const BYTE_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'] as cons
 export type ByteCollation = (typeof BYTE_COLLATIONS)[number];
 
 /** The tables the engine owns (a migration touches these and nothing else). */
-export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects'] as const;
+export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days'] as const;
 
 const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
@@ -31,25 +31,57 @@ export const FACT_SECONDARY_KEYS: { name: string; kind: 'index' | 'foreign key';
   { name: 'fk_orders_customer', kind: 'foreign key', definition: 'CONSTRAINT fk_orders_customer FOREIGN KEY (customer_sk) REFERENCES customers (customer_sk)' },
 ];
 
-export const schemaDdl = (c: ByteCollation): string[] => [
-  `CREATE TABLE IF NOT EXISTS customers (
-    customer_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    customer_id VARCHAR(${K}) NOT NULL,
+const CUSTOMER_COLUMNS = `customer_id VARCHAR(${K}) NOT NULL,
     name VARCHAR(${T}) NULL,
     email VARCHAR(${T}) NULL,
-    address VARCHAR(${T}) NULL,
-    PRIMARY KEY (customer_sk),
-    UNIQUE KEY uq_customers_customer_id (customer_id)
-  ) ${tableOptions(c)}`,
-  `CREATE TABLE IF NOT EXISTS products (
-    product_sk BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    product_id VARCHAR(${K}) NOT NULL,
+    address VARCHAR(${T}) NULL`;
+const PRODUCT_COLUMNS = `product_id VARCHAR(${K}) NOT NULL,
     name VARCHAR(${T}) NULL,
     category VARCHAR(${T}) NULL,
-    price ${MONEY} NULL,
-    PRIMARY KEY (product_sk),
-    UNIQUE KEY uq_products_product_id (product_id)
+    price ${MONEY} NULL`;
+
+/** The engine's settings of a warehouse: its history mode (name 'history'). */
+export const settingsDdl = (c: ByteCollation): string =>
+  `CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR(64) NOT NULL, value VARCHAR(255) NOT NULL, PRIMARY KEY (name)) ${tableOptions(c)}`;
+
+/**
+ * A dimension: SCD1, one row per natural key (unique); or history, one row per version, with the version's
+ * interval (valid_to exclusive, NULL for the current one) and the days its key was observed on.
+ */
+function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history: boolean): string[] {
+  const [sk, nk, columns, days] =
+    table === 'customers' ? ['customer_sk', 'customer_id', CUSTOMER_COLUMNS, 'etl_customer_days'] : ['product_sk', 'product_id', PRODUCT_COLUMNS, 'etl_product_days'];
+  if (!history) {
+    return [
+      `CREATE TABLE IF NOT EXISTS ${table} (
+    ${sk} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    ${columns},
+    PRIMARY KEY (${sk}),
+    UNIQUE KEY uq_${table}_${nk} (${nk})
   ) ${tableOptions(c)}`,
+    ];
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (
+    ${sk} BIGINT UNSIGNED NOT NULL,
+    ${columns},
+    valid_from DATE NOT NULL,
+    valid_to DATE NULL,
+    is_current TINYINT(1) NOT NULL,
+    PRIMARY KEY (${sk}),
+    KEY ix_${table}_version (${nk}, valid_from)
+  ) ${tableOptions(c)}`,
+    `CREATE TABLE IF NOT EXISTS ${days} (
+    ${nk} VARCHAR(${K}) NOT NULL,
+    day DATE NOT NULL,
+    PRIMARY KEY (${nk}, day)
+  ) ${tableOptions(c)}`,
+  ];
+}
+
+export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
+  ...dimensionDdl(c, 'customers', mode.customers),
+  ...dimensionDdl(c, 'products', mode.products),
   `CREATE TABLE IF NOT EXISTS orders (
     order_id VARCHAR(${K}) NOT NULL,
     line_no INT UNSIGNED NOT NULL,
@@ -128,7 +160,27 @@ export const stagingDdl = (c: ByteCollation): string[] => [
     line_count INT UNSIGNED NOT NULL,
     PRIMARY KEY (order_id)
   ) ${tableOptions(c)}`,
+  // History dimensions: version changes (c: a new version copied from version src; u: a kept version's new
+  // interval; d: a version gone), and facts to point at another version.
+  ...['customer', 'product'].flatMap((d) => [
+    `CREATE TEMPORARY TABLE IF NOT EXISTS stage_${d}_versions (
+    op CHAR(1) NOT NULL,
+    sk BIGINT UNSIGNED NOT NULL,
+    src BIGINT UNSIGNED NULL,
+    valid_from DATE NULL,
+    valid_to DATE NULL,
+    is_current TINYINT(1) NULL,
+    PRIMARY KEY (sk)
+  ) ${tableOptions(c)}`,
+    `CREATE TEMPORARY TABLE IF NOT EXISTS stage_${d}_repoint (
+    old_sk BIGINT UNSIGNED NOT NULL,
+    valid_from DATE NOT NULL,
+    valid_to DATE NULL,
+    new_sk BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (old_sk, valid_from)
+  ) ${tableOptions(c)}`,
+  ]),
 ];
 
 /** The schema as created on MariaDB (for the bench's references). */
-export const SCHEMA_DDL = schemaDdl('utf8mb4_nopad_bin');
+export const SCHEMA_DDL = schemaDdl('utf8mb4_nopad_bin', NO_HISTORY);

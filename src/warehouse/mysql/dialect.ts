@@ -6,10 +6,11 @@
 import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
 import { FACT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
-import { SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
+import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
+import type { HistoryMode } from '../../model.ts';
 import type { LoadIntent, QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
-import { FACT_SECONDARY_KEYS, schemaDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
+import { FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 
@@ -18,8 +19,15 @@ const MYSQL_SQL: DialectSql = {
   clear: (table) => `TRUNCATE TABLE ${table}`,
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
     `UPDATE ${table} d JOIN ${stage} s ON d.${sk} = s.${sk} SET ${attributes.map((a) => `d.${a} = s.${a}`).join(', ')}`,
-  // mysql2 gives DECIMAL as its text (decimalNumbers: false) and text as text.
+  // mysql2 gives DECIMAL as its text (decimalNumbers: false), DATE as YYYY-MM-DD (dateStrings) and text as text.
   text: (column) => column,
+  copyVersions: copyVersionsSql,
+  updateVersions: ({ table, versionsStage: vs, surrogateKey: sk }) =>
+    `UPDATE ${table} d JOIN ${vs} s ON d.${sk} = s.sk AND s.op = 'u' SET d.valid_from = s.valid_from, d.valid_to = s.valid_to, d.is_current = s.is_current`,
+  deleteVersions: ({ table, versionsStage: vs, surrogateKey: sk }) => `DELETE d FROM ${table} d JOIN ${vs} s ON d.${sk} = s.sk AND s.op = 'd'`,
+  // Each fact matches at most one row: a version's old days are cut into disjoint intervals.
+  repointFacts: ({ repointStage: rs, surrogateKey: sk }) =>
+    `UPDATE orders o JOIN ${rs} r ON o.${sk} = r.old_sk AND o.order_date >= r.valid_from AND (r.valid_to IS NULL OR o.order_date < r.valid_to) SET o.${sk} = r.new_sk`,
 };
 
 /**
@@ -104,19 +112,29 @@ export class MysqlWarehouse extends SqlWarehouse {
     return FACT_SECONDARY_KEYS.filter((k) => !present.has(k.name));
   }
 
-  protected get schemaDdl(): readonly string[] {
-    return schemaDdl(this.collation);
+  protected schemaDdl(mode: HistoryMode): readonly string[] {
+    return schemaDdl(this.collation, mode);
+  }
+
+  protected get settingsDdl(): string {
+    return settingsDdl(this.collation);
+  }
+
+  protected async columnsOf(table: string): Promise<string[] | null> {
+    const rows = await this.select('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);
+    return rows.length === 0 ? null : rows.map((r) => String(r.c));
   }
 
   protected get stagingDdl(): readonly string[] {
     return stagingDdl(this.collation);
   }
 
-  protected override async createSchema(): Promise<void> {
-    await super.createSchema();
+  protected override async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
+    const mode = await super.createSchema(requested);
     await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
     // A bulk load killed before it rebuilt the keys left them missing: put them back first.
     await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
+    return mode;
   }
 
   /**
