@@ -1,5 +1,6 @@
 /** The two dimensions as data: tables, keys, attribute columns, and how to read a row's values. */
 import type { CustomerRow, ProductRow } from '../model.ts';
+import { hashOf3 } from './keys.ts';
 
 export interface DimensionSpec<R> {
   table: string;
@@ -14,6 +15,8 @@ export interface DimensionSpec<R> {
   id(row: R): string;
   /** Attribute values as text (or null), in `attributes` order. */
   values(row: R): (string | null)[];
+  /** attributeHash of values(row), without building the array. */
+  hash(row: R): number;
 }
 
 export const CUSTOMERS: DimensionSpec<CustomerRow> = {
@@ -27,6 +30,7 @@ export const CUSTOMERS: DimensionSpec<CustomerRow> = {
   attributes: ['name', 'email', 'address'],
   id: (r) => r.customerId,
   values: (r) => [r.name, r.email, r.address],
+  hash: (r) => hashOf3(r.name, r.email, r.address),
 };
 
 export const PRODUCTS: DimensionSpec<ProductRow> = {
@@ -40,6 +44,7 @@ export const PRODUCTS: DimensionSpec<ProductRow> = {
   attributes: ['name', 'category', 'price'],
   id: (r) => r.productId,
   values: (r) => [r.name, r.category, r.price],
+  hash: (r) => hashOf3(r.name, r.category, r.price),
 };
 
 /** The columns a history dimension adds to the SCD1 ones. */

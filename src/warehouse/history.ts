@@ -11,20 +11,36 @@
  * among them: it changes nothing if it agrees with its day's version; otherwise the versions around it are
  * recomputed, and facts on the days whose version changed are pointed at the new one.
  *
- * Surrogate keys after a recomputation: a new version keeps the key of the first old version it overlaps
- * (on an observed day) with the same attributes, not yet kept by an earlier new version; any other new
- * version gets a new key. So a version extended or shortened keeps its key, and the pieces a late
- * observation cuts out of a version get new ones. Deterministic: the same loads in the same order give the
- * same keys, after any crash and re-run.
+ * Surrogate keys after a recomputation: a new version keeps the key of the old version with the same
+ * attributes it shares the most observed days with (ties: the earlier new version, then the earlier old
+ * one), each old key kept once; any other new version gets a new key. So a version extended or shortened
+ * keeps its key, and of the pieces a late observation cuts a version into, the larger keeps it: the fewest
+ * facts move. Deterministic: the same loads in the same order give the same keys, after any crash and re-run.
  */
 
-/** Days since 1970-01-01: dates as numbers, for ordering and searching. */
+// Dates recur (an export spans some hundreds of days): both conversions are remembered.
+const dayOfDate = new Map<string, number>();
+const dateOfDay = new Map<number, string>();
+
+/** Days since 1970-01-01 of a YYYY-MM-DD date: dates as numbers, for ordering and searching. */
 export function epochDay(date: string): number {
-  return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 86_400_000;
+  let day = dayOfDate.get(date);
+  if (day === undefined) {
+    day = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 86_400_000;
+    if (dayOfDate.size >= 100_000) dayOfDate.clear();
+    dayOfDate.set(date, day);
+  }
+  return day;
 }
 
 export function dateOf(day: number): string {
-  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+  let date = dateOfDay.get(day);
+  if (date === undefined) {
+    date = new Date(day * 86_400_000).toISOString().slice(0, 10);
+    if (dateOfDay.size >= 100_000) dateOfDay.clear();
+    dateOfDay.set(day, date);
+  }
+  return date;
 }
 
 export interface HistoryVersion {
@@ -43,20 +59,24 @@ export interface KeyHistory {
   days: number[];
 }
 
-/** One observation of a key: a day and the attributes seen (in load order within the batch). */
-export interface Observation {
+/** One observation of a key: a day and the row that showed the attributes (in load order within the batch). */
+export interface Observation<R> {
   day: number;
-  values: (string | null)[];
+  /** Its attributes are read only for a version that is inserted: most observations change nothing. */
+  row: R;
   hash: number;
 }
 
-/** A new version whose attributes are known from an observation (inserted with them). */
-export interface InsertedVersion {
+/** A new version whose attributes are those of an observation of the batch (inserted with them). */
+export interface InsertedVersion<R> {
   sk: number;
   from: number;
   to: number | null;
-  values: (string | null)[];
+  row: R;
 }
+
+/** What an observation that changes no version changes: nothing, or its day is new (added in place). */
+const NOTHING: readonly never[] = [];
 
 /** A new version whose attributes are those of a version kept from before (copied in the database). */
 export interface CopiedVersion {
@@ -76,17 +96,17 @@ export interface Repoint {
 }
 
 /** What a batch's observations of one key change. */
-export interface KeyChange {
+export interface KeyChange<R> {
   history: KeyHistory;
-  inserts: InsertedVersion[];
-  copies: CopiedVersion[];
+  inserts: readonly InsertedVersion<R>[];
+  copies: readonly CopiedVersion[];
   /** Kept versions whose interval changed. */
-  updates: HistoryVersion[];
+  updates: readonly HistoryVersion[];
   /** Surrogate keys of versions that are gone. */
-  deletes: number[];
-  repoints: Repoint[];
+  deletes: readonly number[];
+  repoints: readonly Repoint[];
   /** Days observed for the first time. */
-  newDays: number[];
+  newDays: readonly number[];
 }
 
 /** The version in effect on `day`, or undefined before the first one. */
@@ -107,10 +127,10 @@ export function versionAt(history: KeyHistory, day: number): HistoryVersion | un
   return found;
 }
 
-interface DayValue {
+interface DayValue<R> {
   hash: number;
   /** From an observation of this batch. */
-  values: (string | null)[] | null;
+  row: R | null;
   /** Else: the old version the day belonged to. */
   src: number;
   old: boolean;
@@ -120,16 +140,27 @@ interface DayValue {
  * Place a batch's observations of one key (in load order) in its history. `nextSk` hands out new surrogate
  * keys; it is called in the order of the new versions' valid_from.
  */
-export function placeObservations(old: KeyHistory | undefined, observations: Observation[], nextSk: () => number): KeyChange {
+export function placeObservations<R>(old: KeyHistory | undefined, observations: Observation<R>[], nextSk: () => number): KeyChange<R> {
   const before = old ?? { versions: [], days: [] };
+  // The common case, without allocating: one observation (or several of one day) that agrees with the version
+  // in effect on its day. Its day, if new, is added to the history in place.
+  const last = observations[observations.length - 1]!;
+  if (old !== undefined && observations.every((o) => o.day === last.day)) {
+    const v = versionAt(old, last.day);
+    if (v !== undefined && v.hash === last.hash) {
+      const at = dayIndex(old.days, last.day);
+      if (at >= 0) return { history: old, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays: NOTHING };
+      old.days.splice(-at - 1, 0, last.day);
+      return { history: old, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays: [last.day] };
+    }
+  }
   // The batch's days of this key and their values after it (the last observation of a day wins it).
-  const batchDays = new Map<number, Observation>();
+  const batchDays = new Map<number, Observation<R>>();
   for (const o of observations) batchDays.set(o.day, o);
   const newDays: number[] = [];
   let inPlace = true;
   for (const [day, o] of batchDays) {
-    const known = hasDay(before.days, day);
-    if (!known) newDays.push(day);
+    if (dayIndex(before.days, day) < 0) newDays.push(day);
     // A day whose value stays that of its version (an old day seen again alike, or a new day inside a version
     // with the same attributes) changes no version; anything else does.
     if (inPlace) {
@@ -142,17 +173,17 @@ export function placeObservations(old: KeyHistory | undefined, observations: Obs
   if (inPlace) return { history: { versions: before.versions, days }, inserts: [], copies: [], updates: [], deletes: [], repoints: [], newDays };
 
   // Recompute the versions from the days: runs of equal values.
-  const value = (day: number): DayValue => {
+  const value = (day: number): DayValue<R> => {
     const o = batchDays.get(day);
     const v = versionAt(before, day);
-    const old = hasDay(before.days, day);
-    if (o) return { hash: o.hash, values: o.values, src: old ? v!.sk : 0, old };
-    return { hash: v!.hash, values: null, src: v!.sk, old: true };
+    const old = dayIndex(before.days, day) >= 0;
+    if (o) return { hash: o.hash, row: o.row, src: old ? v!.sk : 0, old };
+    return { hash: v!.hash, row: null, src: v!.sk, old: true };
   };
   interface Run {
     from: number;
     hash: number;
-    days: { day: number; value: DayValue }[];
+    days: { day: number; value: DayValue<R> }[];
     sk: number;
     kept: HistoryVersion | null;
   }
@@ -163,57 +194,69 @@ export function placeObservations(old: KeyHistory | undefined, observations: Obs
     if (last && last.hash === dv.hash) last.days.push({ day, value: dv });
     else runs.push({ from: day, hash: dv.hash, days: [{ day, value: dv }], sk: 0, kept: null });
   }
-  // Keys: a run keeps the first old version it overlaps on an old day with equal attributes, not yet kept.
-  const claimed = new Set<number>();
-  for (const run of runs) {
+  // Keys: a run keeps the key of the old version with equal attributes it shares the most old days with, so
+  // the fewest facts move (facts sit on observed days); ties go to the earlier run, then the earlier version.
+  // Each old key is kept once.
+  const pairs: { run: Run; order: number; o: HistoryVersion; shared: number }[] = [];
+  runs.forEach((run, order) => {
+    const shared = new Map<HistoryVersion, number>();
     for (const { day, value: dv } of run.days) {
       if (!dv.old) continue;
       const o = versionAt(before, day)!;
-      if (o.hash === run.hash && !claimed.has(o.sk)) {
-        claimed.add(o.sk);
-        run.kept = o;
-        break;
-      }
+      if (o.hash === run.hash) shared.set(o, (shared.get(o) ?? 0) + 1);
     }
+    for (const [o, n] of shared) pairs.push({ run, order, o, shared: n });
+  });
+  pairs.sort((a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
+  const claimed = new Set<number>();
+  for (const { run, o } of pairs) {
+    if (run.kept !== null || claimed.has(o.sk)) continue;
+    claimed.add(o.sk);
+    run.kept = o;
   }
   for (const run of runs) run.sk = run.kept ? run.kept.sk : nextSk();
   const versions: HistoryVersion[] = runs.map((r, i) => ({ from: r.from, to: i + 1 < runs.length ? runs[i + 1]!.from : null, sk: r.sk, hash: r.hash }));
-  const change: KeyChange = { history: { versions, days }, inserts: [], copies: [], updates: [], deletes: [], repoints: [], newDays };
+  const inserts: InsertedVersion<R>[] = [];
+  const copies: CopiedVersion[] = [];
+  const updates: HistoryVersion[] = [];
+  const deletes: number[] = [];
+  const repoints: Repoint[] = [];
   runs.forEach((run, i) => {
     const v = versions[i]!;
     if (run.kept) {
-      if (run.kept.from !== v.from || run.kept.to !== v.to) change.updates.push(v);
+      if (run.kept.from !== v.from || run.kept.to !== v.to) updates.push(v);
       return;
     }
     // A new version: its attributes from an observation of the batch if one of its days has one, else those
     // of the old version its days belonged to (kept by an earlier run: see above).
-    const observed = run.days.find((d) => d.value.values !== null);
-    if (observed) change.inserts.push({ sk: v.sk, from: v.from, to: v.to, values: observed.value.values! });
-    else change.copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.days[0]!.value.src });
+    const observed = run.days.find((d) => d.value.row !== null);
+    if (observed) inserts.push({ sk: v.sk, from: v.from, to: v.to, row: observed.value.row! });
+    else copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.days[0]!.value.src });
   });
   for (const o of before.versions) {
-    if (!claimed.has(o.sk)) change.deletes.push(o.sk);
+    if (!claimed.has(o.sk)) deletes.push(o.sk);
     // Facts dated in o's old interval belong now to whichever new versions cover it.
     for (const v of versions) {
       if (v.sk === o.sk) continue;
       const from = Math.max(o.from, v.from);
       const to = minEnd(o.to, v.to);
-      if (to === null || from < to) change.repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
+      if (to === null || from < to) repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
     }
   }
-  return change;
+  return { history: { versions, days }, inserts, copies, updates, deletes, repoints, newDays };
 }
 
-function hasDay(days: number[], day: number): boolean {
+/** Where `day` is in the ascending `days`, or -(where it would go) - 1. */
+export function dayIndex(days: number[], day: number): number {
   let lo = 0;
   let hi = days.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (days[mid] === day) return true;
+    if (days[mid] === day) return mid;
     if (days[mid]! < day) lo = mid + 1;
     else hi = mid - 1;
   }
-  return false;
+  return -lo - 1;
 }
 
 function minEnd(a: number | null, b: number | null): number | null {
@@ -233,14 +276,40 @@ function mergeSorted(a: number[], b: number[]): number[] {
   return out;
 }
 
+/** valid_to of a current version, in the pools. */
+const NO_END = 0x7fffffff;
+
 /**
  * The histories of a history dimension's natural keys, in bounded memory (counted in versions and days):
  * complete while it holds every key of the table (then a key it does not know is new), else keys are looked
  * up in the warehouse per batch, as DimensionKeys does for SCD1.
+ *
+ * Compact, because a warehouse of some million orders has some hundred thousand keys and a few million observed
+ * days: a key is a slot, and its versions and days are segments of typed-array pools (about 28 bytes a version
+ * and 4 a day, outside the JavaScript heap) that grow in place while they can and move to the end when they
+ * cannot; the space left behind is taken back by compaction. A key's history is materialized as a KeyHistory
+ * only when a batch changes its versions, which few do.
  */
 export class HistoryStore {
   private readonly capacity: number;
-  private readonly keys = new Map<string, KeyHistory>();
+  private readonly slots = new Map<string, number>();
+  private readonly free: number[] = [];
+  // Per slot: start, length and capacity of its versions and of its days.
+  private slotV = new Int32Array(3 * 1024);
+  private slotD = new Int32Array(3 * 1024);
+  private slotCount = 0;
+  // The versions' pool.
+  private vFrom = new Int32Array(1024);
+  private vTo = new Int32Array(1024);
+  private vSk = new Float64Array(1024);
+  private vHash = new Float64Array(1024);
+  private vUsed = 0;
+  private vLive = 0;
+  // The days' pool.
+  private dPool = new Int32Array(1024);
+  private dUsed = 0;
+  private dLive = 0;
+  /** Versions and days held (what capacity counts). */
   private entries = 0;
   complete = false;
   maxSk = 0;
@@ -251,51 +320,317 @@ export class HistoryStore {
   }
 
   get size(): number {
-    return this.keys.size;
+    return this.slots.size;
   }
 
   clear(): void {
-    this.keys.clear();
+    this.slots.clear();
+    this.free.length = 0;
     this.absent.clear();
-    this.entries = 0;
+    this.slotV = new Int32Array(3 * 1024);
+    this.slotD = new Int32Array(3 * 1024);
+    this.slotCount = 0;
+    this.vFrom = new Int32Array(1024);
+    this.vTo = new Int32Array(1024);
+    this.vSk = new Float64Array(1024);
+    this.vHash = new Float64Array(1024);
+    this.dPool = new Int32Array(1024);
+    this.vUsed = this.vLive = this.dUsed = this.dLive = this.entries = 0;
     this.complete = false;
     this.maxSk = 0;
   }
 
-  get(key: string): KeyHistory | undefined {
-    return this.keys.get(key);
+  /** The key's slot, or -1. */
+  slotOf(key: string): number {
+    return this.slots.get(key) ?? -1;
   }
 
   has(key: string): boolean {
-    return this.keys.has(key);
+    return this.slots.has(key);
+  }
+
+  /** The key's history, as a copy its owner may change and set back. */
+  get(key: string): KeyHistory | undefined {
+    const slot = this.slots.get(key);
+    return slot === undefined ? undefined : this.history(slot);
+  }
+
+  history(slot: number): KeyHistory {
+    const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
+    const versions: HistoryVersion[] = new Array(vn);
+    for (let i = 0; i < vn; i++) {
+      const to = this.vTo[vs + i]!;
+      versions[i] = { from: this.vFrom[vs + i]!, to: to === NO_END ? null : to, sk: this.vSk[vs + i]!, hash: this.vHash[vs + i]! };
+    }
+    const [ds, dn] = [this.slotD[3 * slot]!, this.slotD[3 * slot + 1]!];
+    return { versions, days: Array.from(this.dPool.subarray(ds, ds + dn)) };
+  }
+
+  /** Where in the versions' pool the slot's version in effect on `day` is, or -1 before its first one. */
+  versionAt(slot: number, day: number): number {
+    const start = this.slotV[3 * slot]!;
+    let lo = start;
+    let hi = start + this.slotV[3 * slot + 1]! - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.vFrom[mid]! <= day) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  hashAt(version: number): number {
+    return this.vHash[version]!;
+  }
+
+  skAt(version: number): number {
+    return this.vSk[version]!;
+  }
+
+  /** Add an observed day to a key's history (its versions unchanged); false if it was known. */
+  addDay(slot: number, day: number): boolean {
+    const b = 3 * slot;
+    let start = this.slotD[b]!;
+    const n = this.slotD[b + 1]!;
+    let lo = start;
+    let hi = start + n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const d = this.dPool[mid]!;
+      if (d === day) return false;
+      if (d < day) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    if (n === this.slotD[b + 2]!) {
+      this.moveDays(slot, n + 1);
+      lo += this.slotD[b]! - start;
+      start = this.slotD[b]!;
+    }
+    this.dPool.copyWithin(lo + 1, lo, start + n);
+    this.dPool[lo] = day;
+    this.slotD[b + 1] = n + 1;
+    this.entries++;
+    return true;
   }
 
   /** Remember a key's history; past capacity the oldest keys go (unless `evict` is false, as for lookups). */
   set(key: string, history: KeyHistory, evict = true): void {
-    const before = this.keys.get(key);
-    if (before) this.entries -= before.versions.length + before.days.length;
-    else if (evict) this.makeRoom();
-    this.keys.delete(key); // to the young end
-    this.keys.set(key, history);
-    this.entries += history.versions.length + history.days.length;
-    for (const v of history.versions) if (v.sk > this.maxSk) this.maxSk = v.sk;
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      if (evict) this.makeRoom();
+      slot = this.newSlot(key);
+    }
+    const { versions, days } = history;
+    const b = 3 * slot;
+    this.entries += versions.length + days.length - this.slotV[b + 1]! - this.slotD[b + 1]!;
+    if (versions.length > this.slotV[b + 2]!) this.moveVersions(slot, versions.length, 0);
+    let at = this.slotV[b]!;
+    for (const v of versions) {
+      this.vFrom[at] = v.from;
+      this.vTo[at] = v.to === null ? NO_END : v.to;
+      this.vSk[at] = v.sk;
+      this.vHash[at] = v.hash;
+      if (v.sk > this.maxSk) this.maxSk = v.sk;
+      at++;
+    }
+    this.slotV[b + 1] = versions.length;
+    if (days.length > this.slotD[b + 2]!) this.moveDays(slot, days.length, 0);
+    this.dPool.set(days, this.slotD[b]!);
+    this.slotD[b + 1] = days.length;
+  }
+
+  /** Learning the warehouse: one more version of a key (versions of a key in any order, see `learned`). */
+  learnVersion(key: string, v: HistoryVersion): void {
+    const slot = this.slots.get(key) ?? this.newSlot(key);
+    const b = 3 * slot;
+    const n = this.slotV[b + 1]!;
+    if (n === this.slotV[b + 2]!) this.moveVersions(slot, n + 1);
+    const at = this.slotV[b]! + n;
+    this.vFrom[at] = v.from;
+    this.vTo[at] = v.to === null ? NO_END : v.to;
+    this.vSk[at] = v.sk;
+    this.vHash[at] = v.hash;
+    if (v.sk > this.maxSk) this.maxSk = v.sk;
+    this.slotV[b + 1] = n + 1;
+    this.entries++;
+  }
+
+  /** Learning the warehouse: one more observed day of a key (in any order, see `learned`). */
+  learnDay(key: string, day: number): void {
+    const slot = this.slots.get(key) ?? this.newSlot(key);
+    const b = 3 * slot;
+    const n = this.slotD[b + 1]!;
+    if (n === this.slotD[b + 2]!) this.moveDays(slot, n + 1);
+    this.dPool[this.slotD[b]! + n] = day;
+    this.slotD[b + 1] = n + 1;
+    this.entries++;
+  }
+
+  /** Learning done: each key's versions by valid_from and days ascending, and the pools compacted. */
+  learned(): void {
+    for (const slot of this.slots.values()) {
+      const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
+      let sorted = true;
+      for (let i = vs + 1; i < vs + vn && sorted; i++) sorted = this.vFrom[i - 1]! < this.vFrom[i]!;
+      if (!sorted) {
+        const h = this.history(slot);
+        h.versions.sort((a, b) => a.from - b.from);
+        for (let i = 0; i < vn; i++) {
+          const v = h.versions[i]!;
+          this.vFrom[vs + i] = v.from;
+          this.vTo[vs + i] = v.to === null ? NO_END : v.to;
+          this.vSk[vs + i] = v.sk;
+          this.vHash[vs + i] = v.hash;
+        }
+      }
+      const [ds, dn] = [this.slotD[3 * slot]!, this.slotD[3 * slot + 1]!];
+      this.dPool.subarray(ds, ds + dn).sort();
+    }
+    this.compact();
+  }
+
+  get entryCount(): number {
+    return this.entries;
   }
 
   lookedUp(ids: readonly string[]): void {
-    this.absent = new Set(ids.filter((id) => !this.keys.has(id)));
+    this.absent = new Set(ids.filter((id) => !this.slots.has(id)));
   }
 
   isNew(key: string): boolean {
     return this.complete || this.absent.has(key);
   }
 
+  private newSlot(key: string): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.slotCount++;
+      if (3 * this.slotCount > this.slotV.length) {
+        this.slotV = grow(this.slotV, 2 * this.slotV.length);
+        this.slotD = grow(this.slotD, 2 * this.slotD.length);
+      }
+    }
+    this.slotV.fill(0, 3 * slot, 3 * slot + 3);
+    this.slotD.fill(0, 3 * slot, 3 * slot + 3);
+    this.slots.set(key, slot);
+    return slot;
+  }
+
+  /** Give a slot's versions room for `need` at the end of the pool, keeping `keep` of them (default all). */
+  private moveVersions(slot: number, need: number, keep = this.slotV[3 * slot + 1]!): void {
+    const b = 3 * slot;
+    const start = this.slotV[b]!;
+    const cap = this.slotV[b + 2]!;
+    // A segment already at the end of the pool grows where it is.
+    const atEnd = start + cap === this.vUsed && cap > 0;
+    const room = need <= 2 ? need : need + (need >> 1);
+    if (!atEnd && this.vUsed + room > this.vFrom.length && this.vUsed - this.vLive > this.vLive) this.compact();
+    const from = this.slotV[b]!;
+    const at = from + this.slotV[b + 2]! === this.vUsed && this.slotV[b + 2]! > 0 ? from : this.vUsed;
+    const end = at + room;
+    if (end > this.vFrom.length) {
+      const size = Math.max(end, 2 * this.vFrom.length);
+      this.vFrom = grow(this.vFrom, size);
+      this.vTo = grow(this.vTo, size);
+      this.vSk = grow(this.vSk, size);
+      this.vHash = grow(this.vHash, size);
+    }
+    if (at !== from) {
+      this.vFrom.copyWithin(at, from, from + keep);
+      this.vTo.copyWithin(at, from, from + keep);
+      this.vSk.copyWithin(at, from, from + keep);
+      this.vHash.copyWithin(at, from, from + keep);
+    }
+    this.vLive += room - this.slotV[b + 2]!;
+    this.vUsed = end;
+    this.slotV[b] = at;
+    this.slotV[b + 2] = room;
+  }
+
+  private moveDays(slot: number, need: number, keep = this.slotD[3 * slot + 1]!): void {
+    const b = 3 * slot;
+    const start = this.slotD[b]!;
+    const cap = this.slotD[b + 2]!;
+    const atEnd = start + cap === this.dUsed && cap > 0;
+    const room = need <= 2 ? need + 2 : need + (need >> 1);
+    if (!atEnd && this.dUsed + room > this.dPool.length && this.dUsed - this.dLive > this.dLive) this.compact();
+    const from = this.slotD[b]!;
+    const at = from + this.slotD[b + 2]! === this.dUsed && this.slotD[b + 2]! > 0 ? from : this.dUsed;
+    const end = at + room;
+    if (end > this.dPool.length) this.dPool = grow(this.dPool, Math.max(end, 2 * this.dPool.length));
+    if (at !== from) this.dPool.copyWithin(at, from, from + keep);
+    this.dLive += room - this.slotD[b + 2]!;
+    this.dUsed = end;
+    this.slotD[b] = at;
+    this.slotD[b + 2] = room;
+  }
+
+  /** Copy every live segment, trimmed to its length, into pools of their size. */
+  private compact(): void {
+    let vn = 0;
+    let dn = 0;
+    for (const slot of this.slots.values()) {
+      vn += this.slotV[3 * slot + 1]!;
+      dn += this.slotD[3 * slot + 1]!;
+    }
+    const vSize = Math.max(1024, vn + (vn >> 2));
+    const dSize = Math.max(1024, dn + (dn >> 2));
+    const vFrom = new Int32Array(vSize);
+    const vTo = new Int32Array(vSize);
+    const vSk = new Float64Array(vSize);
+    const vHash = new Float64Array(vSize);
+    const dPool = new Int32Array(dSize);
+    let v = 0;
+    let d = 0;
+    for (const slot of this.slots.values()) {
+      const b = 3 * slot;
+      const [vs, vl] = [this.slotV[b]!, this.slotV[b + 1]!];
+      vFrom.set(this.vFrom.subarray(vs, vs + vl), v);
+      vTo.set(this.vTo.subarray(vs, vs + vl), v);
+      vSk.set(this.vSk.subarray(vs, vs + vl), v);
+      vHash.set(this.vHash.subarray(vs, vs + vl), v);
+      this.slotV[b] = v;
+      this.slotV[b + 2] = vl;
+      v += vl;
+      const [ds, dl] = [this.slotD[b]!, this.slotD[b + 1]!];
+      dPool.set(this.dPool.subarray(ds, ds + dl), d);
+      this.slotD[b] = d;
+      this.slotD[b + 2] = dl;
+      d += dl;
+    }
+    this.vFrom = vFrom;
+    this.vTo = vTo;
+    this.vSk = vSk;
+    this.vHash = vHash;
+    this.dPool = dPool;
+    this.vUsed = this.vLive = v;
+    this.dUsed = this.dLive = d;
+  }
+
   private makeRoom(): void {
     if (this.entries < this.capacity) return;
-    for (const [key, h] of this.keys) {
+    for (const [key, slot] of this.slots) {
       if (this.entries < this.capacity * 0.875) break;
-      this.keys.delete(key);
-      this.entries -= h.versions.length + h.days.length;
+      this.slots.delete(key);
+      const b = 3 * slot;
+      this.entries -= this.slotV[b + 1]! + this.slotD[b + 1]!;
+      this.vLive -= this.slotV[b + 2]!;
+      this.dLive -= this.slotD[b + 2]!;
+      this.slotV.fill(0, b, b + 3);
+      this.slotD.fill(0, b, b + 3);
+      this.free.push(slot);
     }
     this.complete = false;
   }
+}
+
+function grow<T extends Int32Array | Float64Array>(a: T, size: number): T {
+  const out = new (a.constructor as new (n: number) => T)(size);
+  out.set(a);
+  return out;
 }

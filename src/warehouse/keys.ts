@@ -18,10 +18,15 @@
 
 /** 53-bit hash of a row's attribute values (cyrb53 over the values with their boundaries and NULLs marked). */
 export function attributeHash(values: readonly (string | null)[]): number {
+  return hashOf3(values[0] ?? null, values[1] ?? null, values[2] ?? null, values.length);
+}
+
+/** attributeHash of up to three values, without an array (the dimensions have three attributes). */
+export function hashOf3(a: string | null, b: string | null, c: string | null, count = 3): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let v = 0; v < values.length; v++) {
-    const s = values[v];
+  for (let v = 0; v < count; v++) {
+    const s = v === 0 ? a : v === 1 ? b : c;
     // A NULL and each boundary mix in a code unit no string of text contains at that place: '' and NULL, and
     // ["ab", "c"] and ["a", "bc"], hash differently.
     const mark = s === null ? 0x110000 : 0x110001 + v;
@@ -29,9 +34,9 @@ export function attributeHash(values: readonly (string | null)[]): number {
     h2 = Math.imul(h2 ^ mark, 1597334677);
     if (s === null) continue;
     for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 2654435761);
-      h2 = Math.imul(h2 ^ c, 1597334677);
+      const ch = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
     }
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);

@@ -23,7 +23,7 @@ import { EtlError } from '../errors.ts';
 import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
-import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
+import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
@@ -130,6 +130,8 @@ export abstract class SqlWarehouse implements Warehouse {
   private orderFilter: OrderFilter | null = null;
   /** The key maps and the order filter describe the warehouse (read after connecting, kept by commits). */
   private knowsWarehouse = false;
+  /** Resolves once the last batch handed in is planned (ahead, or when it was written). */
+  private lastPlanned: Promise<void> = Promise.resolve();
   /** Staging tables written by the last batch: emptied before the next one. */
   private readonly staged = new Set<string>();
   /** Counts what the engine has learned of the warehouse: a plan made before the last learning is stale. */
@@ -254,8 +256,22 @@ export abstract class SqlWarehouse implements Warehouse {
    */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
     const prepared = prepareBatch(batch);
-    const planned = this.canPlanAhead() ? this.timedSync('plan', () => this.planBatch(prepared, batch)) : null;
-    return this.serial(() => this.apply(loadId, batch, prepared, planned));
+    // Plans are made strictly in batch order, each on top of the one before: a batch plans ahead only once the
+    // batch before it is planned, and only if the engine has learned nothing anew since the batch was handed
+    // in (else it plans when it is written, in order). A plan yields now and then, so that the answers to the
+    // statements of the batch being written are taken up at once instead of after it.
+    const epoch = this.epoch;
+    const previous = this.lastPlanned;
+    let planned!: () => void;
+    this.lastPlanned = new Promise<void>((resolve) => (planned = resolve));
+    const ahead = previous.then(() => (this.canPlanAhead() && this.epoch === epoch ? this.timed('plan', () => this.planBatch(prepared, batch)) : null));
+    ahead.then(
+      (p) => {
+        if (p !== null && p.epoch === epoch) planned();
+      },
+      () => planned(),
+    );
+    return this.serial(() => this.apply(loadId, batch, prepared, ahead, planned));
   }
 
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void> {
@@ -395,18 +411,20 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
-  private async apply(loadId: number, batch: Batch, prepared: PreparedBatch, planned: PlannedBatch | null): Promise<LoadCounts> {
-    const load = this.loads.get(loadId);
-    if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
-    // A batch never commits after one before it failed: the ledger's records_committed must stay a prefix.
-    if (this.batchFailed) throw new EtlError('E_INTERNAL', `records ${batch.firstIndex}.. not applied: an earlier batch failed`);
+  private async apply(loadId: number, batch: Batch, prepared: PreparedBatch, ahead: Promise<PlannedBatch | null>, donePlanning: () => void): Promise<LoadCounts> {
     try {
+      let planned = await ahead.catch(() => null);
+      const load = this.loads.get(loadId);
+      if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
+      // A batch never commits after one before it failed: the ledger's records_committed must stay a prefix.
+      if (this.batchFailed) throw new EtlError('E_INTERNAL', `records ${batch.firstIndex}.. not applied: an earlier batch failed`);
       return await this.withRetry(
         `commit records ${batch.firstIndex}..${batch.nextIndex - 1}`,
         async () => {
           await this.learnWarehouse();
           // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
           if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch);
+          donePlanning();
           const counts = await this.writeBatch(loadId, load.uri, planned, batch);
           const total = { ...load.counts };
           addCounts(total, counts);
@@ -427,6 +445,9 @@ export abstract class SqlWarehouse implements Warehouse {
     } catch (err) {
       this.batchFailed = true;
       throw err;
+    } finally {
+      // However this batch ended, the next one may go on (to plan, or to fail as this one did).
+      donePlanning();
     }
   }
 
@@ -469,7 +490,7 @@ export abstract class SqlWarehouse implements Warehouse {
       if (this.history.products) await this.lookupHistory(PRODUCTS, batch.orders.flatMap((o) => o.lines.map((l) => l.productId)), this.productHistory);
       else await this.lookupUnknown(PRODUCTS, p.products, this.productKeys);
     });
-    return this.timedSync('plan', () => this.planBatch(p, batch));
+    return this.timed('plan', () => this.planBatch(p, batch));
   }
 
   /**
@@ -480,21 +501,34 @@ export abstract class SqlWarehouse implements Warehouse {
    * connection, the same plan is written again; after a reconnect, everything is learned again and every batch
    * not yet committed is planned again (epoch).
    */
-  private planBatch(p: PreparedBatch, batch: Batch): PlannedBatch {
+  private async planBatch(p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
+    try {
+      return await this.planBatchAt(this.epoch, p, batch);
+    } catch (err) {
+      if (err === STALE) return STALE_PLAN;
+      throw err;
+    }
+  }
+
+  private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
     const customers = this.history.customers
-      ? this.planHistory(CUSTOMERS, observations(batch.orders, (o) => [[o.customer.customerId, o.orderDate, CUSTOMERS.values(o.customer)]]), this.customerHistory)
+      ? await this.planHistory(CUSTOMERS, batch.orders, (o) => [o.customer], this.customerHistory, epoch)
       : this.planScd1(CUSTOMERS, p.customers, this.customerKeys);
+    await breather();
     const products = this.history.products
-      ? this.planHistory(PRODUCTS, observations(batch.orders, (o) => o.lines.map((l) => [l.productId, o.orderDate, PRODUCTS.values(l)])), this.productHistory)
+      ? await this.planHistory(PRODUCTS, batch.orders, (o) => o.lines, this.productHistory, epoch)
       : this.planScd1(PRODUCTS, p.products, this.productKeys);
+    await breather();
     const fresh: PreparedOrder[] = [];
     const replaced: PreparedOrder[] = [];
     for (const o of p.orders) (this.orderFilter === null || this.orderFilter.mightHold(o.orderId) ? replaced : fresh).push(o);
+    const facts = fresh.length > 0 ? this.prepareBulk('orders', FACT_COLUMNS, factRows(fresh, customers.sk, products.sk), 'facts') : null;
+    await breather();
     const planned: PlannedBatch = {
-      epoch: this.epoch,
+      epoch,
       customers: customers.planned,
       products: products.planned,
-      facts: fresh.length > 0 ? this.prepareBulk('orders', FACT_COLUMNS, factRows(fresh, customers.sk, products.sk), 'facts') : null,
+      facts,
       replace: replaced.length > 0 ? this.prepareReplace(factRows(replaced, customers.sk, products.sk), replaced.map((o) => ({ orderId: o.orderId, lines: o.lines.length }))) : null,
       rejects: p.rejects,
       counts: {
@@ -508,6 +542,9 @@ export abstract class SqlWarehouse implements Warehouse {
         rejected: p.rejects.length,
       },
     };
+    // Learned anew while this plan yielded (a reconnect): the plan is stale and is made again when its batch
+    // is written; it must not touch what was just learned.
+    if (this.epoch !== epoch) return { ...planned, epoch: -1 };
     customers.commit();
     products.commit();
     if (this.orderFilter) for (const o of p.orders) this.orderFilter.add(o.orderId);
@@ -541,16 +578,23 @@ export abstract class SqlWarehouse implements Warehouse {
    * appearance of the keys (new surrogate keys are handed out in that order); the batch's facts resolve to the
    * version in effect on their date.
    */
-  private planHistory<R>(spec: DimensionSpec<R>, seen: Map<string, Observation[]>, store: HistoryStore): DimensionOutcome {
+  private async planHistory<R>(spec: DimensionSpec<R>, orders: OrderRows[], rowsIn: (o: OrderRows) => readonly R[], store: HistoryStore, epoch: number): Promise<DimensionOutcome> {
     let next = store.maxSk;
     const nextSk = () => ++next;
     const after = new Map<string, KeyHistory>();
     const versionRows: BulkValue[][] = [];
-    const inserts: { id: string; v: InsertedVersion }[] = [];
+    const inserts: { id: string; v: InsertedVersion<R> }[] = [];
     const repoints: Repoint[] = [];
     const days: { id: string; day: number }[] = [];
+    const seen = observations(spec, orders, rowsIn, store, days);
     let updated = 0;
+    let placed = 0;
     for (const [id, obs] of seen) {
+      if (++placed % 2000 === 0) {
+        await breather();
+        // Learned anew meanwhile (a reconnect): stop; the batch is planned again when it is written.
+        if (this.epoch !== epoch) throw STALE;
+      }
       const old = store.get(id);
       if (old === undefined && !store.isNew(id)) throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
       const change = placeObservations(old, obs, nextSk);
@@ -575,7 +619,8 @@ export abstract class SqlWarehouse implements Warehouse {
           : this.prepareBulk(table, [surrogateKey, naturalKey, ...attributes, ...HISTORY_COLUMNS], rowsOf(inserts, ({ id, v }, out) => {
               out[0] = v.sk;
               out[1] = id;
-              for (let i = 0; i < v.values.length; i++) out[2 + i] = v.values[i]!;
+              const values = spec.values(v.row);
+              for (let i = 0; i < values.length; i++) out[2 + i] = values[i]!;
               out[2 + attributes.length] = dateOf(v.from);
               out[3 + attributes.length] = v.to === null ? null : dateOf(v.to);
               out[4 + attributes.length] = v.to === null ? 1 : 0;
@@ -589,14 +634,20 @@ export abstract class SqlWarehouse implements Warehouse {
               out[2] = r.to === null ? null : dateOf(r.to);
               out[3] = r.newSk;
             }, 4), 'stage'),
-      days: days.length === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], rowsOf(days, ({ id, day }, out) => {
+      // In key order: the days table's primary key is (natural key, day), and in order its pages fill in turn.
+      days: days.length === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], rowsOf(days.sort(byKeyAndDay), ({ id, day }, out) => {
         out[0] = id;
         out[1] = dateOf(day);
       }, 2), 'dimension'),
     };
     return {
       planned,
-      sk: (id, date) => versionAt(after.get(id)!, epochDay(date))!.sk,
+      sk: (id, date) => {
+        const changed = after.get(id);
+        const day = epochDay(date);
+        if (changed !== undefined) return versionAt(changed, day)!.sk;
+        return store.skAt(store.versionAt(store.slotOf(id), day));
+      },
       inserted,
       updated,
       commit: () => {
@@ -721,7 +772,14 @@ export abstract class SqlWarehouse implements Warehouse {
     const [days] = await this.select(`SELECT COUNT(*) AS n FROM ${spec.days}`);
     store.maxSk = Number(versions!.top);
     if (Number(versions!.n) + Number(days!.n) > HISTORY_ENTRIES) return; // looked up as needed
-    for (const [id, h] of await this.readHistories(spec, '', [])) store.set(id, h, false);
+    // Straight into the store, in key order (each key's segment then grows at the end of its pool).
+    const { naturalKey: nk, attributes } = spec;
+    const text = (c: string) => this.sql.text(c);
+    await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table} ORDER BY ${nk}, valid_from`, [], (row) => {
+      store.learnVersion(String(row[0]), versionOf(row));
+    });
+    await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days} ORDER BY ${nk}, day`, [], (row) => store.learnDay(String(row[0]), epochDay(String(row[1]))));
+    store.learned();
     store.complete = true;
   }
 
@@ -747,12 +805,7 @@ export abstract class SqlWarehouse implements Warehouse {
     };
     const text = (c: string) => this.sql.text(c);
     await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table}${where}`, params, (row) => {
-      of(String(row[0])).versions.push({
-        sk: Number(row[1]),
-        from: epochDay(String(row[2])),
-        to: row[3] === null || row[3] === undefined ? null : epochDay(String(row[3])),
-        hash: attributeHash(row.slice(4).map(textOrNull)),
-      });
+      of(String(row[0])).versions.push(versionOf(row));
     });
     await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days}${where}`, params, (row) => {
       of(String(row[0])).days.push(epochDay(String(row[1])));
@@ -921,17 +974,55 @@ interface DimensionOutcome {
 }
 
 /** The batch's observations of a history dimension, per natural key in order of first appearance. */
-function observations(orders: OrderRows[], seen: (o: OrderRows) => [string, string, (string | null)[]][]): Map<string, Observation[]> {
-  const out = new Map<string, Observation[]>();
+/**
+ * The batch's observations of a history dimension that may change a version, per natural key in order of
+ * first appearance. Most do not: an observation that agrees with the version in effect on its day (before any
+ * other of its key in the batch) only adds its day, if new; that is done here, in place, without more ado.
+ */
+function observations<R>(
+  spec: DimensionSpec<R>,
+  orders: OrderRows[],
+  rowsOf: (o: OrderRows) => readonly R[],
+  store: HistoryStore,
+  newDays: { id: string; day: number }[],
+): Map<string, Observation<R>[]> {
+  const out = new Map<string, Observation<R>[]>();
   for (const o of orders) {
-    for (const [id, date, values] of seen(o)) {
+    const day = epochDay(o.orderDate);
+    for (const r of rowsOf(o)) {
+      const id = spec.id(r);
+      const hash = spec.hash(r);
       let list = out.get(id);
-      if (!list) out.set(id, (list = []));
-      list.push({ day: epochDay(date), values, hash: attributeHash(values) });
+      if (list === undefined) {
+        const slot = store.slotOf(id);
+        if (slot >= 0) {
+          const v = store.versionAt(slot, day);
+          if (v >= 0 && store.hashAt(v) === hash) {
+            if (store.addDay(slot, day)) newDays.push({ id, day });
+            continue;
+          }
+        }
+        out.set(id, (list = []));
+      }
+      list.push({ day, row: r, hash });
     }
   }
   return out;
 }
+
+/** Thrown out of a plan made ahead when the engine learned the warehouse anew meanwhile. */
+const STALE = new Error('stale plan');
+
+/** A plan that no epoch matches: its batch is planned again when it is written. */
+const STALE_PLAN: PlannedBatch = {
+  epoch: -1,
+  customers: { kind: 'scd1', spec: CUSTOMERS as DimensionSpec<unknown>, inserts: null, updates: null },
+  products: { kind: 'scd1', spec: PRODUCTS as DimensionSpec<unknown>, inserts: null, updates: null },
+  facts: null,
+  replace: null,
+  rejects: [],
+  counts: zeroCounts(),
+};
 
 interface PlannedBatch {
   epoch: number;
@@ -954,6 +1045,15 @@ interface DimensionPlan {
   updates: PlannedRow[];
 }
 
+function byKeyAndDay(a: { id: string; day: number }, b: { id: string; day: number }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : a.day - b.day;
+}
+
+/** Let pending I/O callbacks run (the statements of the batch being written) before going on. */
+function breather(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function commitDimension(plan: DimensionPlan, keys: DimensionKeys): void {
   for (const r of plan.inserts) keys.set(r.id, r.sk, r.hash);
   for (const r of plan.updates) keys.set(r.id, r.sk, r.hash);
@@ -970,6 +1070,16 @@ function rowsOf<T>(items: T[], fill: (item: T, out: BulkValue[]) => void, width:
         visit(out);
       }
     },
+  };
+}
+
+/** A version as a history dimension's scan reads it: natural key, surrogate key, valid_from, valid_to, attributes. */
+function versionOf(row: unknown[]): HistoryVersion {
+  return {
+    sk: Number(row[1]),
+    from: epochDay(String(row[2])),
+    to: row[3] === null || row[3] === undefined ? null : epochDay(String(row[3])),
+    hash: attributeHash(row.slice(4).map(textOrNull)),
   };
 }
 

@@ -146,8 +146,11 @@ export class MysqlWarehouse extends SqlWarehouse {
    *   (measured: 12,500 lines into 2.75 M: 1 s with the keys, 0.02 s without), while building both keys
    *   again costs about 2 microseconds per line of the whole table (5.4 s for 2.75 M). Queries during such a
    *   load run without those indexes.
-   * The engine only writes surrogate keys it resolved from the dimensions, which are never deleted, so the
-   * foreign keys hold when added back. A crash in between leaves the keys missing; the next load or init
+   * History warehouses too: a batch that moves facts to other versions then scans the fact table once, which
+   * beats finding them through the index when they are many (bench incremental: 224 s instead of 480 s; each
+   * fact found through the index costs a random read of the table).
+   * The engine only writes surrogate keys it resolved from the dimensions, whose rows are never deleted (a
+   * history version that goes has its facts moved in the same batch), so the foreign keys hold when added back. A crash in between leaves the keys missing; the next load or init
    * restores them before it writes.
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {

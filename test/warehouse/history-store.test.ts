@@ -1,0 +1,128 @@
+/**
+ * HistoryStore (src/warehouse/history.ts) against a plain Map of histories: random learning (versions and days
+ * in any order), sets that grow and shrink a key's segments, days added in place, eviction past capacity and
+ * compaction. After every step, each key the store holds has the model's history, and lookups by day agree.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HistoryStore, versionAt, type KeyHistory } from '../../src/warehouse/history.ts';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let nextSk = 1;
+function randomHistory(r: () => number): KeyHistory {
+  const days = [...new Set(Array.from({ length: 1 + Math.floor(r() * 12) }, () => 18000 + Math.floor(r() * 400)))].sort((a, b) => a - b);
+  const versions: KeyHistory['versions'] = [];
+  for (let i = 0; i < days.length; i++) {
+    if (i === 0 || r() < 0.3) versions.push({ from: days[i]!, to: null, sk: nextSk++, hash: r() < 0.5 ? (r() * 2 ** 32) | 0 : Math.floor(r() * 2 ** 32) });
+  }
+  for (let i = 0; i + 1 < versions.length; i++) versions[i]!.to = versions[i + 1]!.from;
+  return { versions, days };
+}
+
+function check(store: HistoryStore, model: Map<string, KeyHistory>, r: () => number): void {
+  for (const [key, h] of model) {
+    if (!store.has(key)) continue;
+    assert.deepEqual(store.get(key), h, key);
+    const slot = store.slotOf(key);
+    const day = 17990 + Math.floor(r() * 420);
+    const v = versionAt(h, day);
+    const at = store.versionAt(slot, day);
+    if (v === undefined) assert.equal(at, -1);
+    else {
+      assert.equal(store.skAt(at), v.sk);
+      assert.equal(store.hashAt(at), v.hash);
+    }
+  }
+}
+
+describe('HistoryStore', () => {
+  it('learns versions and days in any order, then sorts each key', () => {
+    const r = rng(7);
+    const store = new HistoryStore(1e9);
+    const model = new Map<string, KeyHistory>();
+    for (let k = 0; k < 500; k++) model.set(`k${k}`, randomHistory(r));
+    const versions = [...model].flatMap(([key, h]) => h.versions.map((v) => ({ key, v })));
+    const days = [...model].flatMap(([key, h]) => h.days.map((d) => ({ key, d })));
+    versions.sort(() => r() - 0.5);
+    days.sort(() => r() - 0.5);
+    for (const { key, v } of versions) store.learnVersion(key, { ...v });
+    for (const { key, d } of days) store.learnDay(key, d);
+    store.learned();
+    assert.equal(store.size, 500);
+    assert.equal(store.maxSk, nextSk - 1);
+    check(store, model, r);
+  });
+
+  it('keeps every key through random sets and added days, with compaction', () => {
+    const r = rng(11);
+    const store = new HistoryStore(1e9);
+    const model = new Map<string, KeyHistory>();
+    for (let step = 0; step < 20_000; step++) {
+      const key = `k${Math.floor(r() * 300)}`;
+      const h = model.get(key);
+      if (h !== undefined && r() < 0.6) {
+        const day = 18000 + Math.floor(r() * 400);
+        const added = store.addDay(store.slotOf(key), day);
+        assert.equal(added, !h.days.includes(day));
+        if (added) h.days = [...h.days, day].sort((a, b) => a - b);
+      } else {
+        const next = randomHistory(r);
+        model.set(key, next);
+        store.set(key, { versions: next.versions.map((v) => ({ ...v })), days: [...next.days] });
+      }
+      if (step % 1000 === 0) check(store, model, r);
+    }
+    check(store, model, r);
+    assert.equal(store.entryCount, [...model.values()].reduce((n, h) => n + h.versions.length + h.days.length, 0));
+  });
+
+  it('moves growing segments to the end of the pool and takes the space back', () => {
+    const r = rng(5);
+    const store = new HistoryStore(1e9);
+    const model = new Map<string, KeyHistory>();
+    for (let k = 0; k < 2000; k++) {
+      model.set(`k${k}`, { versions: [{ from: 0, to: null, sk: k + 1, hash: k }], days: [0] });
+      store.set(`k${k}`, { versions: [{ from: 0, to: null, sk: k + 1, hash: k }], days: [0] });
+    }
+    // Every key gains a day in turn, so no segment stays at the end of the pool for long.
+    for (let d = 1; d < 120; d++) {
+      for (let k = 0; k < 2000; k++) {
+        assert.ok(store.addDay(store.slotOf(`k${k}`), d));
+        model.get(`k${k}`)!.days.push(d);
+      }
+    }
+    check(store, model, r);
+    assert.equal(store.entryCount, 2000 * 121);
+  });
+
+  it('forgets the oldest keys past capacity and is then no longer complete', () => {
+    const r = rng(3);
+    const store = new HistoryStore(2000);
+    store.complete = true;
+    const model = new Map<string, KeyHistory>();
+    for (let k = 0; k < 1000; k++) {
+      const h = randomHistory(r);
+      model.set(`k${k}`, h);
+      store.set(`k${k}`, { versions: h.versions.map((v) => ({ ...v })), days: [...h.days] });
+      if (k % 50 === 0) store.addDay(store.slotOf(`k${k}`), 17000 + k) && (h.days = [17000 + k, ...h.days]);
+    }
+    assert.equal(store.complete, false);
+    assert.ok(store.entryCount <= 2000 + 30, `${store.entryCount} entries`);
+    assert.ok(store.has('k999') && !store.has('k0'));
+    check(store, model, r);
+    // Keys looked up are held whatever the capacity; a key looked up and not found is new.
+    store.set('looked', randomHistory(r), false);
+    store.lookedUp(['looked', 'missing']);
+    assert.ok(store.isNew('missing') && !store.isNew('looked'));
+  });
+});
