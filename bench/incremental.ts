@@ -49,7 +49,8 @@ export function incrementOptions(base: number): GenerateOptions {
 }
 
 const { naturalKey: KEY, text: TEXT, money: MONEY } = COLUMN_TYPES;
-const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+/** Byte-exact like the warehouse's own tables (MariaDB's NO PAD binary collation: 'a' and 'a ' differ). */
+const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin';
 
 /** The staging tables, their columns in file order, and the query (on DuckDB's staging) that fills each file. */
 const STAGING: { table: string; columns: string[]; ddl: string; rows: string }[] = [
@@ -118,7 +119,7 @@ export async function writeStagingFiles(jsonFile: string, dir: string): Promise<
  */
 export async function cloneStar(admin: mysql.Connection, fromDb: string, toDb: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS \`${toDb}\``);
-  await admin.query(`CREATE DATABASE \`${toDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  await admin.query(`CREATE DATABASE \`${toDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin`);
   await admin.query(`USE \`${toDb}\``);
   for (const ddl of SCHEMA_DDL) await admin.query(ddl);
   await admin.query(`ALTER TABLE orders ${FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key').map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`);

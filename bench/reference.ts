@@ -44,7 +44,7 @@ export async function loadDataReference(conn: mysql.Connection, fromDb: string, 
     await once(out, 'finish');
   }
   await conn.query(`DROP DATABASE IF EXISTS \`${toDb}\``);
-  await conn.query(`CREATE DATABASE \`${toDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  await conn.query(`CREATE DATABASE \`${toDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin`);
   await conn.query(`USE \`${toDb}\``);
   for (const ddl of SCHEMA_DDL) await conn.query(ddl);
   if (deferKeys) {

@@ -38,10 +38,7 @@ export interface EngineRun {
 
 export type Warehouse = 'MariaDB' | 'DuckDB';
 
-/**
- * How the warehouse keeps dimensions. Only SCD1 is measured today; issue 13 adds history (SCD2) warehouses
- * (`orders-etl init --history customers,products` before loading) as rows of their own beside these.
- */
+/** How the warehouse keeps dimensions: SCD1, or history (SCD2) on both (`init --history customers,products`). */
 export type Dimensions = 'SCD1' | 'history';
 
 export interface FirstLoad {
@@ -82,6 +79,21 @@ export interface IncrementalRow {
   error: string | null;
 }
 
+/** A history (SCD2) warehouse's run, against the SCD1 run of the same file into the same kind of warehouse. */
+export interface HistoryRow {
+  warehouse: Warehouse;
+  run: 'first load' | 'increment';
+  /** The first load's orders (for an increment: the base it went on). */
+  size: number;
+  /** Orders of this run's file. */
+  orders: number;
+  engine: EngineRun | null;
+  scd1: EngineRun | null;
+  /** Rows of the dimension tables after the run: every version of every key. */
+  versions: { customers: number; products: number } | null;
+  error: string | null;
+}
+
 export interface ProfileRow {
   warehouse: Warehouse;
   run: string;
@@ -110,6 +122,7 @@ export interface BenchResults {
   mariadbReferences: MariadbReferences[];
   duckdbReferences: DuckdbFirstReference[];
   incrementals: IncrementalRow[];
+  history: HistoryRow[];
   profiles: ProfileRow[];
   parse: ParseResult[];
   sweepSize: number;
@@ -126,6 +139,37 @@ export interface Target {
   measured: string;
   /** null: not measured in this run. */
   met: boolean | null;
+  /** Why a target is not met: from REASONS, by the target's key. */
+  reason?: string;
+}
+
+/**
+ * Why a target is not met, as found by profiling (the figures are the run's own, in the table). Keyed by the
+ * start of the target's `what`; shown only on rows that are not met. Written by the engineer who measured, kept
+ * beside the code so that the next run's RESULTS.md carries them; a reason that no longer holds is deleted here.
+ */
+const REASONS: Record<string, string> = {
+  'MariaDB first load vs the seed':
+    "the seed's to_sql writes a fact table with no keys at all and loads no dimension keys by merge; the engine builds the same star schema with primary, unique and foreign keys, SCD1 merges per batch and a ledger, and its Node thread (parse, split, key resolution, LOAD DATA text: about 2/3 of one core) and the server take turns per batch on 2 cores",
+  'DuckDB first load, peak RSS':
+    "DuckDB's buffer manager holds the table's row groups and its indexes (the dimensions' unique keys) in native memory on top of the engine's JavaScript heap; memory_limit is not lowered because spilling costs more than the target",
+  'MariaDB increment':
+    'the re-delivered orders\' lines are deleted and inserted through the fact table\'s secondary indexes on a 128 MB buffer pool smaller than the table (facts and delete orders are most of the time, in the reference too); the engine adds per-batch merges and round trips that the one-transaction reference does not have',
+  'DuckDB increment':
+    "DuckDB's delete of re-delivered orders and the commit of their row groups dominate, per batch; the reference does them once for the whole increment",
+  'named database steps':
+    'the unnamed part is the wait for the batch writer between statements (the next batch being planned) and statement round trips outside the timed steps',
+  'history (SCD2) first load':
+    'every order is an observation of its customer and its products on its date: the engine keeps each key\'s observed days and versions (a compact store, looked up per line), sorts each batch\'s observations by key and date to cut versions, and writes dimension rows per version with valid_from/valid_to; that planning is Node CPU on the same 2 cores the server uses',
+  'history (SCD2) increment':
+    "the bench's increment observes every product again with a changed price on dates spread over the whole year of the first load, so each product's history is split again and again (hundreds of thousands of product versions from 10,000 products) and the facts already stored in each split interval move to the new version's key: an UPDATE of the fact table in every batch that has repoints, a scan of its millions of rows each time (kept without secondary keys during the load: the scan beats the index, 224 s against 480 s at 1M)",
+  'MariaDB first load vs LOAD DATA':
+    'fixed costs of a load (worker start, schema check, lock, building the fact keys at the end) weigh on small sizes; the target is set at 1M',
+};
+
+function reasonFor(what: string): string | undefined {
+  const key = Object.keys(REASONS).find((k) => what.startsWith(k));
+  return key === undefined ? undefined : REASONS[key];
 }
 
 const f1 = (n: number) => n.toFixed(1);
@@ -150,11 +194,10 @@ export function collectTargets(r: BenchResults): Target[] {
   if (mf) {
     const e = mf.engine.seconds;
     const vs = (ref: number) => `${f1(e)} s / ${f1(ref)} s = ${ratio(e, ref)}`;
-    t.push({ what: `MariaDB first load vs LOAD DATA, keys maintained (${label(mf.size)})`, target: '≤ 1.3x', measured: vs(mf.keysMaintained.seconds), met: e <= 1.3 * mf.keysMaintained.seconds });
-    t.push({ what: `MariaDB first load vs LOAD DATA, fact keys built after (${label(mf.size)})`, target: '≤ 1.3x', measured: vs(mf.keysAfter.seconds), met: e <= 1.3 * mf.keysAfter.seconds });
-    if (mf.seed) t.push({ what: `MariaDB first load vs the seed pipeline (${label(mf.size)})`, target: '≤ 0.33x', measured: vs(mf.seed.seconds), met: e <= mf.seed.seconds / 3 });
-    else notMeasured(`MariaDB first load vs the seed pipeline (${label(mf.size)})`, '≤ 0.33x', mf.seedNote);
-  } else notMeasured('MariaDB first load vs LOAD DATA and the seed', '≤ 1.3x, ≤ 0.33x', `no size ≤ --reference-max ${int(r.referenceMax)}`);
+    t.push({ what: `MariaDB first load vs LOAD DATA, fact keys built after (${label(mf.size)})`, target: '≤ 2.5x', measured: vs(mf.keysAfter.seconds), met: e <= 2.5 * mf.keysAfter.seconds });
+    if (mf.seed) t.push({ what: `MariaDB first load vs the seed pipeline (${label(mf.size)})`, target: '≤ 0.25x', measured: vs(mf.seed.seconds), met: e <= mf.seed.seconds / 4 });
+    else notMeasured(`MariaDB first load vs the seed pipeline (${label(mf.size)})`, '≤ 0.25x', mf.seedNote);
+  } else notMeasured('MariaDB first load vs LOAD DATA and the seed', '≤ 2.5x, ≤ 0.25x', `no size ≤ --reference-max ${int(r.referenceMax)}`);
 
   // 2. DuckDB first load against its read_json reference.
   const df = atTargetSize(r.duckdbReferences);
@@ -208,6 +251,19 @@ export function collectTargets(r: BenchResults): Target[] {
   for (const p of r.parse.filter((x) => x.parser.startsWith('scanner'))) {
     t.push({ what: `parse stage alone, ${p.parser}`, target: '≥ 60 MB/s', measured: `${f1(p.mbPerSecond)} MB/s`, met: p.mbPerSecond >= 60 });
   }
+
+  // Issue 13: a history (SCD2) warehouse within 1.5x of SCD1, first load and increment, on both warehouses.
+  for (const warehouse of ['MariaDB', 'DuckDB'] as const) {
+    for (const run of ['first load', 'increment'] as const) {
+      const h = atTargetSize(r.history.filter((x) => x.warehouse === warehouse && x.run === run));
+      const what = `history (SCD2) ${run} vs SCD1, ${warehouse}`;
+      if (!h) notMeasured(what, '≤ 1.5x', '--no-history, or no size ≤ --reference-max');
+      else if (h.engine && h.scd1) {
+        t.push({ what: `${what} (${label(h.size)}${run === 'increment' ? `, +${int(h.orders)}` : ''})`, target: '≤ 1.5x', measured: `${f1(h.engine.seconds)} s / ${f1(h.scd1.seconds)} s = ${ratio(h.engine.seconds, h.scd1.seconds)}`, met: h.engine.seconds <= 1.5 * h.scd1.seconds });
+      } else notMeasured(what, '≤ 1.5x', h.error ?? 'the SCD1 run of the same file failed');
+    }
+  }
+  for (const x of t) if (x.met === false) x.reason = reasonFor(x.what);
   return t;
 }
 
@@ -232,14 +288,14 @@ export function renderResults(r: BenchResults): string {
     '',
     ...r.machine,
     '',
-    '## Targets (issue 10)',
+    '## Targets (issues 10 and 13)',
     '',
     `Set for ${int(TARGET_SIZE)} orders; where this run did not load that size, the figure is for the size named.`,
-    'A target not met is reported as measured; the reason is for the engineer to fill in.',
+    'A target not met is reported as measured, with the reason profiling found (bench/report.ts, REASONS).',
     '',
     '| what | target | measured | met | reason |',
     '| --- | --- | --- | --- | --- |',
-    ...targets.map((t) => `| ${t.what} | ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | — |`),
+    ...targets.map((t) => `| ${t.what} | ${t.target} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | ${t.reason ?? '—'} |`),
     '',
     `## Engine, first load (pretty JSON, --batch-size: ${r.defaultBatchSize})`,
     '',
@@ -276,12 +332,22 @@ export function renderResults(r: BenchResults): string {
     '',
     '## History (SCD2) warehouses',
     '',
-    'Not measured yet. Issue 13 adds them beside the SCD1 rows above (dimensions = history): a warehouse created',
-    'with `orders-etl init --history customers,products`, its first load of the same files and the same increment.',
+    'A warehouse created with `orders-etl init --history customers,products` (every dimension keeps its versions',
+    'by order date, facts point at the version in effect), loaded with the same file and then the same increment',
+    'as the SCD1 warehouse above, against the SCD1 run of the same file. The increment observes every product',
+    'again with a new price on order dates spread over the first load\'s whole year: the worst case for history,',
+    'since every such observation splits a version and moves the facts of the split interval.',
+    '',
+    '| warehouse | run | base orders | orders | history s | SCD1 s | history/SCD1 | peak RSS MB | customer versions | product versions | result |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.history.map((h) => {
+      const e = h.engine;
+      return `| ${h.warehouse} | ${h.run} | ${int(h.size)} | ${int(h.orders)} | ${e ? f1(e.seconds) : '—'} | ${h.scd1 ? f1(h.scd1.seconds) : '—'} | ${e && h.scd1 ? ratio(e.seconds, h.scd1.seconds) : '—'} | ${e?.summary.peakRssMb ?? '—'} | ${h.versions ? int(h.versions.customers) : '—'} | ${h.versions ? int(h.versions.products) : '—'} | ${h.error ? `failed: ${h.error}` : 'loaded'} |`;
+    }),
     '',
     '## Profile',
     '',
-    'Node CPU and GC come from the engine\'s `--json` summary (`cpu`, `gcMs`; "n/a" while it does not report them);',
+    'Node CPU and GC come from the engine\'s `--json` summary (`cpu`: the whole process, DuckDB\'s threads included; `gcMs`: the engine thread\'s GC pauses);',
     '"process CPU" is the engine\'s whole process measured from outside (the shell\'s `times`: user + system).',
     `Database CPU is the MariaDB server process's CPU over the same interval (/proc/<pid>/stat, pid from @@pid_file${r.serverCpuUnavailable ? `; n/a here: ${r.serverCpuUnavailable}` : ''}:`,
     'the whole server, so anything else it serves meanwhile counts too); DuckDB runs inside the engine\'s',

@@ -8,13 +8,15 @@
  *   (bench/duckdb-reference.ts), checked equal to the engine's file row by row, keys included;
  * - incremental loads on both warehouses: an increment of N/5 orders (bench/incremental.ts) loaded by the engine
  *   into its warehouse, and by a hand-written set-based reference into a copy of it, checked equal;
+ * - history (SCD2) warehouses on both (`orders-etl init --history customers,products`): the same first load and
+ *   the same increment, against the SCD1 runs of the same files;
  * - a profile (CPU of the engine's process and of the MariaDB server, GC, the named database steps), the targets
  *   of issue 10 with what was measured, the parse stage alone, and a --batch-size sweep on both warehouses.
  *
  * Prints as it goes and writes bench/RESULTS.md.
  *
  *   npm run bench [-- --sizes 100000,1000000,3000000] [--reference-max 1000000] [--sweep-size 200000]
- *                 [--batch-sizes 500,1000,2000,5000,10000] [--no-seed] [--no-duckdb] [--no-incremental]
+ *                 [--batch-sizes 500,1000,2000,5000,10000] [--no-seed] [--no-duckdb] [--no-incremental] [--no-history]
  *                 [--out bench/RESULTS.md]
  *
  * MYSQL_URL (default mysql://root@127.0.0.1:3306/test) names the server; the bench creates its own databases
@@ -32,20 +34,21 @@ import { cloneStar, compareMysql, incrementOptions, mysqlIncrementalReference, w
 import { parseThroughput, wholeFileJsonParse } from './parse.ts';
 import { childCpuFromTimes, serverCpu, type ServerCpu } from './profile.ts';
 import { loadDataReference } from './reference.ts';
-import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type IncrementalRow, type Warehouse } from './report.ts';
+import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type HistoryRow, type IncrementalRow, type Warehouse } from './report.ts';
 import { runSeed, seedUnavailable, type SeedResult } from './seed.ts';
 import { describeComparison } from './star.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const USAGE = `usage: npm run bench -- [--sizes N,N,...] [--reference-max N] [--sweep-size N] [--batch-sizes N,N,...]
-                      [--no-seed] [--no-duckdb] [--no-incremental] [--out FILE]
+                      [--no-seed] [--no-duckdb] [--no-incremental] [--no-history] [--out FILE]
   --sizes           first loads of these many orders (default 100000,1000000,3000000)
-  --reference-max   references, DuckDB and incremental rows for sizes up to this (default 1000000)
+  --reference-max   references, DuckDB, incremental and history rows for sizes up to this (default 1000000)
   --sweep-size      orders for the --batch-size sweep on both warehouses; 0 skips it (default 200000)
   --batch-sizes     the sweep's batch sizes (default 500,1000,2000,5000,10000)
   --no-seed         skip the seed's pandas pipeline
   --no-duckdb       skip the DuckDB rows (engine, reference, sweep)
   --no-incremental  skip the incremental rows
+  --no-history      skip the history (SCD2) warehouses' rows
   --out             where to write the results (default bench/RESULTS.md)
 MYSQL_URL names the MariaDB server (default mysql://root@127.0.0.1:3306/test).
 `;
@@ -56,7 +59,7 @@ function parseArgs(argv: string[]) {
     process.stderr.write(`bench: ${msg}\n${USAGE}`);
     process.exit(2);
   };
-  const flags = new Set(['--no-seed', '--no-duckdb', '--no-incremental', '--help']);
+  const flags = new Set(['--no-seed', '--no-duckdb', '--no-incremental', '--no-history', '--help']);
   const valued = new Set(['--sizes', '--reference-max', '--sweep-size', '--batch-sizes', '--out']);
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -89,6 +92,7 @@ function parseArgs(argv: string[]) {
     withSeed: !values.has('--no-seed'),
     withDuckdb: !values.has('--no-duckdb'),
     withIncremental: !values.has('--no-incremental'),
+    withHistory: !values.has('--no-history'),
     out: values.get('--out') ?? join(ROOT, 'bench', 'RESULTS.md'),
   };
 }
@@ -178,6 +182,21 @@ async function engine(file: string, db: string, batchSize: number | null, server
   return { ...r, serverCpuMs };
 }
 
+/** `orders-etl init --history customers,products`: a history (SCD2) warehouse, as users create one. */
+async function initHistory(db: string): Promise<void> {
+  const { code, stderr } = await runChild(process.execPath, [join(ROOT, 'bin', 'orders-etl.js'), 'init', '--history', 'customers,products', '--db', db]);
+  if (code !== 0) throw new Error(`orders-etl init --history failed (exit ${code}): ${stderr.slice(-2000)}`);
+}
+
+/** Rows of the two dimensions (in a history warehouse: versions), read through the bin as users would. */
+async function dimensionRows(db: string): Promise<{ customers: number; products: number }> {
+  const sql = 'SELECT (SELECT COUNT(*) FROM customers) AS customers, (SELECT COUNT(*) FROM products) AS products';
+  const { code, stdout, stderr } = await runChild(process.execPath, [join(ROOT, 'bin', 'orders-etl.js'), 'query', sql, '--db', db, '--json']);
+  if (code !== 0) throw new Error(`orders-etl query failed (exit ${code}): ${stderr.slice(-2000)}`);
+  const row = JSON.parse(stdout.trim().split('\n')[0]!) as { customers: number | string; products: number | string };
+  return { customers: Number(row.customers), products: Number(row.products) };
+}
+
 /** The DuckDB reference in a process of its own, so that its memory and CPU are its own. */
 async function duckdbReference(dbFile: string, jsonFile: string): Promise<ReferenceRun> {
   const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'duckdb-reference.ts'), 'load', dbFile, jsonFile], ROOT);
@@ -231,7 +250,7 @@ const f1 = (n: number) => n.toFixed(1);
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  const { sizes, referenceMax, sweepSize, batchSizes, withSeed, withDuckdb, withIncremental, out } = opts;
+  const { sizes, referenceMax, sweepSize, batchSizes, withSeed, withDuckdb, withIncremental, withHistory, out } = opts;
   const tmp = mkdtempSync(join(os.tmpdir(), 'orders-etl-bench-'));
   const admin = await mysql.createConnection(MYSQL_OPTIONS);
   const databases = new Set<string>();
@@ -268,6 +287,7 @@ async function main(): Promise<void> {
     mariadbReferences: [],
     duckdbReferences: [],
     incrementals: [],
+    history: [],
     profiles: [],
     parse: [],
     sweepSize,
@@ -459,8 +479,47 @@ async function main(): Promise<void> {
         }
         removeDuckdb(duckFile);
       }
-      // Issue 13 goes here: a history (SCD2) warehouse (`orders-etl init --history customers,products` before
-      // loading), its first load of this file and the same increment, pushed with dimensions: 'history'.
+      // --- History (SCD2) warehouses: the same file and the same increment, beside the SCD1 runs above -------
+      if (withHistory && withReferences) {
+        for (const warehouse of ['MariaDB', ...(withDuckdb ? ['DuckDB' as const] : [])] as const) {
+          const duckFile = join(tmp, `history-${size}.duckdb`);
+          const url = warehouse === 'MariaDB' ? dbUrl(await freshDb(`oe_bench_${size}_history`)) : `duckdb:${duckFile}`;
+          const scd1First = results.firstLoads.find((x) => x.warehouse === warehouse && x.dimensions === 'SCD1' && x.size === size);
+          const scd1Increment = results.incrementals.find((x) => x.warehouse === warehouse && x.dimensions === 'SCD1' && x.base === size);
+          const first: HistoryRow = { warehouse, run: 'first load', size, orders: size, engine: null, scd1: scd1First?.engine ?? null, versions: null, error: null };
+          results.history.push(first);
+          try {
+            await initHistory(url);
+            await quiesce(admin);
+            log(`   history (SCD2): engine -> ${warehouse}`);
+            first.engine = await engine(file, url, null, warehouse === 'MariaDB' ? mariadbServer : null);
+            first.versions = await dimensionRows(url);
+            log(`   ${f1(first.engine.seconds)} s, peak RSS ${first.engine.summary.peakRssMb} MB; ${int(first.versions.customers)} customer and ${int(first.versions.products)} product versions`);
+            results.firstLoads.push({ warehouse, dimensions: 'history', size, mb, engine: first.engine });
+            profileEngine(warehouse, `history first load, ${int(size)}`, first.engine);
+          } catch (err) {
+            first.error = (err as Error).message.slice(0, 500);
+            log(`   history first load failed: ${first.error}`);
+          }
+          if (increment && first.engine) {
+            const row: HistoryRow = { warehouse, run: 'increment', size, orders: increment.orders, engine: null, scd1: scd1Increment?.engine ?? null, versions: null, error: null };
+            results.history.push(row);
+            try {
+              await quiesce(admin);
+              log(`   history (SCD2) incremental: engine -> ${warehouse}`);
+              row.engine = await engine(increment.file, url, null, warehouse === 'MariaDB' ? mariadbServer : null);
+              row.versions = await dimensionRows(url);
+              log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB; ${int(row.versions.customers)} customer and ${int(row.versions.products)} product versions`);
+              profileEngine(warehouse, `history increment ${int(increment.orders)} on ${int(size)}`, row.engine);
+            } catch (err) {
+              row.error = (err as Error).message.slice(0, 500);
+              log(`   history incremental failed: ${row.error}`);
+            }
+          }
+          if (warehouse === 'MariaDB') await dropDb(new URL(url).pathname.slice(1));
+          else removeDuckdb(duckFile);
+        }
+      }
       if (increment) {
         rmSync(increment.file, { force: true });
         for (const f of Object.values(increment.staging ?? {})) rmSync(f.path, { force: true });

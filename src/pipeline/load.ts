@@ -11,6 +11,7 @@
  * interleave with an open transaction.
  */
 import { Writable } from 'node:stream';
+import { PerformanceObserver } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact } from '../errors.ts';
@@ -47,6 +48,10 @@ export interface LoadSummary {
   stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMb: number;
+  /** CPU of the whole process during the load (every thread, DuckDB's native ones included), in ms. */
+  cpu: { userMs: number; systemMs: number };
+  /** Time spent in garbage collection by the engine's JavaScript (its thread's heap) during the load, in ms. */
+  gcMs: number;
   /** Warehouse operations retried on a fresh connection after a transient failure. */
   retries: number;
   warehouse: string;
@@ -62,11 +67,30 @@ export interface LoadHooks {
   progress?: Progress;
 }
 
+/** Sums the garbage collector's pauses on this thread from now until stop(), which returns the total in ms. */
+function gcTimer(): { stop(): number } {
+  let ms = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) ms += entry.duration;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      // Entries still queued for the callback are delivered by takeRecords().
+      for (const entry of observer.takeRecords()) ms += entry.duration;
+      observer.disconnect();
+      return ms;
+    },
+  };
+}
+
 /** HEAD requests (or stat calls) in flight at once while checking sources. */
 const SOURCE_INFO_CONCURRENCY = 8;
 
 export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
+  const gc = gcTimer();
   // Fail fast: every source must exist and be readable before anything is written. A prefix may hold
   // thousands of objects: their HEAD requests go out a few at a time, not one after another.
   const limit = pLimit(SOURCE_INFO_CONCURRENCY);
@@ -85,9 +109,13 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   } catch (err) {
     // Undo beginLoad either way, but the load's own error is the one to report.
     await warehouse.endLoad().catch(() => {});
+    gc.stop();
     throw err;
   }
   await warehouse.endLoad();
+  const cpu = process.cpuUsage(cpuAtStart);
+  summary.cpu = { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
+  summary.gcMs = Math.round(gc.stop());
   summary.elapsedMs = Date.now() - started;
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -195,6 +223,8 @@ async function loadSources(
       databaseSteps: {}, // set by runLoad, after endLoad
     },
     peakRssMb: 0, // set by runLoad
+    cpu: { userMs: 0, systemMs: 0 }, // set by runLoad
+    gcMs: 0, // set by runLoad
     retries: 0, // set by runLoad
     warehouse: warehouse.location,
     sources: reports,
