@@ -708,20 +708,21 @@ export abstract class SqlWarehouse implements Warehouse {
     }
     // History. Copies read the versions they copy before anything moves; a version gone goes before new ones
     // come (they may start on its day); facts move once the versions they move to exist.
+    const step = (what: string) => `${d.spec.table}: ${what}`;
     if (d.versions) {
       this.staged.add(d.spec.versionsStage);
-      await this.writeBulk(d.versions);
-      await this.exec(this.sql.copyVersions(d.spec));
-      await this.exec(this.sql.updateVersions(d.spec));
-      await this.exec(this.sql.deleteVersions(d.spec));
+      await this.timed(step('stage versions'), () => this.writeBulk(d.versions!));
+      await this.timed(step('copy versions'), () => this.exec(this.sql.copyVersions(d.spec)));
+      await this.timed(step('update versions'), () => this.exec(this.sql.updateVersions(d.spec)));
+      await this.timed(step('delete versions'), () => this.exec(this.sql.deleteVersions(d.spec)));
     }
-    if (d.inserts) await this.writeBulk(d.inserts);
+    if (d.inserts) await this.timed(step('new versions'), () => this.writeBulk(d.inserts!));
     if (d.repoints) {
       this.staged.add(d.spec.repointStage);
-      await this.writeBulk(d.repoints);
-      await this.exec(this.sql.repointFacts(d.spec));
+      await this.timed(step('stage repoints'), () => this.writeBulk(d.repoints!));
+      await this.timed(step('move facts'), () => this.exec(this.sql.repointFacts(d.spec)));
     }
-    if (d.days) await this.writeBulk(d.days);
+    if (d.days) await this.timed(step('days'), () => this.writeBulk(d.days!));
   }
 
   /**
