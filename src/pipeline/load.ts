@@ -90,7 +90,6 @@ const SOURCE_INFO_CONCURRENCY = 8;
 export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
-  const gc = gcTimer();
   // Fail fast: every source must exist and be readable before anything is written. A prefix may hold
   // thousands of objects: their HEAD requests go out a few at a time, not one after another.
   const limit = pLimit(SOURCE_INFO_CONCURRENCY);
@@ -104,6 +103,9 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
     keepFactKeys: opts.keepFactKeys,
   });
   let summary: LoadSummary;
+  // GC pauses from here on: the sources' checks and the schema before are I/O, and nothing before may leave the
+  // observer behind when it fails.
+  const gc = gcTimer();
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
   } catch (err) {

@@ -579,7 +579,10 @@ export abstract class SqlWarehouse implements Warehouse {
    * version in effect on their date.
    */
   private async planHistory<R>(spec: DimensionSpec<R>, orders: OrderRows[], rowsIn: (o: OrderRows) => readonly R[], store: HistoryStore, epoch: number): Promise<DimensionOutcome> {
-    let next = store.maxSk;
+    // observations() below records days in the store at once: never in a store learned anew meanwhile.
+    if (this.epoch !== epoch) throw STALE;
+    const startSk = store.maxSk;
+    let next = startSk;
     const nextSk = () => ++next;
     const after = new Map<string, KeyHistory>();
     const versionRows: BulkValue[][] = [];
@@ -639,6 +642,7 @@ export abstract class SqlWarehouse implements Warehouse {
         out[0] = id;
         out[1] = dateOf(day);
       }, 2), 'dimension'),
+      maxSk: next > startSk ? next : null,
     };
     return {
       planned,
@@ -652,6 +656,7 @@ export abstract class SqlWarehouse implements Warehouse {
       updated,
       commit: () => {
         for (const [id, h] of after) store.set(id, h);
+        if (next > store.maxSk) store.maxSk = next;
       },
     };
   }
@@ -723,6 +728,12 @@ export abstract class SqlWarehouse implements Warehouse {
       await this.timed(step('move facts'), () => this.exec(this.sql.repointFacts(d.spec)));
     }
     if (d.days) await this.timed(step('days'), () => this.writeBulk(d.days!));
+    if (d.maxSk !== null) {
+      // Keys are never handed out twice: a version that goes may have held the largest key (see learnHistory).
+      const name = maxSkSetting(d.spec);
+      await this.exec('DELETE FROM etl_settings WHERE name = ?', [name]);
+      await this.exec('INSERT INTO etl_settings (name, value) VALUES (?, ?)', [name, String(d.maxSk)]);
+    }
   }
 
   /**
@@ -771,7 +782,10 @@ export abstract class SqlWarehouse implements Warehouse {
     const { table, surrogateKey: sk } = spec;
     const [versions] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
     const [days] = await this.select(`SELECT COUNT(*) AS n FROM ${spec.days}`);
-    store.maxSk = Number(versions!.top);
+    // The largest key handed out, which a version gone since may have held: new keys go on after it, as they
+    // do in a run that was never interrupted (which remembers it in memory).
+    const [handedOut] = await this.select('SELECT value FROM etl_settings WHERE name = ?', [maxSkSetting(spec)]);
+    store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
     if (Number(versions!.n) + Number(days!.n) > HISTORY_ENTRIES) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk, attributes } = spec;
@@ -851,6 +865,9 @@ export abstract class SqlWarehouse implements Warehouse {
     // What the engine knows of the warehouse is read again before the next batch. Staging tables are
     // temporary: they died with the old session too.
     this.knowsWarehouse = false;
+    // Plans in progress were made on what is about to be forgotten: they become stale now, not once the
+    // warehouse has been learned again (they would otherwise commit into the maps while they are refilled).
+    this.epoch++;
     this.staged.clear();
     await this.open();
     // Staging tables are temporary: they belong to the connection, so each new one creates them once.
@@ -961,6 +978,8 @@ type PlannedDimension =
       repoints: PreparedBulk | null;
       /** Days observed for the first time. */
       days: PreparedBulk | null;
+      /** The largest surrogate key handed out so far, when this batch handed out new ones (kept in etl_settings). */
+      maxSk: number | null;
     };
 
 /** A dimension's part of a batch: what to write, how facts find their surrogate key, counts, and the commit. */
@@ -1072,6 +1091,11 @@ function rowsOf<T>(items: T[], fill: (item: T, out: BulkValue[]) => void, width:
       }
     },
   };
+}
+
+/** The etl_settings row that keeps a history dimension's largest surrogate key handed out. */
+function maxSkSetting(spec: DimensionSpec<unknown>): string {
+  return `${spec.table}.max_sk`;
 }
 
 /** A version as a history dimension's scan reads it: natural key, surrogate key, valid_from, valid_to, attributes. */
