@@ -270,6 +270,9 @@ async function runInit(db: string | undefined, dbSslCa: string | undefined, hist
   const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
   let mode: HistoryMode;
   try {
+    // Like a load: init may migrate collations and rebuild the fact table's keys, which must not happen under
+    // a load that dropped them (it holds the lock until it has built them again).
+    await warehouse.lock(DEFAULTS.lockTimeout);
     mode = await warehouse.ensureSchema(history);
   } finally {
     await warehouse.close();
