@@ -50,6 +50,7 @@ import {
 } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
+import { adminConnection } from './helpers/mysql.ts';
 import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
@@ -410,6 +411,55 @@ for (const dialect of DIALECTS) {
       });
     });
   });
+
+  if (dialect.name === 'mysql') {
+    describe('history: the server kills the engine\'s connections mid-load (mysql)', () => {
+      it('every batch is retried on a fresh connection, planned anew; the warehouse is a clean run\'s, surrogate keys included', async () => {
+        // Late observations all through the file, small batches: plans are made ahead while the connection
+        // dies, and what the engine knew is learned again after each reconnect (versions, days, largest keys).
+        const records = randomHistoryExports({ seed: 79, orders: 20000, customers: 60, products: 40, days: 300, files: 1 })[0]!;
+        const path = files.file('killed-connections.json', JSON.stringify(records, null, 1));
+        const batch = 200;
+        const clean = await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, [path], { batch });
+          return historySnapshot(db, BOTH);
+        });
+        assertEqualsOracle(clean, historyOracle([records], BOTH), 'the clean run');
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          let done = false;
+          const run = runCli(['load', path, '--db', db.url, '--batch-size', String(batch), '--json', '--retries', '8']).finally(() => (done = true));
+          const killer = await adminConnection();
+          let kills = 0;
+          try {
+            for (let i = 0; i < 400 && kills < 3 && !done; i++) {
+              await new Promise((r) => setTimeout(r, 40));
+              const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [
+                db.mysql!.name,
+                (db.mysql!.admin as unknown as { threadId: number }).threadId,
+              ]);
+              for (const row of rows as { ID: number }[]) {
+                if (await killer.query(`KILL ${Number(row.ID)}`).then(() => true, () => false)) kills++;
+                await new Promise((r) => setTimeout(r, 150));
+              }
+            }
+          } finally {
+            await killer.end();
+          }
+          const r = ok(await run, 'the load whose connections were killed');
+          assert.ok(kills >= 2, `killed ${kills} connections`);
+          assert.ok(JSON.parse(r.stdout).retries >= kills, `a retry per kill: ${r.stdout}`);
+          const got = await historySnapshot(db, BOTH);
+          assertEqualsOracle(got, historyOracle([records], BOTH), 'after killed connections');
+          const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
+          assert.deepEqual(a.customers, b.customers, 'customers, surrogate keys included');
+          assert.deepEqual(a.products, b.products, 'products, surrogate keys included');
+          assert.deepEqual(a.facts, b.facts, 'facts, surrogate keys included');
+        });
+      });
+    });
+  }
 
   describe(`history: SIGKILL and re-run (${dialect.name})`, () => {
     it('a killed load leaves whole batches; re-run, the warehouse is a clean run\'s, surrogate keys included', async () => {

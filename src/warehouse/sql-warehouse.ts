@@ -132,6 +132,15 @@ export abstract class SqlWarehouse implements Warehouse {
   private knowsWarehouse = false;
   /** Resolves once the last batch handed in is planned (ahead, or when it was written). */
   private lastPlanned: Promise<void> = Promise.resolve();
+  /**
+   * Batches by hand-in order: the last handed in, the last whose plan what the engine knows has taken in, and
+   * the last committed. A batch plans ahead only on top of the plan of the batch just before it: after a
+   * reconnect the engine knows the committed batches only, and the batches after them are planned again, in
+   * order, by the writer (a batch handed in meanwhile must not plan ahead of one that is yet to be re-planned).
+   */
+  private handedIn = 0;
+  private plannedThrough = 0;
+  private committedThrough = 0;
   /** Staging tables written by the last batch: emptied before the next one. */
   private readonly staged = new Set<string>();
   /** Counts what the engine has learned of the warehouse: a plan made before the last learning is stale. */
@@ -261,17 +270,20 @@ export abstract class SqlWarehouse implements Warehouse {
     // in (else it plans when it is written, in order). A plan yields now and then, so that the answers to the
     // statements of the batch being written are taken up at once instead of after it.
     const epoch = this.epoch;
+    const seq = ++this.handedIn;
     const previous = this.lastPlanned;
     let planned!: () => void;
     this.lastPlanned = new Promise<void>((resolve) => (planned = resolve));
-    const ahead = previous.then(() => (this.canPlanAhead() && this.epoch === epoch ? this.timed('plan', () => this.planBatch(prepared, batch)) : null));
+    const ahead = previous.then(() =>
+      this.canPlanAhead() && this.epoch === epoch && this.plannedThrough === seq - 1 ? this.timed('plan', () => this.planBatch(prepared, batch, seq)) : null,
+    );
     ahead.then(
       (p) => {
         if (p !== null && p.epoch === epoch) planned();
       },
       () => planned(),
     );
-    return this.serial(() => this.apply(loadId, batch, prepared, ahead, planned));
+    return this.serial(() => this.apply(loadId, batch, seq, prepared, ahead, planned));
   }
 
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void> {
@@ -411,7 +423,7 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
-  private async apply(loadId: number, batch: Batch, prepared: PreparedBatch, ahead: Promise<PlannedBatch | null>, donePlanning: () => void): Promise<LoadCounts> {
+  private async apply(loadId: number, batch: Batch, seq: number, prepared: PreparedBatch, ahead: Promise<PlannedBatch | null>, donePlanning: () => void): Promise<LoadCounts> {
     try {
       let planned = await ahead.catch(() => null);
       const load = this.loads.get(loadId);
@@ -423,9 +435,10 @@ export abstract class SqlWarehouse implements Warehouse {
         async () => {
           await this.learnWarehouse();
           // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
-          if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch);
+          if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch, seq);
           donePlanning();
           const counts = await this.writeBatch(loadId, load.uri, planned, batch);
+          this.committedThrough = seq;
           const total = { ...load.counts };
           addCounts(total, counts);
           load.counts = total;
@@ -439,6 +452,7 @@ export abstract class SqlWarehouse implements Warehouse {
           const counts = zeroCounts();
           for (const k of Object.keys(counts) as (keyof LoadCounts)[]) counts[k] = ledger[k] - load.counts[k];
           load.counts = ledger;
+          this.committedThrough = seq;
           return counts;
         },
       );
@@ -483,14 +497,14 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   /** Plan with the keys the maps have forgotten looked up first (on the connection, in the batch's turn). */
-  private async planWithLookups(p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
+  private async planWithLookups(p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     await this.timed('lookups', async () => {
       if (this.history.customers) await this.lookupHistory(CUSTOMERS, batch.orders.map((o) => o.customer.customerId), this.customerHistory);
       else await this.lookupUnknown(CUSTOMERS, p.customers, this.customerKeys);
       if (this.history.products) await this.lookupHistory(PRODUCTS, batch.orders.flatMap((o) => o.lines.map((l) => l.productId)), this.productHistory);
       else await this.lookupUnknown(PRODUCTS, p.products, this.productKeys);
     });
-    return this.timed('plan', () => this.planBatch(p, batch));
+    return this.timed('plan', () => this.planBatch(p, batch, seq));
   }
 
   /**
@@ -501,16 +515,16 @@ export abstract class SqlWarehouse implements Warehouse {
    * connection, the same plan is written again; after a reconnect, everything is learned again and every batch
    * not yet committed is planned again (epoch).
    */
-  private async planBatch(p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
+  private async planBatch(p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     try {
-      return await this.planBatchAt(this.epoch, p, batch);
+      return await this.planBatchAt(this.epoch, p, batch, seq);
     } catch (err) {
       if (err === STALE) return STALE_PLAN;
       throw err;
     }
   }
 
-  private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch): Promise<PlannedBatch> {
+  private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     const customers = this.history.customers
       ? await this.planHistory(CUSTOMERS, batch.orders, (o) => [o.customer], this.customerHistory, epoch)
       : this.planScd1(CUSTOMERS, p.customers, this.customerKeys);
@@ -548,6 +562,7 @@ export abstract class SqlWarehouse implements Warehouse {
     customers.commit();
     products.commit();
     if (this.orderFilter) for (const o of p.orders) this.orderFilter.add(o.orderId);
+    this.plannedThrough = seq;
     return planned;
   }
 
@@ -775,6 +790,8 @@ export abstract class SqlWarehouse implements Warehouse {
     });
     this.knowsWarehouse = true;
     this.epoch++;
+    // What was just read holds the committed batches and nothing after them.
+    this.plannedThrough = this.committedThrough;
   }
 
   /** Every key's versions and observed days, if they fit; else the largest surrogate key only. */
