@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot as Snap } from './helpers/model.ts';
-import { adminConnection, mysqlServer, privateServerOnly } from './helpers/mysql.ts';
+import { adminConnection, killConnections, mysqlServer, privateServerOnly } from './helpers/mysql.ts';
 import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { DIALECTS, type DialectName, type TestWarehouse } from './helpers/warehouses.ts';
@@ -229,22 +229,7 @@ describe('faults of the MySQL server', () => {
     await withDb(dialect, async (db) => {
       let done = false;
       const load = runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json', '--retries', '8']).finally(() => (done = true));
-      const killer = await adminConnection();
-      // Kills that happened: KILL answered OK for a connection of the engine's (a KILL of one already gone fails).
-      let kills = 0;
-      try {
-        for (let i = 0; i < 400 && kills < 3 && !done; i++) {
-          await new Promise((r) => setTimeout(r, 25));
-          const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.mysql!.name, (db.mysql!.admin as unknown as { threadId: number }).threadId]);
-          for (const row of rows as { ID: number }[]) {
-            const killed = await killer.query(`KILL ${Number(row.ID)}`).then(() => true, () => false);
-            if (killed) kills++;
-            await new Promise((r) => setTimeout(r, 150));
-          }
-        }
-      } finally {
-        await killer.end();
-      }
+      const kills = await killConnections(db.mysql!, () => done);
       const r = await load;
       assert.equal(r.code, 0, r.stderr);
       assert.ok(kills >= 2, `killed ${kills} connections`);

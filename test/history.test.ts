@@ -50,7 +50,7 @@ import {
 } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
-import { adminConnection } from './helpers/mysql.ts';
+import { killConnections } from './helpers/mysql.ts';
 import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
@@ -130,6 +130,26 @@ async function assertTables(db: TestWarehouse, mode: HistoryMode): Promise<void>
 }
 
 const write = (name: string, records: unknown[]) => files.file(name, JSON.stringify(records, null, 1));
+
+/** A clean run of one file into a fresh history warehouse, checked against the oracle: what a fault's re-run must give. */
+async function cleanRun(dialect: (typeof DIALECTS)[number], path: string, records: unknown[], batch: number): Promise<HistorySnapshot> {
+  const clean = await withDb(dialect, async (db) => {
+    await init(db, BOTH);
+    await load(db, [path], { batch });
+    return historySnapshot(db, BOTH);
+  });
+  assertEqualsOracle(clean, historyOracle([records], BOTH), 'the clean run');
+  return clean;
+}
+
+/** The oracle's warehouse, and a clean run's to the surrogate key. */
+function assertCleanRun(got: HistorySnapshot, clean: HistorySnapshot, records: unknown[], what: string): void {
+  assertEqualsOracle(got, historyOracle([records], BOTH), what);
+  const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
+  assert.deepEqual(a.customers, b.customers, `${what}: customers, surrogate keys included`);
+  assert.deepEqual(a.products, b.products, `${what}: products, surrogate keys included`);
+  assert.deepEqual(a.facts, b.facts, `${what}: facts, surrogate keys included`);
+}
 
 for (const dialect of DIALECTS) {
   describe(`history mode (${dialect.name})`, () => {
@@ -420,42 +440,16 @@ for (const dialect of DIALECTS) {
         const records = randomHistoryExports({ seed: 79, orders: 20000, customers: 60, products: 40, days: 300, files: 1 })[0]!;
         const path = files.file('killed-connections.json', JSON.stringify(records, null, 1));
         const batch = 200;
-        const clean = await withDb(dialect, async (db) => {
-          await init(db, BOTH);
-          await load(db, [path], { batch });
-          return historySnapshot(db, BOTH);
-        });
-        assertEqualsOracle(clean, historyOracle([records], BOTH), 'the clean run');
+        const clean = await cleanRun(dialect, path, records, batch);
         await withDb(dialect, async (db) => {
           await init(db, BOTH);
           let done = false;
           const run = runCli(['load', path, '--db', db.url, '--batch-size', String(batch), '--json', '--retries', '8']).finally(() => (done = true));
-          const killer = await adminConnection();
-          let kills = 0;
-          try {
-            for (let i = 0; i < 400 && kills < 3 && !done; i++) {
-              await new Promise((r) => setTimeout(r, 40));
-              const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [
-                db.mysql!.name,
-                (db.mysql!.admin as unknown as { threadId: number }).threadId,
-              ]);
-              for (const row of rows as { ID: number }[]) {
-                if (await killer.query(`KILL ${Number(row.ID)}`).then(() => true, () => false)) kills++;
-                await new Promise((r) => setTimeout(r, 150));
-              }
-            }
-          } finally {
-            await killer.end();
-          }
+          const kills = await killConnections(db.mysql!, () => done);
           const r = ok(await run, 'the load whose connections were killed');
           assert.ok(kills >= 2, `killed ${kills} connections`);
           assert.ok(JSON.parse(r.stdout).retries >= kills, `a retry per kill: ${r.stdout}`);
-          const got = await historySnapshot(db, BOTH);
-          assertEqualsOracle(got, historyOracle([records], BOTH), 'after killed connections');
-          const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
-          assert.deepEqual(a.customers, b.customers, 'customers, surrogate keys included');
-          assert.deepEqual(a.products, b.products, 'products, surrogate keys included');
-          assert.deepEqual(a.facts, b.facts, 'facts, surrogate keys included');
+          assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'after killed connections');
         });
       });
     });
@@ -468,12 +462,7 @@ for (const dialect of DIALECTS) {
       const path = files.file(`sigkill-${dialect.name}.json`, JSON.stringify(records, null, 1));
       const body = readFileSync(path);
       const batch = 250;
-      const clean = await withDb(dialect, async (db) => {
-        await init(db, BOTH);
-        await load(db, [path], { batch });
-        return historySnapshot(db, BOTH);
-      });
-      assertEqualsOracle(clean, historyOracle([records], BOTH), 'the clean run');
+      const clean = await cleanRun(dialect, path, records, batch);
 
       // The load reads from S3 through a proxy that stalls the body at 60%: it cannot finish, whenever the
       // kill comes, and has committed the whole batches before the stall by then.
@@ -512,12 +501,7 @@ for (const dialect of DIALECTS) {
 
           const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3.endpoint, '--json']), 're-run');
           assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
-          const rerun = await historySnapshot(db, BOTH);
-          assertEqualsOracle(rerun, historyOracle([records], BOTH), 'after SIGKILL and re-run');
-          const [got, want] = [keyedRows(rerun.tables), keyedRows(clean.tables)];
-          assert.deepEqual(got.customers, want.customers, 'customers, surrogate keys included');
-          assert.deepEqual(got.products, want.products, 'products, surrogate keys included');
-          assert.deepEqual(got.facts, want.facts, 'facts, surrogate keys included');
+          assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'after SIGKILL and re-run');
         });
       } finally {
         await proxy.close();

@@ -88,6 +88,29 @@ export async function adminConnection(): Promise<mysql.Connection> {
   return connect(server.url, server.private ? 'the private MariaDB' : 'the MySQL server of MYSQL_URL');
 }
 
+/**
+ * KILLs the connections of the engine to `db` (every connection to it but the test's own) until `done()` or
+ * three kills, a connection every 150 ms, polling every 25 ms. Returns the kills that happened: KILL answered
+ * OK (a KILL of a connection already gone fails and does not count).
+ */
+export async function killConnections(db: TestDb, done: () => boolean): Promise<number> {
+  const killer = await adminConnection();
+  let kills = 0;
+  try {
+    for (let i = 0; i < 400 && kills < 3 && !done(); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const [rows] = await killer.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ?', [db.name, (db.admin as unknown as { threadId: number }).threadId]);
+      for (const row of rows as { ID: number }[]) {
+        if (await killer.query(`KILL ${Number(row.ID)}`).then(() => true, () => false)) kills++;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    }
+  } finally {
+    await killer.end();
+  }
+  return kills;
+}
+
 export interface TestDb {
   /** URL of the fresh database, for --db. */
   url: string;
