@@ -4,16 +4,16 @@
  * gives, surrogate keys included.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot as Snap } from './helpers/model.ts';
 import { adminConnection, killConnections, mysqlServer, privateServerOnly } from './helpers/mysql.ts';
-import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
+import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
+import { killLoadMidRun } from './helpers/sigkill.ts';
 import { DIALECTS, type DialectName, type TestWarehouse } from './helpers/warehouses.ts';
 
 const MYSQL = DIALECTS.find((d) => d.name === 'mysql')!;
@@ -145,38 +145,14 @@ for (const { name: dialect } of DIALECTS) describe(`faults and bad input (${dial
   });
 
   it('converges after the process is killed with SIGKILL mid-load, resuming from the last committed batch', async () => {
-    // The load reads from S3 through a proxy that stalls the body part-way: it cannot finish, whenever the kill
-    // comes, and has committed the whole batches before the stall by then (what the ledger says, or what its
-    // write-ahead log shows while DuckDB holds the file).
+    // The load reads from S3 through a proxy that stalls the body part-way (test/helpers/sigkill.ts).
     const s3 = await startS3();
     const proxy = await startFaultProxy(s3.endpoint, [{ after: 9_000_000, kind: 'stall' }]);
     try {
       await s3.put('sigkill/big.json', readFileSync(big));
       const source = `s3://${BUCKET}/sigkill/big.json`;
       await withDb(dialect, async (db) => {
-        const child = spawn(process.execPath, [BIN, 'load', source, '--db', db.url, '--batch-size', '500', '--s3-endpoint', proxy.endpoint, '--s3-stall-timeout', '300'], {
-          cwd: ROOT,
-          env: { ...process.env, ...S3_ENV },
-          stdio: 'ignore',
-        });
-        const exited = new Promise<void>((r) => child.on('exit', () => r()));
-        // MySQL: until the ledger shows a batch. DuckDB holds its file locked: until its write-ahead log has
-        // stopped growing for 1.5 s (stalled at the proxy, the load has nothing left to commit).
-        const wal = `${db.url.replace(/^duckdb:/, '')}.wal`;
-        let lastSize = -1;
-        let stableSince = Date.now();
-        const committedSomething = async () => {
-          if (dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) > 0;
-          const size = existsSync(wal) ? statSync(wal).size : 0;
-          if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
-          return size > 0 && Date.now() - stableSince > 1500;
-        };
-        for (let i = 0; i < 1200 && !(await committedSomething()); i++) await new Promise((r) => setTimeout(r, 25));
-        child.kill('SIGKILL');
-        await exited;
-        const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
-        const committed = Number(ledger?.records_committed ?? 0);
-        assert.equal(ledger?.status, 'running', 'the killed load never finished');
+        const committed = await killLoadMidRun(db, source, proxy.endpoint, 500);
         assert.ok(committed > 0 && committed % 500 === 0 && committed < 30000, `killed after ${committed} records`);
         const prefix = emptyModel();
         applyOrders(prefix, (JSON.parse(readFileSync(big, 'utf8')) as unknown[]).slice(0, committed));

@@ -19,8 +19,7 @@
  *   batches after the kill, and a clean run's warehouse, surrogate keys included, after the re-run.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
 import {
@@ -51,8 +50,9 @@ import {
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
 import { killConnections } from './helpers/mysql.ts';
-import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
+import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
+import { killLoadMidRun } from './helpers/sigkill.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
 // The S3 client of the SIGKILL test reads its credentials from the environment (s3rver's built-in account).
@@ -473,29 +473,7 @@ for (const dialect of DIALECTS) {
         const source = `s3://${BUCKET}/sigkill/${dialect.name}.json`;
         await withDb(dialect, async (db) => {
           await init(db, BOTH);
-          const child = spawn(process.execPath, [BIN, 'load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', proxy.endpoint, '--s3-stall-timeout', '300'], {
-            cwd: ROOT,
-            env: { ...process.env, ...S3_ENV },
-            stdio: 'ignore',
-          });
-          const exited = new Promise<void>((r) => child.on('exit', () => r()));
-          // MySQL: until the ledger shows a batch. DuckDB holds its file locked: until its write-ahead log has
-          // stopped growing for 1.5 s (stalled at the proxy, the load has nothing left to commit).
-          const wal = `${db.url.replace(/^duckdb:/, '')}.wal`;
-          let lastSize = -1;
-          let stableSince = Date.now();
-          const committedSomething = async () => {
-            if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) > 0;
-            const size = existsSync(wal) ? statSync(wal).size : 0;
-            if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
-            return size > 0 && Date.now() - stableSince > 1500;
-          };
-          for (let i = 0; i < 1200 && !(await committedSomething()); i++) await new Promise((r) => setTimeout(r, 25));
-          child.kill('SIGKILL');
-          await exited;
-          const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
-          const committed = Number(ledger?.records_committed ?? 0);
-          assert.equal(ledger?.status, 'running', 'the killed load never finished');
+          const committed = await killLoadMidRun(db, source, proxy.endpoint, batch);
           assert.ok(committed > 0 && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches only after SIGKILL');
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generate } from '../bench/generate.ts';
+import { generate, rng } from '../bench/generate.ts';
 import { DEFAULTS } from '../src/options.ts';
 import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
@@ -40,18 +40,6 @@ async function assertEqualsModel(db: TestWarehouse, want: KeyedSnapshot, what: s
   assert.deepEqual(got.facts, want.facts, `${what}: fact rows`);
   assert.deepEqual([...got.customerKeys].sort(), [...want.customerKeys].sort(), `${what}: customer surrogate keys`);
   assert.deepEqual([...got.productKeys].sort(), [...want.productKeys].sort(), `${what}: product surrogate keys`);
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

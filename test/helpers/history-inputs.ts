@@ -8,6 +8,10 @@
  *   one order) and one where each natural key has at most one observation per day and no order is
  *   re-delivered, whose result must not depend on the load order.
  */
+import { rng } from '../../bench/generate.ts';
+
+/** mulberry32, the generator's: a small deterministic PRNG. */
+export { rng };
 
 type Json = Record<string, unknown>;
 
@@ -200,18 +204,6 @@ export const QUIET: HistoryCase = {
 };
 
 export const CASES: HistoryCase[] = [MOVES, PRICE, SAME_DAY, EQUALITY, REDELIVERY, QUIET];
-
-/** mulberry32: a small deterministic PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   const out = [...xs];

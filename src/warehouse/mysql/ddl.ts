@@ -79,18 +79,21 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
   ];
 }
 
-export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
-  ...dimensionDdl(c, 'customers', mode.customers),
-  ...dimensionDdl(c, 'products', mode.products),
-  `CREATE TABLE IF NOT EXISTS orders (
-    order_id VARCHAR(${K}) NOT NULL,
+/** A fact line's columns and primary key: the fact table's, and the staging table of re-delivered lines. */
+const FACT_LINE_COLUMNS = `order_id VARCHAR(${K}) NOT NULL,
     line_no INT UNSIGNED NOT NULL,
     order_date DATE NOT NULL,
     total_amount ${MONEY} NULL,
     product_sk BIGINT UNSIGNED NOT NULL,
     customer_sk BIGINT UNSIGNED NOT NULL,
     quantity INT UNSIGNED NOT NULL,
-    PRIMARY KEY (order_id, line_no),
+    PRIMARY KEY (order_id, line_no)`;
+
+export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
+  ...dimensionDdl(c, 'customers', mode.customers),
+  ...dimensionDdl(c, 'products', mode.products),
+  `CREATE TABLE IF NOT EXISTS orders (
+    ${FACT_LINE_COLUMNS},
     ${FACT_SECONDARY_KEYS.map((k) => k.definition).join(',\n    ')}
   ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS etl_loads (
@@ -146,14 +149,7 @@ export const stagingDdl = (c: ByteCollation): string[] => [
   ) ${tableOptions(c)}`,
   // The lines of orders delivered again, and how many lines each has now (see MysqlWarehouse.writeReplace).
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_lines (
-    order_id VARCHAR(${K}) NOT NULL,
-    line_no INT UNSIGNED NOT NULL,
-    order_date DATE NOT NULL,
-    total_amount ${MONEY} NULL,
-    product_sk BIGINT UNSIGNED NOT NULL,
-    customer_sk BIGINT UNSIGNED NOT NULL,
-    quantity INT UNSIGNED NOT NULL,
-    PRIMARY KEY (order_id, line_no)
+    ${FACT_LINE_COLUMNS}
   ) ${tableOptions(c)}`,
   `CREATE TEMPORARY TABLE IF NOT EXISTS stage_order_sizes (
     order_id VARCHAR(${K}) NOT NULL,

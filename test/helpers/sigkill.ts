@@ -1,0 +1,37 @@
+/**
+ * SIGKILL of a load in mid-run, shared by the fault tests of both dimension modes: the bin loads an S3 object
+ * through a fault proxy that stalls the body part-way, so the load cannot finish whenever the kill comes, and
+ * it is killed once it has committed something (what the ledger says on MySQL; on DuckDB, which holds its file
+ * locked, once the write-ahead log has stopped growing for 1.5 s: stalled at the proxy, nothing is left to
+ * commit). Returns the records the ledger says were committed; the ledger must still say `running`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { BIN, ROOT } from './run.ts';
+import { S3_ENV } from './s3.ts';
+import type { TestWarehouse } from './warehouses.ts';
+
+export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint: string, batch: number): Promise<number> {
+  const child = spawn(process.execPath, [BIN, 'load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', endpoint, '--s3-stall-timeout', '300'], {
+    cwd: ROOT,
+    env: { ...process.env, ...S3_ENV },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const wal = `${db.url.replace(/^duckdb:/, '')}.wal`;
+  let lastSize = -1;
+  let stableSince = Date.now();
+  const committedSomething = async () => {
+    if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) > 0;
+    const size = existsSync(wal) ? statSync(wal).size : 0;
+    if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
+    return size > 0 && Date.now() - stableSince > 1500;
+  };
+  for (let i = 0; i < 1200 && !(await committedSomething()); i++) await new Promise((r) => setTimeout(r, 25));
+  child.kill('SIGKILL');
+  await exited;
+  const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+  assert.equal(ledger?.status, 'running', 'the killed load never finished');
+  return Number(ledger?.records_committed ?? 0);
+}
