@@ -5,6 +5,7 @@
 import type { ReferenceRun } from './duckdb-reference.ts';
 import type { MysqlReferenceRun } from './incremental.ts';
 import type { ParseResult } from './parse.ts';
+import { PLAN_AHEAD_STEP } from '../src/warehouse/types.ts';
 import { stepCoverage } from './profile.ts';
 import type { ReferenceResult } from './reference.ts';
 import type { SeedResult } from './seed.ts';
@@ -158,7 +159,7 @@ const REASONS: Record<string, string> = {
   'DuckDB increment':
     "DuckDB's delete of re-delivered orders and the commit of their row groups dominate, per batch; the reference does them once for the whole increment",
   'named database steps':
-    "stages.databaseMs is the sum of each batch's wall time from its hand-in to its commit, and with two batches in flight those overlap (a batch's clock runs while the one before it is written): it counts the same time up to twice, so the named steps (timed in the writer) cover less of it than they do of the writer's real time; timing databaseMs in the writer is the fix",
+    "stages.databaseMs is the writer's wall time from taking a batch up to its commit, and every statement it runs is in a named step; what is left is the writer's time between statements (its retries' backoff after a lost connection, and the turns of the event loop taken by the next batch's planning while the writer waits for an answer)",
   'history (SCD2) first load':
     'every order is an observation of its customer and its products on its date: per line the engine looks up the version in effect on that day in its store of versions and observed days, groups the observations that do not agree with it by key to cut versions, and writes the days observed for the first time (etl_*_days: about as many rows as the fact table at first) and the versions with valid_from/valid_to; that is Node CPU and server work on the same 2 cores, and the bench\'s dates are out of order, so versions are also re-cut across batches',
   'history (SCD2) increment':
@@ -274,7 +275,8 @@ export function collectTargets(r: BenchResults): Target[] {
 function profileLine(p: ProfileRow): string {
   const sum = p.summary;
   const cov = stepCoverage(p.databaseMs, p.steps);
-  const steps = `${cov.listed.map(([k, ms]) => `${k} ${s1(ms)}`).join(', ')} — ${Math.round(cov.coveredPct)}% (${Math.round(cov.namedPct)}%)`;
+  const ahead = p.steps[PLAN_AHEAD_STEP];
+  const steps = `${cov.listed.map(([k, ms]) => `${k} ${s1(ms)}`).join(', ')} — ${Math.round(cov.coveredPct)}% (${Math.round(cov.namedPct)}%)${ahead === undefined ? '' : `; beside the writer: plan ahead ${s1(ahead)}`}`;
   const gc = sum ? (sum.gcMs === undefined ? 'n/a' : `${((100 * sum.gcMs) / (p.seconds * 1000)).toFixed(1)}%`) : '—';
   const proc = p.processCpu ? s1(p.processCpu.userMs + p.processCpu.systemMs) : sum ? 'n/a' : '—';
   const dbCpu = p.warehouse === 'DuckDB' ? 'in-process' : s1(p.serverCpuMs);
@@ -355,8 +357,10 @@ export function renderResults(r: BenchResults): string {
     '"process CPU" is the engine\'s whole process measured from outside (the shell\'s `times`: user + system).',
     `Database CPU is the MariaDB server process's CPU over the same interval (/proc/<pid>/stat, pid from @@pid_file${r.serverCpuUnavailable ? `; n/a here: ${r.serverCpuUnavailable}` : ''}:`,
     'the whole server, so anything else it serves meanwhile counts too); DuckDB runs inside the engine\'s',
-    'process, so its CPU is in the process CPU. Database time is `stages.databaseMs` (wall time inside batch',
-    'transactions) plus the steps timed outside batches (`build fact keys`); the steps listed are the largest named',
+    'process, so its CPU is in the process CPU. Database time is `stages.databaseMs` (the writer\'s own wall time,',
+    'batch after batch, from taking a batch up to its commit) plus the steps timed outside batches (`build fact keys`).',
+    'Planning a batch while the one before it is written (`plan ahead`) is Node\'s work beside the writer, so it is',
+    'shown after the steps and not counted as database time. The steps listed are the largest named',
     'ones, as many as reach 90% of it, with the share they cover (and, in brackets, the share of all named steps).',
     'Reference rows: their own steps, over their wall time.',
     '',

@@ -26,7 +26,7 @@ import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, PRODUCTS, REJECT_CO
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
-import { addCounts, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
+import { addCounts, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
   retry: RetryPolicy;
@@ -157,6 +157,8 @@ export abstract class SqlWarehouse implements Warehouse {
   protected lockTimeout: number | null = null;
   /** Milliseconds spent per step of applyBatch, summed over the run (for the bench's breakdown). */
   readonly timings: Record<string, number> = {};
+  /** The writer's own wall time applying batches (see Warehouse.writerMs). */
+  writerMs = 0;
   retries = 0;
 
   protected readonly note: (message: string) => void;
@@ -275,7 +277,7 @@ export abstract class SqlWarehouse implements Warehouse {
     let planned!: () => void;
     this.lastPlanned = new Promise<void>((resolve) => (planned = resolve));
     const ahead = previous.then(() =>
-      this.canPlanAhead() && this.epoch === epoch && this.plannedThrough === seq - 1 ? this.timed('plan', () => this.planBatch(prepared, batch, seq)) : null,
+      this.canPlanAhead() && this.epoch === epoch && this.plannedThrough === seq - 1 ? this.timed(PLAN_AHEAD_STEP, () => this.planBatch(prepared, batch, seq)) : null,
     );
     ahead.then(
       (p) => {
@@ -424,8 +426,10 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   private async apply(loadId: number, batch: Batch, seq: number, prepared: PreparedBatch, ahead: Promise<PlannedBatch | null>, donePlanning: () => void): Promise<LoadCounts> {
+    const started = performance.now();
     try {
-      let planned = await ahead.catch(() => null);
+      // The plan made ahead is usually ready; when it is not, the writer waits for it, and says so.
+      let planned = await this.timed('wait for plan', () => ahead.catch(() => null));
       const load = this.loads.get(loadId);
       if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
       // A batch never commits after one before it failed: the ledger's records_committed must stay a prefix.
@@ -460,6 +464,7 @@ export abstract class SqlWarehouse implements Warehouse {
       this.batchFailed = true;
       throw err;
     } finally {
+      this.writerMs += performance.now() - started;
       // However this batch ended, the next one may go on (to plan, or to fail as this one did).
       donePlanning();
     }

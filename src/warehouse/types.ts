@@ -4,6 +4,9 @@
  */
 import type { Batch, HistoryMode } from '../model.ts';
 
+/** The step that plans a batch while the batch before it is written: Node's work, beside the writer's. */
+export const PLAN_AHEAD_STEP = 'plan ahead';
+
 export interface SourceIdentity {
   /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
   uri: string;
@@ -86,8 +89,17 @@ export interface Warehouse {
   /** Where the data goes, with credentials removed. */
   readonly location: string;
   readonly capabilities: WarehouseCapabilities;
-  /** Milliseconds per step of applying batches, summed (for the summary's breakdown). */
+  /**
+   * Milliseconds per step of applying batches, summed (for the summary's breakdown). Every step but
+   * `PLAN_AHEAD_STEP` and `build fact keys` is a part of `writerMs`.
+   */
   readonly timings: Readonly<Record<string, number>>;
+  /**
+   * The writer's own wall time applying batches, one batch at a time: from taking a batch up (waiting for
+   * its plan if it is not ready) to its commit. A batch planned ahead is planned while the batch before it is
+   * written, so that planning is not in here.
+   */
+  readonly writerMs: number;
   /** Operations retried on a fresh connection after a transient failure (lost connection, deadlock, lock wait). */
   readonly retries: number;
   /**
