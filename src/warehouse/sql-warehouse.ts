@@ -609,11 +609,11 @@ export abstract class SqlWarehouse implements Warehouse {
     const inserts: { id: string; v: InsertedVersion<R> }[] = [];
     const repoints: Repoint[] = [];
     const days: { id: string; day: number }[] = [];
-    const seen = observations(spec, orders, rowsIn, store, days);
+    const seen = await observations(spec, orders, rowsIn, store, days, () => this.epoch === epoch);
     let updated = 0;
     let placed = 0;
     for (const [id, obs] of seen) {
-      if (++placed % 2000 === 0) {
+      if (++placed % 500 === 0) {
         await breather();
         // Learned anew meanwhile (a reconnect): stop; the batch is planned again when it is written.
         if (this.epoch !== epoch) throw STALE;
@@ -1021,15 +1021,22 @@ interface DimensionOutcome {
  * first appearance. Most do not: an observation that agrees with the version in effect on its day (before any
  * other of its key in the batch) only adds its day, if new; that is done here, in place, without more ado.
  */
-function observations<R>(
+async function observations<R>(
   spec: DimensionSpec<R>,
   orders: OrderRows[],
   rowsOf: (o: OrderRows) => readonly R[],
   store: HistoryStore,
   newDays: { id: string; day: number }[],
-): Map<string, Observation<R>[]> {
+  current: () => boolean,
+): Promise<Map<string, Observation<R>[]>> {
   const out = new Map<string, Observation<R>[]>();
-  for (const o of orders) {
+  for (let n = 0; n < orders.length; n++) {
+    if ((n & 511) === 511) {
+      // Let the writer's answers in (a plan made ahead shares the thread with the batch being written).
+      await breather();
+      if (!current()) throw STALE;
+    }
+    const o = orders[n]!;
     const day = epochDay(o.orderDate);
     for (const r of rowsOf(o)) {
       const id = spec.id(r);

@@ -1,0 +1,96 @@
+/**
+ * DimensionKeys and its KeyIndex (src/warehouse/keys.ts) against a plain Map in insertion order: random sets
+ * of new and known keys (colliding, growing, past capacity), so that the open-addressing table's deletion is
+ * exercised as much as its lookups. After every step, every key the model holds is found with its surrogate
+ * key and hash, every key it forgot is not found, and the oldest keys are the ones forgotten.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DimensionKeys, KeyIndex } from '../../src/warehouse/keys.ts';
+import { rng } from '../helpers/history-inputs.ts';
+
+describe('DimensionKeys', () => {
+  it('finds every key it holds and forgets the oldest past capacity, as a Map in insertion order would', () => {
+    const r = rng(11);
+    const capacity = 400;
+    const keys = new DimensionKeys(capacity);
+    const model = new Map<string, { sk: number; hash: number }>();
+    const forgotten = new Set<string>();
+    // Few distinct keys, and short ones: many share a probe run, so deletions move entries back.
+    const key = () => `C${Math.floor(r() * 1500)}`;
+    keys.complete = true;
+    for (let step = 0; step < 20_000; step++) {
+      const id = key();
+      const value = { sk: step + 1, hash: Math.floor(r() * 2 ** 40) };
+      if (model.has(id)) model.set(id, value);
+      else {
+        if (model.size >= capacity) {
+          for (const old of [...model.keys()].slice(0, capacity / 8)) {
+            model.delete(old);
+            forgotten.add(old);
+          }
+        }
+        model.set(id, value);
+        forgotten.delete(id);
+      }
+      keys.set(id, value.sk, value.hash);
+      if (step % 97 === 0 || step === 19_999) {
+        assert.equal(keys.size, model.size);
+        for (const [k, v] of model) {
+          const slot = keys.slotOf(k);
+          assert.ok(slot >= 0, `${k} is held`);
+          assert.equal(keys.skAt(slot), v.sk);
+          assert.equal(keys.hashAt(slot), v.hash);
+        }
+        for (const k of forgotten) assert.equal(keys.slotOf(k), -1, `${k} was forgotten`);
+      }
+    }
+    assert.equal(keys.complete, false, 'a map that forgot keys is no longer complete');
+    assert.equal(keys.maxSk, 20_000);
+  });
+
+  it('holds a million keys and looks each one up (the table grows past its first size many times)', () => {
+    const keys = new DimensionKeys(2_000_000);
+    for (let i = 0; i < 1_000_000; i++) keys.set(`CUST-${i}`, i + 1, i * 3);
+    assert.equal(keys.size, 1_000_000);
+    for (let i = 0; i < 1_000_000; i += 7) {
+      const slot = keys.slotOf(`CUST-${i}`);
+      assert.equal(keys.skAt(slot), i + 1);
+      assert.equal(keys.hashAt(slot), i * 3);
+    }
+    assert.equal(keys.slotOf('CUST-1000000'), -1);
+    assert.equal(keys.slotOf(''), -1);
+    keys.clear();
+    assert.equal(keys.size, 0);
+    assert.equal(keys.slotOf('CUST-5'), -1);
+    keys.set('CUST-5', 9, 1);
+    assert.equal(keys.skAt(keys.slotOf('CUST-5')), 9);
+  });
+});
+
+describe('KeyIndex', () => {
+  it('removes from the middle of a probe run, across the end of the table, and finds the rest', () => {
+    const r = rng(5);
+    const index = new KeyIndex();
+    const model = new Map<string, number>();
+    let nextSlot = 0;
+    const free: number[] = [];
+    for (let step = 0; step < 30_000; step++) {
+      const id = String(Math.floor(r() * 900)); // 900 keys in a table of 1024 to 2048 entries: long runs, wraps
+      const slot = model.get(id);
+      if (slot === undefined) {
+        const s = free.pop() ?? nextSlot++;
+        index.add(id, s);
+        model.set(id, s);
+      } else if (r() < 0.6) {
+        index.remove(slot);
+        model.delete(id);
+        free.push(slot);
+      }
+      if (step % 101 === 0) {
+        assert.equal(index.size, model.size);
+        for (let k = 0; k < 900; k++) assert.equal(index.get(String(k)), model.get(String(k)) ?? -1, `key ${k}`);
+      }
+    }
+  });
+});
