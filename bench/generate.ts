@@ -22,6 +22,8 @@
  *                          ids from 1..first-order-id - 1, spread evenly through the file, each with freshly
  *                          drawn lines (other products and quantities, and another line count three times in
  *                          four). The other orders take new ids from --first-order-id up.
+ *   --year Y               the year of the order dates (default 2024; the dates cycle through its months):
+ *                          a later year makes an increment of the next period, dated after everything before
  *
  * An increment for a warehouse loaded from `--orders 1000000` (ids 1..1,000,000), as bench/incremental.ts makes it:
  *
@@ -56,6 +58,8 @@ export interface GenerateOptions {
    * evenly through the file, with freshly drawn lines. Default 0.
    */
   redeliver?: number;
+  /** The year of every order date (default 2024): a later year makes an increment of the next period. */
+  year?: number;
 }
 
 /** mulberry32: small, fast, deterministic (the tests' random inputs use it too). */
@@ -187,6 +191,8 @@ export async function generate(out: string, o: GenerateOptions): Promise<void> {
   const indent = style === 'pretty' ? 2 : undefined;
   let buf = style === 'ndjson' ? '' : '[';
   const firstId = o.firstOrderId ?? 1;
+  const year = o.year ?? 2024;
+  if (!Number.isInteger(year) || year < 1000 || year > 9999) throw new RangeError(`year: expected a four-digit year, got ${o.year}`);
   const redeliveries = redeliveryPlan(o.orders, firstId - 1, o.redeliver ?? 0, o.seed ?? 42);
   let redelivered = 0;
   for (let i = 0; i < o.orders; i++) {
@@ -204,7 +210,7 @@ export async function generate(out: string, o: GenerateOptions): Promise<void> {
     const orderId = redeliveries.isRedelivery(i) ? redeliveries.id(redelivered++) : firstId + i - redelivered;
     const order = {
       order_id: orderId,
-      order_date: `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(day).padStart(2, '0')}`,
+      order_date: `${year}-${String(1 + (i % 12)).padStart(2, '0')}-${String(day).padStart(2, '0')}`,
       total_amount: total / 100,
       customer: customer(c, ids, version, customerChanged),
       products: items,
@@ -225,7 +231,7 @@ export async function generate(out: string, o: GenerateOptions): Promise<void> {
 
 const USAGE = `usage: npm run generate -- --orders N --out FILE [--customers N] [--products N]
   [--ids int|string] [--style pretty|compact|ndjson] [--gzip] [--seed N] [--first-order-id N] [--version N]
-  [--change-customers F] [--change-products F] [--redeliver F]
+  [--change-customers F] [--change-products F] [--redeliver F] [--year Y]
 (see the header of bench/generate.ts for what each does)
 `;
 
@@ -271,6 +277,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       changeCustomers: num('change-customers', false),
       changeProducts: num('change-products', false),
       redeliver: num('redeliver', false),
+      year: num('year', true),
     });
   } catch (err) {
     if (err instanceof RangeError) fail(err.message);

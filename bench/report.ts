@@ -95,6 +95,20 @@ export interface HistoryRow {
   error: string | null;
 }
 
+/**
+ * The extra increment of the next period (dated after everything loaded before), loaded after the required
+ * increment into the same SCD1 or history warehouse.
+ */
+export interface NextPeriodRow {
+  warehouse: Warehouse;
+  dimensions: Dimensions;
+  /** The first load's orders. */
+  base: number;
+  orders: number;
+  engine: EngineRun | null;
+  error: string | null;
+}
+
 export interface ProfileRow {
   warehouse: Warehouse;
   run: string;
@@ -124,6 +138,7 @@ export interface BenchResults {
   duckdbReferences: DuckdbFirstReference[];
   incrementals: IncrementalRow[];
   history: HistoryRow[];
+  nextPeriod: NextPeriodRow[];
   profiles: ProfileRow[];
   parse: ParseResult[];
   sweepSize: number;
@@ -163,7 +178,9 @@ const REASONS: Record<string, string> = {
   'history (SCD2) first load':
     'every order is an observation of its customer and its products on its date: per line the engine looks up the version in effect on that day in its store of versions and observed days, groups the observations that do not agree with it by key to cut versions, and writes the days observed for the first time (etl_*_days: about as many rows as the fact table at first) and the versions with valid_from/valid_to; that is Node CPU and server work on the same 2 cores, and the bench\'s dates are out of order, so versions are also re-cut across batches',
   'history (SCD2) increment':
-    "the bench's increment observes every product again with a changed price on dates spread over the whole year of the first load, so each product's history is split again and again (hundreds of thousands of product versions from 10,000 products) and the facts already stored in each split interval move to the new version's key: an UPDATE of the fact table in every batch that has repoints, a scan of its millions of rows each time (the fact table's secondary keys are dropped for such a load: measured, the scans cost less than maintaining the index through the moves)",
+    "the bench's increment gives a third of the customers a new email and every product a new price on days spread over the whole year of the first load, between observations of the old values: each such observation splits a version in three (old, new, old again), so the facts already stored on the old days after it move to another key (hundreds of thousands of product versions from 10,000 products); every batch with such moves runs an UPDATE of the fact table per dimension, a scan of its millions of rows each time (the fact table's secondary keys are dropped for such a load: measured, the scans cost less than maintaining the index through the moves; one pass for both dimensions with LEFT JOINs measured slower than two; moves whose interval holds no day observed before are skipped)",
+  'history (SCD2) next-period':
+    "no facts move here, but every day a key is observed on for the first time is written to etl_customer_days and etl_product_days (about one row per new customer-day and product-day), the stores of versions and observed days are read from those tables when the load starts, and each line's observation is placed in its key's history on the Node thread: work SCD1 does not have, on the same 2 cores",
   'MariaDB peak RSS':
     'every dimension key stays in memory (natural key, surrogate key and attribute hash: the 600,000 customers of 3 M orders take most of the growth over 1 M), beside two batches in flight and the order filter; --max-heap-mb caps the heap, and keys beyond 1,000,000 per dimension would be looked up instead',
   'parse stage alone':
@@ -267,6 +284,15 @@ export function collectTargets(r: BenchResults): Target[] {
         t.push({ what: `${what} (${label(h.size)}${run === 'increment' ? `, +${int(h.orders)}` : ''})`, target: '≤ 1.5x', measured: `${f1(h.engine.seconds)} s / ${f1(h.scd1.seconds)} s = ${ratio(h.engine.seconds, h.scd1.seconds)}`, met: h.engine.seconds <= 1.5 * h.scd1.seconds });
       } else notMeasured(what, '≤ 1.5x', h.error ?? 'the SCD1 run of the same file failed');
     }
+    // Beside the required increment (which stays the target above): the next period's, the everyday case.
+    const next = atTargetSize(r.nextPeriod.filter((x) => x.warehouse === warehouse && x.dimensions === 'history').map((x) => ({ ...x, size: x.base })));
+    if (next) {
+      const scd1 = r.nextPeriod.find((x) => x.warehouse === warehouse && x.dimensions === 'SCD1' && x.base === next.base);
+      const what = `history (SCD2) next-period increment vs SCD1, ${warehouse} (extra row; ${label(next.base)}, +${int(next.orders)})`;
+      if (next.engine && scd1?.engine) {
+        t.push({ what, target: '≤ 1.5x', measured: `${f1(next.engine.seconds)} s / ${f1(scd1.engine.seconds)} s = ${ratio(next.engine.seconds, scd1.engine.seconds)}`, met: next.engine.seconds <= 1.5 * scd1.engine.seconds });
+      } else notMeasured(what, '≤ 1.5x', next.error ?? scd1?.error ?? 'the SCD1 run of the same file did not run');
+    }
   }
   for (const x of t) if (x.met === false) x.reason = reasonFor(x.what);
   return t;
@@ -351,6 +377,30 @@ export function renderResults(r: BenchResults): string {
       return `| ${h.warehouse} | ${h.run} | ${int(h.size)} | ${int(h.orders)} | ${e ? f1(e.seconds) : '—'} | ${h.scd1 ? f1(h.scd1.seconds) : '—'} | ${e && h.scd1 ? ratio(e.seconds, h.scd1.seconds) : '—'} | ${e?.summary.peakRssMb ?? '—'} | ${h.versions ? int(h.versions.customers) : '—'} | ${h.versions ? int(h.versions.products) : '—'} | ${h.error ? `failed: ${h.error}` : 'loaded'} |`;
     }),
     '',
+    ...(r.nextPeriod.length === 0
+      ? []
+      : [
+          '### An increment of the next period (extra)',
+          '',
+          'The everyday case for a history warehouse: after the increment above, the same kind of increment (as many',
+          'orders, half of them re-deliveries, the same share of changed customers and every product re-priced) dated',
+          'in the year after the first load, loaded into the same SCD1 and history warehouses. Its observations come',
+          'after every version stored, so they add or extend versions and move no facts (re-delivered orders are',
+          'replaced as in SCD1).',
+          '',
+          '| warehouse | base orders | orders | SCD1 s | history s | history/SCD1 | SCD1 peak RSS MB | history peak RSS MB | result |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...[...new Set(r.nextPeriod.map((x) => `${x.warehouse}|${x.base}`))].map((k) => {
+            const rows = r.nextPeriod.filter((x) => `${x.warehouse}|${x.base}` === k);
+            const s1row = rows.find((x) => x.dimensions === 'SCD1');
+            const h = rows.find((x) => x.dimensions === 'history');
+            const a = s1row?.engine;
+            const b = h?.engine;
+            const errors = rows.filter((x) => x.error).map((x) => `${x.dimensions} failed: ${x.error}`);
+            return `| ${rows[0]!.warehouse} | ${int(rows[0]!.base)} | ${int(rows[0]!.orders)} | ${a ? f1(a.seconds) : '—'} | ${b ? f1(b.seconds) : '—'} | ${a && b ? ratio(b.seconds, a.seconds) : '—'} | ${a?.summary.peakRssMb ?? '—'} | ${b?.summary.peakRssMb ?? '—'} | ${errors.length ? errors.join('; ') : 'loaded'} |`;
+          }),
+          '',
+        ]),
     '## Profile',
     '',
     'Node CPU and GC come from the engine\'s `--json` summary (`cpu`: the whole process, DuckDB\'s threads included; `gcMs`: the engine thread\'s GC pauses);',

@@ -9,7 +9,8 @@
  * - incremental loads on both warehouses: an increment of N/5 orders (bench/incremental.ts) loaded by the engine
  *   into its warehouse, and by a hand-written set-based reference into a copy of it, checked equal;
  * - history (SCD2) warehouses on both (`orders-etl init --history customers,products`): the same first load and
- *   the same increment, against the SCD1 runs of the same files;
+ *   the same increment, against the SCD1 runs of the same files; then, on the SCD1 and the history warehouses
+ *   alike, an extra increment of the next period (the same kind of increment, dated the year after);
  * - a profile (CPU of the engine's process and of the MariaDB server, GC, the named database steps), the targets
  *   of issue 10 with what was measured, the parse stage alone, and a --batch-size sweep on both warehouses.
  *
@@ -34,10 +35,12 @@ import { cloneStar, compareMysql, incrementOptions, mysqlIncrementalReference, w
 import { parseThroughput, wholeFileJsonParse } from './parse.ts';
 import { childCpuFromTimes, serverCpu, type ServerCpu } from './profile.ts';
 import { loadDataReference } from './reference.ts';
-import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type HistoryRow, type IncrementalRow, type Warehouse } from './report.ts';
+import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type HistoryRow, type IncrementalRow, type NextPeriodRow, type Warehouse } from './report.ts';
 import { runSeed, seedUnavailable, type SeedResult } from './seed.ts';
 import { describeComparison } from './star.ts';
 
+/** The year of the next period's increment: the generator dates the first load and the increment in 2024. */
+const NEXT_PERIOD_YEAR = 2025;
 const ROOT = join(import.meta.dirname, '..');
 const USAGE = `usage: npm run bench -- [--sizes N,N,...] [--reference-max N] [--sweep-size N] [--batch-sizes N,N,...]
                       [--no-seed] [--no-duckdb] [--no-incremental] [--no-history] [--out FILE]
@@ -288,6 +291,7 @@ async function main(): Promise<void> {
     duckdbReferences: [],
     incrementals: [],
     history: [],
+    nextPeriod: [],
     profiles: [],
     parse: [],
     sweepSize,
@@ -348,13 +352,36 @@ async function main(): Promise<void> {
       const withReferences = size <= referenceMax;
       // The increment and its final rows serve both warehouses.
       let increment: { file: string; orders: number; redelivered: number; staging: StagingFiles | null } | null = null;
+      let nextPeriodFile: string | null = null;
       if (withIncremental && withReferences) {
         const o = incrementOptions(size);
         const incFile = join(tmp, `increment-${size}.json`);
         log(`   generating the increment: ${int(o.orders)} orders, half re-deliveries`);
         await generate(incFile, o);
         increment = { file: incFile, orders: o.orders, redelivered: Math.round(o.orders * (o.redeliver ?? 0)), staging: null };
+        if (withHistory) {
+          // The same kind of increment dated in the year after the first load's: what a history warehouse sees
+          // from period to period. An extra row beside the required one, on SCD1 and history warehouses alike.
+          nextPeriodFile = join(tmp, `next-period-${size}.json`);
+          log(`   generating the next period's increment: ${int(o.orders)} orders dated ${NEXT_PERIOD_YEAR}`);
+          await generate(nextPeriodFile, { ...o, year: NEXT_PERIOD_YEAR });
+        }
       }
+      /** After the increment, the next period's on the same warehouse (the extra history row and its SCD1 pair). */
+      const loadNextPeriod = async (warehouse: Warehouse, dimensions: 'SCD1' | 'history', url: string) => {
+        if (!nextPeriodFile || !increment) return;
+        const row: NextPeriodRow = { warehouse, dimensions, base: size, orders: increment.orders, engine: null, error: null };
+        results.nextPeriod.push(row);
+        try {
+          await quiesce(admin);
+          log(`   next period (${dimensions}): engine -> ${warehouse}`);
+          row.engine = await engine(nextPeriodFile, url, null, warehouse === 'MariaDB' ? mariadbServer : null);
+          log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB`);
+        } catch (err) {
+          row.error = (err as Error).message.slice(0, 500);
+          log(`   next period failed: ${row.error}`);
+        }
+      };
 
       // --- MariaDB ---------------------------------------------------------------------------------------
       const db = await freshDb(`oe_bench_${size}`);
@@ -417,6 +444,7 @@ async function main(): Promise<void> {
           row.comparison = await compareMysql(admin, db, refDb);
           log(`   ${describeComparison(row.comparison)}`);
           await dropDb(refDb);
+          await loadNextPeriod('MariaDB', 'SCD1', dbUrl(db));
         } catch (err) {
           row.error = (err as Error).message.slice(0, 500);
           log(`   incremental failed: ${row.error}`);
@@ -471,6 +499,7 @@ async function main(): Promise<void> {
             profileReference('DuckDB', `increment reference on ${int(size)}`, r, null);
             row.comparison = await compareDuckdb(duckFile, incRefFile);
             log(`   ${describeComparison(row.comparison)}`);
+            await loadNextPeriod('DuckDB', 'SCD1', `duckdb:${duckFile}`);
           } catch (err) {
             row.error = (err as Error).message.slice(0, 500);
             log(`   incremental failed: ${row.error}`);
@@ -511,6 +540,7 @@ async function main(): Promise<void> {
               row.versions = await dimensionRows(url);
               log(`   ${f1(row.engine.seconds)} s, peak RSS ${row.engine.summary.peakRssMb} MB; ${int(row.versions.customers)} customer and ${int(row.versions.products)} product versions`);
               profileEngine(warehouse, `history increment ${int(increment.orders)} on ${int(size)}`, row.engine);
+              await loadNextPeriod(warehouse, 'history', url);
             } catch (err) {
               row.error = (err as Error).message.slice(0, 500);
               log(`   history incremental failed: ${row.error}`);
@@ -520,6 +550,7 @@ async function main(): Promise<void> {
           else removeDuckdb(duckFile);
         }
       }
+      if (nextPeriodFile) rmSync(nextPeriodFile, { force: true });
       if (increment) {
         rmSync(increment.file, { force: true });
         for (const f of Object.values(increment.staging ?? {})) rmSync(f.path, { force: true });

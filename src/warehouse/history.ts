@@ -235,15 +235,30 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
   });
   for (const o of before.versions) {
     if (!claimed.has(o.sk)) deletes.push(o.sk);
-    // Facts dated in o's old interval belong now to whichever new versions cover it.
+    // Facts dated in o's old interval belong now to whichever new versions cover it. Facts sit on observed
+    // days (every fact line is an observation of its key on its date, and its day is recorded when its batch
+    // commits): an interval without a day observed before this batch holds no fact to move, and the fact
+    // table is not searched for it.
     for (const v of versions) {
       if (v.sk === o.sk) continue;
       const from = Math.max(o.from, v.from);
       const to = minEnd(o.to, v.to);
-      if (to === null || from < to) repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
+      if ((to === null || from < to) && hasDayIn(before.days, from, to)) repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
     }
   }
   return { history: { versions, days }, inserts, copies, updates, deletes, repoints, newDays };
+}
+
+/** Whether the ascending `days` hold one in [from, to) (`to` null: no end). */
+function hasDayIn(days: readonly number[], from: number, to: number | null): boolean {
+  let lo = 0;
+  let hi = days.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (days[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < days.length && (to === null || days[lo]! < to);
 }
 
 /** Where `day` is in the ascending `days`, or -(where it would go) - 1. */
