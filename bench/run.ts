@@ -362,9 +362,12 @@ async function main(): Promise<void> {
         if (withHistory) {
           // The same kind of increment dated in the year after the first load's: what a history warehouse sees
           // from period to period. An extra row beside the required one, on SCD1 and history warehouses alike.
+          // Attribute version 2 (other customers changed, every product re-priced again, another random
+          // stream); new orders take the ids after the increment's, re-deliveries come from all ids before.
           nextPeriodFile = join(tmp, `next-period-${size}.json`);
           log(`   generating the next period's increment: ${int(o.orders)} orders dated ${NEXT_PERIOD_YEAR}`);
-          await generate(nextPeriodFile, { ...o, year: NEXT_PERIOD_YEAR });
+          const newInIncrement = o.orders - increment.redelivered;
+          await generate(nextPeriodFile, { ...o, version: 2, firstOrderId: size + newInIncrement + 1, year: NEXT_PERIOD_YEAR });
         }
       }
       /** After the increment, the next period's on the same warehouse (the extra history row and its SCD1 pair). */

@@ -428,8 +428,15 @@ export abstract class SqlWarehouse implements Warehouse {
   private async apply(loadId: number, batch: Batch, seq: number, prepared: PreparedBatch, ahead: Promise<PlannedBatch | null>, donePlanning: () => void): Promise<LoadCounts> {
     const started = performance.now();
     try {
-      // The plan made ahead is usually ready; when it is not, the writer waits for it, and says so.
-      let planned = await this.timed('wait for plan', () => ahead.catch(() => null));
+      // The plan made ahead is usually ready; when it is not, the writer waits for it, and says so. A plan
+      // that failed may have changed what the engine knows halfway (days recorded in a history store): it
+      // learns the warehouse anew before this batch is planned again.
+      let planned = await this.timed('wait for plan', () =>
+        ahead.catch(() => {
+          this.knowsWarehouse = false;
+          return null;
+        }),
+      );
       const load = this.loads.get(loadId);
       if (!load) throw new EtlError('E_INTERNAL', `load ${loadId} was not planned`);
       // A batch never commits after one before it failed: the ledger's records_committed must stay a prefix.

@@ -96,8 +96,8 @@ export interface Warehouse {
   readonly timings: Readonly<Record<string, number>>;
   /**
    * The writer's own wall time applying batches, one batch at a time: from taking a batch up (waiting for
-   * its plan if it is not ready) to its commit. A batch planned ahead is planned while the batch before it is
-   * written, so that planning is not in here.
+   * its plan if it is not ready: `wait for plan`) to its commit. A batch planned ahead is planned while the
+   * batch before it is written: that planning is in here only as far as the writer waits for it.
    */
   readonly writerMs: number;
   /** Operations retried on a fresh connection after a transient failure (lost connection, deadlock, lock wait). */

@@ -2,10 +2,11 @@
  * HistoryStore (src/warehouse/history.ts) against a plain Map of histories: random learning (versions and days
  * in any order), sets that grow and shrink a key's segments, days added in place, eviction past capacity and
  * compaction. After every step, each key the store holds has the model's history, and lookups by day agree.
+ * placeObservations: which facts a split moves.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HistoryStore, versionAt, type KeyHistory } from '../../src/warehouse/history.ts';
+import { HistoryStore, placeObservations, versionAt, type KeyHistory } from '../../src/warehouse/history.ts';
 import { rng } from '../helpers/history-inputs.ts';
 
 let nextSk = 1;
@@ -114,5 +115,29 @@ describe('HistoryStore', () => {
     store.set('looked', randomHistory(r), false);
     store.lookedUp(['looked', 'missing']);
     assert.ok(store.isNew('missing') && !store.isNew('looked'));
+  });
+});
+
+describe('placeObservations: facts to move', () => {
+  const at = (from: number, to: number | null, sk: number, hash: number) => ({ from, to, sk, hash });
+  const observe = (day: number, hash: number) => ({ day, row: { hash }, hash });
+
+  it('moves the facts of the old days a split hands to another version, and searches no interval without one', () => {
+    // One version since day 10, observed on days 10 and 20; a late observation on day 15 disagrees with it.
+    let sk = 1;
+    const change = placeObservations({ versions: [at(10, null, 1, 0xa)], days: [10, 20] }, [observe(15, 0xb)], () => ++sk);
+    assert.deepEqual(change.history.versions, [at(10, 15, 1, 0xa), at(15, 20, 2, 0xb), at(20, null, 3, 0xa)]);
+    // Days 15..19 held no fact (no day observed there before): nothing to move. Day 20's facts go to key 3.
+    assert.deepEqual(change.repoints, [{ oldSk: 1, from: 20, to: null, newSk: 3 }]);
+  });
+
+  it('moves the facts of a day observed before when a later observation of that day wins it', () => {
+    let sk = 1;
+    const change = placeObservations({ versions: [at(10, null, 1, 0xa)], days: [10, 15, 20] }, [observe(15, 0xb)], () => ++sk);
+    assert.deepEqual(change.history.versions, [at(10, 15, 1, 0xa), at(15, 20, 2, 0xb), at(20, null, 3, 0xa)]);
+    assert.deepEqual(change.repoints, [
+      { oldSk: 1, from: 15, to: 20, newSk: 2 },
+      { oldSk: 1, from: 20, to: null, newSk: 3 },
+    ]);
   });
 });
