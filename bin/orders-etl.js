@@ -28,11 +28,16 @@ if (readsStdin) process.stdin.pipe(worker.stdin);
 // A reader that goes away (orders-etl query ... | head) is not a failure: stop the engine and end quietly,
 // as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace. Only query, loads and rejects
 // write much to stdout, and they only read; load writes its summary once, after everything is committed.
+// The worker is told, and stops by itself: its standard output fails as a pipe would, its query ends and
+// the warehouse is closed. Terminating it while DuckDB's native code runs can abort the whole process
+// (`terminate called after throwing an instance of 'Napi::Error'`), so that is only the last resort.
 let readerGone = false;
 process.stdout.on('error', (err) => {
   if (err && err.code === 'EPIPE') {
+    if (readerGone) return;
     readerGone = true;
-    void worker.terminate();
+    worker.postMessage('reader-gone');
+    setTimeout(() => void worker.terminate(), 5000).unref();
     return;
   }
   process.stderr.write(`orders-etl: cannot write to standard output: ${err && err.message}\n`);
@@ -45,7 +50,8 @@ let stopper = null;
 let finished = false;
 worker.on('message', (code) => {
   finished = true;
-  process.exitCode = code;
+  // Stopped because the reader went away: not a failure (see above).
+  process.exitCode = readerGone ? 0 : code;
   stopper = setTimeout(() => {
     process.stderr.write('orders-etl: internal: the engine did not stop by itself within 2 s of finishing; stopping it\n');
     void worker.terminate();

@@ -26,6 +26,17 @@ async function loadMain() {
   return (await import('../src/cli/main.ts')).main;
 }
 
+// The reader of standard output went away (bin/orders-etl.js): standard output fails here as the pipe did,
+// so the command stops writing and ends (Output in src/cli/output.ts).
+let readerGone = false;
+parentPort.on('message', (message) => {
+  if (message !== 'reader-gone') return;
+  readerGone = true;
+  process.stdout.destroy(Object.assign(new Error('the reader of standard output went away'), { code: 'EPIPE' }));
+});
+// A listener on parentPort keeps the worker alive: it must not once the CLI has finished.
+parentPort.unref();
+
 const main = await loadMain();
 // Output written in a worker reaches the terminal through the main thread; say whether that is a terminal.
 Object.defineProperty(process.stdout, 'isTTY', { value: workerData.stdoutTTY });
@@ -36,3 +47,6 @@ const code = await main(process.argv.slice(2));
 await new Promise((r) => process.stdout.write('', r));
 await new Promise((r) => process.stderr.write('', r));
 parentPort.postMessage(code);
+// A destroyed standard output keeps a worker from ending by itself; the CLI has finished and closed the
+// warehouse, so nothing native runs any more.
+if (readerGone) process.exit(code);

@@ -311,6 +311,9 @@ async function runView(
     const writer = resultWriter(format, out, table);
     await view(warehouse, writer);
     await writer.finish();
+  } catch (err) {
+    // However the query ended when its reader went away, it ends quietly.
+    if (!out.readerGone) throw err;
   } finally {
     out.close();
     await warehouse.close();

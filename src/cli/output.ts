@@ -48,6 +48,11 @@ export class Output {
     });
   }
 
+  /** The reader went away (EPIPE): the command stops, and that is not a failure (`query ... | head`). */
+  get readerGone(): boolean {
+    return (this.failure as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+  }
+
   close(): void {
     this.stream.off('error', this.onError);
   }
