@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot as Snap } from './helpers/model.ts';
-import { adminConnection, killConnections, mysqlServer, privateServerOnly } from './helpers/mysql.ts';
+import { adminConnection, killConnections, mysqlServer, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
@@ -222,20 +222,19 @@ describe('faults of the MySQL server', () => {
     await withDb(dialect, async (db) => {
       assert.equal((await runCli(['load', initial, '--db', db.url])).code, 0);
       const blocker = await adminConnection();
-      const before = (await db.query<any>('SELECT @@global.innodb_lock_wait_timeout AS t'))[0].t;
-      await db.mysql!.admin.query('SET GLOBAL innodb_lock_wait_timeout = 1');
       try {
-        await blocker.query(`USE \`${db.mysql!.name}\``);
-        await blocker.query('START TRANSACTION');
-        await blocker.query("SELECT * FROM customers WHERE customer_id = '501' FOR UPDATE");
-        const load = runCli(['load', incremental, '--db', db.url, '--retries', '8', '--json']);
-        await new Promise((r) => setTimeout(r, 2500));
-        await blocker.query('COMMIT');
-        const r = await load;
-        assert.equal(r.code, 0, r.stderr);
-        assert.ok(JSON.parse(r.stdout).retries >= 1, 'the batch waited on the lock, timed out, and was retried');
+        await withPrivateGlobal('innodb_lock_wait_timeout', 1, async () => {
+          await blocker.query(`USE \`${db.mysql!.name}\``);
+          await blocker.query('START TRANSACTION');
+          await blocker.query("SELECT * FROM customers WHERE customer_id = '501' FOR UPDATE");
+          const load = runCli(['load', incremental, '--db', db.url, '--retries', '8', '--json']);
+          await new Promise((r) => setTimeout(r, 2500));
+          await blocker.query('COMMIT');
+          const r = await load;
+          assert.equal(r.code, 0, r.stderr);
+          assert.ok(JSON.parse(r.stdout).retries >= 1, 'the batch waited on the lock, timed out, and was retried');
+        });
       } finally {
-        await db.mysql!.admin.query(`SET GLOBAL innodb_lock_wait_timeout = ${Number(before)}`);
         await blocker.end();
       }
       same(await db.snapshot(), want, 'after a lock wait timeout');
@@ -243,26 +242,20 @@ describe('faults of the MySQL server', () => {
   });
 
   it("splits batches to fit the server's max_allowed_packet whatever --batch-size says", { skip: privateServerOnly('this test changes the global max_allowed_packet') }, async () => {
-    await withDb(dialect, async (db) => {
-      const before = (await db.query<any>('SELECT @@global.max_allowed_packet AS p'))[0].p;
-      await db.mysql!.admin.query('SET GLOBAL max_allowed_packet = 32768');
-      try {
-        for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
-          const fresh = await MYSQL.fresh();
-          const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
-          Object.assign(process.env, env);
-          try {
-            const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
-            assert.equal(r.code, 0, r.stderr);
-            same(await fresh.snapshot(), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
-          } finally {
-            if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
-            else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
-            await fresh.drop();
-          }
+    await withPrivateGlobal('max_allowed_packet', 32768, async () => {
+      for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
+        const fresh = await MYSQL.fresh();
+        const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
+        Object.assign(process.env, env);
+        try {
+          const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
+          assert.equal(r.code, 0, r.stderr);
+          same(await fresh.snapshot(), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
+        } finally {
+          if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
+          else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
+          await fresh.drop();
         }
-      } finally {
-        await db.mysql!.admin.query(`SET GLOBAL max_allowed_packet = ${Number(before)}`);
       }
     });
   });

@@ -89,6 +89,30 @@ export async function adminConnection(): Promise<mysql.Connection> {
 }
 
 /**
+ * Runs `work` with a global variable of the private server set to `value`, and sets it back to what it was
+ * afterwards, whatever happens. Refuses any other server (MYSQL_URL): its global settings are someone else's.
+ * The tests that call it also skip under MYSQL_URL (privateServerOnly), saying why.
+ */
+export async function withPrivateGlobal<T>(name: string, value: number, work: () => Promise<T>): Promise<T> {
+  if (!/^[a-z_]+$/.test(name) || !Number.isFinite(value)) throw new Error(`withPrivateGlobal: bad variable ${name} = ${value}`);
+  const server = await mysqlServer();
+  if (!server.private) throw new Error(`refusing to SET GLOBAL ${name} on a server the tests did not start (MYSQL_URL)`);
+  const admin = await adminConnection();
+  try {
+    const [rows] = await admin.query(`SELECT @@global.${name} AS v`);
+    const before = Number((rows as { v: unknown }[])[0]!.v);
+    await admin.query(`SET GLOBAL ${name} = ${value}`);
+    try {
+      return await work();
+    } finally {
+      await admin.query(`SET GLOBAL ${name} = ${before}`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
  * KILLs the connections of the engine to `db` (every connection to it but the test's own) until `done()` or
  * three kills, a connection every 150 ms, polling every 25 ms. Returns the kills that happened: KILL answered
  * OK (a KILL of a connection already gone fails and does not count).
