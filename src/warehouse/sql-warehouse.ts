@@ -616,15 +616,12 @@ export abstract class SqlWarehouse implements Warehouse {
     const inserts: { id: string; v: InsertedVersion<R> }[] = [];
     const repoints: Repoint[] = [];
     const days: { id: string; day: number }[] = [];
-    const seen = await observations(spec, orders, rowsIn, store, days, () => this.epoch === epoch);
+    const current = () => this.epoch === epoch;
+    const seen = await observations(spec, orders, rowsIn, store, days, current);
     let updated = 0;
     let placed = 0;
     for (const [id, obs] of seen) {
-      if (++placed % 500 === 0) {
-        await breather();
-        // Learned anew meanwhile (a reconnect): stop; the batch is planned again when it is written.
-        if (this.epoch !== epoch) throw STALE;
-      }
+      if (++placed % 500 === 0) await breatherWhileCurrent(current);
       const old = store.get(id);
       if (old === undefined && !store.isNew(id)) throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
       const change = placeObservations(old, obs, nextSk);
@@ -1038,11 +1035,7 @@ async function observations<R>(
 ): Promise<Map<string, Observation<R>[]>> {
   const out = new Map<string, Observation<R>[]>();
   for (let n = 0; n < orders.length; n++) {
-    if ((n & 511) === 511) {
-      // Let the writer's answers in (a plan made ahead shares the thread with the batch being written).
-      await breather();
-      if (!current()) throw STALE;
-    }
+    if ((n & 511) === 511) await breatherWhileCurrent(current);
     const o = orders[n]!;
     const day = epochDay(o.orderDate);
     for (const r of rowsOf(o)) {
@@ -1064,6 +1057,15 @@ async function observations<R>(
     }
   }
   return out;
+}
+
+/**
+ * Let the writer's answers in (a plan made ahead shares the thread with the batch being written); if the
+ * engine learned the warehouse anew meanwhile (a reconnect), stop: the batch is planned again when it is written.
+ */
+async function breatherWhileCurrent(current: () => boolean): Promise<void> {
+  await breather();
+  if (!current()) throw STALE;
 }
 
 /** Thrown out of a plan made ahead when the engine learned the warehouse anew meanwhile. */
