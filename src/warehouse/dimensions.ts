@@ -9,6 +9,12 @@ export interface DimensionSpec<R> {
   days: string;
   versionsStage: string;
   repointStage: string;
+  /**
+   * Versions whose facts wait to move, committed with the batch that cut them, when a bulk load moves facts
+   * once at its end (MysqlWarehouse.prepareLoad): the table, and its staging table.
+   */
+  moved: string;
+  movedStage: string;
   naturalKey: string;
   surrogateKey: string;
   attributes: string[];
@@ -25,6 +31,8 @@ export const CUSTOMERS: DimensionSpec<CustomerRow> = {
   days: 'etl_customer_days',
   versionsStage: 'stage_customer_versions',
   repointStage: 'stage_customer_repoint',
+  moved: 'etl_customer_moved',
+  movedStage: 'stage_customer_moved',
   naturalKey: 'customer_id',
   surrogateKey: 'customer_sk',
   attributes: ['name', 'email', 'address'],
@@ -39,6 +47,8 @@ export const PRODUCTS: DimensionSpec<ProductRow> = {
   days: 'etl_product_days',
   versionsStage: 'stage_product_versions',
   repointStage: 'stage_product_repoint',
+  moved: 'etl_product_moved',
+  movedStage: 'stage_product_moved',
   naturalKey: 'product_id',
   surrogateKey: 'product_sk',
   attributes: ['name', 'category', 'price'],

@@ -126,6 +126,13 @@ export abstract class SqlWarehouse implements Warehouse {
   private readonly productHistory = new HistoryStore(HISTORY_ENTRIES);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
+  /**
+   * History, during a bulk load whose fact table has no index on the surrogate keys (MysqlWarehouse.prepareLoad):
+   * facts move to other versions once, at the end of the load (MysqlWarehouse.moveDeferredFacts), not per
+   * batch, which would scan the whole fact table once per batch and dimension. Each batch notes the versions
+   * it cut in etl_<dimension>_moved, in its transaction (noteMoved). Set for one load, before its first plan.
+   */
+  protected deferFactMoves = false;
   /** Order ids the fact table may hold; null: it is too large to read, any order may be there. */
   private orderFilter: OrderFilter | null = null;
   /** The key maps and the order filter describe the warehouse (read after connecting, kept by commits). */
@@ -394,6 +401,11 @@ export abstract class SqlWarehouse implements Warehouse {
   /** After the last batch of a run, successful or not: undo what prepareLoad did. */
   protected async finishLoad(): Promise<void> {}
 
+  /** History, facts moved at the end of a load (deferFactMoves): the staged versions cut, noted with the batch. */
+  protected async noteMoved(spec: DimensionSpec<unknown>): Promise<void> {
+    throw new EtlError('E_INTERNAL', `${this.location} moves the facts of ${spec.table}' versions per batch, not at the end of a load`);
+  }
+
   // --- ledger and batches ----------------------------------------------------------------------------------
 
   private async plan(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
@@ -615,6 +627,8 @@ export abstract class SqlWarehouse implements Warehouse {
     const versionRows: BulkValue[][] = [];
     const inserts: { id: string; v: InsertedVersion<R> }[] = [];
     const repoints: Repoint[] = [];
+    // Or, when facts move at the end of the load: the versions whose facts move, with their natural keys.
+    const moved = new Map<number, string>();
     const days: { id: string; day: number }[] = [];
     const current = () => this.epoch === epoch;
     const seen = await observations(spec, orders, rowsIn, store, days, current);
@@ -630,11 +644,14 @@ export abstract class SqlWarehouse implements Warehouse {
       for (const c of change.copies) versionRows.push(['c', c.sk, c.src, dateOf(c.from), c.to === null ? null : dateOf(c.to), c.to === null ? 1 : 0]);
       for (const u of change.updates) versionRows.push(['u', u.sk, null, dateOf(u.from), u.to === null ? null : dateOf(u.to), u.to === null ? 1 : 0]);
       for (const d of change.deletes) versionRows.push(['d', d, null, null, null, null]);
-      repoints.push(...change.repoints);
+      for (const r of change.repoints) {
+        if (this.deferFactMoves) moved.set(r.oldSk, id);
+        else repoints.push(r);
+      }
       for (const day of change.newDays) days.push({ id, day });
       updated += change.updates.length + change.deletes.length;
     }
-    const { table, versionsStage, repointStage, days: daysTable, naturalKey, surrogateKey, attributes } = spec;
+    const { table, versionsStage, repointStage, movedStage, days: daysTable, naturalKey, surrogateKey, attributes } = spec;
     const inserted = inserts.length + versionRows.filter((r) => r[0] === 'c').length;
     const planned: PlannedDimension = {
       kind: 'history',
@@ -661,6 +678,7 @@ export abstract class SqlWarehouse implements Warehouse {
               out[2] = r.to === null ? null : dateOf(r.to);
               out[3] = r.newSk;
             }, 4), 'stage'),
+      moved: moved.size === 0 ? null : this.prepareBulk(movedStage, ['sk', 'id'], bulkRows([...moved]), 'stage'),
       // In key order: the days table's primary key is (natural key, day), and in order its pages fill in turn.
       days: days.length === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], rowsOf(days.sort(byKeyAndDay), ({ id, day }, out) => {
         out[0] = id;
@@ -750,6 +768,11 @@ export abstract class SqlWarehouse implements Warehouse {
       this.staged.add(d.spec.repointStage);
       await this.timed(step('stage repoints'), () => this.writeBulk(d.repoints!));
       await this.timed(step('move facts'), () => this.exec(this.sql.repointFacts(d.spec)));
+    }
+    if (d.moved) {
+      this.staged.add(d.spec.movedStage);
+      await this.timed(step('stage moved versions'), () => this.writeBulk(d.moved!));
+      await this.timed(step('note moved versions'), () => this.noteMoved(d.spec));
     }
     if (d.days) await this.timed(step('days'), () => this.writeBulk(d.days!));
     if (d.maxSk !== null) {
@@ -1002,6 +1025,8 @@ type PlannedDimension =
       inserts: PreparedBulk | null;
       /** Facts to point at another version, into the repoint staging table. */
       repoints: PreparedBulk | null;
+      /** Or, when facts move at the end of the load (deferFactMoves): the versions whose facts move. */
+      moved: PreparedBulk | null;
       /** Days observed for the first time. */
       days: PreparedBulk | null;
       /** The largest surrogate key handed out so far, when this batch handed out new ones (kept in etl_settings). */

@@ -4,6 +4,7 @@
  * it is killed once it has committed something (what the ledger says on MySQL; on DuckDB, which holds its file
  * locked, once the write-ahead log has stopped growing for 1.5 s: stalled at the proxy, nothing is left to
  * commit). Returns the records the ledger says were committed; the ledger must still say `running`.
+ * On MySQL, `atLeast` waits for that many committed records first (the stall must come after them).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { BIN, ROOT } from './run.ts';
 import { S3_ENV } from './s3.ts';
 import type { TestWarehouse } from './warehouses.ts';
 
-export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint: string, batch: number): Promise<number> {
+export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint: string, batch: number, atLeast = 1): Promise<number> {
   const child = spawn(process.execPath, [BIN, 'load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', endpoint, '--s3-stall-timeout', '300'], {
     cwd: ROOT,
     env: { ...process.env, ...S3_ENV },
@@ -23,7 +24,7 @@ export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint
   let lastSize = -1;
   let stableSince = Date.now();
   const committedSomething = async () => {
-    if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) > 0;
+    if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) >= atLeast;
     const size = existsSync(wal) ? statSync(wal).size : 0;
     if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
     return size > 0 && Date.now() - stableSince > 1500;

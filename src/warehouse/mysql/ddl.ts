@@ -15,7 +15,7 @@ export const BYTE_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'] as cons
 export type ByteCollation = (typeof BYTE_COLLATIONS)[number];
 
 /** The tables the engine owns (a migration touches these and nothing else). */
-export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days'] as const;
+export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days', 'etl_customer_moved', 'etl_product_moved'] as const;
 
 const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
@@ -49,8 +49,10 @@ export const settingsDdl = (c: ByteCollation): string =>
  * interval (valid_to exclusive, NULL for the current one) and the days its key was observed on.
  */
 function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history: boolean): string[] {
-  const [sk, nk, columns, days] =
-    table === 'customers' ? ['customer_sk', 'customer_id', CUSTOMER_COLUMNS, 'etl_customer_days'] : ['product_sk', 'product_id', PRODUCT_COLUMNS, 'etl_product_days'];
+  const [sk, nk, columns, days, moved] =
+    table === 'customers'
+      ? ['customer_sk', 'customer_id', CUSTOMER_COLUMNS, 'etl_customer_days', 'etl_customer_moved']
+      : ['product_sk', 'product_id', PRODUCT_COLUMNS, 'etl_product_days', 'etl_product_moved'];
   if (!history) {
     return [
       `CREATE TABLE IF NOT EXISTS ${table} (
@@ -75,6 +77,15 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
     ${nk} VARCHAR(${K}) NOT NULL,
     day DATE NOT NULL,
     PRIMARY KEY (${nk}, day)
+  ) ${tableOptions(c)}`,
+    // Versions whose facts wait to move (a bulk load moves them at its end: MysqlWarehouse.moveDeferredFacts),
+    // and, while they move, the interval each version covers now (none: it is gone).
+    `CREATE TABLE IF NOT EXISTS ${moved} (
+    ${sk} BIGINT UNSIGNED NOT NULL,
+    ${nk} VARCHAR(${K}) NOT NULL,
+    keep_from DATE NULL,
+    keep_to DATE NULL,
+    PRIMARY KEY (${sk})
   ) ${tableOptions(c)}`,
   ];
 }
@@ -157,7 +168,8 @@ export const stagingDdl = (c: ByteCollation): string[] => [
     PRIMARY KEY (order_id)
   ) ${tableOptions(c)}`,
   // History dimensions: version changes (c: a new version copied from version src; u: a kept version's new
-  // interval; d: a version gone), and facts to point at another version.
+  // interval; d: a version gone), facts to point at another version, or versions whose facts move at the end of
+  // the load.
   ...['customer', 'product'].flatMap((d) => [
     `CREATE TEMPORARY TABLE IF NOT EXISTS stage_${d}_versions (
     op CHAR(1) NOT NULL,
@@ -166,6 +178,11 @@ export const stagingDdl = (c: ByteCollation): string[] => [
     valid_from DATE NULL,
     valid_to DATE NULL,
     is_current TINYINT(1) NULL,
+    PRIMARY KEY (sk)
+  ) ${tableOptions(c)}`,
+    `CREATE TEMPORARY TABLE IF NOT EXISTS stage_${d}_moved (
+    sk BIGINT UNSIGNED NOT NULL,
+    id VARCHAR(${K}) NOT NULL,
     PRIMARY KEY (sk)
   ) ${tableOptions(c)}`,
     `CREATE TEMPORARY TABLE IF NOT EXISTS stage_${d}_repoint (
