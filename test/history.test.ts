@@ -499,6 +499,31 @@ for (const dialect of DIALECTS) {
     });
 
     if (dialect.name === 'mysql') {
+      it('a bulk load that fails on bad input after some batches still moves their facts before it exits', async () => {
+        const records = randomHistoryExports({ seed: 92, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
+        const text = JSON.stringify(records, null, 1);
+        // Invalid JSON in record 2400: the batches before it commit, then the load fails.
+        const cut = text.indexOf(`"order_id": ${JSON.stringify((records[2400] as { order_id: unknown }).order_id)}`);
+        assert.ok(cut > 0, 'the cut point is in the file');
+        const path = files.file('fails-late.json', `${text.slice(0, cut)}"order_id": ,, }`);
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          const r = await runCli(['load', path, '--db', db.url, '--batch-size', '250']);
+          assert.equal(r.code, 1, `the load fails: ${r.stderr}`);
+          assert.match(r.stderr, /invalid JSON/);
+          const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+          const committed = Number(ledger.records_committed);
+          assert.equal(ledger.status, 'failed');
+          assert.ok(committed >= 1000 && committed % 250 === 0, `committed ${committed}`);
+          const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
+          const [p] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_moved');
+          assert.equal(Number(c.n) + Number(p.n), 0, 'no version left noted');
+          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after the failure, facts moved');
+          const keys = await db.query<any>("SELECT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND INDEX_NAME LIKE 'ix_orders_%'");
+          assert.equal(keys.length, 2, 'the fact keys are built again');
+        });
+      });
+
       it('a bulk load moves facts once, at its end: killed before it, the versions cut are noted, the next init moves their facts', async () => {
         const records = randomHistoryExports({ seed: 91, orders: 4000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
         const path = files.file('sigkill-deferred.json', JSON.stringify(records, null, 1));

@@ -403,7 +403,7 @@ export abstract class SqlWarehouse implements Warehouse {
 
   /** History, facts moved at the end of a load (deferFactMoves): the staged versions cut, noted with the batch. */
   protected async noteMoved(spec: DimensionSpec<unknown>): Promise<void> {
-    throw new EtlError('E_INTERNAL', `${this.location} moves the facts of ${spec.table}' versions per batch, not at the end of a load`);
+    throw new EtlError('E_INTERNAL', `${this.location} moves the facts of the versions of ${spec.table} per batch, not at the end of a load`);
   }
 
   // --- ledger and batches ----------------------------------------------------------------------------------

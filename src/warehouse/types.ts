@@ -7,6 +7,10 @@ import type { Batch, HistoryMode } from '../model.ts';
 /** The step that plans a batch while the batch before it is written: Node's work, beside the writer's. */
 export const PLAN_AHEAD_STEP = 'plan ahead';
 
+/** Steps of the end of a load, outside its batches (so not a part of `writerMs`). */
+export const BUILD_FACT_KEYS_STEP = 'build fact keys';
+export const DEFERRED_MOVES_STEP = 'move deferred facts';
+
 export interface SourceIdentity {
   /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
   uri: string;
@@ -91,7 +95,7 @@ export interface Warehouse {
   readonly capabilities: WarehouseCapabilities;
   /**
    * Milliseconds per step of applying batches, summed (for the summary's breakdown). Every step but
-   * `PLAN_AHEAD_STEP` and `build fact keys` is a part of `writerMs`.
+   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP` and `DEFERRED_MOVES_STEP` (and their parts) is a part of `writerMs`.
    */
   readonly timings: Readonly<Record<string, number>>;
   /**

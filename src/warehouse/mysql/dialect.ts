@@ -8,7 +8,7 @@ import { EtlError } from '../../errors.ts';
 import { CUSTOMERS, FACT_COLUMNS, PRODUCTS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
-import type { LoadIntent, QuerySink } from '../types.ts';
+import { BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
@@ -152,12 +152,14 @@ export class MysqlWarehouse extends SqlWarehouse {
    * the index kept, each fact found costs a random read: 480 s). So such a load moves facts once, at its end
    * (deferFactMoves, moveDeferredFacts): each batch notes the versions it cut, and their facts point at them until
    * then.
-   * The engine only writes surrogate keys it resolved from the dimensions, whose rows are never deleted while a
-   * fact points at them (a history version that goes has its facts moved in the same batch, or before the keys
-   * come back), so the foreign keys hold when added back. A crash in between leaves the keys missing and facts
-   * to move; the next load or init does both before it writes.
+   * The engine only writes surrogate keys it resolved from the dimensions. A history version that goes has its
+   * facts moved in the same batch, or, in a load that defers its moves, before the keys come back (finishLoad
+   * adds them only once no fact waits to move), so the foreign keys hold when added back. A crash in between
+   * leaves the keys missing and facts to move; the next load or init does both before it writes. Until then a
+   * query may find such a fact on a version that no longer covers its date, or that is gone.
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
+    this.deferFactMoves = false;
     await this.withRetry('prepare the fact table for a bulk load', async () => {
       const [row] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS has_rows');
       if (Number(row!.has_rows) !== 0) {
@@ -176,11 +178,10 @@ export class MysqlWarehouse extends SqlWarehouse {
 
   protected override async finishLoad(): Promise<void> {
     this.deferFactMoves = false;
-    try {
-      await this.moveDeferredFacts();
-    } finally {
-      await this.timed('build fact keys', () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
-    }
+    // The keys come back only once no fact waits to move: with them back, every foreign key holds. A move that
+    // fails leaves both to the next load or init.
+    await this.moveDeferredFacts();
+    await this.timed(BUILD_FACT_KEYS_STEP, () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
   }
 
   /** A batch's versions cut, noted (once: a version may be cut again later), in the batch's transaction. */
@@ -201,13 +202,17 @@ export class MysqlWarehouse extends SqlWarehouse {
    * cut, through the repoint staging table, 36.5 s.
    */
   private async moveDeferredFacts(): Promise<void> {
-    for (const spec of [CUSTOMERS, PRODUCTS] as DimensionSpec<unknown>[]) {
-      if (!(spec === CUSTOMERS ? this.history.customers : this.history.products)) continue;
+    for (const [spec, history] of [
+      [CUSTOMERS, this.history.customers],
+      [PRODUCTS, this.history.products],
+    ] as [DimensionSpec<unknown>, boolean][]) {
+      if (!history) continue;
       const { table, moved, naturalKey: nk, surrogateKey: sk } = spec;
-      await this.withRetry(`move the facts of ${table}' changed versions`, async () => {
+      await this.withRetry(`move the facts of the changed versions of ${table}`, async () => {
         const [pending] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${moved}) AS n`);
         if (Number(pending!.n) === 0) return;
-        await this.timed(`${table}: move facts`, async () => {
+        const part = `${DEFERRED_MOVES_STEP}: ${table}`;
+        await this.timed(DEFERRED_MOVES_STEP, () => this.timed(part, async () => {
           await this.exec('BEGIN');
           try {
             await this.exec(`UPDATE ${moved} m LEFT JOIN ${table} d ON d.${sk} = m.${sk} SET m.keep_from = d.valid_from, m.keep_to = COALESCE(d.valid_to, '9999-12-31')`);
@@ -222,7 +227,7 @@ export class MysqlWarehouse extends SqlWarehouse {
             await this.exec('ROLLBACK').catch(() => {});
             throw err;
           }
-        });
+        }));
       });
     }
   }
