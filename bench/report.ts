@@ -185,8 +185,10 @@ const REASONS: Record<string, string> = {
     "every dimension key stays in memory (natural key, surrogate key and attribute hash: the 600,000 customers of 3 M orders take most of the growth over 1 M), beside two batches in flight and the order filter; the peak is set by the young generation's 32 MB filling between scavenges on top of that (single 3 M runs measured 245-269 MB; a 16 MB young generation stays under 256 MB but made the 3 M load 13% slower)",
   'parse stage alone':
     'the same scanner measured 114-122 MB/s on this machine earlier the same day; in this run other work on the machine (see the load average) slowed every figure, and the 1 M measurement of the same run met the target',
+  'MariaDB wall, ':
+    "the fact table of 3 M orders (about 750 MB with its keys) is several times the 128 MB buffer pool, so writing the facts and building the fact keys read and write more pages per row than at 1 M (see the profile: facts and build fact keys); and on this shared machine the speed of the same work varies between runs and within one (the profile's Node CPU, which is linear work, shows it; single DuckDB history loads of 1 M measured 32-45 s in a row the same day); an earlier run with the same engine code for SCD1 measured 3.05x",
   'MariaDB first load vs LOAD DATA':
-    'LOAD DATA gets the final rows ready-made; the engine parses, splits, resolves keys and encodes them on one Node thread that shares the 2 cores with the server, and pays fixed costs per load (worker start, schema check, lock, building the fact keys at the end) that weigh most on small sizes',
+    'LOAD DATA gets the final rows ready-made; the engine parses, splits, resolves keys and encodes them on one Node thread that shares the 2 cores with the server, and pays fixed costs per load (worker start, schema check, lock, building the fact keys at the end) that weigh most on small sizes; and on this shared machine the same work varies between runs: the 1 M load\'s Node user CPU measured 17.4 s, 23.7 s and 27.9 s in three full runs of the same SCD1 code (ratios 2.36x, 2.12x and 2.82x)',
 };
 
 export function reasonFor(what: string): string | undefined {
