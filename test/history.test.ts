@@ -156,6 +156,36 @@ function assertCleanRun(got: HistorySnapshot, clean: HistorySnapshot, records: u
   assert.deepEqual(a.facts, b.facts, `${what}: facts, surrogate keys included`);
 }
 
+/**
+ * `work` loads `body` as an S3 object read through a proxy that stalls it at 60%: such a load cannot finish,
+ * whenever it is killed, and has committed the whole batches before the stall by then.
+ */
+async function withStalledSource(name: string, body: Buffer, work: (source: string, s3Endpoint: string, proxyEndpoint: string) => Promise<void>): Promise<void> {
+  const s3 = await startS3();
+  const proxy = await startFaultProxy(s3.endpoint, [{ after: Math.floor(body.length * 0.6), kind: 'stall' }]);
+  try {
+    await s3.put(`sigkill/${name}.json`, body);
+    await work(`s3://${BUCKET}/sigkill/${name}.json`, s3.endpoint, proxy.endpoint);
+  } finally {
+    await proxy.close();
+    await s3.close();
+  }
+}
+
+/** The killed load run again, straight from S3: it resumes after its last committed batch and ends as a clean run. */
+async function assertRerunIsClean(db: TestWarehouse, source: string, s3Endpoint: string, batch: number, committed: number, clean: HistorySnapshot, records: unknown[], what: string): Promise<void> {
+  const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3Endpoint, '--json']), 're-run');
+  assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
+  assertCleanRun(await historySnapshot(db, BOTH), clean, records, what);
+}
+
+/** Versions whose facts wait to move to the end of a load (MariaDB). */
+async function notedVersions(db: TestWarehouse): Promise<number> {
+  const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
+  const [p] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_moved');
+  return Number(c.n) + Number(p.n);
+}
+
 for (const dialect of DIALECTS) {
   describe(`history mode (${dialect.name})`, () => {
     it('init --history customers,products records the mode, load follows it, the same init again is fine, another mode fails naming both', async () => {
@@ -472,30 +502,18 @@ for (const dialect of DIALECTS) {
       const batch = 250;
       const clean = await cleanRun(dialect, path, records, batch);
 
-      // The load reads from S3 through a proxy that stalls the body at 60%: it cannot finish, whenever the
-      // kill comes, and has committed the whole batches before the stall by then.
-      const s3 = await startS3();
-      const proxy = await startFaultProxy(s3.endpoint, [{ after: Math.floor(body.length * 0.6), kind: 'stall' }]);
-      try {
-        await s3.put(`sigkill/${dialect.name}.json`, body);
-        const source = `s3://${BUCKET}/sigkill/${dialect.name}.json`;
-        await withDb(dialect, async (db) => {
+      await withStalledSource(dialect.name, body, (source, s3Endpoint, proxyEndpoint) =>
+        withDb(dialect, async (db) => {
           await init(db, BOTH);
-          const committed = await killLoadMidRun(db, source, proxy.endpoint, batch);
+          const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
           assert.ok(committed > 0 && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
           // On MariaDB a bulk load moves facts between versions once, at its end (the next test): the next command
           // that takes the warehouse, here init, finishes what the killed load left before anything else.
           if (dialect.name === 'mysql') await init(db, BOTH);
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches only after SIGKILL');
-
-          const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3.endpoint, '--json']), 're-run');
-          assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
-          assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'after SIGKILL and re-run');
-        });
-      } finally {
-        await proxy.close();
-        await s3.close();
-      }
+          await assertRerunIsClean(db, source, s3Endpoint, batch, committed, clean, records, 'after SIGKILL and re-run');
+        }),
+      );
     });
 
     if (dialect.name === 'mysql') {
@@ -515,9 +533,7 @@ for (const dialect of DIALECTS) {
           const committed = Number(ledger.records_committed);
           assert.equal(ledger.status, 'failed');
           assert.ok(committed >= 1000 && committed % 250 === 0, `committed ${committed}`);
-          const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
-          const [p] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_moved');
-          assert.equal(Number(c.n) + Number(p.n), 0, 'no version left noted');
+          assert.equal(await notedVersions(db), 0, 'no version left noted');
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after the failure, facts moved');
           const keys = await db.query<any>("SELECT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND INDEX_NAME LIKE 'ix_orders_%'");
           assert.equal(keys.length, 2, 'the fact keys are built again');
@@ -530,22 +546,13 @@ for (const dialect of DIALECTS) {
         const body = readFileSync(path);
         const batch = 250;
         const clean = await cleanRun(dialect, path, records, batch);
-        const s3 = await startS3();
-        const proxy = await startFaultProxy(s3.endpoint, [{ after: Math.floor(body.length * 0.6), kind: 'stall' }]);
-        try {
-          await s3.put('sigkill/deferred.json', body);
-          const source = `s3://${BUCKET}/sigkill/deferred.json`;
-          await withDb(dialect, async (db) => {
+        await withStalledSource('deferred', body, (source, s3Endpoint, proxyEndpoint) =>
+          withDb(dialect, async (db) => {
             await init(db, BOTH);
             // Four batches or more: later batches cut versions that facts of earlier ones point at.
-            const committed = await killLoadMidRun(db, source, proxy.endpoint, batch, 4 * batch);
+            const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
             assert.ok(committed >= 4 * batch && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
-            const noted = async () => {
-              const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
-              const [p] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_moved');
-              return Number(c.n) + Number(p.n);
-            };
-            assert.ok((await noted()) > 0, 'the killed load noted the versions whose facts move');
+            assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
             const before = await historySnapshot(db, BOTH);
             assert.ok(
               before.problems.some((p) => /does not cover its date|does not exist/.test(p)),
@@ -553,17 +560,11 @@ for (const dialect of DIALECTS) {
             );
 
             await init(db, BOTH);
-            assert.equal(await noted(), 0, 'init moved the facts and forgot the notes');
+            assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
             assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after SIGKILL and init');
-
-            const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3.endpoint, '--json']), 're-run');
-            assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
-            assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'after SIGKILL, init and re-run');
-          });
-        } finally {
-          await proxy.close();
-          await s3.close();
-        }
+            await assertRerunIsClean(db, source, s3Endpoint, batch, committed, clean, records, 'after SIGKILL, init and re-run');
+          }),
+        );
       });
     }
   });
