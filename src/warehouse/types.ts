@@ -7,7 +7,7 @@ import type { Batch, HistoryMode } from '../model.ts';
 /** The step that plans a batch while the batch before it is written: Node's work, beside the writer's. */
 export const PLAN_AHEAD_STEP = 'plan ahead';
 
-/** Steps of the end of a load, outside its batches (so not a part of `writerMs`). */
+/** Steps outside batches (so not a part of `writerMs`): at the end of a load, or when one starts after a killed one. */
 export const BUILD_FACT_KEYS_STEP = 'build fact keys';
 export const DEFERRED_MOVES_STEP = 'move deferred facts';
 
