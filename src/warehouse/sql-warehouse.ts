@@ -401,6 +401,18 @@ export abstract class SqlWarehouse implements Warehouse {
   /** After the last batch of a run, successful or not: undo what prepareLoad did. */
   protected async finishLoad(): Promise<void> {}
 
+  /** `work` in one transaction: committed if it succeeds, rolled back if it fails (the failure is thrown on). */
+  protected async inTransaction(work: () => Promise<void>): Promise<void> {
+    await this.exec('BEGIN');
+    try {
+      await work();
+      await this.exec('COMMIT');
+    } catch (err) {
+      await this.exec('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
   /** History, facts moved at the end of a load (deferFactMoves): the staged versions cut, noted with the batch. */
   protected async noteMoved(spec: DimensionSpec<unknown>): Promise<void> {
     throw new EtlError('E_INTERNAL', `${this.location} moves the facts of the versions of ${spec.table} per batch, not at the end of a load`);

@@ -174,14 +174,9 @@ export class DuckdbWarehouse extends SqlWarehouse {
     const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = 'orders' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')");
     if (Number(keys!.n) === 0) return mode;
     this.note(`rebuilding the fact table of ${this.location} without its primary and foreign keys (an earlier version declared them; in DuckDB they cost more than the rest of a load)`);
-    await this.exec('BEGIN');
-    try {
+    await this.inTransaction(async () => {
       for (const ddl of MIGRATE_FACT_TABLE) await this.exec(ddl);
-      await this.exec('COMMIT');
-    } catch (err) {
-      await this.exec('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    });
     return mode;
   }
 
