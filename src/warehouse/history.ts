@@ -173,12 +173,29 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
   const days = newDays.length === 0 ? before.days : mergeSorted(before.days, newDays);
   if (inPlace) return { history: { versions: before.versions, days }, inserts: [], copies: [], updates: [], deletes: [], repoints: [], newDays };
 
-  // Recompute the versions from the days: runs of equal values.
+  // Recompute the versions around the batch's days: runs of equal values. Only the versions near a day of the
+  // batch can change: the version in effect on it, the one before (a run may join it) and the one after. Those
+  // of the batch's days that are near each other make one window of old versions; between and beyond the
+  // windows, the runs are the old versions: each keeps its key (it shares all its days with itself and none
+  // with another run) and moves no fact. A window's first day keeps its old value, unlike the version before
+  // it, and so does its last, unlike the version after it: each window is recomputed on its own, in order, and
+  // gives what recomputing the whole history would (tested against that: test/helpers/place-whole.ts). So the
+  // work per key is its windows', not its whole history's (a product seen daily for years has hundreds of days).
+  const prior = before.versions;
+  const windows: [number, number][] = []; // [first, end) indexes into prior
+  for (const day of [...batchDays.keys()].sort((x, y) => x - y)) {
+    const at = versionIndexAt(prior, day);
+    const from = Math.max(0, at - 1);
+    const end = Math.min(prior.length, at + 2);
+    const w = windows[windows.length - 1];
+    if (w && from <= w[1]) w[1] = Math.max(w[1], end);
+    else windows.push([from, end]);
+  }
   const value = (day: number): DayValue<R> => {
     const o = batchDays.get(day);
     const v = versionAt(before, day);
-    const old = dayIndex(before.days, day) >= 0;
-    if (o) return { hash: o.hash, row: o.row, src: old ? v!.sk : 0, old };
+    const seen = dayIndex(before.days, day) >= 0;
+    if (o) return { hash: o.hash, row: o.row, src: seen ? v!.sk : 0, old: seen };
     return { hash: v!.hash, row: null, src: v!.sk, old: true };
   };
   interface Run {
@@ -188,70 +205,99 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
     sk: number;
     kept: HistoryVersion | null;
   }
-  const runs: Run[] = [];
-  for (const day of days) {
-    const dv = value(day);
-    const last = runs[runs.length - 1];
-    if (last && last.hash === dv.hash) last.days.push({ day, value: dv });
-    else runs.push({ from: day, hash: dv.hash, days: [{ day, value: dv }], sk: 0, kept: null });
-  }
-  // Keys: a run keeps the key of the old version with equal attributes it shares the most old days with, so
-  // the fewest facts move (facts sit on observed days); ties go to the earlier run, then the earlier version.
-  // Each old key is kept once.
-  const pairs: { run: Run; order: number; o: HistoryVersion; shared: number }[] = [];
-  runs.forEach((run, order) => {
-    const shared = new Map<HistoryVersion, number>();
-    for (const { day, value: dv } of run.days) {
-      if (!dv.old) continue;
-      const o = versionAt(before, day)!;
-      if (o.hash === run.hash) shared.set(o, (shared.get(o) ?? 0) + 1);
-    }
-    for (const [o, n] of shared) pairs.push({ run, order, o, shared: n });
-  });
-  pairs.sort((a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
-  const claimed = new Set<number>();
-  for (const { run, o } of pairs) {
-    if (run.kept !== null || claimed.has(o.sk)) continue;
-    claimed.add(o.sk);
-    run.kept = o;
-  }
-  for (const run of runs) run.sk = run.kept ? run.kept.sk : nextSk();
-  const versions: HistoryVersion[] = runs.map((r, i) => ({ from: r.from, to: i + 1 < runs.length ? runs[i + 1]!.from : null, sk: r.sk, hash: r.hash }));
+  const versions: HistoryVersion[] = [];
   const inserts: InsertedVersion<R>[] = [];
   const copies: CopiedVersion[] = [];
   const updates: HistoryVersion[] = [];
   const deletes: number[] = [];
   const repoints: Repoint[] = [];
-  runs.forEach((run, i) => {
-    const v = versions[i]!;
-    if (run.kept) {
-      if (run.kept.from !== v.from || run.kept.to !== v.to) updates.push(v);
-      return;
+  let kept = 0; // prior[kept..] not yet in versions
+  for (const [ws, we] of windows) {
+    for (; kept < ws; kept++) versions.push(prior[kept]!);
+    kept = we;
+    const windowTo = we < prior.length ? prior[we]!.from : null;
+    const runs: Run[] = [];
+    for (let i = ws === 0 ? 0 : firstAtOrAfter(days, prior[ws]!.from); i < days.length; i++) {
+      const day = days[i]!;
+      if (windowTo !== null && day >= windowTo) break;
+      const dv = value(day);
+      const last = runs[runs.length - 1];
+      if (last && last.hash === dv.hash) last.days.push({ day, value: dv });
+      else runs.push({ from: day, hash: dv.hash, days: [{ day, value: dv }], sk: 0, kept: null });
     }
-    // A new version: its attributes from an observation of the batch if one of its days has one, else those
-    // of the old version its days belonged to (kept by an earlier run: see above).
-    const observed = run.days.find((d) => d.value.row !== null);
-    if (observed) inserts.push({ sk: v.sk, from: v.from, to: v.to, row: observed.value.row! });
-    else copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.days[0]!.value.src });
-  });
-  for (const o of before.versions) {
-    if (!claimed.has(o.sk)) deletes.push(o.sk);
-    // Facts dated in o's old interval belong now to whichever new versions cover it. Facts sit on observed
-    // days (every fact line is an observation of its key on its date, and its day is recorded when its batch
-    // commits): an interval without a day observed before this batch holds no fact to move, and the fact
-    // table is not searched for it.
-    for (const v of versions) {
-      if (v.sk === o.sk) continue;
-      const from = Math.max(o.from, v.from);
-      const to = minEnd(o.to, v.to);
-      if ((to === null || from < to) && hasDayIn(before.days, from, to)) repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
+    // Keys: a run keeps the key of the old version with equal attributes it shares the most old days with, so
+    // the fewest facts move (facts sit on observed days); ties go to the earlier run, then the earlier version.
+    // Each old key is kept once.
+    const pairs: { run: Run; order: number; o: HistoryVersion; shared: number }[] = [];
+    runs.forEach((run, order) => {
+      const shared = new Map<HistoryVersion, number>();
+      for (const { day, value: dv } of run.days) {
+        if (!dv.old) continue;
+        const o = versionAt(before, day)!;
+        if (o.hash === run.hash) shared.set(o, (shared.get(o) ?? 0) + 1);
+      }
+      for (const [o, n] of shared) pairs.push({ run, order, o, shared: n });
+    });
+    pairs.sort((a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
+    const claimed = new Set<number>();
+    for (const { run, o } of pairs) {
+      if (run.kept !== null || claimed.has(o.sk)) continue;
+      claimed.add(o.sk);
+      run.kept = o;
+    }
+    for (const run of runs) run.sk = run.kept ? run.kept.sk : nextSk();
+    const changed = runs.map((r, i): HistoryVersion => ({ from: r.from, to: i + 1 < runs.length ? runs[i + 1]!.from : windowTo, sk: r.sk, hash: r.hash }));
+    versions.push(...changed);
+    runs.forEach((run, i) => {
+      const v = changed[i]!;
+      if (run.kept) {
+        if (run.kept.from !== v.from || run.kept.to !== v.to) updates.push(v);
+        return;
+      }
+      // A new version: its attributes from an observation of the batch if one of its days has one, else those
+      // of the old version its days belonged to (kept by an earlier run: see above).
+      const observed = run.days.find((d) => d.value.row !== null);
+      if (observed) inserts.push({ sk: v.sk, from: v.from, to: v.to, row: observed.value.row! });
+      else copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.days[0]!.value.src });
+    });
+    for (let k = ws; k < we; k++) {
+      const o = prior[k]!;
+      if (!claimed.has(o.sk)) deletes.push(o.sk);
+      // Facts dated in o's old interval belong now to whichever new versions cover it. Facts sit on observed
+      // days (every fact line is an observation of its key on its date, and its day is recorded when its batch
+      // commits): an interval without a day observed before this batch holds no fact to move, and the fact
+      // table is not searched for it.
+      for (const v of changed) {
+        if (v.sk === o.sk) continue;
+        const from = Math.max(o.from, v.from);
+        const to = minEnd(o.to, v.to);
+        if ((to === null || from < to) && hasDayIn(before.days, from, to)) repoints.push({ oldSk: o.sk, from, to, newSk: v.sk });
+      }
     }
   }
+  for (; kept < prior.length; kept++) versions.push(prior[kept]!);
   return { history: { versions, days }, inserts, copies, updates, deletes, repoints, newDays };
 }
 
-/** Whether the ascending `days` hold one in [from, to) (`to` null: no end). */
-function hasDayIn(days: readonly number[], from: number, to: number | null): boolean {
+/** Where in `versions` (by valid_from) the version in effect on `day` is, or -1 before the first one. */
+function versionIndexAt(versions: readonly HistoryVersion[], day: number): number {
+  let lo = 0;
+  let hi = versions.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (versions[mid]!.from <= day) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/** Where the first of the ascending `days` on or after `from` is (days.length: none). */
+function firstAtOrAfter(days: readonly number[], from: number): number {
   let lo = 0;
   let hi = days.length;
   while (lo < hi) {
@@ -259,7 +305,13 @@ function hasDayIn(days: readonly number[], from: number, to: number | null): boo
     if (days[mid]! < from) lo = mid + 1;
     else hi = mid;
   }
-  return lo < days.length && (to === null || days[lo]! < to);
+  return lo;
+}
+
+/** Whether the ascending `days` hold one in [from, to) (`to` null: no end). */
+function hasDayIn(days: readonly number[], from: number, to: number | null): boolean {
+  const at = firstAtOrAfter(days, from);
+  return at < days.length && (to === null || days[at]! < to);
 }
 
 /** Where `day` is in the ascending `days`, or -(where it would go) - 1. */

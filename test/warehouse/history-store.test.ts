@@ -2,12 +2,14 @@
  * HistoryStore (src/warehouse/history.ts) against a plain Map of histories: random learning (versions and days
  * in any order), sets that grow and shrink a key's segments, days added in place, eviction past capacity and
  * compaction. After every step, each key the store holds has the model's history, and lookups by day agree.
- * placeObservations: which facts a split moves.
+ * placeObservations: which facts a split moves, and that recomputing only the window of versions a batch can
+ * change gives what recomputing the whole history gives (test/helpers/place-whole.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HistoryStore, placeObservations, versionAt, type KeyHistory } from '../../src/warehouse/history.ts';
 import { rng } from '../helpers/history-inputs.ts';
+import { placeWhole } from '../helpers/place-whole.ts';
 
 let nextSk = 1;
 function randomHistory(r: () => number): KeyHistory {
@@ -139,5 +141,39 @@ describe('placeObservations: facts to move', () => {
       { oldSk: 1, from: 15, to: 20, newSk: 2 },
       { oldSk: 1, from: 20, to: null, newSk: 3 },
     ]);
+  });
+});
+
+describe('placeObservations: the window of versions a batch can change', () => {
+  const copy = (h: KeyHistory): KeyHistory => ({ versions: h.versions.map((v) => ({ ...v })), days: [...h.days] });
+
+  it('gives the versions, keys, writes and moves of recomputing the whole history, on random keys and batches', () => {
+    const r = rng(11);
+    let compared = 0;
+    let windowed = 0;
+    for (let key = 0; key < 400; key++) {
+      // Few distinct attribute values, so that runs join and split; days over a year, batches early and late.
+      const values = 2 + Math.floor(r() * 3);
+      let history: KeyHistory | undefined;
+      let sk = 0;
+      for (let batch = 0; batch < 12; batch++) {
+        const observations = Array.from({ length: 1 + Math.floor(r() * (r() < 0.7 ? 2 : 8)) }, () => {
+          const hash = 1 + Math.floor(r() * values);
+          return { day: 18000 + Math.floor(r() * 365), row: { hash }, hash };
+        });
+        let skA = sk;
+        let skB = sk;
+        const a = placeObservations(history && copy(history), observations, () => ++skA);
+        const b = placeWhole(history && copy(history), observations, () => ++skB);
+        assert.deepEqual(a, b, `key ${key}, batch ${batch}`);
+        assert.equal(skA, skB);
+        if (history && history.versions.length > 4 && a.inserts.length + a.copies.length + a.updates.length > 0) windowed++;
+        compared++;
+        history = b.history;
+        sk = skB;
+      }
+    }
+    assert.equal(compared, 4800);
+    assert.ok(windowed > 500, `${windowed} changes of keys with more than 4 versions`);
   });
 });
