@@ -10,7 +10,7 @@
  * valid_to, attributes) and the days it was observed on (etl_<dimension>_days). A late observation is placed
  * among them: it changes nothing if it agrees with its day's version; otherwise the versions around it are
  * recomputed, and facts on the days whose version changed are pointed at the new one (by the batch, or by its
- * load at the end: MysqlWarehouse.moveDeferredFacts).
+ * load at the end: SqlWarehouse.moveDeferredFacts).
  *
  * Surrogate keys after a recomputation: a new version keeps the key of the old version with the same
  * attributes it shares the most observed days with (ties: the earlier new version, then the earlier old

@@ -26,7 +26,7 @@ import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, PRODUCTS, REJECT_CO
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
-import { addCounts, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
+import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
   retry: RetryPolicy;
@@ -58,8 +58,18 @@ export interface DialectSql {
   updateVersions(spec: DimensionSpec<unknown>): string;
   /** History: versions gone (op 'd'). */
   deleteVersions(spec: DimensionSpec<unknown>): string;
-  /** History: facts of a version on some days move to another (the repoint staging table). */
-  repointFacts(spec: DimensionSpec<unknown>): string;
+  /**
+   * History: facts of a version on some days move to another (the repoint staging table), per batch; null
+   * where every load moves facts at its end (DuckDB).
+   */
+  repointFacts: ((spec: DimensionSpec<unknown>) => string) | null;
+  /** History, facts moved at the end of a load: the batch's versions cut (their staging table), noted once. */
+  noteMoved(spec: DimensionSpec<unknown>): string;
+  /**
+   * History: the facts of the versions noted point at the version of their natural key in effect on their order
+   * date (run in one transaction, which then forgets the notes).
+   */
+  moveNotedFacts(spec: DimensionSpec<unknown>): string[];
 }
 
 /** History: new versions copied from kept ones (the same SQL on every dialect). */
@@ -127,10 +137,11 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
   /**
-   * History, during a bulk load whose fact table has no index on the surrogate keys (MysqlWarehouse.prepareLoad):
-   * facts move to other versions once, at the end of the load (MysqlWarehouse.moveDeferredFacts), not per
-   * batch, which would scan the whole fact table once per batch and dimension. Each batch notes the versions
-   * it cut in etl_<dimension>_moved, in its transaction (noteMoved). Set for one load, before its first plan.
+   * History: facts move to other versions once, at the end of the load (moveDeferredFacts), not per batch, which
+   * would scan the whole fact table once per batch and dimension: on MySQL during a bulk load whose fact table
+   * has no index on the surrogate keys (MysqlWarehouse.prepareLoad), on DuckDB always. Each batch notes the
+   * versions it cut in etl_<dimension>_moved, in its transaction (noteMoved). Set for one load, before its
+   * first plan.
    */
   protected deferFactMoves = false;
   /** Order ids the fact table may hold; null: it is too large to read, any order may be there. */
@@ -398,8 +409,11 @@ export abstract class SqlWarehouse implements Warehouse {
     return pending;
   }
 
-  /** After the last batch of a run, successful or not: undo what prepareLoad did. */
-  protected async finishLoad(): Promise<void> {}
+  /** After the last batch of a run, successful or not: undo what prepareLoad did, move the facts that wait. */
+  protected async finishLoad(): Promise<void> {
+    this.deferFactMoves = false;
+    await this.moveDeferredFacts();
+  }
 
   /** `work` in one transaction: committed if it succeeds, rolled back if it fails (the failure is thrown on). */
   protected async inTransaction(work: () => Promise<void>): Promise<void> {
@@ -413,9 +427,32 @@ export abstract class SqlWarehouse implements Warehouse {
     }
   }
 
-  /** History, facts moved at the end of a load (deferFactMoves): the staged versions cut, noted with the batch. */
-  protected async noteMoved(spec: DimensionSpec<unknown>): Promise<void> {
-    throw new EtlError('E_INTERNAL', `${this.location} moves the facts of the versions of ${spec.table} per batch, not at the end of a load`);
+  /**
+   * The facts of the versions noted in etl_<dimension>_moved (by a load that deferred its fact moves: this one,
+   * or one killed before its end) point at the version of their natural key in effect on their order date
+   * afterwards; one transaction per dimension moves them and forgets the notes. A note names the natural key
+   * because the version it names may be gone. Runs at the end of every load (finishLoad, also after a load
+   * that failed) and before anything else when a command takes the warehouse (createSchema).
+   */
+  protected async moveDeferredFacts(): Promise<void> {
+    for (const [spec, history] of [
+      [CUSTOMERS, this.history.customers],
+      [PRODUCTS, this.history.products],
+    ] as [DimensionSpec<unknown>, boolean][]) {
+      if (!history) continue;
+      await this.withRetry(`move the facts of the changed versions of ${spec.table}`, async () => {
+        const [pending] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${spec.moved}) AS n`);
+        if (Number(pending!.n) === 0) return;
+        await this.timed(DEFERRED_MOVES_STEP, () =>
+          this.timed(`${DEFERRED_MOVES_STEP}: ${spec.table}`, () =>
+            this.inTransaction(async () => {
+              for (const statement of this.sql.moveNotedFacts(spec)) await this.exec(statement);
+              await this.exec(`DELETE FROM ${spec.moved}`);
+            }),
+          ),
+        );
+      });
+    }
   }
 
   // --- ledger and batches ----------------------------------------------------------------------------------
@@ -777,14 +814,16 @@ export abstract class SqlWarehouse implements Warehouse {
     }
     if (d.inserts) await this.timed(step('new versions'), () => this.writeBulk(d.inserts!));
     if (d.repoints) {
+      const repointFacts = this.sql.repointFacts;
+      if (!repointFacts) throw new EtlError('E_INTERNAL', `${this.location} moves the facts of the versions of ${d.spec.table} at the end of a load, not per batch`);
       this.staged.add(d.spec.repointStage);
       await this.timed(step('stage repoints'), () => this.writeBulk(d.repoints!));
-      await this.timed(step('move facts'), () => this.exec(this.sql.repointFacts(d.spec)));
+      await this.timed(step('move facts'), () => this.exec(repointFacts(d.spec)));
     }
     if (d.moved) {
       this.staged.add(d.spec.movedStage);
       await this.timed(step('stage moved versions'), () => this.writeBulk(d.moved!));
-      await this.timed(step('note moved versions'), () => this.noteMoved(d.spec));
+      await this.timed(step('note moved versions'), () => this.exec(this.sql.noteMoved(d.spec)));
     }
     if (d.days) await this.timed(step('days'), () => this.writeBulk(d.days!));
     if (d.maxSk !== null) {

@@ -42,14 +42,16 @@ export const SETTINGS_DDL = 'CREATE TABLE IF NOT EXISTS etl_settings (name VARCH
  * of an index in a way that trips over a unique key within one transaction.
  */
 function dimensionDdl(table: 'customers' | 'products', history: boolean): string[] {
-  const [sk, nk, columns, days] =
+  const [sk, nk, columns, days, moved] =
     table === 'customers'
-      ? ['customer_sk', 'customer_id', 'name VARCHAR, email VARCHAR, address VARCHAR', 'etl_customer_days']
-      : ['product_sk', 'product_id', `name VARCHAR, category VARCHAR, price ${MONEY}`, 'etl_product_days'];
+      ? ['customer_sk', 'customer_id', 'name VARCHAR, email VARCHAR, address VARCHAR', 'etl_customer_days', 'etl_customer_moved']
+      : ['product_sk', 'product_id', `name VARCHAR, category VARCHAR, price ${MONEY}`, 'etl_product_days', 'etl_product_moved'];
   if (!history) return [`CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL UNIQUE, ${columns})`];
   return [
     `CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL, ${columns}, valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${days} (${nk} VARCHAR NOT NULL, day DATE NOT NULL)`,
+    // Versions whose facts wait to move to the end of the load (SqlWarehouse.moveDeferredFacts), each noted once.
+    `CREATE TABLE IF NOT EXISTS ${moved} (${sk} BIGINT NOT NULL, ${nk} VARCHAR NOT NULL)`,
   ];
 }
 
@@ -96,10 +98,10 @@ export const STAGING_DDL: string[] = [
   `CREATE TEMP TABLE IF NOT EXISTS stage_products (product_sk BIGINT, name VARCHAR, category VARCHAR, price ${MONEY})`,
   // Orders delivered again, whose lines are deleted before their new ones are appended.
   'CREATE TEMP TABLE IF NOT EXISTS stage_order_ids (order_id VARCHAR)',
-  // History dimensions: version changes (see mysql/ddl.ts) and facts to point at another version.
+  // History dimensions: version changes (see mysql/ddl.ts) and the batch's versions cut, whose facts move.
   ...['customer', 'product'].flatMap((d) => [
     `CREATE TEMP TABLE IF NOT EXISTS stage_${d}_versions (op VARCHAR, sk BIGINT, src BIGINT, valid_from DATE, valid_to DATE, is_current BOOLEAN)`,
-    `CREATE TEMP TABLE IF NOT EXISTS stage_${d}_repoint (old_sk BIGINT, valid_from DATE, valid_to DATE, new_sk BIGINT)`,
+    `CREATE TEMP TABLE IF NOT EXISTS stage_${d}_moved (sk BIGINT, id VARCHAR)`,
   ]),
 ];
 

@@ -28,9 +28,25 @@ const DUCKDB_SQL: DialectSql = {
   updateVersions: ({ table, versionsStage: vs, surrogateKey: sk }) =>
     `UPDATE ${table} SET valid_from = s.valid_from, valid_to = s.valid_to, is_current = s.is_current FROM ${vs} s WHERE ${table}.${sk} = s.sk AND s.op = 'u'`,
   deleteVersions: ({ table, versionsStage: vs, surrogateKey: sk }) => `DELETE FROM ${table} WHERE ${sk} IN (SELECT sk FROM ${vs} WHERE op = 'd')`,
-  repointFacts: ({ repointStage: rs, surrogateKey: sk }) =>
-    `UPDATE orders SET ${sk} = r.new_sk FROM ${rs} r
-      WHERE orders.${sk} = r.old_sk AND orders.order_date >= r.valid_from AND (r.valid_to IS NULL OR orders.order_date < r.valid_to)`,
+  // Every load moves facts at its end (prepareLoad): a move per batch scanned the fact table and made every
+  // commit carry those updates (bench, 1 M history warehouse, +200 k: 13 s of 35 s).
+  repointFacts: null,
+  noteMoved: ({ moved, movedStage: ms, naturalKey: nk, surrogateKey: sk }) =>
+    `INSERT INTO ${moved} (${sk}, ${nk}) SELECT s.sk, s.id FROM ${ms} s WHERE NOT EXISTS (SELECT 1 FROM ${moved} m WHERE m.${sk} = s.sk)`,
+  // Each fact of a version noted, with the version of its natural key in effect on its order date (an ASOF
+  // join: the last that starts on or before it), where that is another; then the facts updated in the order
+  // of their row ids. Measured on the bench's increment: 2.17 M product facts in 2.3 s. Updated straight from
+  // the join instead, the rows came in the join's order and DuckDB took 207 s for the same update.
+  moveNotedFacts: ({ table, moved, naturalKey: nk, surrogateKey: sk }) => [
+    `CREATE OR REPLACE TEMP TABLE stage_fact_moves AS
+       SELECT o.rowid AS rid, v.${sk} AS new_sk
+         FROM orders o JOIN ${moved} m ON o.${sk} = m.${sk}
+         ASOF JOIN ${table} v ON v.${nk} = m.${nk} AND o.order_date >= v.valid_from
+        WHERE v.${sk} <> o.${sk}
+        ORDER BY rid`,
+    `UPDATE orders SET ${sk} = t.new_sk FROM stage_fact_moves t WHERE orders.rowid = t.rid`,
+    'DROP TABLE stage_fact_moves',
+  ],
 };
 
 /** In-process queue per database file: the tail of each file's chain of loads. */
@@ -171,19 +187,30 @@ export class DuckdbWarehouse extends SqlWarehouse {
 
   protected override async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
     const mode = await super.createSchema(requested);
+    await this.migrateFactTable();
+    // A load killed before its end left facts to move: they move before anything else.
+    await this.moveDeferredFacts();
+    return mode;
+  }
+
+  private async migrateFactTable(): Promise<void> {
     const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = 'orders' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')");
-    if (Number(keys!.n) === 0) return mode;
+    if (Number(keys!.n) === 0) return;
     this.note(`rebuilding the fact table of ${this.location} without its primary and foreign keys (an earlier version declared them; in DuckDB they cost more than the rest of a load)`);
     await this.inTransaction(async () => {
       for (const ddl of MIGRATE_FACT_TABLE) await this.exec(ddl);
     });
-    return mode;
+  }
+
+  /** History: facts move once, at the end of every load (DUCKDB_SQL.repointFacts says why). */
+  protected override async prepareLoad(): Promise<void> {
+    this.deferFactMoves = this.history.customers || this.history.products;
   }
 
   protected override async learnWriters(): Promise<void> {
     this.types.clear();
     const tables = ['customers', 'products', 'orders', 'stage_customers', 'stage_products', 'stage_order_ids'];
-    for (const d of ['customer', 'product']) tables.push(`stage_${d}_versions`, `stage_${d}_repoint`);
+    for (const d of ['customer', 'product']) tables.push(`stage_${d}_versions`, `stage_${d}_moved`);
     if (this.history.customers) tables.push('etl_customer_days');
     if (this.history.products) tables.push('etl_product_days');
     for (const table of tables) {

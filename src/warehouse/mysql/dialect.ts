@@ -5,10 +5,10 @@
  */
 import { Readable } from 'node:stream';
 import { EtlError } from '../../errors.ts';
-import { CUSTOMERS, FACT_COLUMNS, PRODUCTS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
+import { FACT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
-import { BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, type LoadIntent, type QuerySink } from '../types.ts';
+import { BUILD_FACT_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
@@ -28,6 +28,22 @@ const MYSQL_SQL: DialectSql = {
   // Each fact matches at most one row: a version's old days are cut into disjoint intervals.
   repointFacts: ({ repointStage: rs, surrogateKey: sk }) =>
     `UPDATE orders o JOIN ${rs} r ON o.${sk} = r.old_sk AND o.order_date >= r.valid_from AND (r.valid_to IS NULL OR o.order_date < r.valid_to) SET o.${sk} = r.new_sk`,
+  noteMoved: ({ moved, movedStage: ms, naturalKey: nk, surrogateKey: sk }) =>
+    `INSERT INTO ${moved} (${sk}, ${nk}) SELECT sk, id FROM ${ms} ON DUPLICATE KEY UPDATE ${nk} = VALUES(${nk})`,
+  /**
+   * Only a fact outside what its version covers now looks its version up: on the index of (natural key,
+   * valid_from), the last one that starts on or before its date. Measured on the bench's increment (2.17 M
+   * product facts move): 33 s for products, of which the UPDATE 29 s, about 13 microseconds a fact. Joining
+   * each fact of a version noted to all versions of its key instead took 153 s (90 versions a product); a join
+   * to the versions that overlap the days where each noted version was cut, through the repoint staging
+   * table, 36.5 s.
+   */
+  moveNotedFacts: ({ table, moved, naturalKey: nk, surrogateKey: sk }) => [
+    `UPDATE ${moved} m LEFT JOIN ${table} d ON d.${sk} = m.${sk} SET m.keep_from = d.valid_from, m.keep_to = COALESCE(d.valid_to, '9999-12-31')`,
+    `UPDATE orders o JOIN ${moved} m ON o.${sk} = m.${sk}
+       SET o.${sk} = (SELECT v.${sk} FROM ${table} v WHERE v.${nk} = m.${nk} AND v.valid_from <= o.order_date ORDER BY v.valid_from DESC LIMIT 1)
+       WHERE m.keep_from IS NULL OR o.order_date < m.keep_from OR o.order_date >= m.keep_to`,
+  ],
 };
 
 /**
@@ -177,56 +193,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   protected override async finishLoad(): Promise<void> {
-    this.deferFactMoves = false;
     // The keys come back only once no fact waits to move: with them back, every foreign key holds. A move that
     // fails leaves both to the next load or init.
-    await this.moveDeferredFacts();
+    await super.finishLoad();
     await this.timed(BUILD_FACT_KEYS_STEP, () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
-  }
-
-  /** A batch's versions cut, noted (once: a version may be cut again later), in the batch's transaction. */
-  protected override async noteMoved(spec: DimensionSpec<unknown>): Promise<void> {
-    const { moved, movedStage: ms, naturalKey: nk, surrogateKey: sk } = spec;
-    await this.exec(`INSERT INTO ${moved} (${sk}, ${nk}) SELECT sk, id FROM ${ms} ON DUPLICATE KEY UPDATE ${nk} = VALUES(${nk})`);
-  }
-
-  /**
-   * The facts of the versions noted in etl_<dimension>_moved (by a load that deferred its fact moves: this one,
-   * or one killed before its end) point at the version of their natural key in effect on their order date
-   * afterwards; one transaction per dimension moves them and forgets the notes. A note names the natural key
-   * because the version it names may be gone. Only a fact outside what its version covers now looks its
-   * version up: on the index of (natural key, valid_from), the last one that starts on or before its date.
-   * Measured on the bench's increment (2.17 M product facts move): 33 s for products, of which the UPDATE
-   * 29 s, about 13 microseconds a fact. Joining each fact of a version noted to all versions of its key
-   * instead took 153 s (90 versions a product); a join to the versions that overlap the days where each noted
-   * version was cut, through the repoint staging table, 36.5 s.
-   */
-  private async moveDeferredFacts(): Promise<void> {
-    for (const [spec, history] of [
-      [CUSTOMERS, this.history.customers],
-      [PRODUCTS, this.history.products],
-    ] as [DimensionSpec<unknown>, boolean][]) {
-      if (!history) continue;
-      const { table, moved, naturalKey: nk, surrogateKey: sk } = spec;
-      await this.withRetry(`move the facts of the changed versions of ${table}`, async () => {
-        const [pending] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${moved}) AS n`);
-        if (Number(pending!.n) === 0) return;
-        const part = `${DEFERRED_MOVES_STEP}: ${table}`;
-        await this.timed(DEFERRED_MOVES_STEP, () =>
-          this.timed(part, () =>
-            this.inTransaction(async () => {
-              await this.exec(`UPDATE ${moved} m LEFT JOIN ${table} d ON d.${sk} = m.${sk} SET m.keep_from = d.valid_from, m.keep_to = COALESCE(d.valid_to, '9999-12-31')`);
-              await this.exec(
-                `UPDATE orders o JOIN ${moved} m ON o.${sk} = m.${sk}
-                   SET o.${sk} = (SELECT v.${sk} FROM ${table} v WHERE v.${nk} = m.${nk} AND v.valid_from <= o.order_date ORDER BY v.valid_from DESC LIMIT 1)
-                   WHERE m.keep_from IS NULL OR o.order_date < m.keep_from OR o.order_date >= m.keep_to`,
-              );
-              await this.exec(`DELETE FROM ${moved}`);
-            }),
-          ),
-        );
-      });
-    }
   }
 
   private async restoreFactKeys(): Promise<void> {
