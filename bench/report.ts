@@ -204,7 +204,7 @@ const REASONS: Record<string, string> = {
   'parse stage alone':
     'the same scanner measured 114-122 MB/s on this machine earlier the same day; in this run other work on the machine (see the load average) slowed every figure, and the 1 M measurement of the same run met the target',
   'MariaDB wall, ':
-    "on this shared machine the speed of the same work varies between runs and within one: when this was measured at 4.12x (2026-11-29), the 3 M load's Node user CPU, linear work, was 100.4 s against 23.7 s at 1 M (4.2x for 3x the orders), and the next run measured 2.56x; the fact table of 3 M orders is several times the 128 MB buffer pool, so its steps (facts, build fact keys) also depend on the disk",
+    "on this shared machine the speed of the same work varies between runs and within one: in the run at 4cffdb0 (2026-11-29) the 3 M load took 84.1 s against a 1 M median of 25.2 s (3.33x), while the three 1 M rounds of that run took 22.6, 25.2 and 28.0 s (3.0x to 3.7x against the same 3 M run); earlier runs measured 4.12x (the 3 M load's Node user CPU, linear work, 100.4 s against 23.7 s at 1 M) and 2.56x; the fact table of 3 M orders is several times the 128 MB buffer pool, so its steps (facts, build fact keys) also depend on the disk",
   'MariaDB first load vs LOAD DATA':
     'LOAD DATA gets the final rows ready-made; the engine parses, splits, resolves keys and encodes them on one Node thread that shares the 2 cores with the server, and pays fixed costs per load (worker start, schema check, lock, building the fact keys at the end) that weigh most on small sizes; and on this shared machine both sides vary between runs of the same SCD1 code: the 1 M load took 20.1, 27.9 and 31.5 s (Node user CPU 17.4, 23.7 and 27.9 s) and LOAD DATA 8.5, 13.2 and 11.2 s in three full runs (2.36x, 2.12x, 2.82x)',
 };
@@ -371,14 +371,16 @@ function repeatsTable(r: BenchResults): string[] {
     ['DuckDB, engine, history', 'duckdbHistory', firstOf('DuckDB', 'history')],
   ];
   const rounds = r.repeats.length + 1;
-  const errors = r.repeats.filter((x) => x.error).map((x, i) => `- round ${i + 2} failed: ${x.error}`);
+  const errors = r.repeats.flatMap((x, i) => (x.error ? [`- round ${i + 2} failed: ${x.error}`] : []));
   return [
     `## Repeated first loads (${int(TARGET_SIZE)} orders)`,
     '',
-    "This machine's run-to-run variance is large (the same 1 M load's Node CPU took from 17.4 to 27.9 s in earlier",
-    `runs), and it decided some targets either way, so the first loads they compare ran ${rounds} times (bench --repeat),`,
-    'on the same file: round 1 is the run the other tables show, the other rounds ran after all of this size\'s runs.',
-    'The targets above compare the medians.',
+    "This machine's run-to-run variance is large (on 2026-11-29 the same 1 M load's Node CPU took from 17.4 to 27.9 s",
+    `in three runs), and it decided some targets either way, so the first loads they compare run in ${rounds} rounds`,
+    "(bench --repeat) on the same file: round 1 is the run the other tables show (LOAD DATA's after the reference",
+    "with keys maintained), the other rounds run after all of this size's runs, each reference straight after its",
+    'engine run. The targets above compare the medians of the rounds that ran (a failed round is listed below); a',
+    'side measured once (the seed, the read_json reference, the 3 M load) is that run.',
     '',
     `| run | ${Array.from({ length: rounds }, (_, i) => `round ${i + 1} s`).join(' | ')} | median s |`,
     `| --- | ${Array.from({ length: rounds }, () => '---').join(' | ')} | --- |`,

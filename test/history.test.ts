@@ -519,7 +519,7 @@ for (const dialect of DIALECTS) {
       );
     });
 
-    it('a bulk load that fails on bad input after some batches still moves their facts before it exits', async () => {
+    it('a load that moves facts at its end (DuckDB; MariaDB: a bulk load) and fails on bad input after some batches still moves them before it exits', async () => {
       const records = randomHistoryExports({ seed: 92, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
       const text = JSON.stringify(records, null, 1);
       // Invalid JSON in record 2400: the batches before it commit, then the load fails.
@@ -546,7 +546,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    it('a bulk load moves facts once, at its end: killed before it, the versions cut are noted, the next init moves their facts', async () => {
+    it('a load that moves facts once, at its end (DuckDB; MariaDB: a bulk load): killed before it, the versions cut are noted, the next init moves their facts', async () => {
       const records = randomHistoryExports({ seed: 91, orders: 4000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
       const path = files.file(`sigkill-deferred-${dialect.name}.json`, JSON.stringify(records, null, 1));
       const body = readFileSync(path);

@@ -10,8 +10,9 @@ export interface DimensionSpec<R> {
   versionsStage: string;
   repointStage: string;
   /**
-   * Versions whose facts wait to move, committed with the batch that cut them, when a bulk load moves facts
-   * once at its end (MysqlWarehouse.prepareLoad): the table, and its staging table.
+   * Versions whose facts wait to move, committed with the batch that cut them, when a load moves facts once at
+   * its end (every load on DuckDB, a bulk load on MySQL: SqlWarehouse.deferFactMoves): the table, and its
+   * staging table.
    */
   moved: string;
   movedStage: string;

@@ -191,6 +191,11 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
     if (w && from <= w[1]) w[1] = Math.max(w[1], end);
     else windows.push([from, end]);
   }
+  // The windows rest on what every history the engine writes keeps: a version starts on an observed day, and
+  // versions next to each other differ. A history that does not (edited by hand) is recomputed whole, as it
+  // was before windows, which gives it versions that do.
+  const holds = (k: number) => k === 0 || k === prior.length || (prior[k - 1]!.hash !== prior[k]!.hash && dayIndex(before.days, prior[k]!.from) >= 0);
+  if (!windows.every(([ws, we]) => holds(ws) && holds(we))) windows.splice(0, windows.length, [0, prior.length]);
   const value = (day: number): DayValue<R> => {
     const o = batchDays.get(day);
     const v = versionAt(before, day);

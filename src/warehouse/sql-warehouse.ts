@@ -139,9 +139,9 @@ export abstract class SqlWarehouse implements Warehouse {
   /**
    * History: facts move to other versions once, at the end of the load (moveDeferredFacts), not per batch, which
    * would scan the whole fact table once per batch and dimension: on MySQL during a bulk load whose fact table
-   * has no index on the surrogate keys (MysqlWarehouse.prepareLoad), on DuckDB always. Each batch notes the
-   * versions it cut in etl_<dimension>_moved, in its transaction (noteMoved). Set for one load, before its
-   * first plan.
+   * has no index on the surrogate keys (MysqlWarehouse.prepareLoad; set for one load, before its first plan),
+   * and always on a dialect that has no per-batch move (DuckDB: DialectSql.repointFacts is null). Each batch
+   * notes the versions it cut in etl_<dimension>_moved, in its transaction (noteMoved).
    */
   protected deferFactMoves = false;
   /** Order ids the fact table may hold; null: it is too large to read, any order may be there. */
@@ -694,7 +694,7 @@ export abstract class SqlWarehouse implements Warehouse {
       for (const u of change.updates) versionRows.push(['u', u.sk, null, dateOf(u.from), u.to === null ? null : dateOf(u.to), u.to === null ? 1 : 0]);
       for (const d of change.deletes) versionRows.push(['d', d, null, null, null, null]);
       for (const r of change.repoints) {
-        if (this.deferFactMoves) moved.set(r.oldSk, id);
+        if (this.deferFactMoves || this.sql.repointFacts === null) moved.set(r.oldSk, id);
         else repoints.push(r);
       }
       for (const day of change.newDays) days.push({ id, day });

@@ -157,9 +157,10 @@ describe('placeObservations: the window of versions a batch can change', () => {
       let history: KeyHistory | undefined;
       let sk = 0;
       for (let batch = 0; batch < 12; batch++) {
-        const observations = Array.from({ length: 1 + Math.floor(r() * (r() < 0.7 ? 2 : 8)) }, () => {
+        // Each row its own (the hash alone would not tell which observation's row a version took).
+        const observations = Array.from({ length: 1 + Math.floor(r() * (r() < 0.7 ? 2 : 8)) }, (_, i) => {
           const hash = 1 + Math.floor(r() * values);
-          return { day: 18000 + Math.floor(r() * 365), row: { hash }, hash };
+          return { day: 18000 + Math.floor(r() * 365), row: { hash, key, batch, i }, hash };
         });
         let skA = sk;
         let skB = sk;
@@ -175,5 +176,24 @@ describe('placeObservations: the window of versions a batch can change', () => {
     }
     assert.equal(compared, 4800);
     assert.ok(windowed > 500, `${windowed} changes of keys with more than 4 versions`);
+  });
+
+  it('recomputes a history that breaks what windows rest on (edited by hand) whole, as before, leaving no gap', () => {
+    const at = (from: number, to: number | null, sk: number, hash: number) => ({ from, to, sk, hash });
+    const cases: [string, KeyHistory][] = [
+      // Version 2 starts on day 20, which no observation shows: a window starting there would begin on day 25.
+      ['a version that starts on no observed day', { versions: [at(10, 20, 1, 0xa), at(20, 30, 2, 0xb), at(30, null, 3, 0xc)], days: [10, 15, 25, 30, 35] }],
+      // Versions 1 and 2 have the same attributes: recomputed, they are one.
+      ['two versions next to each other alike', { versions: [at(10, 20, 1, 0xa), at(20, 30, 2, 0xa), at(30, null, 3, 0xc)], days: [10, 20, 25, 30, 35] }],
+    ];
+    for (const [what, history] of cases) {
+      const observations = [{ day: 35, row: { hash: 0xd }, hash: 0xd }];
+      let skA = 10;
+      let skB = 10;
+      const a = placeObservations(copy(history), observations, () => ++skA);
+      assert.deepEqual(a, placeWhole(copy(history), observations, () => ++skB), what);
+      const v = a.history.versions;
+      for (let i = 0; i + 1 < v.length; i++) assert.equal(v[i]!.to, v[i + 1]!.from, `${what}: no gap after version ${i + 1}`);
+    }
   });
 });

@@ -28,8 +28,8 @@ const DUCKDB_SQL: DialectSql = {
   updateVersions: ({ table, versionsStage: vs, surrogateKey: sk }) =>
     `UPDATE ${table} SET valid_from = s.valid_from, valid_to = s.valid_to, is_current = s.is_current FROM ${vs} s WHERE ${table}.${sk} = s.sk AND s.op = 'u'`,
   deleteVersions: ({ table, versionsStage: vs, surrogateKey: sk }) => `DELETE FROM ${table} WHERE ${sk} IN (SELECT sk FROM ${vs} WHERE op = 'd')`,
-  // Every load moves facts at its end (prepareLoad): a move per batch scanned the fact table and made every
-  // commit carry those updates (bench, 1 M history warehouse, +200 k: 13 s of 35 s).
+  // None: every load moves facts at its end (SqlWarehouse.deferFactMoves). A move per batch scanned the fact
+  // table and made every commit carry those updates (bench, 1 M history warehouse, +200 k: 13 s of 35 s).
   repointFacts: null,
   noteMoved: ({ moved, movedStage: ms, naturalKey: nk, surrogateKey: sk }) =>
     `INSERT INTO ${moved} (${sk}, ${nk}) SELECT s.sk, s.id FROM ${ms} s WHERE NOT EXISTS (SELECT 1 FROM ${moved} m WHERE m.${sk} = s.sk)`,
@@ -200,11 +200,6 @@ export class DuckdbWarehouse extends SqlWarehouse {
     await this.inTransaction(async () => {
       for (const ddl of MIGRATE_FACT_TABLE) await this.exec(ddl);
     });
-  }
-
-  /** History: facts move once, at the end of every load (DUCKDB_SQL.repointFacts says why). */
-  protected override async prepareLoad(): Promise<void> {
-    this.deferFactMoves = this.history.customers || this.history.products;
   }
 
   protected override async learnWriters(): Promise<void> {

@@ -78,7 +78,7 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
     day DATE NOT NULL,
     PRIMARY KEY (${nk}, day)
   ) ${tableOptions(c)}`,
-    // Versions whose facts wait to move (a bulk load moves them at its end: MysqlWarehouse.moveDeferredFacts),
+    // Versions whose facts wait to move (a bulk load moves them at its end: SqlWarehouse.moveDeferredFacts),
     // and, while they move, the interval each version covers now (none: it is gone).
     `CREATE TABLE IF NOT EXISTS ${moved} (
     ${sk} BIGINT UNSIGNED NOT NULL,
