@@ -112,20 +112,8 @@ export interface KeyChange<R> {
 
 /** The version in effect on `day`, or undefined before the first one. */
 export function versionAt(history: KeyHistory, day: number): HistoryVersion | undefined {
-  const v = history.versions;
-  let lo = 0;
-  let hi = v.length - 1;
-  let found: HistoryVersion | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (v[mid]!.from <= day) {
-      found = v[mid];
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return found;
+  const at = versionIndexAt(history.versions, day);
+  return at < 0 ? undefined : history.versions[at];
 }
 
 interface DayValue<R> {

@@ -10,6 +10,7 @@
  * resolve: the same rules as on MySQL, checked by the same tests).
  */
 import { LIMITS, NO_HISTORY, type HistoryMode } from '../../model.ts';
+import { CUSTOMERS, PRODUCTS } from '../dimensions.ts';
 
 const MONEY = `DECIMAL(${LIMITS.moneyIntegerDigits + LIMITS.moneyScale},${LIMITS.moneyScale})`;
 
@@ -42,10 +43,8 @@ export const SETTINGS_DDL = 'CREATE TABLE IF NOT EXISTS etl_settings (name VARCH
  * of an index in a way that trips over a unique key within one transaction.
  */
 function dimensionDdl(table: 'customers' | 'products', history: boolean): string[] {
-  const [sk, nk, columns, days, moved] =
-    table === 'customers'
-      ? ['customer_sk', 'customer_id', 'name VARCHAR, email VARCHAR, address VARCHAR', 'etl_customer_days', 'etl_customer_moved']
-      : ['product_sk', 'product_id', `name VARCHAR, category VARCHAR, price ${MONEY}`, 'etl_product_days', 'etl_product_moved'];
+  const { surrogateKey: sk, naturalKey: nk, days, moved } = table === 'customers' ? CUSTOMERS : PRODUCTS;
+  const columns = table === 'customers' ? 'name VARCHAR, email VARCHAR, address VARCHAR' : `name VARCHAR, category VARCHAR, price ${MONEY}`;
   if (!history) return [`CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL UNIQUE, ${columns})`];
   return [
     `CREATE TABLE IF NOT EXISTS ${table} (${sk} BIGINT PRIMARY KEY, ${nk} VARCHAR NOT NULL, ${columns}, valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL)`,

@@ -5,6 +5,7 @@
  * two products one and hid a change from "Alice" to "Alice ".
  */
 import { LIMITS, NO_HISTORY, type HistoryMode } from '../../model.ts';
+import { CUSTOMERS, PRODUCTS } from '../dimensions.ts';
 
 const K = LIMITS.naturalKeyChars;
 const T = LIMITS.textChars;
@@ -49,10 +50,8 @@ export const settingsDdl = (c: ByteCollation): string =>
  * interval (valid_to exclusive, NULL for the current one) and the days its key was observed on.
  */
 function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history: boolean): string[] {
-  const [sk, nk, columns, days, moved] =
-    table === 'customers'
-      ? ['customer_sk', 'customer_id', CUSTOMER_COLUMNS, 'etl_customer_days', 'etl_customer_moved']
-      : ['product_sk', 'product_id', PRODUCT_COLUMNS, 'etl_product_days', 'etl_product_moved'];
+  const { surrogateKey: sk, naturalKey: nk, days, moved } = table === 'customers' ? CUSTOMERS : PRODUCTS;
+  const columns = table === 'customers' ? CUSTOMER_COLUMNS : PRODUCT_COLUMNS;
   if (!history) {
     return [
       `CREATE TABLE IF NOT EXISTS ${table} (
