@@ -302,6 +302,41 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('reports a failure to finish the failed load beside its error, and the next load completes it', async () => {
+      const db = await dialect.fresh();
+      try {
+        const { source, fail } = failingSource(bigJson);
+        const notes: string[] = [];
+        const wh = await openWarehouse(db.url, { retries: 2 });
+        const apply = wh.applyBatch.bind(wh);
+        wh.applyBatch = async (loadId, batch) => {
+          if (batch.firstIndex === 1000) fail();
+          return apply(loadId, batch);
+        };
+        // The end of the load (moving deferred facts, restoring the fact keys) fails as a lost server would make it.
+        wh.endLoad = async () => {
+          throw new Error('connection lost to mysql://etl:s3cret@db.example/warehouse');
+        };
+        await assert.rejects(
+          runLoad([source], wh, { ...DEFAULTS, batchSize: 500, parser: 'scanner', force: false }, { note: (m) => notes.push(m) }),
+          /test:\/\/failing-body: byte \d+: the body broke/,
+          'the load reports its own error, not the one of finishing it',
+        );
+        await wh.close();
+        assert.equal(notes.length, 1, JSON.stringify(notes));
+        assert.match(notes[0]!, /^finishing the failed load also failed \(connection lost to mysql:\/\/\*\*\*:\*\*\*@db\.example\/warehouse\); the next load or init completes it$/);
+        assert.doesNotMatch(notes[0]!, /s3cret/);
+        // The next load finishes what this one left (keys first), then loads the intact file.
+        const big = files.file(`intact-${dialect.name}.json`, bigJson);
+        const again = await runCli(['load', big, '--db', db.url, '--batch-size', String(BATCH), '--no-progress']);
+        assert.equal(again.code, 0, again.stderr);
+        await assertEqualsModel(db, expected(false, bigOrders.length), 'the intact file after the unfinished load');
+        await assertFactKeys(db);
+      } finally {
+        await db.drop();
+      }
+    });
+
     it('refuses to resume with a --max-rejects below the rejects an interrupted attempt committed, with a clear error', async () => {
       const db = await dialect.fresh();
       try {

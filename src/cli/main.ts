@@ -256,7 +256,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;
   try {
-    summary = await runLoad(sources, warehouse, opts, { progress });
+    summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
   } finally {
     progress.stop();
     await warehouse.close();

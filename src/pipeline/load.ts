@@ -70,6 +70,8 @@ export type LoadTuning = Pick<
 
 export interface LoadHooks {
   progress?: Progress;
+  /** A line for the user that does not change the outcome (stderr in the CLI). */
+  note?: (message: string) => void;
 }
 
 /** Sums the garbage collector's pauses on this thread from now until stop(), which returns the total in ms. */
@@ -114,8 +116,12 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
   } catch (err) {
-    // Undo beginLoad either way, but the load's own error is the one to report.
-    await warehouse.endLoad().catch(() => {});
+    // Undo beginLoad either way, but the load's own error is the one to report. Finishing may fail too (the
+    // connection the load lost, say): the deferred fact moves and the fact keys then wait for the next load or
+    // init, which complete them before anything else; the user hears of it beside the load's error.
+    await warehouse.endLoad().catch((e: unknown) => {
+      hooks.note?.(`finishing the failed load also failed (${redact(e instanceof Error ? e.message : String(e))}); the next load or init completes it`);
+    });
     gc.stop();
     throw err;
   }
