@@ -1,5 +1,5 @@
 /** The two dimensions as data: tables, keys, attribute columns, and how to read a row's values. */
-import type { CustomerRow, ProductRow } from '../model.ts';
+import type { CustomerRow, OrderRows, ProductRow } from '../model.ts';
 import { hashOf3 } from './keys.ts';
 
 export interface DimensionSpec<R> {
@@ -24,6 +24,9 @@ export interface DimensionSpec<R> {
   values(row: R): (string | null)[];
   /** attributeHash of values(row), without building the array. */
   hash(row: R): number;
+  /** How an order holds its rows of this dimension (a customer, a product per line): how many, and the i-th. */
+  rowCount(order: OrderRows): number;
+  rowAt(order: OrderRows, i: number): R;
 }
 
 export const CUSTOMERS: DimensionSpec<CustomerRow> = {
@@ -40,6 +43,8 @@ export const CUSTOMERS: DimensionSpec<CustomerRow> = {
   id: (r) => r.customerId,
   values: (r) => [r.name, r.email, r.address],
   hash: (r) => hashOf3(r.name, r.email, r.address),
+  rowCount: () => 1,
+  rowAt: (o) => o.customer,
 };
 
 export const PRODUCTS: DimensionSpec<ProductRow> = {
@@ -56,6 +61,8 @@ export const PRODUCTS: DimensionSpec<ProductRow> = {
   id: (r) => r.productId,
   values: (r) => [r.name, r.category, r.price],
   hash: (r) => hashOf3(r.name, r.category, r.price),
+  rowCount: (o) => o.lines.length,
+  rowAt: (o, i) => o.lines[i]!,
 };
 
 /** The columns a history dimension adds to the SCD1 ones. */

@@ -401,6 +401,11 @@ export class HistoryStore {
     this.maxSk = 0;
   }
 
+  /** One past the largest slot a key may have now (slots are small integers, reused after eviction). */
+  get slotLimit(): number {
+    return this.slotCount;
+  }
+
   /** The key's slot, or -1. */
   slotOf(key: string): number {
     return this.slots.get(key) ?? -1;

@@ -70,6 +70,11 @@ export interface DialectSql {
    * date (run in one transaction, which then forgets the notes).
    */
   moveNotedFacts(spec: DimensionSpec<unknown>): string[];
+  /**
+   * History: the days tables are clustered by (natural key, day) (MySQL's primary key): new days are written in
+   * that order, so that their pages fill in turn. Without such a key (DuckDB) the order does not matter.
+   */
+  daysInKeyOrder: boolean;
 }
 
 /** History: new versions copied from kept ones (the same SQL on every dialect). */
@@ -284,7 +289,7 @@ export abstract class SqlWarehouse implements Warehouse {
    * that is how the preparation of batch N+1 overlaps the database's work on batch N.
    */
   applyBatch(loadId: number, batch: Batch): Promise<LoadCounts> {
-    const prepared = prepareBatch(batch);
+    const prepared = prepareBatch(batch, this.history);
     // Plans are made strictly in batch order, each on top of the one before: a batch plans ahead only once the
     // batch before it is planned, and only if the engine has learned nothing anew since the batch was handed
     // in (else it plans when it is written, in order). A plan yields now and then, so that the answers to the
@@ -599,11 +604,11 @@ export abstract class SqlWarehouse implements Warehouse {
 
   private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     const customers = this.history.customers
-      ? await this.planHistory(CUSTOMERS, batch.orders, (o) => [o.customer], this.customerHistory, epoch)
+      ? await this.planHistory(CUSTOMERS, batch, this.customerHistory, epoch)
       : this.planScd1(CUSTOMERS, p.customers, this.customerKeys);
     await breather();
     const products = this.history.products
-      ? await this.planHistory(PRODUCTS, batch.orders, (o) => o.lines, this.productHistory, epoch)
+      ? await this.planHistory(PRODUCTS, batch, this.productHistory, epoch)
       : this.planScd1(PRODUCTS, p.products, this.productKeys);
     await breather();
     const fresh: PreparedOrder[] = [];
@@ -654,7 +659,7 @@ export abstract class SqlWarehouse implements Warehouse {
     }, 1 + attributes.length), 'stage');
     return {
       planned: { kind: 'scd1', spec: spec as DimensionSpec<unknown>, inserts, updates },
-      sk: (id) => plan.keys.get(id)!,
+      sk: (o, i) => plan.keys.get(spec.id(spec.rowAt(o, i)))!,
       inserted: plan.inserts.length,
       updated: plan.updates.length,
       commit: () => commitDimension(plan, keys),
@@ -666,7 +671,7 @@ export abstract class SqlWarehouse implements Warehouse {
    * appearance of the keys (new surrogate keys are handed out in that order); the batch's facts resolve to the
    * version in effect on their date.
    */
-  private async planHistory<R>(spec: DimensionSpec<R>, orders: OrderRows[], rowsIn: (o: OrderRows) => readonly R[], store: HistoryStore, epoch: number): Promise<DimensionOutcome> {
+  private async planHistory<R>(spec: DimensionSpec<R>, batch: Batch, store: HistoryStore, epoch: number): Promise<DimensionOutcome> {
     // observations() below records days in the store at once: never in a store learned anew meanwhile.
     if (this.epoch !== epoch) throw STALE;
     const startSk = store.maxSk;
@@ -678,9 +683,10 @@ export abstract class SqlWarehouse implements Warehouse {
     const repoints: Repoint[] = [];
     // Or, when facts move at the end of the load: the versions whose facts move, with their natural keys.
     const moved = new Map<number, string>();
-    const days: { id: string; day: number }[] = [];
+    const days = new NewDays();
     const current = () => this.epoch === epoch;
-    const seen = await observations(spec, orders, rowsIn, store, days, current);
+    const found = new FoundVersions(batch, spec, store);
+    const seen = await observations(spec, batch.orders, store, days, found, current);
     let updated = 0;
     let placed = 0;
     for (const [id, obs] of seen) {
@@ -697,7 +703,7 @@ export abstract class SqlWarehouse implements Warehouse {
         if (this.deferFactMoves || this.sql.repointFacts === null) moved.set(r.oldSk, id);
         else repoints.push(r);
       }
-      for (const day of change.newDays) days.push({ id, day });
+      for (const day of change.newDays) days.add(id, day);
       updated += change.updates.length + change.deletes.length;
     }
     const { table, versionsStage, repointStage, movedStage, days: daysTable, naturalKey, surrogateKey, attributes } = spec;
@@ -728,20 +734,19 @@ export abstract class SqlWarehouse implements Warehouse {
               out[3] = r.newSk;
             }, 4), 'stage'),
       moved: moved.size === 0 ? null : this.prepareBulk(movedStage, ['sk', 'id'], bulkRows([...moved]), 'stage'),
-      // In key order: the days table's primary key is (natural key, day), and in order its pages fill in turn.
-      days: days.length === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], rowsOf(days.sort(byKeyAndDay), ({ id, day }, out) => {
-        out[0] = id;
-        out[1] = dateOf(day);
-      }, 2), 'dimension'),
+      days: days.count === 0 ? null : this.prepareBulk(daysTable, [naturalKey, 'day'], days.rows(this.sql.daysInKeyOrder), 'dimension'),
       maxSk: next > startSk ? next : null,
     };
     return {
       planned,
-      sk: (id, date) => {
-        const changed = after.get(id);
-        const day = epochDay(date);
-        if (changed !== undefined) return versionAt(changed, day)!.sk;
-        return store.skAt(store.versionAt(store.slotOf(id), day));
+      // Asked while the batch is planned (prepareBulk reads the rows at once), before commit() changes the store.
+      sk: (o, i) => {
+        const sk = found.sk(o, i);
+        if (!Number.isNaN(sk)) return sk;
+        // A key whose history the batch changed: the version of its new history.
+        const changed = after.get(spec.id(spec.rowAt(o, i)));
+        if (changed === undefined) throw new EtlError('E_INTERNAL', `${spec.table}: record ${o.index} has no version for its row ${i}`);
+        return versionAt(changed, epochDay(o.orderDate))!.sk;
       },
       inserted,
       updated,
@@ -1087,8 +1092,8 @@ type PlannedDimension =
 /** A dimension's part of a batch: what to write, how facts find their surrogate key, counts, and the commit. */
 interface DimensionOutcome {
   planned: PlannedDimension;
-  /** The surrogate key of the natural key `id` for a fact dated `date`. */
-  sk(id: string, date: string): number;
+  /** The surrogate key for the fact of the order's i-th row of this dimension (its version on the order date). */
+  sk(order: PreparedOrder, i: number): number;
   inserted: number;
   updated: number;
   /** What the engine knows of the dimension takes the batch in. */
@@ -1104,9 +1109,9 @@ interface DimensionOutcome {
 async function observations<R>(
   spec: DimensionSpec<R>,
   orders: OrderRows[],
-  rowsOf: (o: OrderRows) => readonly R[],
   store: HistoryStore,
-  newDays: { id: string; day: number }[],
+  newDays: NewDays,
+  found: FoundVersions,
   current: () => boolean,
 ): Promise<Map<string, Observation<R>[]>> {
   const out = new Map<string, Observation<R>[]>();
@@ -1114,7 +1119,10 @@ async function observations<R>(
     if ((n & 511) === 511) await breatherWhileCurrent(current);
     const o = orders[n]!;
     const day = epochDay(o.orderDate);
-    for (const r of rowsOf(o)) {
+    const count = spec.rowCount(o);
+    let at = found.first(o);
+    for (let i = 0; i < count; i++, at++) {
+      const r = spec.rowAt(o, i);
       const id = spec.id(r);
       const hash = spec.hash(r);
       let list = out.get(id);
@@ -1123,16 +1131,73 @@ async function observations<R>(
         if (slot >= 0) {
           const v = store.versionAt(slot, day);
           if (v >= 0 && store.hashAt(v) === hash) {
-            if (store.addDay(slot, day)) newDays.push({ id, day });
+            found.agreed(at, slot, store.skAt(v));
+            if (store.addDay(slot, day)) newDays.add(id, day);
             continue;
           }
         }
+        // Its earlier rows in the batch agreed with the store; their versions may change now.
+        if (slot >= 0) found.changes(slot);
         out.set(id, (list = []));
       }
       list.push({ day, row: r, hash });
     }
   }
   return out;
+}
+
+/**
+ * The surrogate key of the version in effect for each row of a batch of a history dimension, as observations()
+ * found it in the store: facts take it from here instead of looking their key up again (a lookup in the map of
+ * every key is a cache miss or two, several hundred ns, per line). Not for rows of keys whose history the batch
+ * changes (NaN): their versions come from the new history. Rows are numbered by their order's record index in
+ * the batch, then their position in the order.
+ */
+class FoundVersions {
+  private readonly sks: Float64Array;
+  /** The store's slot of each settled row's key, and the slots whose history the batch changes. */
+  private readonly slots: Int32Array;
+  private readonly changed: Uint8Array;
+  private readonly starts: Int32Array;
+  private readonly firstIndex: number;
+
+  constructor(batch: Batch, spec: DimensionSpec<unknown>, store: HistoryStore) {
+    this.firstIndex = batch.firstIndex;
+    this.starts = new Int32Array(batch.nextIndex - batch.firstIndex);
+    let rows = 0;
+    for (const o of batch.orders) {
+      const at = o.index - batch.firstIndex;
+      if (!(at >= 0 && at < this.starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
+      this.starts[at] = rows;
+      rows += spec.rowCount(o);
+    }
+    this.sks = new Float64Array(rows).fill(NaN);
+    this.slots = new Int32Array(rows);
+    this.changed = new Uint8Array(store.slotLimit);
+  }
+
+  /** Where the order's first row is. */
+  first(order: OrderRows): number {
+    return this.starts[order.index - this.firstIndex]!;
+  }
+
+  /** The row at `at` agrees with its key's version `sk` (in the store, at `slot`). */
+  agreed(at: number, slot: number, sk: number): void {
+    this.sks[at] = sk;
+    this.slots[at] = slot;
+  }
+
+  /** The history of the key at `slot` changes in this batch. */
+  changes(slot: number): void {
+    this.changed[slot] = 1;
+  }
+
+  /** The row's surrogate key as found, or NaN if its key's history changes in the batch. */
+  sk(order: OrderRows, i: number): number {
+    const at = this.first(order) + i;
+    const sk = this.sks[at]!;
+    return Number.isNaN(sk) || this.changed[this.slots[at]!] === 1 ? NaN : sk;
+  }
 }
 
 /**
@@ -1179,8 +1244,38 @@ interface DimensionPlan {
   updates: PlannedRow[];
 }
 
-function byKeyAndDay(a: { id: string; day: number }, b: { id: string; day: number }): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : a.day - b.day;
+/** History: the days a batch observes keys on for the first time, as rows of the days table. */
+class NewDays {
+  private readonly ids: string[] = [];
+  private readonly days: number[] = [];
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  add(id: string, day: number): void {
+    this.ids.push(id);
+    this.days.push(day);
+  }
+
+  /** The rows, in (natural key, day) order if `inKeyOrder`, else as added. */
+  rows(inKeyOrder: boolean): BulkRows {
+    const { ids, days } = this;
+    const order = new Uint32Array(ids.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    if (inKeyOrder) order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : days[a]! - days[b]!));
+    const row: BulkValue[] = new Array(2);
+    return {
+      count: order.length,
+      each(visit) {
+        for (const i of order) {
+          row[0] = ids[i]!;
+          row[1] = dateOf(days[i]!);
+          visit(row);
+        }
+      },
+    };
+  }
 }
 
 /** Let pending I/O callbacks run (the statements of the batch being written) before going on. */
@@ -1246,7 +1341,7 @@ function idChunks(ids: string[], budget: number): string[][] {
 }
 
 /** Fact rows in primary-key order: the database appends to its index instead of splitting pages all over it. */
-function factRows(orders: PreparedOrder[], customerSk: (id: string, date: string) => number, productSk: (id: string, date: string) => number): BulkRows {
+function factRows(orders: PreparedOrder[], customerSk: (o: PreparedOrder, i: number) => number, productSk: (o: PreparedOrder, i: number) => number): BulkRows {
   const sorted = [...orders].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
   let count = 0;
   for (const o of orders) count += o.lines.length;
@@ -1258,11 +1353,11 @@ function factRows(orders: PreparedOrder[], customerSk: (id: string, date: string
         row[0] = o.orderId;
         row[2] = o.orderDate;
         row[3] = o.totalAmount;
-        row[5] = customerSk(o.customer.customerId, o.orderDate);
+        row[5] = customerSk(o, 0);
         const lines = o.lines;
         for (let i = 0; i < lines.length; i++) {
           row[1] = i + 1;
-          row[4] = productSk(lines[i]!.productId, o.orderDate);
+          row[4] = productSk(o, i);
           row[6] = lines[i]!.quantity;
           visit(row);
         }

@@ -47,6 +47,7 @@ const DUCKDB_SQL: DialectSql = {
     `UPDATE orders SET ${sk} = t.new_sk FROM stage_fact_moves t WHERE orders.rowid = t.rid`,
     'DROP TABLE stage_fact_moves',
   ],
+  daysInKeyOrder: false,
 };
 
 /** In-process queue per database file: the tail of each file's chain of loads. */

@@ -46,6 +46,7 @@ const MYSQL_SQL: DialectSql = {
        SET o.${sk} = (SELECT v.${sk} FROM ${table} v WHERE v.${nk} = m.${nk} AND v.valid_from <= o.order_date ORDER BY v.valid_from DESC LIMIT 1)
        WHERE m.keep_from IS NULL OR o.order_date < m.keep_from OR o.order_date >= m.keep_to`,
   ],
+  daysInKeyOrder: true,
 };
 
 /**
