@@ -10,7 +10,9 @@
  *   initialises it; asking for another mode than the warehouse's fails with E_HISTORY_MODE naming both;
  *   SCD1 stays the default, with the SCD1 tables.
  * - The acceptance's hand-made cases (test/helpers/history-inputs.ts), one `load` per file, at --batch-size 1
- *   and 1000, against the oracle after every load and with explicit checks of the rows that matter.
+ *   and 1000, against the oracle after every load and with explicit checks of the rows that matter. Beside
+ *   them, one batch that agrees with a stored version and then splits it earlier (the engine takes an
+ *   agreeing line's version from its first look at the store, unless the batch changes that key's history).
  * - Randomized: observations with shuffled dates over 4 files, loaded in several file orders, as one load or
  *   one per file, at batch sizes 1, 7, 50 and 1000, each equal to the oracle for that load order; inputs with at
  *   most one observation per key and day give the same tables whatever the order, batches or files.
@@ -250,16 +252,17 @@ for (const dialect of DIALECTS) {
 
     /**
      * Loads the case's files one `load` each, compares with the oracle after each, and hands the snapshot
-     * after each load (and the one before) to `check`.
+     * after each load (and the one before) to `check`. `keepFactKeys`: every load with --keep-fact-keys (on
+     * MariaDB, facts then move per batch instead of at the end of the load).
      */
-    async function runCase(c: HistoryCase, check: (step: number, s: HistorySnapshot, before: HistorySnapshot | null, db: TestWarehouse, r: RunResult) => Promise<void> | void) {
+    async function runCase(c: HistoryCase, check: (step: number, s: HistorySnapshot, before: HistorySnapshot | null, db: TestWarehouse, r: RunResult) => Promise<void> | void, keepFactKeys = false) {
       const paths = c.files.map((f) => write(`${c.files[0]!.name.replace('.json', '')}-${f.name}`, f.records));
       for (const batch of [1, 1000]) {
         await withDb(dialect, async (db) => {
           await init(db, BOTH);
           let before: HistorySnapshot | null = null;
           for (let step = 1; step <= paths.length; step++) {
-            const r = await load(db, [paths[step - 1]!], { batch });
+            const r = await load(db, [paths[step - 1]!], { batch, keepFactKeys });
             const s = await historySnapshot(db, BOTH);
             const what = `--batch-size ${batch}, after ${c.files[step - 1]!.name}`;
             assertEqualsOracle(s, historyOracle(c.files.slice(0, step).map(validRecords), BOTH), what);
@@ -372,6 +375,35 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(spans(s.tables.customers, 'C6'), [['2024-09-09', null, true]], 'the order without lines observed C6; the rejected one did not');
         assert.deepEqual(pointers(s).get('O63/1')!.fact.orderDate, '2024-09-11');
       });
+    });
+
+    it('one batch that first agrees with a stored version and then splits it earlier: the agreeing line moves to the new version too', async () => {
+      // C7 is A from 03-01 (observed 03-01 and 03-20). The second file's first order agrees with that on 03-20;
+      // its second one says X on 03-10: A [03-01, 03-10), X [03-10, 03-20), A again from 03-20. At --batch-size
+      // 1000 both orders are one batch, so the line planned as agreeing must still end in the last version.
+      const c: HistoryCase = {
+        title: 'agree, then split earlier, in one batch',
+        files: [
+          { name: 'agree-base.json', records: [order('O71', '2024-03-01', customer('C7', A), [line('P70', 1)]), order('O72', '2024-03-20', customer('C7', A), [line('P70', 1)])] },
+          { name: 'agree-then-split.json', records: [order('O73', '2024-03-20', customer('C7', A), [line('P70', 1)]), order('O74', '2024-03-10', customer('C7', X), [line('P70', 2)])] },
+        ],
+      };
+      // Both ways of moving facts: at the end of the load (which would also move a line left in the old version),
+      // and per batch (MariaDB with --keep-fact-keys), before the batch's facts are written.
+      for (const keepFactKeys of [false, true]) {
+        await runCase(
+          c,
+          (step, s) => {
+            if (step !== 2) return;
+            const at = pointers(s);
+            assert.deepEqual(spans(s.tables.customers, 'C7'), [['2024-03-01', '2024-03-10', false], ['2024-03-10', '2024-03-20', false], ['2024-03-20', null, true]]);
+            assert.deepEqual(['O71', 'O74', 'O72', 'O73'].map((o) => at.get(`${o}/1`)!.customer.validFrom), ['2024-03-01', '2024-03-10', '2024-03-20', '2024-03-20']);
+            assert.deepEqual(versions(s.tables.products, 'P70').map((v) => [v.validFrom, v.attributes[2]]), [['2024-03-01', '1.00'], ['2024-03-10', '2.00'], ['2024-03-20', '1.00']]);
+            assert.equal(at.get('O73/1')!.product.validFrom, '2024-03-20', 'the product line planned as agreeing moved too');
+          },
+          keepFactKeys,
+        );
+      }
     });
 
     it('every hand-made case is checked here', () => {
