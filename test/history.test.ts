@@ -388,9 +388,10 @@ for (const dialect of DIALECTS) {
           { name: 'agree-then-split.json', records: [order('O73', '2024-03-20', customer('C7', A), [line('P70', 1)]), order('O74', '2024-03-10', customer('C7', X), [line('P70', 2)])] },
         ],
       };
-      // Both ways of moving facts: at the end of the load (which would also move a line left in the old version),
-      // and per batch (MariaDB with --keep-fact-keys), before the batch's facts are written.
-      for (const keepFactKeys of [false, true]) {
+      // Both ways of moving facts: at the end of the load (which would also repair a line left in the old
+      // version), and per batch, before the batch's facts are written (MariaDB with --keep-fact-keys; DuckDB
+      // always moves them at the end): the run that fails if the batch's changed keys are not marked.
+      for (const keepFactKeys of dialect.name === 'mysql' ? [false, true] : [false]) {
         await runCase(
           c,
           (step, s) => {

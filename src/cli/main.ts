@@ -247,16 +247,18 @@ function report(err: unknown, io: Io, doing: string): number {
 }
 
 async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
+  const note = (message: string) => io.stderr.write(`orders-etl: ${message}\n`);
   const sources = await resolveSources(opts.sources, {
     format: opts.format,
     s3: { region: opts.s3Region, endpoint: opts.s3Endpoint, stallTimeout: opts.s3StallTimeout, retries: opts.retries },
-    note: (msg) => io.stderr.write(`orders-etl: ${msg}\n`),
+    note,
   });
-  const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
+  const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries, note });
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;
   try {
-    summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
+    // The load's own notes come at its end: on a line of their own, not after the progress line.
+    summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => (progress.stop(), note(m)) });
   } finally {
     progress.stop();
     await warehouse.close();

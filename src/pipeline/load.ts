@@ -118,9 +118,13 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   } catch (err) {
     // Undo beginLoad either way, but the load's own error is the one to report. Finishing may fail too (the
     // connection the load lost, say): the deferred fact moves and the fact keys then wait for the next load or
-    // init, which complete them before anything else; the user hears of it beside the load's error.
+    // init, which retries them before any batch; the user hears of it beside the load's error.
     await warehouse.endLoad().catch((e: unknown) => {
-      hooks.note?.(`finishing the failed load also failed (${redact(e instanceof Error ? e.message : String(e))}); the next load or init completes it`);
+      try {
+        hooks.note?.(`finishing the failed load also failed (${describe(e)}); the next load or init retries it before loading`);
+      } catch {
+        // A note that cannot be written must not take the place of the load's error.
+      }
     });
     gc.stop();
     throw err;
@@ -315,4 +319,10 @@ function asLoadError(err: unknown, uri: string): EtlError {
     return new EtlError('E_SOURCE', `cannot read: ${e.message}`, { source: uri }, { cause: err });
   }
   return new EtlError('E_INTERNAL', `${uri}: ${e?.message ?? String(err)}`, {}, { cause: err });
+}
+
+/** An error for a note: its code where it has one, its message without credentials. */
+function describe(err: unknown): string {
+  if (err instanceof EtlError) return `[${err.code}] ${err.redacted ? err.message : redact(err.message)}`;
+  return redact(err instanceof Error ? err.message : String(err));
 }

@@ -1,6 +1,7 @@
 /**
  * Dialect-independent preparation of a batch: "last occurrence wins" applied inside the batch, so that each
- * natural key and each order appears once. Across batches the order of commits does the same job.
+ * order and each natural key of an SCD1 dimension appears once (a history dimension plans from every
+ * observation instead). Across batches the order of commits does the same job.
  */
 import type { Batch, CustomerRow, HistoryMode, OrderRows, ProductRow, Rejection } from '../model.ts';
 

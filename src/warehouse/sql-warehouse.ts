@@ -739,7 +739,7 @@ export abstract class SqlWarehouse implements Warehouse {
     };
     return {
       planned,
-      // Asked while the batch is planned (prepareBulk reads the rows at once), before commit() changes the store.
+      // Reads only this plan's own findings (found, after), never the store, which commit() changes.
       sk: (o, i) => {
         const sk = found.sk(o, i);
         if (!Number.isNaN(sk)) return sk;
@@ -1100,7 +1100,6 @@ interface DimensionOutcome {
   commit(): void;
 }
 
-/** The batch's observations of a history dimension, per natural key in order of first appearance. */
 /**
  * The batch's observations of a history dimension that may change a version, per natural key in order of
  * first appearance. Most do not: an observation that agrees with the version in effect on its day (before any
@@ -1148,8 +1147,9 @@ async function observations<R>(
 
 /**
  * The surrogate key of the version in effect for each row of a batch of a history dimension, as observations()
- * found it in the store: facts take it from here instead of looking their key up again (a lookup in the map of
- * every key is a cache miss or two, several hundred ns, per line). Not for rows of keys whose history the batch
+ * found it in the store: facts take it from here instead of looking their key up again in the map of every key
+ * (with the other changes of its commit, the history first load of 1 M orders on DuckDB took 53 s instead of
+ * 66 s, by hand on a slow day of this machine). Not for rows of keys whose history the batch
  * changes (NaN): their versions come from the new history. Rows are numbered by their order's record index in
  * the batch, then their position in the order.
  */
@@ -1181,14 +1181,19 @@ class FoundVersions {
     return this.starts[order.index - this.firstIndex]!;
   }
 
-  /** The row at `at` agrees with its key's version `sk` (in the store, at `slot`). */
+  /**
+   * The row at `at` agrees with its key's version `sk` (in the store, at `slot`). Slots are neither made nor
+   * freed while a batch is planned (only commit() does), so every slot fits `changed`; the check says so.
+   */
   agreed(at: number, slot: number, sk: number): void {
+    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
     this.sks[at] = sk;
     this.slots[at] = slot;
   }
 
   /** The history of the key at `slot` changes in this batch. */
   changes(slot: number): void {
+    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
     this.changed[slot] = 1;
   }
 
