@@ -63,3 +63,8 @@ export function redact(text: string): string {
     `${scheme}${user ? '***' : ''}:***@`,
   );
 }
+
+/** An error's message as the user may see it: without credentials, unless it was written without them. */
+export function userMessage(err: unknown): string {
+  return err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
+}

@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
 import yargs, { type Options } from 'yargs';
-import { EtlError, redact } from '../errors.ts';
+import { EtlError, userMessage } from '../errors.ts';
 import { BATCH_SIZE_HELP, DEFAULTS, loadId, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
@@ -236,7 +236,7 @@ function checkHeapMb(v: unknown): void {
 }
 
 function report(err: unknown, io: Io, doing: string): number {
-  const text = err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
+  const text = userMessage(err);
   if (err instanceof EtlError && err.code === 'E_USAGE') {
     io.stderr.write(`orders-etl: ${text}\n`);
     return 2;

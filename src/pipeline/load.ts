@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { PerformanceObserver } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
-import { EtlError, redact } from '../errors.ts';
+import { EtlError, redact, userMessage } from '../errors.ts';
 import type { Batch } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
 import { parseStage } from '../parse/stream.ts';
@@ -321,8 +321,7 @@ function asLoadError(err: unknown, uri: string): EtlError {
   return new EtlError('E_INTERNAL', `${uri}: ${e?.message ?? String(err)}`, {}, { cause: err });
 }
 
-/** An error for a note: its code where it has one, its message without credentials. */
+/** An error for a note: its code where it has one, its message as the user may see it. */
 function describe(err: unknown): string {
-  if (err instanceof EtlError) return `[${err.code}] ${err.redacted ? err.message : redact(err.message)}`;
-  return redact(err instanceof Error ? err.message : String(err));
+  return `${err instanceof EtlError ? `[${err.code}] ` : ''}${userMessage(err)}`;
 }

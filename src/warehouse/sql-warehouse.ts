@@ -1186,15 +1186,19 @@ class FoundVersions {
    * freed while a batch is planned (only commit() does), so every slot fits `changed`; the check says so.
    */
   agreed(at: number, slot: number, sk: number): void {
-    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
+    this.known(slot);
     this.sks[at] = sk;
     this.slots[at] = slot;
   }
 
   /** The history of the key at `slot` changes in this batch. */
   changes(slot: number): void {
-    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
+    this.known(slot);
     this.changed[slot] = 1;
+  }
+
+  private known(slot: number): void {
+    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
   }
 
   /** The row's surrogate key as found, or NaN if its key's history changes in the batch. */
