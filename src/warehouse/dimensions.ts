@@ -81,8 +81,20 @@ export type BulkValue = string | number | null;
 export interface BulkRows {
   count: number;
   each(visit: (row: readonly BulkValue[]) => void): void;
+  /**
+   * The same rows, in the same order, in parts of about `rows` rows each (whole orders for fact rows), so that
+   * a large bulk can be made ready a part at a time. Without it, a bulk is made ready in one piece.
+   */
+  parts?(rows: number): BulkRows[];
 }
 
 export function bulkRows(rows: BulkValue[][]): BulkRows {
-  return { count: rows.length, each: (visit) => rows.forEach(visit) };
+  return { count: rows.length, each: (visit) => rows.forEach(visit), parts: (n) => partsOf(rows, n, bulkRows) };
+}
+
+/** `items` cut into consecutive runs of `n` (the last shorter), each made into rows by `rowsOf`. */
+export function partsOf<T>(items: readonly T[], n: number, rowsOf: (part: T[]) => BulkRows): BulkRows[] {
+  const parts: BulkRows[] = [];
+  for (let i = 0; i < items.length; i += n) parts.push(rowsOf(items.slice(i, i + n)));
+  return parts;
 }

@@ -241,6 +241,12 @@ export class DuckdbWarehouse extends SqlWarehouse {
     await this.writeBulk(lines!);
   }
 
+  protected joinBulks(parts: PreparedBulk[]): DuckdbBulk {
+    const bulks = parts as DuckdbBulk[];
+    if (bulks.some((b) => b.chunks === null)) throw new EtlError('E_INTERNAL', `${bulks[0]!.table}: only data chunks are made ready in parts`);
+    return { table: bulks[0]!.table, count: bulks.reduce((n, b) => n + b.count, 0), chunks: bulks.flatMap((b) => b.chunks!), inserts: null };
+  }
+
   /** Rows as filled data chunks in the table's column order (staging, dimension and fact tables are declared so). */
   protected prepareBulk(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind): DuckdbBulk {
     if (kind === 'rejects') {

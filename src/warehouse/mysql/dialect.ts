@@ -320,6 +320,12 @@ export class MysqlWarehouse extends SqlWarehouse {
     await this.timed('replace: trim', () => this.exec('DELETE o FROM orders o JOIN stage_order_sizes s ON o.order_id = s.order_id WHERE o.line_no > s.line_count'));
   }
 
+  protected joinBulks(parts: PreparedBulk[]): MysqlBulk {
+    const bulks = parts as MysqlBulk[];
+    const joined = <T>(of: (b: MysqlBulk) => T[] | null): T[] | null => (bulks.some((b) => of(b) !== null) ? bulks.flatMap((b) => of(b) ?? []) : null);
+    return { table: bulks[0]!.table, count: bulks.reduce((n, b) => n + b.count, 0), columns: bulks[0]!.columns, pieces: joined((b) => b.pieces), statements: joined((b) => b.statements) };
+  }
+
   /**
    * Rows encoded for the wire: LOAD DATA LOCAL INFILE's text (tab-separated, backslash escapes, \N for NULL)
    * in pieces under max_allowed_packet, or, without local_infile (and for rejects, which are rare and large),
