@@ -466,6 +466,20 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('batches of thousands of orders: versions, days and fact rows made ready in parts (2,048 rows each) equal the oracle, and so do SCD1 dimensions', async () => {
+      // 4,000 customers in batches of 5,000 orders: each dimension's new versions and days, and each batch's
+      // fact rows, are more than one part (SqlWarehouse.prepareInParts).
+      const big = randomHistoryExports({ seed: 97, orders: 12000, customers: 4000, products: 300, days: 200, files: 2 });
+      const paths = big.map((records, i) => files.file(`big-${i}.json`, JSON.stringify(records)));
+      for (const mode of [BOTH, NONE]) {
+        await withDb(dialect, async (db) => {
+          await init(db, mode);
+          await load(db, paths, { batch: 5000 });
+          assertEqualsOracle(await historySnapshot(db, mode), historyOracle(big, mode), `--history ${historyFlag(mode)}, batches of 5,000 orders`);
+        });
+      }
+    });
+
     for (const mode of [CUSTOMERS_ONLY, PRODUCTS_ONLY]) {
       it(`--history ${historyFlag(mode)}: the other dimension is SCD1, last in load order`, async () => {
         const order = [1, 0, 3, 2];

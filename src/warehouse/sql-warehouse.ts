@@ -515,6 +515,9 @@ export abstract class SqlWarehouse implements Warehouse {
           await this.learnWarehouse();
           // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
           if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch, seq);
+          // Planned in the writer's turn, nothing can learn the warehouse anew meanwhile: a stale plan here
+          // would commit an empty batch and move the ledger past it.
+          if (planned.epoch !== this.epoch) throw new EtlError('E_INTERNAL', `records ${batch.firstIndex}.. were planned on a warehouse learned anew meanwhile`);
           donePlanning();
           const counts = await this.writeBatch(loadId, load.uri, planned, batch);
           this.committedThrough = seq;
@@ -694,8 +697,7 @@ export abstract class SqlWarehouse implements Warehouse {
   private async planHistory<R>(spec: DimensionSpec<R>, batch: Batch, store: HistoryStore, epoch: number): Promise<DimensionOutcome> {
     // observations() below records days in the store at once: never in a store learned anew meanwhile.
     if (this.epoch !== epoch) throw STALE;
-    const startSk = store.maxSk;
-    let next = startSk;
+    let next = store.maxSk;
     const nextSk = () => ++next;
     const after = new Map<string, KeyHistory>();
     const versionRows: BulkValue[][] = [];
@@ -708,6 +710,9 @@ export abstract class SqlWarehouse implements Warehouse {
     const found = new FoundVersions(batch, spec, store);
     const seen = await observations(spec, batch.orders, store, days, found, current);
     let updated = 0;
+    let copies = 0;
+    // Which kinds of version change the batch has: the writer runs the statements of these only.
+    const ops = { copy: false, update: false, delete: false };
     let placed = 0;
     for (const [id, obs] of seen) {
       if (++placed % 500 === 0) await breatherWhileCurrent(current);
@@ -725,16 +730,12 @@ export abstract class SqlWarehouse implements Warehouse {
       }
       for (const day of change.newDays) days.add(id, day);
       updated += change.updates.length + change.deletes.length;
+      copies += change.copies.length;
+      ops.copy ||= change.copies.length > 0;
+      ops.update ||= change.updates.length > 0;
+      ops.delete ||= change.deletes.length > 0;
     }
     const { table, versionsStage, repointStage, movedStage, days: daysTable, naturalKey, surrogateKey, attributes } = spec;
-    const ops = { copy: false, update: false, delete: false };
-    let copies = 0;
-    for (const r of versionRows) {
-      if (r[0] === 'c') copies++;
-      else if (r[0] === 'u') ops.update = true;
-      else ops.delete = true;
-    }
-    ops.copy = copies > 0;
     const inserted = inserts.length + copies;
     // Made ready a part at a time, each bulk after the other: the writer's answers are taken up in between.
     const ready = (to: string, columns: readonly string[], rows: BulkRows, kind: BulkKind) => (rows.count === 0 ? null : this.prepareInParts(to, columns, rows, kind, current));
@@ -1253,7 +1254,11 @@ async function breatherWhileCurrent(current: () => boolean): Promise<void> {
   if (!current()) throw STALE;
 }
 
-/** Rows per part of a bulk made ready in parts: a multiple of DuckDB's vector size (2048), a few ms of work. */
+/**
+ * Rows per part of a bulk made ready in parts: a few ms of work. DuckDB's vector size, so that a part of
+ * dimension rows fills one data chunk (fact parts are whole orders: a chunk of about that many lines). On MySQL
+ * without LOAD DATA, each part is at least one INSERT statement of its own.
+ */
 const BULK_PART_ROWS = 2048;
 
 /** Thrown out of a plan made ahead when the engine learned the warehouse anew meanwhile. */
@@ -1335,11 +1340,8 @@ class NewDays {
 
 /** Let pending I/O callbacks run (the statements of the batch being written) before going on. */
 function breather(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => {
-    resolve();
-  }));
+  return new Promise((resolve) => setImmediate(resolve));
 }
-
 
 function commitDimension(plan: DimensionPlan, keys: DimensionKeys): void {
   for (const r of plan.inserts) keys.set(r.id, r.sk, r.hash);

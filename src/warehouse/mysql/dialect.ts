@@ -322,6 +322,8 @@ export class MysqlWarehouse extends SqlWarehouse {
 
   protected joinBulks(parts: PreparedBulk[]): MysqlBulk {
     const bulks = parts as MysqlBulk[];
+    // writeBulk sends statements if there are any: a join of both kinds would lose the LOAD DATA rows.
+    if (bulks.some((b) => b.pieces !== null) && bulks.some((b) => b.statements !== null)) throw new EtlError('E_INTERNAL', `${bulks[0]!.table}: parts made ready as LOAD DATA and as INSERT statements`);
     const joined = <T>(of: (b: MysqlBulk) => T[] | null): T[] | null => (bulks.some((b) => of(b) !== null) ? bulks.flatMap((b) => of(b) ?? []) : null);
     return { table: bulks[0]!.table, count: bulks.reduce((n, b) => n + b.count, 0), columns: bulks[0]!.columns, pieces: joined((b) => b.pieces), statements: joined((b) => b.statements) };
   }
