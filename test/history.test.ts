@@ -467,8 +467,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('batches of thousands of orders: versions, days and fact rows made ready in parts (2,048 rows each) equal the oracle, and so do SCD1 dimensions', async () => {
-      // 4,000 customers in batches of 5,000 orders: each dimension's new versions and days, and each batch's
-      // fact rows, are more than one part (SqlWarehouse.prepareInParts).
+      // 4,000 customers in batches of 5,000 orders: the customers' new versions, both dimensions' new days and
+      // each batch's fact rows are more than one part (SqlWarehouse.prepareInParts; SCD1: the fact rows).
       const big = randomHistoryExports({ seed: 97, orders: 12000, customers: 4000, products: 300, days: 200, files: 2 });
       const paths = big.map((records, i) => files.file(`big-${i}.json`, JSON.stringify(records)));
       for (const mode of [BOTH, NONE]) {

@@ -516,7 +516,7 @@ export abstract class SqlWarehouse implements Warehouse {
           // Planned against what the engine knew then; after a reconnect it knows the warehouse anew.
           if (!planned || planned.epoch !== this.epoch) planned = await this.planWithLookups(prepared, batch, seq);
           // Planned in the writer's turn, nothing can learn the warehouse anew meanwhile: a stale plan here
-          // would commit an empty batch and move the ledger past it.
+          // would commit nothing, or rows the engine's maps never took in, and move the ledger past them.
           if (planned.epoch !== this.epoch) throw new EtlError('E_INTERNAL', `records ${batch.firstIndex}.. were planned on a warehouse learned anew meanwhile`);
           donePlanning();
           const counts = await this.writeBatch(loadId, load.uri, planned, batch);
