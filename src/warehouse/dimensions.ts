@@ -92,8 +92,8 @@ export function bulkRows(rows: BulkValue[][]): BulkRows {
   return { count: rows.length, each: (visit) => rows.forEach(visit), parts: (n) => partsOf(rows, n, bulkRows) };
 }
 
-/** `items` cut into consecutive runs of `n` (the last shorter), each made into rows by `rowsOf`. */
-export function partsOf<T>(items: readonly T[], n: number, rowsOf: (part: T[]) => BulkRows): BulkRows[] {
+/** `items` (an array, or a typed array of indexes) cut into runs of `n` (the last shorter), each made into rows. */
+export function partsOf<A extends { length: number; slice(start: number, end: number): A }>(items: A, n: number, rowsOf: (part: A) => BulkRows): BulkRows[] {
   const parts: BulkRows[] = [];
   for (let i = 0; i < items.length; i += n) parts.push(rowsOf(items.slice(i, i + n)));
   return parts;

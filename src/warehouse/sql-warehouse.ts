@@ -575,16 +575,12 @@ export abstract class SqlWarehouse implements Warehouse {
    */
   private async prepareInParts(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind, current: () => boolean): Promise<PreparedBulk> {
     const parts = rows.count > BULK_PART_ROWS && rows.parts ? rows.parts(BULK_PART_ROWS) : [rows];
-    if (parts.length === 1) {
-      await breatherWhileCurrent(current);
-      return this.prepareBulk(table, columns, rows, kind);
-    }
     const prepared: PreparedBulk[] = [];
     for (const part of parts) {
       await breatherWhileCurrent(current);
       prepared.push(this.prepareBulk(table, columns, part, kind));
     }
-    return this.joinBulks(prepared);
+    return prepared.length === 1 ? prepared[0]! : this.joinBulks(prepared);
   }
 
   /** Planning needs no read while the engine knows every key; otherwise it waits for its turn (lookups). */
@@ -1327,11 +1323,7 @@ class NewDays {
             visit(row);
           }
         },
-        parts(n) {
-          const parts: BulkRows[] = [];
-          for (let i = 0; i < indexes.length; i += n) parts.push(rowsIn(indexes.subarray(i, i + n)));
-          return parts;
-        },
+        parts: (n) => partsOf(indexes, n, rowsIn),
       };
     };
     return rowsIn(order);
