@@ -215,6 +215,36 @@ describe('faults of the MySQL server', () => {
     });
   });
 
+  it('retries taking the load lock when the server kills the connection waiting for it', async () => {
+    // The first connection of a load, deterministically: another session holds the load lock, the engine waits
+    // for it in GET_LOCK, and the server kills the engine's connection there. CI once lost a load to a kill
+    // at this point (the lock was taken outside the retries).
+    const initial = join(ROOT, 'fixtures', 'orders_initial.json');
+    await withDb(dialect, async (db) => {
+      const holder = await adminConnection();
+      try {
+        const lockName = `orders-etl:${db.mysql!.name}`;
+        await holder.query('SELECT GET_LOCK(?, 0)', [lockName]);
+        const load = runCli(['load', initial, '--db', db.url, '--retries', '3', '--json']);
+        let waiting: number | undefined;
+        for (let i = 0; i < 400 && waiting === undefined; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          const [rows] = await holder.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'", [db.mysql!.name]);
+          waiting = (rows as { ID: number }[])[0]?.ID;
+        }
+        assert.ok(waiting !== undefined, 'the load never waited for the lock');
+        await holder.query(`KILL ${Number(waiting)}`);
+        await holder.query('SELECT RELEASE_LOCK(?)', [lockName]);
+        const r = await load;
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(JSON.parse(r.stdout).retries >= 1, 'the kill cost a retry');
+      } finally {
+        await holder.end();
+      }
+      same(await db.snapshot(), cleanRun(initial), 'after a kill while waiting for the lock');
+    });
+  });
+
   it('retries after a lock wait timeout', { skip: privateServerOnly('this test changes the global innodb_lock_wait_timeout') }, async () => {
     const initial = join(ROOT, 'fixtures', 'orders_initial.json');
     const incremental = join(ROOT, 'fixtures', 'orders_incremental.json');

@@ -351,10 +351,13 @@ export abstract class SqlWarehouse implements Warehouse {
   // --- what a dialect may extend ---------------------------------------------------------------------
 
   protected async takeLock(timeoutSeconds: number): Promise<void> {
-    // open() takes the lock again on every new connection once lockTimeout is set.
+    // open() takes the lock on every new connection once lockTimeout is set; a connection opened before (the
+    // same epoch) takes it here. A connection lost meanwhile, even while waiting for the lock, is retried.
     this.lockTimeout = timeoutSeconds;
-    if (this.connected) await this.acquireLock(timeoutSeconds);
-    else await this.ensureConnected();
+    const epoch = this.epoch;
+    await this.withRetry('take the load lock', async () => {
+      if (this.epoch === epoch) await this.acquireLock(timeoutSeconds);
+    });
   }
 
   protected async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
