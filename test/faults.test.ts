@@ -224,18 +224,23 @@ describe('faults of the MySQL server', () => {
       const holder = await adminConnection();
       try {
         const lockName = `orders-etl:${db.mysql!.name}`;
-        await holder.query('SELECT GET_LOCK(?, 0)', [lockName]);
+        const [held] = await holder.query('SELECT GET_LOCK(?, 0) AS got', [lockName]);
+        assert.equal(Number((held as { got: unknown }[])[0]!.got), 1, 'the test holds the load lock');
         const load = runCli(['load', initial, '--db', db.url, '--retries', '3', '--json']);
         let waiting: number | undefined;
-        for (let i = 0; i < 400 && waiting === undefined; i++) {
-          await new Promise((r) => setTimeout(r, 25));
-          const [rows] = await holder.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'", [db.mysql!.name]);
-          waiting = (rows as { ID: number }[])[0]?.ID;
+        try {
+          for (let i = 0; i < 400 && waiting === undefined; i++) {
+            await new Promise((r) => setTimeout(r, 25));
+            const [rows] = await holder.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'", [db.mysql!.name]);
+            waiting = (rows as { ID: number }[])[0]?.ID;
+          }
+          if (waiting !== undefined) await holder.query(`KILL ${Number(waiting)}`);
+        } finally {
+          // Whatever happened, the load gets the lock and ends before the database is dropped.
+          await holder.query('SELECT RELEASE_LOCK(?)', [lockName]);
         }
-        assert.ok(waiting !== undefined, 'the load never waited for the lock');
-        await holder.query(`KILL ${Number(waiting)}`);
-        await holder.query('SELECT RELEASE_LOCK(?)', [lockName]);
         const r = await load;
+        assert.ok(waiting !== undefined, 'the load never waited for the lock');
         assert.equal(r.code, 0, r.stderr);
         assert.ok(JSON.parse(r.stdout).retries >= 1, 'the kill cost a retry');
       } finally {

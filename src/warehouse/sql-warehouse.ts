@@ -353,6 +353,7 @@ export abstract class SqlWarehouse implements Warehouse {
   protected async takeLock(timeoutSeconds: number): Promise<void> {
     // open() takes the lock on every new connection once lockTimeout is set; a connection opened before (the
     // same epoch) takes it here. A connection lost meanwhile, even while waiting for the lock, is retried.
+    // The epoch also moves when the warehouse is learned, which serial() keeps from running meanwhile.
     this.lockTimeout = timeoutSeconds;
     const epoch = this.epoch;
     await this.withRetry('take the load lock', async () => {
