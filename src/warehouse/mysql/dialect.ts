@@ -33,13 +33,13 @@ const MYSQL_SQL: DialectSql = {
   /**
    * Only a fact outside what its version covers now looks its version up: on the index of (natural key,
    * valid_from), the last one that starts on or before its date. Measured on the bench's increment (2.17 M
-   * product facts move): 33 s for products, of which the UPDATE 29 s; on a quiet server the lookup is most of it (the same
+   * product facts move): 33 s for products, of which the UPDATE 29 s; the lookup is most of it (the same
    * subquery in a SELECT: 24 s, with or without MariaDB's subquery cache; the whole table copies in 6.7 s).
    * Rebuilding the fact table by INSERT ... SELECT with it took 33 s; a window function over facts and versions
    * finding each fact's valid_from, then a join, 64 s. Joining each fact of a version noted to all versions of
    * its key instead took 153 s (90 versions a product); a join to the versions that overlap the days where each
-   * noted version was cut, through the repoint staging table, 36.5 s. (Those figures on a quiet server.) Within
-   * the load, after its batches: the engine finding each fact's new key itself (the noted keys' versions read
+   * noted version was cut, through the repoint staging table, 36.5 s. (Those on a quiet server.) Within the
+   * load, after its batches: the engine finding each fact's new key itself (the noted keys' versions read
    * once, a binary search per fact, the fact table read in pages of primary-key order) and updating each
    * page's moved facts by primary key took 29.1 s for products (22.5 s of it those updates), against 30.7 s for
    * this statement in the same sequence: within noise, not kept.
