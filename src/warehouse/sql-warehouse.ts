@@ -75,6 +75,13 @@ export interface DialectSql {
    * that order, so that their pages fill in turn. Without such a key (DuckDB) the order does not matter.
    */
   daysInKeyOrder: boolean;
+  /**
+   * The order ids of a fact table of at most this many lines are read into the order filter when a load starts,
+   * so that orders that cannot be there yet are appended instead of replaced. Over it (reading would take long
+   * and the filter would be large; 0: any table with lines), every order is treated as possibly delivered
+   * before. An empty fact table always gets the (empty) filter.
+   */
+  orderFilterMaxLines: number;
 }
 
 /** History: new versions copied from kept ones (the same SQL on every dialect). */
@@ -109,12 +116,6 @@ const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
  * bench) take some 50 MB. A larger dimension works too: keys the map has forgotten are looked up per batch.
  */
 const DIMENSION_KEYS = 1_000_000;
-
-/**
- * A fact table with more lines than this is not read into the order filter when a load starts (it would take
- * long and the filter would be large): every order is then treated as possibly delivered before.
- */
-const ORDER_FILTER_MAX_LINES = 50_000_000;
 
 /**
  * Versions and observed days remembered per history dimension (history.ts). About 40 bytes each beyond the
@@ -904,7 +905,7 @@ export abstract class SqlWarehouse implements Warehouse {
       const [facts] = await this.select('SELECT COUNT(*) AS n FROM orders');
       const lines = Number(facts!.n);
       this.orderFilter = null;
-      if (lines <= ORDER_FILTER_MAX_LINES) {
+      if (lines <= this.sql.orderFilterMaxLines) {
         const filter = new OrderFilter(Math.max(4_000_000, 2 * lines));
         if (lines > 0) await this.scan('SELECT DISTINCT order_id FROM orders', [], (row) => filter.add(String(row[0])));
         this.orderFilter = filter;
