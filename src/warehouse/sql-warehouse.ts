@@ -5,9 +5,9 @@
  *
  * One connection, one writer: batches commit strictly in source order, which is what makes "last occurrence
  * wins" hold across batches. While it holds the warehouse, the engine keeps what it needs to know of it in
- * memory (keys.ts): every natural key with its surrogate key and a hash of its attributes, and (where the dialect
- * reads one: DialectSql.orderFilterMaxLines) a filter of the order ids the fact table may hold. So a batch is planned without reading the warehouse, and written without
- * waiting for anything but the writes:
+ * memory (keys.ts): every natural key with its surrogate key and a hash of its attributes, and (where the
+ * dialect reads one: DialectSql.orderFilterMaxLines) a filter of the order ids the fact table may hold. So a
+ * batch is planned without reading the warehouse, and written without waiting for anything but the writes:
  *   1. dimensions: a new natural key gets the next surrogate key (in order of first appearance) and its row is
  *      appended; a known key with other attributes is updated by surrogate key through a staging table; a
  *      known, unchanged key costs nothing
@@ -150,7 +150,7 @@ export abstract class SqlWarehouse implements Warehouse {
    * notes the versions it cut in etl_<dimension>_moved, in its transaction (noteMoved).
    */
   protected deferFactMoves = false;
-  /** Order ids the fact table may hold; null: not read (see DialectSql.orderFilterMaxLines), any order may be there. */
+  /** Order ids the fact table may hold; null: not read (DialectSql.orderFilterMaxLines), any order may be there. */
   private orderFilter: OrderFilter | null = null;
   /** The key maps and the order filter describe the warehouse (read after connecting, kept by commits). */
   private knowsWarehouse = false;
@@ -877,8 +877,8 @@ export abstract class SqlWarehouse implements Warehouse {
   /**
    * What the engine must know of the warehouse before it plans a batch: every dimension key (if it fits),
    * the largest surrogate keys, and the order ids the fact table holds (where they are read into the order
-   * filter: DialectSql.orderFilterMaxLines). Read once after connecting (again
-   * after a reconnect), then kept up to date by the commits of this process, the one writer.
+   * filter: DialectSql.orderFilterMaxLines). Read once after connecting (again after a reconnect), then kept
+   * up to date by the commits of this process, the one writer.
    */
   private async learnWarehouse(): Promise<void> {
     if (this.knowsWarehouse) return;
