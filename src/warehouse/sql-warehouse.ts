@@ -25,7 +25,7 @@ import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from '.
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
-import { prepareBatch, type PreparedBatch, type PreparedOrder } from './prepare.ts';
+import { prepareBatch, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
@@ -630,11 +630,11 @@ export abstract class SqlWarehouse implements Warehouse {
   private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     const customers = this.history.customers
       ? await this.planHistory(CUSTOMERS, batch, this.customerHistory, epoch)
-      : this.planScd1(CUSTOMERS, p.customers, this.customerKeys);
+      : this.planScd1(CUSTOMERS, p.customers, p.customerRows!, this.customerKeys);
     await breather();
     const products = this.history.products
       ? await this.planHistory(PRODUCTS, batch, this.productHistory, epoch)
-      : this.planScd1(PRODUCTS, p.products, this.productKeys);
+      : this.planScd1(PRODUCTS, p.products, p.productRows!, this.productKeys);
     await breather();
     const fresh: PreparedOrder[] = [];
     const replaced: PreparedOrder[] = [];
@@ -669,7 +669,7 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   /** SCD1: one row per natural key; the batch's keys resolve to one surrogate key each. */
-  private planScd1<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): DimensionOutcome {
+  private planScd1<R>(spec: DimensionSpec<R>, rows: R[], positions: DedupedRows, keys: DimensionKeys): DimensionOutcome {
     const plan = planDimension(spec, rows, keys);
     const { table, stage, naturalKey, surrogateKey, attributes } = spec;
     const inserts = plan.inserts.length === 0 ? null : this.prepareBulk(table, [surrogateKey, naturalKey, ...attributes], rowsOf(plan.inserts, (r, out) => {
@@ -683,7 +683,7 @@ export abstract class SqlWarehouse implements Warehouse {
     }, 1 + attributes.length), 'stage');
     return {
       planned: { kind: 'scd1', spec: spec as DimensionSpec<unknown>, inserts, updates },
-      sk: (o, i) => plan.keys.get(spec.id(spec.rowAt(o, i)))!,
+      sk: (o, i) => plan.sks[positions.of(o, i)]!,
       inserted: plan.inserts.length,
       updated: plan.updates.length,
       commit: () => commitDimension(plan, keys),
@@ -1072,23 +1072,25 @@ interface PlannedRow {
  * same attributes is unchanged; with others, updated; a new key gets the next surrogate key.
  */
 function planDimension<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): DimensionPlan {
-  const plan: DimensionPlan = { keys: new Map(), inserts: [], updates: [] };
+  const plan: DimensionPlan = { sks: new Float64Array(rows.length), inserts: [], updates: [] };
   let next = keys.maxSk;
-  for (const r of rows) {
+  for (let n = 0; n < rows.length; n++) {
+    const r = rows[n]!;
     const id = spec.id(r);
-    const values = spec.values(r);
-    const row: PlannedRow = { id, sk: 0, values, hash: attributeHash(values) };
+    // The attributes' values are taken only for a row that is written: most rows of a load are unchanged.
+    const hash = spec.hash(r);
     const slot = keys.slotOf(id);
+    let sk: number;
     if (slot >= 0) {
-      row.sk = keys.skAt(slot);
-      if (keys.hashAt(slot) !== row.hash) plan.updates.push(row);
+      sk = keys.skAt(slot);
+      if (keys.hashAt(slot) !== hash) plan.updates.push({ id, sk, values: spec.values(r), hash });
     } else if (keys.isNew(id)) {
-      row.sk = ++next;
-      plan.inserts.push(row);
+      sk = ++next;
+      plan.inserts.push({ id, sk, values: spec.values(r), hash });
     } else {
       throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
     }
-    plan.keys.set(id, row.sk);
+    plan.sks[n] = sk;
   }
   return plan;
 }
@@ -1291,7 +1293,8 @@ interface PlannedBatch {
 
 /** One dimension's part of a batch: surrogate keys of all its natural keys, rows to insert and to update. */
 interface DimensionPlan {
-  keys: Map<string, number>;
+  /** The surrogate key of each row, by its index in the rows planned. */
+  sks: Float64Array;
   /** New natural keys, in order of first appearance, with their new surrogate keys. */
   inserts: PlannedRow[];
   /** Known keys whose attributes changed. */
