@@ -5,6 +5,7 @@
  */
 import { EtlError } from '../errors.ts';
 import type { Batch, CustomerRow, HistoryMode, OrderRows, ProductRow, Rejection } from '../model.ts';
+import { CUSTOMERS, PRODUCTS, type DimensionSpec } from './dimensions.ts';
 
 /** The last delivery of an order in the batch. */
 export type PreparedOrder = OrderRows;
@@ -26,8 +27,8 @@ export interface PreparedBatch {
 }
 
 export function prepareBatch(batch: Batch, history: HistoryMode): PreparedBatch {
-  const customers = history.customers ? null : new Deduper<CustomerRow>(batch, () => 1);
-  const products = history.products ? null : new Deduper<ProductRow>(batch, (o) => o.lines.length);
+  const customers = history.customers ? null : new Deduper<CustomerRow>(batch, CUSTOMERS);
+  const products = history.products ? null : new Deduper<ProductRow>(batch, PRODUCTS);
   const orders = new Map<string, PreparedOrder>();
   for (const o of batch.orders) {
     customers?.add(o, o.customer.customerId, o.customer);
@@ -78,7 +79,7 @@ class Deduper<R> {
 
   constructor(
     private readonly batch: Batch,
-    rowCount: (o: OrderRows) => number,
+    { rowCount }: Pick<DimensionSpec<R>, 'rowCount'>,
   ) {
     this.starts = new Int32Array(batch.nextIndex - batch.firstIndex);
     let rows = 0;

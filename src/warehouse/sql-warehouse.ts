@@ -630,11 +630,11 @@ export abstract class SqlWarehouse implements Warehouse {
   private async planBatchAt(epoch: number, p: PreparedBatch, batch: Batch, seq: number): Promise<PlannedBatch> {
     const customers = this.history.customers
       ? await this.planHistory(CUSTOMERS, batch, this.customerHistory, epoch)
-      : this.planScd1(CUSTOMERS, p.customers, p.customerRows!, this.customerKeys);
+      : this.planScd1(CUSTOMERS, p.customers, scd1Rows(CUSTOMERS, p.customerRows), this.customerKeys);
     await breather();
     const products = this.history.products
       ? await this.planHistory(PRODUCTS, batch, this.productHistory, epoch)
-      : this.planScd1(PRODUCTS, p.products, p.productRows!, this.productKeys);
+      : this.planScd1(PRODUCTS, p.products, scd1Rows(PRODUCTS, p.productRows), this.productKeys);
     await breather();
     const fresh: PreparedOrder[] = [];
     const replaced: PreparedOrder[] = [];
@@ -1077,7 +1077,8 @@ function planDimension<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys
   for (let n = 0; n < rows.length; n++) {
     const r = rows[n]!;
     const id = spec.id(r);
-    // The attributes' values are taken only for a row that is written: most rows of a load are unchanged.
+    // The attributes' values (and a PlannedRow) are taken only for a row that is written: an unchanged row
+    // allocates nothing.
     const hash = spec.hash(r);
     const slot = keys.slotOf(id);
     let sk: number;
@@ -1093,6 +1094,12 @@ function planDimension<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys
     plan.sks[n] = sk;
   }
   return plan;
+}
+
+/** A batch prepared for an SCD1 dimension has its rows' positions (prepareBatch and planning share the mode). */
+function scd1Rows(spec: DimensionSpec<unknown>, rows: DedupedRows | null): DedupedRows {
+  if (rows === null) throw new EtlError('E_INTERNAL', `${spec.table}: the batch was prepared for history, and is planned as SCD1`);
+  return rows;
 }
 
 /** A bulk write encoded by a dialect, ready to send. */
@@ -1291,7 +1298,7 @@ interface PlannedBatch {
   counts: LoadCounts;
 }
 
-/** One dimension's part of a batch: surrogate keys of all its natural keys, rows to insert and to update. */
+/** One SCD1 dimension's part of a batch: the surrogate key of each deduplicated row, rows to insert and to update. */
 interface DimensionPlan {
   /** The surrogate key of each row, by its index in the rows planned. */
   sks: Float64Array;

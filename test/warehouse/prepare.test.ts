@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Batch, OrderRows } from '../../src/model.ts';
+import { CUSTOMERS, PRODUCTS } from '../../src/warehouse/dimensions.ts';
+import { attributeHash } from '../../src/warehouse/keys.ts';
 import { prepareBatch } from '../../src/warehouse/prepare.ts';
 import { rng } from '../helpers/history-inputs.ts';
 
@@ -79,6 +81,17 @@ describe('prepareBatch', () => {
       assert.deepEqual(p.orders, orders.rows);
       assert.equal(p.factRows, orders.rows.reduce((n, o) => n + o.lines.length, 0));
       assert.equal(p.rejects, batch.rejects);
+    }
+  });
+
+  it("hashes a dimension's row as attributeHash of its values (planning compares one with the other)", () => {
+    const r = rng(5);
+    const text = () => (r() < 0.2 ? null : r() < 0.1 ? '' : `v${Math.floor(r() * 5)}`);
+    for (let round = 0; round < 2000; round++) {
+      const customer = { customerId: 'C1', name: text(), email: text(), address: text() };
+      const product = { productId: 'P1', name: text(), category: text(), price: text() };
+      assert.equal(CUSTOMERS.hash(customer), attributeHash(CUSTOMERS.values(customer)));
+      assert.equal(PRODUCTS.hash(product), attributeHash(PRODUCTS.values(product)));
     }
   });
 });
