@@ -67,6 +67,22 @@ export class DedupedRows {
   }
 }
 
+/**
+ * Where each order's first row of a dimension is among the batch's rows of it, by record index (relative to the
+ * batch's first; records that are not orders: unused), and how many rows the batch has.
+ */
+export function rowStarts(batch: Batch, rowCount: (o: OrderRows) => number): { starts: Int32Array; rows: number } {
+  const starts = new Int32Array(batch.nextIndex - batch.firstIndex);
+  let rows = 0;
+  for (const o of batch.orders) {
+    const at = o.index - batch.firstIndex;
+    if (!(at >= 0 && at < starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
+    starts[at] = rows;
+    rows += rowCount(o);
+  }
+  return { starts, rows };
+}
+
 /** "Last occurrence wins" for one SCD1 dimension: keys numbered by first appearance, each with its last row. */
 class Deduper<R> {
   readonly rows: R[] = [];
@@ -81,14 +97,8 @@ class Deduper<R> {
     private readonly batch: Batch,
     { rowCount }: Pick<DimensionSpec<R>, 'rowCount'>,
   ) {
-    this.starts = new Int32Array(batch.nextIndex - batch.firstIndex);
-    let rows = 0;
-    for (const o of batch.orders) {
-      const at = o.index - batch.firstIndex;
-      if (!(at >= 0 && at < this.starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
-      this.starts[at] = rows;
-      rows += rowCount(o);
-    }
+    const { starts, rows } = rowStarts(batch, rowCount);
+    this.starts = starts;
     this.positions = new Int32Array(rows);
     this.at = new DedupedRows(batch.firstIndex, this.starts, this.positions);
   }

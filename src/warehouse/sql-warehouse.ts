@@ -25,7 +25,7 @@ import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from '.
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
-import { prepareBatch, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
+import { prepareBatch, rowStarts, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
@@ -1210,14 +1210,8 @@ class FoundVersions {
 
   constructor(batch: Batch, spec: DimensionSpec<unknown>, store: HistoryStore) {
     this.firstIndex = batch.firstIndex;
-    this.starts = new Int32Array(batch.nextIndex - batch.firstIndex);
-    let rows = 0;
-    for (const o of batch.orders) {
-      const at = o.index - batch.firstIndex;
-      if (!(at >= 0 && at < this.starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
-      this.starts[at] = rows;
-      rows += spec.rowCount(o);
-    }
+    const { starts, rows } = rowStarts(batch, spec.rowCount);
+    this.starts = starts;
     this.sks = new Float64Array(rows).fill(NaN);
     this.slots = new Int32Array(rows);
     this.changed = new Uint8Array(store.slotLimit);
