@@ -31,8 +31,8 @@ export function prepareBatch(batch: Batch, history: HistoryMode): PreparedBatch 
   const products = history.products ? null : new Deduper<ProductRow>(batch, PRODUCTS);
   const orders = new Map<string, PreparedOrder>();
   for (const o of batch.orders) {
-    customers?.add(o, o.customer.customerId, o.customer);
-    if (products) for (const line of o.lines) products.add(o, line.productId, line);
+    customers?.add(o, 0, o.customer.customerId, o.customer);
+    if (products) for (let i = 0; i < o.lines.length; i++) products.add(o, i, o.lines[i]!.productId, o.lines[i]!);
     orders.set(o.orderId, o);
   }
   let factRows = 0;
@@ -49,38 +49,50 @@ export function prepareBatch(batch: Batch, history: HistoryMode): PreparedBatch 
 }
 
 /**
- * For each row of a dimension in a batch (by its order's record index, then its place in the order), the index
- * of its key's row among the batch's deduplicated rows: facts find their surrogate key by position, without
- * looking their natural key up again (a Map lookup per fact line and dimension).
+ * Where each row of a dimension is among a batch's rows of it: by its order's record index (relative to the
+ * batch's first; records that are not orders take no rows), then its place in the order.
  */
-export class DedupedRows {
-  constructor(
-    private readonly firstIndex: number,
-    /** Per record of the batch: where its order's first row is in `at` (records that are not orders: unused). */
-    private readonly starts: Int32Array,
-    private readonly at: Int32Array,
-  ) {}
+export class BatchRows {
+  /** How many rows of the dimension the batch's orders have. */
+  readonly count: number;
+  private readonly firstIndex: number;
+  private readonly starts: Int32Array;
 
-  /** Index of the key of `order`'s row `i` among the deduplicated rows. */
-  of(order: OrderRows, i: number): number {
-    return this.at[this.starts[order.index - this.firstIndex]! + i]!;
+  constructor(batch: Batch, rowCount: (o: OrderRows) => number) {
+    this.firstIndex = batch.firstIndex;
+    this.starts = new Int32Array(batch.nextIndex - batch.firstIndex);
+    let rows = 0;
+    for (const o of batch.orders) {
+      const at = o.index - batch.firstIndex;
+      if (!(at >= 0 && at < this.starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
+      this.starts[at] = rows;
+      rows += rowCount(o);
+    }
+    this.count = rows;
+  }
+
+  /** Position of `order`'s row `i`. */
+  at(order: OrderRows, i: number): number {
+    return this.starts[order.index - this.firstIndex]! + i;
   }
 }
 
 /**
- * Where each order's first row of a dimension is among the batch's rows of it, by record index (relative to the
- * batch's first; records that are not orders: unused), and how many rows the batch has.
+ * For each row of a dimension in a batch, the index of its key's row among the batch's deduplicated rows: facts
+ * find their surrogate key by position, without looking their natural key up again (a Map lookup per fact line
+ * and dimension).
  */
-export function rowStarts(batch: Batch, rowCount: (o: OrderRows) => number): { starts: Int32Array; rows: number } {
-  const starts = new Int32Array(batch.nextIndex - batch.firstIndex);
-  let rows = 0;
-  for (const o of batch.orders) {
-    const at = o.index - batch.firstIndex;
-    if (!(at >= 0 && at < starts.length)) throw new EtlError('E_INTERNAL', `record ${o.index} is outside its batch [${batch.firstIndex}, ${batch.nextIndex})`);
-    starts[at] = rows;
-    rows += rowCount(o);
+export class DedupedRows {
+  constructor(
+    private readonly rows: BatchRows,
+    /** By position (BatchRows.at): the index of the row's key among the deduplicated rows. */
+    private readonly keys: Int32Array,
+  ) {}
+
+  /** Index of the key of `order`'s row `i` among the deduplicated rows. */
+  of(order: OrderRows, i: number): number {
+    return this.keys[this.rows.at(order, i)]!;
   }
-  return { starts, rows };
 }
 
 /** "Last occurrence wins" for one SCD1 dimension: keys numbered by first appearance, each with its last row. */
@@ -88,28 +100,17 @@ class Deduper<R> {
   readonly rows: R[] = [];
   readonly at: DedupedRows;
   private readonly index = new Map<string, number>();
-  private readonly starts: Int32Array;
-  private readonly positions: Int32Array;
-  private next = 0;
-  private current = -1;
+  private readonly positions: BatchRows;
+  private readonly keys: Int32Array;
 
-  constructor(
-    private readonly batch: Batch,
-    { rowCount }: Pick<DimensionSpec<R>, 'rowCount'>,
-  ) {
-    const { starts, rows } = rowStarts(batch, rowCount);
-    this.starts = starts;
-    this.positions = new Int32Array(rows);
-    this.at = new DedupedRows(batch.firstIndex, this.starts, this.positions);
+  constructor(batch: Batch, { rowCount }: Pick<DimensionSpec<R>, 'rowCount'>) {
+    this.positions = new BatchRows(batch, rowCount);
+    this.keys = new Int32Array(this.positions.count);
+    this.at = new DedupedRows(this.positions, this.keys);
   }
 
-  /** The order's next row (rows are added in order, each order's all at once). */
-  add(o: OrderRows, id: string, row: R): void {
-    const first = this.starts[o.index - this.batch.firstIndex]!;
-    if (this.current !== o.index) {
-      this.current = o.index;
-      this.next = first;
-    }
+  /** The order's row `i`, of key `id`. */
+  add(o: OrderRows, i: number, id: string, row: R): void {
     let k = this.index.get(id);
     if (k === undefined) {
       k = this.rows.length;
@@ -118,6 +119,6 @@ class Deduper<R> {
     } else {
       this.rows[k] = row;
     }
-    this.positions[this.next++] = k;
+    this.keys[this.positions.at(o, i)] = k;
   }
 }

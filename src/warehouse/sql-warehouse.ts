@@ -25,7 +25,7 @@ import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from '.
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
-import { prepareBatch, rowStarts, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
+import { BatchRows, prepareBatch, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
 export interface WarehouseSettings {
@@ -1205,21 +1205,18 @@ class FoundVersions {
   /** The store's slot of each settled row's key, and the slots whose history the batch changes. */
   private readonly slots: Int32Array;
   private readonly changed: Uint8Array;
-  private readonly starts: Int32Array;
-  private readonly firstIndex: number;
+  private readonly rows: BatchRows;
 
   constructor(batch: Batch, spec: DimensionSpec<unknown>, store: HistoryStore) {
-    this.firstIndex = batch.firstIndex;
-    const { starts, rows } = rowStarts(batch, spec.rowCount);
-    this.starts = starts;
-    this.sks = new Float64Array(rows).fill(NaN);
-    this.slots = new Int32Array(rows);
+    this.rows = new BatchRows(batch, spec.rowCount);
+    this.sks = new Float64Array(this.rows.count).fill(NaN);
+    this.slots = new Int32Array(this.rows.count);
     this.changed = new Uint8Array(store.slotLimit);
   }
 
   /** Where the order's first row is. */
   first(order: OrderRows): number {
-    return this.starts[order.index - this.firstIndex]!;
+    return this.rows.at(order, 0);
   }
 
   /**
@@ -1244,7 +1241,7 @@ class FoundVersions {
 
   /** The row's surrogate key as found, or NaN if its key's history changes in the batch. */
   sk(order: OrderRows, i: number): number {
-    const at = this.first(order) + i;
+    const at = this.rows.at(order, i);
     const sk = this.sks[at]!;
     return Number.isNaN(sk) || this.changed[this.slots[at]!] === 1 ? NaN : sk;
   }
