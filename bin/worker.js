@@ -32,6 +32,9 @@ let readerGone = false;
 parentPort.on('message', (message) => {
   if (message !== 'reader-gone') return;
   readerGone = true;
+  // The CLI's Output takes the error up while it writes; the table writes only at its end, and the news may come
+  // once it has (its listener gone): then the error is expected and nobody's, not a crash of the worker.
+  process.stdout.on('error', () => {});
   process.stdout.destroy(Object.assign(new Error('the reader of standard output went away'), { code: 'EPIPE' }));
 });
 // A listener on parentPort keeps the worker alive: it must not once the CLI has finished.
@@ -47,6 +50,8 @@ const code = await main(process.argv.slice(2));
 await new Promise((r) => process.stdout.write('', r));
 await new Promise((r) => process.stderr.write('', r));
 parentPort.postMessage(code);
-// A destroyed standard output keeps a worker from ending by itself; the CLI has finished and closed the
-// warehouse, so nothing native runs any more.
-if (readerGone) process.exit(code);
+// A destroyed standard output keeps a worker from ending by itself, and so does a standard input the CLI
+// stopped reading part way (a load that failed: Node's port for it stays open until the input ends); the CLI
+// has finished and closed the warehouse, so nothing native runs any more. (For a load from stdin this also
+// skips the check in orders-etl.js that the engine stops by itself.)
+if (readerGone || workerData.readsStdin) process.exit(code);

@@ -81,6 +81,14 @@ describe('orders-etl CLI', () => {
     const env = await runCli(['load', INITIAL], { ORDERS_ETL_DB: url.toString() });
     assert.equal(env.code, 1);
     assert.ok(!(env.stdout + env.stderr).includes(secret), env.stderr);
+    // Mistyped URLs: without the //, the credentials would parse as a path (once shown as a database name);
+    // a bad %-escape in the password once failed as an internal error.
+    for (const typo of [`mysql:/nobody:${secret}@127.0.0.1:1/db`, `mysql:nobody:${secret}@127.0.0.1:1/db`, `mysql:///nobody:${secret}@127.0.0.1:1/db`, `mysql://nobody:${secret}%zz@127.0.0.1:1/db`]) {
+      const r2 = await runCli(['query', 'SELECT 1', '--db', typo]);
+      assert.equal(r2.code, 2, `${typo}: ${r2.stderr}`);
+      assert.match(r2.stderr, /--db: /);
+      assert.ok(!(r2.stdout + r2.stderr).includes(secret), r2.stderr);
+    }
   });
 
   it('loads into ./warehouse.duckdb when no database is given, and shows it with orders-etl query', async () => {
@@ -135,5 +143,44 @@ describe('orders-etl CLI', () => {
     assert.match(failed.stderr, /E_ALL_REJECTED/);
     const rejects = await db.query<any>('SELECT reason FROM etl_rejects');
     assert.equal(rejects.length, 1);
+  });
+});
+
+describe('--db duckdb: a file that is not a DuckDB database', () => {
+  it('is refused, for load and query, and left as it was: DuckDB would open a data file as a database in memory', async () => {
+    const t = tempDir();
+    try {
+      const data = readFileSync(INITIAL);
+      for (const name of ['export.json', 'export.csv']) {
+        const path = t.file(name, data);
+        for (const args of [['load', INITIAL], ['query', 'SELECT COUNT(*) FROM orders']]) {
+          const r = await runCli([...args, '--db', `duckdb:${path}`]);
+          assert.equal(r.code, 1, `${name} ${args[0]}: ${r.stderr}`);
+          assert.match(r.stderr, /the file exists and is not a DuckDB database/);
+        }
+        assert.deepEqual(readFileSync(path), data);
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('standard input the load stops reading', () => {
+  it('ends the process at once, with the parse error: the unread input does not hold the engine', async () => {
+    const t = tempDir();
+    try {
+      // An invalid second record, then megabytes the load never reads (more than any pipe holds).
+      const order = readFileSync(INITIAL, 'utf8').trim().replace(/^\[/, '').replace(/\]$/, '');
+      const input = `[${order},\n{"order_id": 2,, },\n${Array.from({ length: 2000 }, () => order).join(',\n')}]`;
+      assert.ok(input.length > 4 * 1024 * 1024, `${input.length} bytes`);
+      const r = await runBin(['load', '-', '--db', `duckdb:${join(t.dir, 'w.duckdb')}`, '--no-progress'], { stdin: input });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /-: record \d+, byte \d+, line \d+: invalid JSON/);
+      // Once it waited 2 s for the engine and said so (Node's port for the worker's standard input stayed open).
+      assert.doesNotMatch(r.stderr, /did not stop by itself/);
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
@@ -123,6 +123,39 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     assert.equal(write.code, 1);
     assert.match(write.stderr, /^orders-etl: query failed \[E_DB\]: .*(read.only|READ ONLY|read-only)/i);
     assert.equal(Number((await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n), 13);
+    // One statement: DuckDB once ran them all and showed the last one's result; an empty text failed inside it.
+    const two = await runCli(['query', 'SELECT 1; SELECT 2', '--db', db.url]);
+    assert.equal(two.code, 1, two.stdout);
+    assert.equal(two.stdout, '');
+    assert.match(two.stderr, dialect.name === 'duckdb' ? /^orders-etl: query failed \[E_DB\]: query takes one SQL statement; this text has 2/ : /^orders-etl: query failed \[E_DB\]: /);
+    const empty = await runCli(['query', '  ', '--db', db.url]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^orders-etl: query: the SQL is empty/);
+    if (dialect.name !== 'duckdb') return;
+    // DuckDB's SQL reaches files beyond the warehouse: another warehouse by ATTACH, any file by COPY TO, EXPORT
+    // DATABASE or read_csv. Once they all ran (the warehouse itself overwritten by a COPY TO its own path).
+    const t = tempDir();
+    try {
+      const path = db.url.replace(/^duckdb:/, '');
+      const other = t.file('other.csv', 'a\n1\n');
+      const copy = t.file('copy.duckdb', readFileSync(path));
+      for (const sql of [
+        `ATTACH '${copy}' AS x (READ_WRITE)`,
+        `COPY (SELECT 1) TO '${path}' (FORMAT csv)`,
+        `COPY (SELECT 1) TO '${join(t.dir, 'out.csv')}' (FORMAT csv)`,
+        `EXPORT DATABASE '${join(t.dir, 'export')}'`,
+        `SELECT * FROM read_csv('${other}')`,
+        'SET enable_external_access = true',
+      ]) {
+        const r = await runCli(['query', sql, '--db', db.url]);
+        assert.equal(r.code, 1, `${sql}: ${r.stdout}`);
+        assert.match(r.stderr, /^orders-etl: query failed \[E_DB\]: /, sql);
+      }
+      assert.ok(!existsSync(join(t.dir, 'out.csv')) && !existsSync(join(t.dir, 'export')));
+      assert.equal(Number((await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n), 13);
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('streams every format in bounded memory: 100,000 rows take no more than 2,000 (a real process)', async () => {
@@ -147,16 +180,20 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
   });
 
   it('ends quietly with exit 0 when the reader goes away, as in orders-etl query ... | head -1', async () => {
-    const sql = 'SELECT o.*, c.order_id AS copy FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 40) c';
-    const child = spawn(process.execPath, [BIN, 'query', sql, '--db', big.url, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const [first] = (await once(child.stdout, 'data')) as [Buffer];
-    assert.match(first.toString(), /^\{"order_id":/);
-    child.stdout.destroy();
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, stderr);
-    assert.equal(stderr, '');
+    const sql = "SELECT o.*, c.order_id AS copy, REPEAT('x', 200) AS pad FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 40) c";
+    // The table writes once, at its end: the news that the reader went away may come after it has (that once
+    // crashed the engine's worker with the EPIPE nobody listened for any more: exit 1 and a stack trace).
+    for (const [format, start] of [['--json', /^\{"order_id":/], ['--csv', /^order_id,/], [null, /^order_id +\|/]] as const) {
+      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', big.url, ...(format ? [format] : [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const [first] = (await once(child.stdout, 'data')) as [Buffer];
+      assert.match(first.toString(), start);
+      child.stdout.destroy();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, `${format ?? 'table'}: ${stderr}`);
+      assert.equal(stderr, '', format ?? 'table');
+    }
   });
 });
 

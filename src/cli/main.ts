@@ -150,7 +150,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       'query <sql>',
       'Run SQL against the warehouse (read-only) and print the result: a table (the first 1000 rows), or every row as JSON lines or CSV',
       (y) => y.positional('sql', { type: 'string', describe: 'The statement, e.g. "SELECT * FROM customers LIMIT 10"' }).options(OUTPUT_FLAGS).conflicts('json', 'csv'),
-      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(args.sql as string, sink), io), 'query')(),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), QUERY_TABLE, (w, sink) => w.streamQuery(querySql(args.sql), sink), io), 'query')(),
     )
     .command(
       'loads',
@@ -339,4 +339,10 @@ function humanSummary(s: LoadSummary, db?: string): string {
     `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, db)}\n` +
     `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
   );
+}
+
+/** The SQL of `orders-etl query`: some text, at least (an empty one once failed with DuckDB's "Error in native callback"). */
+function querySql(sql: unknown): string {
+  if (typeof sql !== 'string' || !/\S/.test(sql)) throw new EtlError('E_USAGE', 'query: the SQL is empty; give one statement, e.g. "SELECT * FROM customers LIMIT 10"');
+  return sql;
 }

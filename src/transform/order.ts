@@ -197,8 +197,12 @@ function checkDate(v: string, field: string): string {
   if (mo < 1 || mo > 12 || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) {
     throw new Invalid(`${field}: ${JSON.stringify(v)} is not a calendar date`);
   }
-  if (v.length > 10 && !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(v)) {
-    throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD) or ISO timestamp`);
+  if (v.length > 10) {
+    // A time of day in range (a leap second allowed), and a time zone offset of at most 18 hours.
+    const t = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))?$/.exec(v);
+    if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3] ?? 0) > 60 || Number(t[4] ?? 0) > 18 || Number(t[5] ?? 0) > 59) {
+      throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD) or ISO timestamp`);
+    }
   }
   return `${m[1]}-${m[2]}-${m[3]}`;
 }

@@ -6,7 +6,7 @@
  * Locking: DuckDB itself refuses a second process on the same file ("Could not set lock on file"); opening
  * is retried until --lock-timeout. Inside one process, loads of the same file queue on a promise chain.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
@@ -91,10 +91,17 @@ export class DuckdbWarehouse extends SqlWarehouse {
         if (this.access === 'read' && !existsSync(this.path)) {
           throw new EtlError('E_DB', `no warehouse at ${this.path} (load something into it first, or pass --db)`);
         }
+        // DuckDB opens a CSV, JSON or Parquet file given as the database as a database in memory that shows the
+        // file: a load into it would succeed and keep nothing.
+        if (!isDuckdbFileOrNone(this.path)) {
+          throw new EtlError('E_DB', `cannot open ${this.location}: the file exists and is not a DuckDB database (a data file? --db takes the warehouse, the exports are the sources)`);
+        }
         this.instance = await DuckDBInstance.create(this.path, {
           memory_limit: '128MB',
           threads: '2',
-          ...(this.access === 'read' ? { access_mode: 'READ_ONLY' } : {}),
+          // query: the file read-only, and nothing outside it (no ATTACH of another file, no COPY TO or EXPORT, no
+          // read_csv of a local file, no extension), locked so that the SQL cannot SET it back.
+          ...(this.access === 'read' ? { access_mode: 'READ_ONLY', enable_external_access: 'false', lock_configuration: 'true' } : {}),
         });
         break;
       } catch (err) {
@@ -289,4 +296,26 @@ export class DuckdbWarehouse extends SqlWarehouse {
 interface DuckdbBulk extends PreparedBulk {
   chunks: DuckDBDataChunk[] | null;
   inserts: { columns: readonly string[]; rows: BulkValue[][] } | null;
+}
+
+/**
+ * Whether `path` may be handed to DuckDB: missing (it creates it), empty or unreadable (its own error says
+ * what is wrong), or a file that starts like a DuckDB database (its magic "DUCK" at byte 8).
+ */
+function isDuckdbFileOrNone(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return true;
+  }
+  try {
+    const head = Buffer.alloc(12);
+    const n = readSync(fd, head, 0, 12, 0);
+    return n === 0 || (n === 12 && head.toString('latin1', 8, 12) === 'DUCK');
+  } catch {
+    return true; // a folder, say
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -5,6 +5,7 @@
  * would turn DECIMAL into a double: a DECIMAL keeps its exact digits.
  */
 import { DuckDBBlobValue, DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { EtlError } from '../../errors.ts';
 import type { ColumnKind, QueryCell, QueryColumn, QuerySink } from '../types.ts';
 
 const INTEGER_TYPES = new Set<DuckDBTypeId>([
@@ -37,6 +38,17 @@ function cell(v: DuckDBValue): QueryCell {
 }
 
 export async function streamDuckdbRows(conn: DuckDBConnection, sql: string, sink: QuerySink): Promise<void> {
+  // One statement, whose result is shown: DuckDB would run them all and return the last one's (MySQL refuses
+  // more than one). Text with no statement (";", a comment) fails inside DuckDB's native callback instead of
+  // counting 0: anything but a syntax error there means none.
+  let statements: number;
+  try {
+    statements = (await conn.extractStatements(sql)).count;
+  } catch (err) {
+    if (/Parser Error/i.test((err as Error).message)) throw err;
+    statements = 0;
+  }
+  if (statements !== 1) throw new EtlError('E_DB', `query takes one SQL statement; this text has ${statements}`);
   const result = await conn.stream(sql);
   const columns: QueryColumn[] = result.columnNames().map((name, i) => ({ name, kind: kindOf(result.columnTypeId(i)) }));
   await sink.columns(columns);

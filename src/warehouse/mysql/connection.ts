@@ -32,18 +32,30 @@ export interface TlsOptions {
  * as VERIFY_IDENTITY (see README). A certificate that does not verify is refused, never a fallback to plain text.
  */
 export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
+  const notUrl = () => new EtlError('E_USAGE', '--db: not a URL (expected mysql://user:password@host:3306/database)', {}, { redacted: true });
+  // Without the // (mysql:user:secret@host/db, mysql:/user:secret@host/db) the URL parser takes the credentials
+  // for a path, which would then be shown as a database name: refused whole, nothing of it shown. (So are the
+  // forms mysql:db and mysql:/db, which meant root on 127.0.0.1:3306: undocumented, and ambiguous.)
+  if (!/^(mysql|mariadb):\/\//i.test(url)) throw notUrl();
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new EtlError('E_USAGE', '--db: not a URL (expected mysql://user:password@host:3306/database)', {}, { redacted: true });
+    throw notUrl();
   }
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
-    throw new EtlError('E_USAGE', `--db: unsupported scheme ${JSON.stringify(u.protocol)} (expected mysql: or duckdb:)`);
-  }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  // A bad %-escape in the user, the password or the database (secret%zz): a usage error that shows none of them.
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new EtlError('E_USAGE', `--db: the ${what} in the URL has a malformed %-escape`, {}, { redacted: true });
+    }
+  };
+  const database = decode(u.pathname.replace(/^\//, ''), 'database name');
   if (!isValidIdentifier(database)) {
-    throw new EtlError('E_USAGE', `--db: database name ${JSON.stringify(database)} is not a plain identifier (letters, digits, _ and $, at most 64)`);
+    // Shown only when it cannot be a misplaced user:password@.
+    const shown = /[:@]/.test(database) ? '' : ` ${JSON.stringify(database)}`;
+    throw new EtlError('E_USAGE', `--db: database name${shown} is not a plain identifier (letters, digits, _ and $, at most 64)`, {}, { redacted: true });
   }
   for (const key of u.searchParams.keys()) {
     if (!['ssl-mode', 'sslmode', 'ssl-ca', 'ssl'].includes(key)) {
@@ -76,8 +88,8 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   return {
     host,
     port,
-    user: decodeURIComponent(u.username) || 'root',
-    password: decodeURIComponent(u.password),
+    user: decode(u.username, 'user name') || 'root',
+    password: decode(u.password, 'password'),
     database,
     ssl,
     display: `mysql://${u.host || host}/${database}`,
