@@ -40,6 +40,22 @@ describe('orders-etl usage', () => {
     assert.deepEqual([bin.code, bin.stderr], [2, 'orders-etl: --batch-size: "abc" is not allowed; expected an integer from 1 to 1000000\n']);
   });
 
+  it('refuses a valued flag given twice, for every command, without showing either value', async () => {
+    const cases: [string[], string][] = [
+      [['init', '--db', 'mysql://u:secret1@h/a', '--db', 'mysql://u:secret2@h/b'], 'db'],
+      [['query', 'SELECT 1', '--db', 'duckdb:a.duckdb', '--db', 'duckdb:b.duckdb'], 'db'],
+      [['loads', '--db', 'duckdb:a.duckdb', '--db', 'duckdb:b.duckdb'], 'db'],
+      [['load', 'x.json', '--batch-size', '5', '--batch-size', '6'], 'batch-size'],
+      [['load', 'x.json', '--format', 'json', '--format', 'ndjson'], 'format'],
+      [['rejects', '--load', '1', '--load', '2'], 'load'],
+    ];
+    for (const [args, name] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stderr, `orders-etl: --${name}: given 2 times; give it once\n`, args.join(' '));
+    }
+  });
+
   it('refuses a flag that needs a value and has none, at the end or before another flag', async () => {
     for (const args of [['load', 'x.json', '--batch-size'], ['load', 'x.json', '--batch-size', '--json'], ['query', 'SELECT 1', '--db'], ['rejects', '--load']]) {
       const r = await runCli(args);

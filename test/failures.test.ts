@@ -167,7 +167,7 @@ const CASES: FailureCase[] = [
     'cut.json',
     () => bigJson.subarray(0, bigJson.indexOf('"order_id": 9001,') + 40),
     () => bigJson,
-    /cut\.json: byte \d+, line \d+: invalid JSON: expected the rest of a value .*truncated/,
+    /cut\.json: record \d+, byte \d+, line \d+: invalid JSON: expected the rest of a value .*truncated/,
   ),
   s3Case(
     'an S3 body that stalls past --retries',

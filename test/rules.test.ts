@@ -16,7 +16,7 @@ import { resolveSources } from '../src/sources/resolve.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot, type ModelState } from './helpers/model.ts';
 import { startCommitDropProxy } from './helpers/mysql-proxy.ts';
-import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
+import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 import { adminConnection } from './helpers/mysql.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -289,13 +289,24 @@ describe('two loads at once', () => {
         assert.equal((await runCli(['init', '--db', db.url])).code, 0);
         const release = await holdWarehouse(db);
         let r;
+        let q;
         try {
           r = await startBin(['load', second, '--db', db.url, '--lock-timeout', '1', '--no-progress']).done;
+          q = await runBin(['query', '--db', db.url, '--csv', 'SELECT COUNT(*) AS n FROM orders']);
         } finally {
           await release();
         }
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /\[E_LOCK\].*another (load|process) holds .*; waited 1s \(--lock-timeout\)/);
+        // query takes no lock: MySQL reads beside a load; a DuckDB file cannot be read while another process
+        // writes it, and the message says so without naming a flag query does not have.
+        if (db.dialect === 'mysql') {
+          assert.deepEqual([q.code, q.stdout], [0, 'n\n0\n'], q.stderr);
+        } else {
+          assert.equal(q.code, 1, q.stderr);
+          assert.match(q.stderr, /query failed \[E_LOCK\]: another process holds .*: try again when it ends\n$/);
+          assert.doesNotMatch(q.stderr, /lock-timeout/);
+        }
         assert.deepEqual(await db.query<any>('SELECT load_id FROM etl_loads'), []);
       } finally {
         await db.drop();

@@ -108,6 +108,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
       checkHeapMb(args.maxHeapMb);
+      checkGivenOnce(args);
       exitCode = await work();
     } catch (err) {
       failure = err;
@@ -339,6 +340,20 @@ function humanSummary(s: LoadSummary, db?: string): string {
     `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, db)}\n` +
     `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
   );
+}
+
+/**
+ * yargs turns a flag given twice into an array of both values. Which --db (or --batch-size) was meant is not
+ * for the engine to guess: every valued flag is taken once, and a second one is a usage error that shows
+ * neither value (a --db holds a password).
+ */
+function checkGivenOnce(args: Args): void {
+  for (const flags of [GLOBAL_FLAGS, LOAD_FLAGS, REJECTS_FLAGS]) {
+    for (const [name, o] of Object.entries(flags)) {
+      const v = args[name];
+      if (o.type === 'string' && Array.isArray(v)) throw new EtlError('E_USAGE', `--${name}: given ${v.length} times; give it once`);
+    }
+  }
 }
 
 /** The SQL of `orders-etl query`: some text, at least (an empty one once failed with DuckDB's "Error in native callback"). */

@@ -166,7 +166,7 @@ export class RecordScanner {
           }
           break;
         case Phase.ArrayValue:
-          if (c === 0x5d) this.fail(i, "a value after ',' (trailing comma before ']')");
+          if (c === 0x5d) this.fail(i, "a value after ',' (trailing comma before ']')", undefined, this.nextIndex);
           i = this.startValue(chunk, i);
           break;
         case Phase.ArrayAfter:
@@ -174,7 +174,7 @@ export class RecordScanner {
           else if (c === 0x5d) {
             if (this.envelope) return this.leaveArray(i + 1);
             this.phase = Phase.Done;
-          } else this.fail(i, `',' or ']' after array element, found ${describeByte(c)}`);
+          } else this.fail(i, `',' or ']' after array element, found ${describeByte(c)}`, undefined, this.nextIndex);
           i++;
           break;
         case Phase.Done:
@@ -200,18 +200,32 @@ export class RecordScanner {
   /** The input has ended: flush a trailing bare value and check that the document is complete. */
   end(out: RawRecord[]): void {
     if (this.kind === Kind.Bare) this.finishValue(null, 0, out);
-    if (this.kind !== Kind.None) {
-      this.fail(0, `the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, this.base);
-    }
+    if (this.kind !== Kind.None) throw this.truncatedValue();
     if (this.envelope) {
-      if (this.phase !== Phase.Envelope) this.fail(0, "more array elements or ']' (the input is truncated)", this.base);
+      if (this.phase !== Phase.Envelope) this.fail(0, "more array elements or ']' (the input is truncated)", this.base, this.nextIndex);
       this.envelope.end(this.base);
       return;
     }
     if (this.format !== 'ndjson') {
       if (this.phase === Phase.Start) this.fail(0, 'a JSON value (the input is empty)', this.base);
-      if (this.phase !== Phase.Done) this.fail(0, "more array elements or ']' (the input is truncated)", this.base);
+      if (this.phase !== Phase.Done) this.fail(0, "more array elements or ']' (the input is truncated)", this.base, this.nextIndex);
     }
+  }
+
+  /**
+   * The input ended inside a value. Its brackets never balanced, so the scanner read on to the end: the
+   * first real syntax error in it (a line cut short in NDJSON, say) is more useful than "truncated" at EOF.
+   */
+  private truncatedValue(): EtlError {
+    const text = Buffer.concat(this.pieces, this.piecesLength).toString('utf8');
+    const found = this.locate(text);
+    if (found) return new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line });
+    return new EtlError('E_PARSE', `invalid JSON: expected the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, {
+      source: this.opts.source,
+      recordIndex: this.nextIndex,
+      byteOffset: this.base,
+      line: this.line,
+    });
   }
 
   /** Bytes consumed so far. */
@@ -367,33 +381,43 @@ export class RecordScanner {
 
   /** JSON.parse does not always say where; stream-json's verifier does, to the character. */
   private syntaxError(text: string, index: number, cause: unknown): EtlError {
-    let byteOffset = this.valueStart;
-    let line = this.valueLine;
-    let message = cause instanceof Error ? cause.message : String(cause);
+    const found = this.locate(text, true);
+    return new EtlError('E_PARSE', `invalid JSON: ${found?.message ?? (cause instanceof Error ? cause.message : String(cause))}`, {
+      source: this.opts.source,
+      recordIndex: index,
+      byteOffset: found?.byteOffset ?? this.valueStart,
+      line: found?.line ?? this.valueLine,
+    }, { cause });
+  }
+
+  /**
+   * Where the current value's text (from valueStart) first breaks JSON's grammar, by stream-json's verifier;
+   * `complete`: an incomplete text is an error too. Null when the verifier finds nothing.
+   */
+  private locate(text: string, complete = false): { message: string; byteOffset: number; line: number } | null {
     try {
       // A stream-chain flushable: a call with `none` checks that the document is complete.
       const verify = jsonVerifier() as unknown as (chunk: string | typeof none) => unknown;
       verify(text);
-      verify(none);
+      if (complete) verify(none);
     } catch (verr) {
       const v = verr as { offset?: number; line?: number; message?: string };
-      if (typeof v.offset === 'number') {
-        byteOffset += Buffer.byteLength(text.slice(0, v.offset));
-        line += (v.line ?? 1) - 1;
-        message = (v.message ?? message).replace(/^ERROR at \d+ \(\d+, \d+\): /, '');
+      if (typeof v.offset === 'number' && typeof v.message === 'string') {
+        return {
+          message: v.message.replace(/^ERROR at \d+ \(\d+, \d+\): /, ''),
+          byteOffset: this.valueStart + Buffer.byteLength(text.slice(0, v.offset)),
+          line: this.valueLine + (v.line ?? 1) - 1,
+        };
       }
     }
-    return new EtlError('E_PARSE', `invalid JSON: ${message}`, {
-      source: this.opts.source,
-      recordIndex: index,
-      byteOffset,
-      line,
-    }, { cause });
+    return null;
   }
 
-  private fail(i: number, expected: string, absolute?: number): never {
+  /** `record`: the index of the record the error is at, where there is one (inside the array of records). */
+  private fail(i: number, expected: string, absolute?: number, record?: number): never {
     throw new EtlError('E_PARSE', `invalid JSON: expected ${expected}`, {
       source: this.opts.source,
+      recordIndex: record,
       byteOffset: absolute ?? this.base + i,
       line: this.line,
     });

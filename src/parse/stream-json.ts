@@ -35,7 +35,8 @@ export class StreamJsonParseStream extends Transform {
   private readonly follower: PathFollower | null;
   /** Without a records path, for a top level that is not an array: its keys, in case it is too large. */
   private readonly topKeys: KeySeen[] = [];
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: the decoder hands a byte-order mark on, and feed() skips exactly one (the scanner's rule).
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private readonly tokenize: Step;
   private assemble: Step | null = null;
   private readonly guard: RecordSizeGuard;
@@ -122,7 +123,7 @@ export class StreamJsonParseStream extends Transform {
       if (item.key === 0 && this.guard.recordDepth === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
         checkTopLevelRecord(item.value, { source: this.source });
       }
-      const text = JSON.stringify(item.value) ?? 'null';
+      const text = stringify(item.value);
       this.guard.recordDone(item.key);
       out.push({ index: item.key, offset: null, line: 0, value: item.value, text });
     }
@@ -236,6 +237,49 @@ class RecordSizeGuard {
       throw new EtlError('E_RECORD_TOO_LARGE', `record is larger than --max-record-bytes (${this.max} bytes)`, { source: this.source, recordIndex: this.index });
     }
   }
+}
+
+/**
+ * A record's text, for the rejects table: JSON.stringify, which recurses, and without recursion for a value
+ * nested deeper than the stack allows (JSON sets no depth limit; the scanner path keeps the source text).
+ */
+function stringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+  }
+  const parts: string[] = [];
+  const stack: { value: object; keys: string[] | null; next: number }[] = [];
+  const put = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') parts.push(JSON.stringify(v) ?? 'null');
+    else if (Array.isArray(v)) {
+      parts.push('[');
+      stack.push({ value: v, keys: null, next: 0 });
+    } else {
+      parts.push('{');
+      stack.push({ value: v, keys: Object.keys(v), next: 0 });
+    }
+  };
+  put(value);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const size = top.keys ? top.keys.length : (top.value as unknown[]).length;
+    if (top.next === size) {
+      parts.push(top.keys ? '}' : ']');
+      stack.pop();
+      continue;
+    }
+    if (top.next > 0) parts.push(',');
+    const i = top.next++;
+    if (top.keys) {
+      parts.push(JSON.stringify(top.keys[i]), ':');
+      put((top.value as Record<string, unknown>)[top.keys[i]!]);
+    } else {
+      put((top.value as unknown[])[i]);
+    }
+  }
+  return parts.join('');
 }
 
 const TOKEN_KINDS: Record<string, string> = {

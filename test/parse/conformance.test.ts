@@ -84,6 +84,21 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`JSONTestSuite 
     });
   }
 
+  it('skips one byte-order mark and refuses a second, even split across slices', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const slice of [1, 2, 1 << 16]) {
+      assert.equal(await outcome(kind, Buffer.concat([bom, Buffer.from('[{"a": 1}]')]), slice, null), 'accepted');
+      assert.equal(await outcome(kind, Buffer.concat([bom, bom, Buffer.from('[{"a": 1}]')]), slice, null), 'rejected', `two BOMs, slice ${slice}`);
+    }
+  });
+
+  it('takes a record nested deeper than the call stack (JSON sets no limit), its text intact for the rejects table', async () => {
+    const deep = `{"order_id": 1, "x": ${'['.repeat(30_000)}"s"${']'.repeat(30_000)}}`;
+    const records = await parseAll(kind, Buffer.from(`[${deep}]`), 1 << 16);
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.text.replace(/\s/g, ''), deep.replace(/\s/g, ''));
+  });
+
   it('gives y_ values exactly as JSON.parse does', async () => {
     for (const { name, bytes } of files.filter((f) => f.name.startsWith('y_'))) {
       const want = JSON.parse(bytes.toString('utf8').replace(/^\ufeff/, ''));

@@ -93,12 +93,30 @@ describe('RecordScanner', () => {
     const truncated = scanError('[{"order_id": 1}, {"order_id": 2, "na');
     assert.match(truncated.message, /truncated/);
     assert.equal(truncated.context.byteOffset, 37);
+    assert.equal(truncated.context.recordIndex, 1);
+    const unclosed = scanError('[{"order_id": 1}');
+    assert.match(unclosed.message, /more array elements or ']' \(the input is truncated\)/);
+    assert.equal(unclosed.context.recordIndex, 1);
     assert.match(scanError('[{"a":1},]').message, /trailing comma/);
     assert.match(scanError('[{"a":1}] x').message, /end of input after the top-level value, found 'x'/);
     const csv = scanError('order_id,order_date\n1,2024-01-01\n');
     assert.match(csv.message, /expected a JSON value, found 'o'/);
     assert.equal(csv.context.byteOffset, 0);
     assert.match(scanError('[{"a":1} {"a":2}]').message, /',' or ']' after array element/);
+    assert.equal(scanError('[{"a":1} {"a":2}]').context.recordIndex, 1);
+  });
+
+  it('finds the real error in a record whose brackets never close, not "truncated" at the end of the file', () => {
+    // NDJSON line 2 is cut short; the scanner reads on to EOF looking for its '}', then must point at line 3.
+    const text = '{"order_id": 1}\n{"order_id": 2, "customer": {\n{"order_id": 3}\n{"order_id": 4}\n';
+    for (const slice of [1, 7, 1 << 16]) {
+      const err = scanError(text, slice, 'ndjson');
+      assert.equal(err.code, 'E_PARSE');
+      assert.equal(err.context.recordIndex, 1);
+      assert.equal(err.context.line, 3);
+      assert.equal(err.context.byteOffset, text.indexOf('{"order_id": 3}'));
+      assert.match(err.message, /^test\.json: record 1, byte \d+, line 3: invalid JSON: .*expected an object key/);
+    }
   });
 
   it('refuses bytes that are not UTF-8, naming where', () => {

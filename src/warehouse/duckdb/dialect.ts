@@ -108,6 +108,10 @@ export class DuckdbWarehouse extends SqlWarehouse {
         if (err instanceof EtlError) throw err;
         const locked = /lock/i.test((err as Error).message);
         if (!locked) throw new EtlError('E_DB', `cannot open ${this.location}: ${(err as Error).message}`, {}, { cause: err });
+        if (this.access === 'read') {
+          // query, loads, rejects: they take no lock and have no --lock-timeout; DuckDB lets no other process read a file one writes.
+          throw new EtlError('E_LOCK', `another process holds ${this.location} (a load?); DuckDB lets no other process read it meanwhile: try again when it ends`, {}, { cause: err });
+        }
         if (Date.now() >= deadline) {
           throw new EtlError('E_LOCK', `another process holds ${this.location}; waited ${this.lockTimeout ?? 0}s (--lock-timeout)`, {}, { cause: err });
         }
