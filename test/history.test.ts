@@ -57,6 +57,7 @@ import {
 } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
+import { FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
 import { killConnections } from './helpers/mysql.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
@@ -442,6 +443,74 @@ for (const dialect of DIALECTS) {
       });
     }
 
+    if (dialect.name === 'mysql') {
+      it('MariaDB moves the facts at the end of a bulk load in place or by writing the fact table anew: both equal the oracle', async () => {
+        const order = [2, 0, 3, 1];
+        const steps: Record<string, string[]> = {};
+        const saved = FACT_REWRITE.share;
+        try {
+          for (const [how, share] of [
+            ['in place', Infinity],
+            ['rewrite', 0],
+          ] as const) {
+            FACT_REWRITE.share = share;
+            await withDb(dialect, async (db) => {
+              await init(db, BOTH);
+              steps[how] = [];
+              for (const i of order) {
+                const summary = JSON.parse((await load(db, [generalPaths[i]!], { batch: 50 })).stdout);
+                steps[how]!.push(...Object.keys(summary.stages.databaseSteps).filter((s) => s.startsWith('move deferred facts:')));
+              }
+              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), `order ${order}, moves ${how}`);
+              const [create] = await db.query<any>('SHOW CREATE TABLE orders');
+              for (const k of ['ix_orders_product_sk', 'ix_orders_customer_sk', 'fk_orders_product', 'fk_orders_customer']) assert.ok(String(create['Create Table']).includes(k), `${how}: ${k} is back`);
+              const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
+              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], `${how}: no table of the rewrite is left`);
+            });
+          }
+        } finally {
+          FACT_REWRITE.share = saved;
+        }
+        // The loads after the first cut versions that facts of earlier loads point at.
+        assert.ok(steps['in place']!.some((s) => /: (customers|products)$/.test(s)), `in place: ${steps['in place']}`);
+        assert.deepEqual(steps['in place']!.filter((s) => s.endsWith('rewrite orders')), []);
+        assert.ok(steps.rewrite!.includes('move deferred facts: rewrite orders'), `rewrite: ${steps.rewrite}`);
+        assert.deepEqual(steps.rewrite!.filter((s) => /: (customers|products)$/.test(s)), [], 'the rewrite moved every fact');
+      });
+    }
+
+    if (dialect.name === 'mysql') {
+      it('MariaDB: a user without DROP gets the facts moved in place, told so once per load', async () => {
+        const order = [1, 3, 0];
+        const saved = FACT_REWRITE.share;
+        FACT_REWRITE.share = 0;
+        await withDb(dialect, async (db) => {
+          const name = db.mysql!.name;
+          const user = `oe_nodrop_${process.pid}`;
+          await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+          try {
+            await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES ON \`${name}\`.* TO '${user}'@'%'`);
+            const url = new URL(db.url);
+            [url.username, url.password] = [user, 'pw'];
+            await init(db, BOTH);
+            let told = 0;
+            for (const i of order) {
+              const r = await runCli(['load', generalPaths[i]!, '--db', url.toString(), '--batch-size', '50', '--json']);
+              assert.equal(r.code, 0, r.stderr);
+              const notes = (r.stderr.match(/the facts of changed versions move in place: .*DROP command denied/g) ?? []).length;
+              assert.ok(notes <= 1, r.stderr);
+              told += notes;
+            }
+            assert.ok(told >= 1, 'the loads that moved facts said why they moved them in place');
+            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), 'moves in place without DROP');
+          } finally {
+            FACT_REWRITE.share = saved;
+            await db.query(`DROP USER '${user}'@'%'`);
+          }
+        });
+      });
+    }
+
     it('per-day-unique observations: the same tables whatever the file order, the batch size and the split into files', async () => {
       const unique = perDayUniqueExports(UNIQUE);
       const paths = unique.map((records, i) => files.file(`unique-${i}.json`, JSON.stringify(records)));
@@ -619,5 +688,37 @@ for (const dialect of DIALECTS) {
         }),
       );
     });
+
+    if (dialect.name === 'mysql') {
+      it('MariaDB: a rewrite of the fact table cut short (its new table half written, or the old one not yet dropped) is cleaned up and done again by the next init', async () => {
+        const records = randomHistoryExports({ seed: 92, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
+        const path = files.file('sigkill-rewrite.json', JSON.stringify(records, null, 1));
+        const body = readFileSync(path);
+        const batch = 250;
+        const saved = FACT_REWRITE.share;
+        FACT_REWRITE.share = 0;
+        try {
+          await withStalledSource('rewrite', body, (source, _s3Endpoint, proxyEndpoint) =>
+            withDb(dialect, async (db) => {
+              await init(db, BOTH);
+              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
+              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
+              // What a kill during the rewrite leaves: the new table, partly written, and the old one of an
+              // earlier rewrite that was swapped out but not yet dropped.
+              await db.query('CREATE TABLE etl_orders_rewrite LIKE orders');
+              await db.query("INSERT INTO etl_orders_rewrite SELECT * FROM orders LIMIT 10");
+              await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
+              await init(db, BOTH);
+              assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
+              const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
+              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the leftovers are gone');
+              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after SIGKILL, a cut rewrite and init');
+            }),
+          );
+        } finally {
+          FACT_REWRITE.share = saved;
+        }
+      });
+    }
   });
 }
