@@ -58,7 +58,7 @@ import {
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
 import { FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
-import { killConnections } from './helpers/mysql.ts';
+import { adminConnection, killConnections } from './helpers/mysql.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
@@ -483,12 +483,12 @@ for (const dialect of DIALECTS) {
       it('MariaDB: a user without DROP gets the facts moved in place, told so once per load', async () => {
         const order = [1, 3, 0];
         const saved = FACT_REWRITE.share;
-        FACT_REWRITE.share = 0;
         await withDb(dialect, async (db) => {
           const name = db.mysql!.name;
           const user = `oe_nodrop_${process.pid}`;
           await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
           try {
+            FACT_REWRITE.share = 0;
             await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES ON \`${name}\`.* TO '${user}'@'%'`);
             const url = new URL(db.url);
             [url.username, url.password] = [user, 'pw'];
@@ -503,6 +503,8 @@ for (const dialect of DIALECTS) {
             }
             assert.ok(told >= 1, 'the loads that moved facts said why they moved them in place');
             assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), 'moves in place without DROP');
+            const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
+            assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the privilege was asked before a table was made');
           } finally {
             FACT_REWRITE.share = saved;
             await db.query(`DROP USER '${user}'@'%'`);
@@ -708,7 +710,11 @@ for (const dialect of DIALECTS) {
               await db.query('CREATE TABLE etl_orders_rewrite LIKE orders');
               await db.query("INSERT INTO etl_orders_rewrite SELECT * FROM orders LIMIT 10");
               await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
+              const created = async () => String((await db.query<any>("SELECT CREATE_TIME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'"))[0].t);
+              const before = await created();
+              await new Promise((r) => setTimeout(r, 1100)); // CREATE_TIME has seconds
               await init(db, BOTH);
+              assert.notEqual(await created(), before, 'init wrote the fact table anew');
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
               const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
               assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the leftovers are gone');
@@ -717,6 +723,46 @@ for (const dialect of DIALECTS) {
           );
         } finally {
           FACT_REWRITE.share = saved;
+        }
+      });
+
+      it('MariaDB: a query that holds the fact table past the wait keeps its rewrite from being swapped in: the facts move in place', async () => {
+        const records = randomHistoryExports({ seed: 93, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
+        const path = files.file('sigkill-swap.json', JSON.stringify(records, null, 1));
+        const body = readFileSync(path);
+        const batch = 250;
+        const [share, wait] = [FACT_REWRITE.share, FACT_REWRITE.swapWaitSeconds];
+        try {
+          FACT_REWRITE.share = 0;
+          FACT_REWRITE.swapWaitSeconds = 1;
+          await withStalledSource('swap', body, (source, _s3Endpoint, proxyEndpoint) =>
+            withDb(dialect, async (db) => {
+              await init(db, BOTH);
+              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
+              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
+              // An open transaction that has read the fact table holds its metadata lock until it ends: past the
+              // swap's wait, and the keys that init builds after the moves wait for it too, so it ends after 5 s.
+              const reader = await adminConnection();
+              try {
+                await reader.query(`USE \`${db.mysql!.name}\``);
+                await reader.query('BEGIN');
+                await reader.query('SELECT COUNT(*) FROM orders');
+                const release = new Promise((r) => setTimeout(r, 5000)).then(() => reader.query('COMMIT'));
+                const r = await runCli(['init', '--db', db.url]);
+                await release;
+                assert.equal(r.code, 0, r.stderr);
+                assert.match(r.stderr, /the facts of changed versions move in place: a query held the fact table for more than 1s/);
+              } finally {
+                await reader.end();
+              }
+              assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
+              const tables = (await db.query<any>('SHOW TABLES')).map((row) => String(Object.values(row)[0]));
+              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the rewrite that was not swapped in is gone');
+              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'moved in place after a swap that waited too long');
+            }),
+          );
+        } finally {
+          [FACT_REWRITE.share, FACT_REWRITE.swapWaitSeconds] = [share, wait];
         }
       });
     }

@@ -107,8 +107,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     doing = what;
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
-      checkHeapMb(args.maxHeapMb);
       checkGivenOnce(args);
+      checkHeapMb(args.maxHeapMb);
       exitCode = await work();
     } catch (err) {
       failure = err;

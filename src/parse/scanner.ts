@@ -55,6 +55,9 @@ const enum Kind {
 
 const BOM = [0xef, 0xbb, 0xbf];
 
+/** A value cut off by the end of the input is searched for its first syntax error up to this size. */
+const VERIFY_MAX = 16 * 1024 * 1024;
+
 export class RecordScanner {
   private readonly opts: ScannerOptions;
   private format: InputFormat;
@@ -217,8 +220,9 @@ export class RecordScanner {
    * first real syntax error in it (a line cut short in NDJSON, say) is more useful than "truncated" at EOF.
    */
   private truncatedValue(): EtlError {
-    const text = Buffer.concat(this.pieces, this.piecesLength).toString('utf8');
-    const found = this.locate(text);
+    // Up to VERIFY_MAX bytes of valid UTF-8 (offsets count bytes): a value larger still is only "truncated".
+    const bytes = this.piecesLength <= VERIFY_MAX ? Buffer.concat(this.pieces, this.piecesLength) : null;
+    const found = bytes && isUtf8(bytes) ? this.locate(bytes.toString('utf8')) : null;
     if (found) return new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line });
     return new EtlError('E_PARSE', `invalid JSON: expected the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, {
       source: this.opts.source,

@@ -4,6 +4,7 @@
  * server allows it.
  */
 import { Readable } from 'node:stream';
+import { getHeapStatistics } from 'node:v8';
 import { EtlError } from '../../errors.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { epochDay } from '../history.ts';
@@ -79,13 +80,15 @@ export const FACT_REWRITE = {
   share: 0.25,
   /** Fact rows per page read and written. */
   pageRows: 20_000,
-  /**
-   * At most this many notes (about 120 bytes each in memory) and versions of the noted keys (12 bytes each)
-   * are held for the rewrite: about 60 MB at most. More: the moves update in place.
-   */
-  maxNotes: 300_000,
-  maxVersions: 2_000_000,
+  /** Seconds the swap waits for queries that read the fact table; longer: the facts move in place. */
+  swapWaitSeconds: 30,
 };
+
+/**
+ * Heap the rewrite holds, at most: a note costs about 250 bytes (its entry, its natural key and the key's run
+ * of versions), a version of a noted key 12 (FactMoves).
+ */
+const rewriteBytes = (notes: number, versions: number) => notes * 250 + versions * 12;
 
 /** The new fact table while it is written, and the old one after the swap, until it is dropped. */
 const REWRITE_TABLE = 'etl_orders_rewrite';
@@ -250,10 +253,11 @@ export class MysqlWarehouse extends SqlWarehouse {
   /**
    * Every fact is read in primary key order, its surrogate keys computed by FactMoves, and written with LOAD
    * DATA into a new table like the fact table (writeMovedFacts); then one RENAME swaps the two (atomic), the
-   * notes go, and the old table is dropped. Queries meanwhile read the old table. Killed before the swap, the
-   * new table is dropped by the next run (a load or init) and the moves start again; after it, the facts
-   * already point where they should, and moving them again changes nothing. Without the privileges to create,
-   * swap or drop tables, the facts move in place.
+   * notes go, and the old table is dropped. Queries meanwhile read the old table; the swap waits for them a
+   * while (swap). Killed before the swap, the new table is dropped by the next run (a load or init) and the
+   * moves start again; after it, the facts already point where they should, and moving them again changes
+   * nothing. Without the privileges to create, swap or drop tables, or the heap to hold the versions of the
+   * noted keys, the facts move in place. The disk holds two copies of the fact table until the swap.
    */
   private async rewriteMovedFacts(): Promise<void> {
     const leftover = await this.select(
@@ -279,8 +283,11 @@ export class MysqlWarehouse extends SqlWarehouse {
       share += notes / Math.max(1, Number(row!.versions));
       noted.push({ spec, notes, versions: Number(row!.held) });
     }
-    const total = (of: (d: (typeof noted)[number]) => number) => noted.reduce((n, d) => n + of(d), 0);
-    if (noted.length === 0 || share < FACT_REWRITE.share || total((d) => d.notes) > FACT_REWRITE.maxNotes || total((d) => d.versions) > FACT_REWRITE.maxVersions) return;
+    if (noted.length === 0 || share < FACT_REWRITE.share) return;
+    // What the rewrite holds must fit in half the heap still free (the history stores are held too); else in place.
+    const heap = getHeapStatistics();
+    const needs = rewriteBytes(noted.reduce((n, d) => n + d.notes, 0), noted.reduce((n, d) => n + d.versions, 0));
+    if (needs > (heap.heap_size_limit - heap.used_heap_size) / 2) return;
     await this.timed(DEFERRED_MOVES_STEP, () =>
       this.timed(`${DEFERRED_MOVES_STEP}: rewrite orders`, async () => {
         const moves = new Map<string, FactMoves>();
@@ -295,12 +302,12 @@ export class MysqlWarehouse extends SqlWarehouse {
           );
           moves.set(sk, m);
         }
-        // The swap and the clean-up take DROP as well as CREATE: tried first on the new table while it is empty.
-        const create = `CREATE TABLE ${REWRITE_TABLE} LIKE orders`;
-        if (!(await this.unlessDenied(create)) || !(await this.unlessDenied(`DROP TABLE ${REWRITE_TABLE}`)) || !(await this.unlessDenied(create))) return;
+        // The swap and the clean-up take DROP as well as CREATE: asked first, before there is a table to leave
+        // behind (the server checks the privilege before whether the table exists).
+        if (!(await this.unlessDenied(`DROP TABLE IF EXISTS ${REWRITE_TABLE}`)) || !(await this.unlessDenied(`CREATE TABLE ${REWRITE_TABLE} LIKE orders`))) return;
         await this.writeMovedFacts(moves);
-        if (!(await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`))) {
-          await this.unlessDenied(`DROP TABLE ${REWRITE_TABLE}`);
+        if (!(await this.swap())) {
+          await this.exec(`DROP TABLE ${REWRITE_TABLE}`);
           return;
         }
         await this.inTransaction(async () => {
@@ -309,6 +316,24 @@ export class MysqlWarehouse extends SqlWarehouse {
         await this.unlessDenied(`DROP TABLE ${REPLACED_TABLE}`);
       }),
     );
+  }
+
+  /**
+   * RENAME waits for the queries that read the fact table (a metadata lock), and queries that come after it wait
+   * for it: it waits FACT_REWRITE.swapWaitSeconds at most. False if it did not happen (said), or was refused.
+   */
+  private async swap(): Promise<boolean> {
+    const [before] = await this.select('SELECT @@SESSION.lock_wait_timeout AS s');
+    await this.exec(`SET SESSION lock_wait_timeout = ${FACT_REWRITE.swapWaitSeconds}`);
+    try {
+      return await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== 1205) throw err; // ER_LOCK_WAIT_TIMEOUT
+      this.note(`the facts of changed versions move in place: a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
+      return false;
+    } finally {
+      await this.exec(`SET SESSION lock_wait_timeout = ${Number(before!.s)}`);
+    }
   }
 
   /** Run a statement of the fact table's rewrite; false if the server refuses it for want of a privilege (said once). */
@@ -335,48 +360,50 @@ export class MysqlWarehouse extends SqlWarehouse {
     const customers = moves.get(CUSTOMERS.surrogateKey) ?? null;
     const products = moves.get(PRODUCTS.surrogateKey) ?? null;
     const { conn: reader } = await connect(this.target, 'read');
+    let writes = Promise.resolve();
     try {
-      const raw = (reader as unknown as { connection: RawConnection }).connection;
-      const rows = raw.query({ sql: `SELECT ${FACT_COLUMNS.join(', ')} FROM orders ORDER BY order_id, line_no`, rowsAsArray: true }, []).stream();
+      let rows: Readable | null = null;
       let page: BulkValue[][] = [];
+      let read = 0;
       let written = 0;
       let waiting = 0;
-      let writes = Promise.resolve();
       const flush = () => {
         const full = page;
         page = [];
         const bulk = this.prepareBulk(REWRITE_TABLE, FACT_COLUMNS, bulkRows(full), 'facts');
         waiting++;
-        if (waiting > 1) rows.pause();
+        if (waiting > 1) rows?.pause();
         writes = writes.then(async () => {
           await this.writeBulk(bulk);
           written += full.length;
           waiting--;
-          if (rows.isPaused()) rows.resume();
+          if (rows?.isPaused()) rows.resume();
         });
-        writes.catch((err: Error) => rows.destroy(err));
+        writes.catch((err: Error) => rows?.destroy(err));
       };
-      await new Promise<void>((resolve, reject) => {
-        rows.on('data', (r: unknown[]) => {
-          try {
-            const row = r as BulkValue[];
-            const day = epochDay(row[date] as string);
-            if (customers) row[customer] = customers.target(Number(row[customer]), day);
-            if (products) row[product] = products.target(Number(row[product]), day);
-            page.push(row);
-            if (page.length === FACT_REWRITE.pageRows) flush();
-          } catch (err) {
-            rows.destroy(err as Error);
-          }
-        });
-        rows.once('end', resolve);
-        rows.once('error', reject);
-        rows.once('close', () => reject(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true })));
-      });
+      await scanRows(
+        reader,
+        this.location,
+        `SELECT ${FACT_COLUMNS.join(', ')} FROM orders ORDER BY order_id, line_no`,
+        [],
+        (r) => {
+          const row = r as BulkValue[];
+          const day = epochDay(row[date] as string);
+          if (customers) row[customer] = customers.target(Number(row[customer]), day);
+          if (products) row[product] = products.target(Number(row[product]), day);
+          read++;
+          page.push(row);
+          if (page.length === FACT_REWRITE.pageRows) flush();
+        },
+        (stream) => (rows = stream),
+      );
       if (page.length > 0) flush();
       await writes;
+      if (written !== read) throw new EtlError('E_INTERNAL', `the rewrite of the fact table read ${read} rows and wrote ${written}`);
       return written;
     } finally {
+      // After a failure, a page still being written ends before anything else uses the connection.
+      await writes.catch(() => {});
       reader.destroy();
     }
   }
@@ -449,40 +476,10 @@ export class MysqlWarehouse extends SqlWarehouse {
     return streamMysqlRows(this.c(), sql, sink);
   }
 
-  protected async scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
-    const conn = this.c();
-    const raw = (conn as unknown as { connection: RawConnection }).connection;
-    // mysql2 hands a streaming query on a connection that has died to the connection's 'error' event, never
-    // to the stream, which then neither ends nor fails: say it is gone instead of waiting forever.
-    if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
-      throw new EtlError('E_DB_CONNECTION', `the connection to ${this.location} is gone`, {}, { transient: true });
-    }
-    // The callback API's streaming query: rows arrive as they are read, and the socket pauses while we work.
-    const rows = raw.query({ sql, rowsAsArray: true }, params).stream();
-    // If the connection dies under the query, mysql2 may tell only the connection: end the stream with it.
-    const onError = (err: Error) => rows.destroy(err);
-    const onEnd = () => rows.destroy(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true }));
-    raw.on('error', onError);
-    raw.on('end', onEnd);
-    try {
-      // Rows as events, not `for await`: a promise per row cost about 2 microseconds (read keys, the fact rewrite).
-      await new Promise<void>((resolve, reject) => {
-        rows.on('data', (row: unknown[]) => {
-          try {
-            onRow(row);
-          } catch (err) {
-            rows.destroy(err as Error);
-          }
-        });
-        rows.once('end', resolve);
-        rows.once('error', reject);
-        rows.once('close', () => reject(new EtlError('E_DB_CONNECTION', `the connection to ${this.location} closed`, {}, { transient: true })));
-      });
-    } finally {
-      raw.off('error', onError);
-      raw.off('end', onEnd);
-    }
+  protected scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
+    return scanRows(this.c(), this.location, sql, params, onRow);
   }
+
 
   /**
    * Orders delivered again: their lines are upserted by primary key, then lines beyond each order's new count
@@ -583,7 +580,47 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 }
 
-/** What scan uses of mysql2's callback connection (its promise wrapper's `.connection`). */
+/**
+ * A streaming query on `conn` (mysql2's callback API: rows arrive as they are read, and the socket pauses while
+ * the stream is paused), each row handed to `onRow` as an event (not `for await`: a promise per row cost about
+ * 2 microseconds in read keys). `started` gets the stream, to pause and resume it.
+ */
+async function scanRows(conn: Connection, location: string, sql: string, params: unknown[], onRow: (row: unknown[]) => void, started?: (rows: Readable) => void): Promise<void> {
+  const raw = (conn as unknown as { connection: RawConnection }).connection;
+  const gone = () => new EtlError('E_DB_CONNECTION', `the connection to ${location} closed`, {}, { transient: true });
+  // mysql2 hands a streaming query on a connection that has died to the connection's 'error' event, never
+  // to the stream, which then neither ends nor fails: say it is gone instead of waiting forever.
+  if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
+    throw new EtlError('E_DB_CONNECTION', `the connection to ${location} is gone`, {}, { transient: true });
+  }
+  const rows = raw.query({ sql, rowsAsArray: true }, params).stream();
+  started?.(rows);
+  // If the connection dies under the query, mysql2 may tell only the connection: end the stream with it.
+  const onError = (err: Error) => rows.destroy(err);
+  const onEnd = () => rows.destroy(gone());
+  raw.on('error', onError);
+  raw.on('end', onEnd);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      rows.on('data', (row: unknown[]) => {
+        try {
+          onRow(row);
+        } catch (err) {
+          rows.destroy(err as Error);
+        }
+      });
+      rows.once('end', resolve);
+      rows.once('error', reject);
+      // Destroyed without an error (nothing here does that), the stream would otherwise leave this waiting.
+      rows.once('close', () => reject(gone()));
+    });
+  } finally {
+    raw.off('error', onError);
+    raw.off('end', onEnd);
+  }
+}
+
+/** What scanRows uses of mysql2's callback connection (its promise wrapper's `.connection`). */
 interface RawConnection {
   _closing?: boolean;
   _fatalError?: unknown;
