@@ -48,6 +48,7 @@ describe('orders-etl usage', () => {
       [['load', 'x.json', '--batch-size', '5', '--batch-size', '6'], 'batch-size'],
       [['load', 'x.json', '--format', 'json', '--format', 'ndjson'], 'format'],
       [['rejects', '--load', '1', '--load', '2'], 'load'],
+      [['query', 'SELECT 1', '--max-heap-mb', '100', '--max-heap-mb', '200'], 'max-heap-mb'],
     ];
     for (const [args, name] of cases) {
       const r = await runCli(args);

@@ -184,6 +184,12 @@ async function assertRerunIsClean(db: TestWarehouse, source: string, s3Endpoint:
   assertCleanRun(await historySnapshot(db, BOTH), clean, records, what);
 }
 
+/** MariaDB: InnoDB's id of a table, new when the table is made anew (not by an ALTER in place). */
+async function innodbTableId(db: TestWarehouse, table: string): Promise<number> {
+  const [row] = await db.query<any>('SELECT TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME = ?', [`${db.mysql!.name}/${table}`]);
+  return Number(row.id);
+}
+
 /** Versions whose facts wait to move to the end of a load. */
 async function notedVersions(db: TestWarehouse): Promise<number> {
   const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
@@ -710,11 +716,10 @@ for (const dialect of DIALECTS) {
               await db.query('CREATE TABLE etl_orders_rewrite LIKE orders');
               await db.query("INSERT INTO etl_orders_rewrite SELECT * FROM orders LIMIT 10");
               await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
-              const created = async () => String((await db.query<any>("SELECT CREATE_TIME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'"))[0].t);
-              const before = await created();
-              await new Promise((r) => setTimeout(r, 1100)); // CREATE_TIME has seconds
+              const before = await innodbTableId(db, 'orders');
               await init(db, BOTH);
-              assert.notEqual(await created(), before, 'init wrote the fact table anew');
+              // Moves in place and the keys built after (ALTER in place) keep InnoDB's table; only a new one has a new id.
+              assert.notEqual(await innodbTableId(db, 'orders'), before, 'init wrote the fact table anew');
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
               const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
               assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the leftovers are gone');
@@ -742,19 +747,32 @@ for (const dialect of DIALECTS) {
               assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
               // An open transaction that has read the fact table holds its metadata lock until it ends: past the
               // swap's wait, and the keys that init builds after the moves wait for it too, so it ends after 5 s.
+              const tableId = await innodbTableId(db, 'orders');
               const reader = await adminConnection();
               try {
                 await reader.query(`USE \`${db.mysql!.name}\``);
                 await reader.query('BEGIN');
                 await reader.query('SELECT COUNT(*) FROM orders');
-                const release = new Promise((r) => setTimeout(r, 5000)).then(() => reader.query('COMMIT'));
-                const r = await runCli(['init', '--db', db.url]);
-                await release;
+                const running = runCli(['init', '--db', db.url]);
+                // The reader ends once init has given up the swap and moved the facts in place: when the keys it
+                // builds after them wait for the reader's lock.
+                for (let i = 0; ; i++) {
+                  const waiting = await db.query<any>(
+                    "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
+                    [db.mysql!.name],
+                  );
+                  if (waiting.length > 0) break;
+                  assert.ok(i < 1200, 'init never came to build the keys');
+                  await new Promise((r) => setTimeout(r, 100));
+                }
+                await reader.query('COMMIT');
+                const r = await running;
                 assert.equal(r.code, 0, r.stderr);
                 assert.match(r.stderr, /the facts of changed versions move in place: a query held the fact table for more than 1s/);
               } finally {
                 await reader.end();
               }
+              assert.equal(await innodbTableId(db, 'orders'), tableId, 'the fact table is the one the facts moved in');
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
               const tables = (await db.query<any>('SHOW TABLES')).map((row) => String(Object.values(row)[0]));
               assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the rewrite that was not swapped in is gone');

@@ -58,6 +58,19 @@ const BOM = [0xef, 0xbb, 0xbf];
 /** A value cut off by the end of the input is searched for its first syntax error up to this size. */
 const VERIFY_MAX = 16 * 1024 * 1024;
 
+/** `bytes` without the start of a UTF-8 character that the end of the input cut (up to 3 bytes). */
+function withoutCutCharacter(bytes: Buffer): Buffer {
+  for (let cut = 1; cut <= 3 && cut <= bytes.length; cut++) {
+    const b = bytes[bytes.length - cut]!;
+    if ((b & 0xc0) !== 0x80) {
+      // The lead byte of the last character: drop it and its continuation bytes if they are fewer than it needs.
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      return need > cut ? bytes.subarray(0, bytes.length - cut) : bytes;
+    }
+  }
+  return bytes;
+}
+
 export class RecordScanner {
   private readonly opts: ScannerOptions;
   private format: InputFormat;
@@ -221,7 +234,7 @@ export class RecordScanner {
    */
   private truncatedValue(): EtlError {
     // Up to VERIFY_MAX bytes of valid UTF-8 (offsets count bytes): a value larger still is only "truncated".
-    const bytes = this.piecesLength <= VERIFY_MAX ? Buffer.concat(this.pieces, this.piecesLength) : null;
+    const bytes = this.piecesLength <= VERIFY_MAX ? withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength)) : null;
     const found = bytes && isUtf8(bytes) ? this.locate(bytes.toString('utf8')) : null;
     if (found) return new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line });
     return new EtlError('E_PARSE', `invalid JSON: expected the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, {

@@ -117,6 +117,11 @@ describe('RecordScanner', () => {
       assert.equal(err.context.byteOffset, text.indexOf('{"order_id": 3}'));
       assert.match(err.message, /^test\.json: record 1, byte \d+, line 3: invalid JSON: .*expected an object key/);
     }
+    // Cut in the middle of a character, too.
+    const cut = Buffer.concat([Buffer.from('{"order_id": 1}\n{"order_id": 2, "customer": {\n{"name": "'), Buffer.from('é').subarray(0, 1)]);
+    const err = scanError(cut, 7, 'ndjson');
+    assert.deepEqual([err.context.recordIndex, err.context.line], [1, 3]);
+    assert.match(err.message, /expected an object key/);
   });
 
   it('refuses bytes that are not UTF-8, naming where', () => {

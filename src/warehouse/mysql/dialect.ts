@@ -284,10 +284,13 @@ export class MysqlWarehouse extends SqlWarehouse {
       noted.push({ spec, notes, versions: Number(row!.held) });
     }
     if (noted.length === 0 || share < FACT_REWRITE.share) return;
-    // What the rewrite holds must fit in half the heap still free (the history stores are held too); else in place.
+    // What the rewrite holds must fit in half the heap still free (the rest for the pages in flight); else in place.
     const heap = getHeapStatistics();
     const needs = rewriteBytes(noted.reduce((n, d) => n + d.notes, 0), noted.reduce((n, d) => n + d.versions, 0));
-    if (needs > (heap.heap_size_limit - heap.used_heap_size) / 2) return;
+    if (needs > (heap.heap_size_limit - heap.used_heap_size) / 2) {
+      this.note(`the facts of changed versions move in place: writing the fact table anew would hold about ${Math.ceil(needs / 1048576)} MB, more than half the heap still free (--max-heap-mb)`);
+      return;
+    }
     await this.timed(DEFERRED_MOVES_STEP, () =>
       this.timed(`${DEFERRED_MOVES_STEP}: rewrite orders`, async () => {
         const moves = new Map<string, FactMoves>();
@@ -332,7 +335,8 @@ export class MysqlWarehouse extends SqlWarehouse {
       this.note(`the facts of changed versions move in place: a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
       return false;
     } finally {
-      await this.exec(`SET SESSION lock_wait_timeout = ${Number(before!.s)}`);
+      // A connection that died took its setting with it: the error that killed it is the one to report.
+      await this.exec(`SET SESSION lock_wait_timeout = ${Number(before!.s)}`).catch(() => {});
     }
   }
 
