@@ -184,6 +184,22 @@ async function assertRerunIsClean(db: TestWarehouse, source: string, s3Endpoint:
   assertCleanRun(await historySnapshot(db, BOTH), clean, records, what);
 }
 
+/** MariaDB: the tables of a rewrite of the fact table still there (etl_orders_rewrite, etl_orders_replaced). */
+async function rewriteTables(db: TestWarehouse): Promise<string[]> {
+  return (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0])).filter((t) => /^etl_orders_/.test(t));
+}
+
+/** `work` with FACT_REWRITE's settings changed (the rewrite of the fact table forced or kept off, a shorter wait), then back. */
+async function withFactRewrite<T>(settings: Partial<typeof FACT_REWRITE>, work: () => Promise<T>): Promise<T> {
+  const saved = { ...FACT_REWRITE };
+  Object.assign(FACT_REWRITE, settings);
+  try {
+    return await work();
+  } finally {
+    Object.assign(FACT_REWRITE, saved);
+  }
+}
+
 /** MariaDB: InnoDB's id of a table, new when the table is made anew (not by an ALTER in place). */
 async function innodbTableId(db: TestWarehouse, table: string): Promise<number> {
   const [row] = await db.query<any>('SELECT TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME = ?', [`${db.mysql!.name}/${table}`]);
@@ -453,14 +469,12 @@ for (const dialect of DIALECTS) {
       it('MariaDB moves the facts at the end of a bulk load in place or by writing the fact table anew: both equal the oracle', async () => {
         const order = [2, 0, 3, 1];
         const steps: Record<string, string[]> = {};
-        const saved = FACT_REWRITE.share;
-        try {
-          for (const [how, share] of [
-            ['in place', Infinity],
-            ['rewrite', 0],
-          ] as const) {
-            FACT_REWRITE.share = share;
-            await withDb(dialect, async (db) => {
+        for (const [how, share] of [
+          ['in place', Infinity],
+          ['rewrite', 0],
+        ] as const) {
+          await withFactRewrite({ share }, () =>
+            withDb(dialect, async (db) => {
               await init(db, BOTH);
               steps[how] = [];
               for (const i of order) {
@@ -470,12 +484,9 @@ for (const dialect of DIALECTS) {
               assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), `order ${order}, moves ${how}`);
               const [create] = await db.query<any>('SHOW CREATE TABLE orders');
               for (const k of ['ix_orders_product_sk', 'ix_orders_customer_sk', 'fk_orders_product', 'fk_orders_customer']) assert.ok(String(create['Create Table']).includes(k), `${how}: ${k} is back`);
-              const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
-              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], `${how}: no table of the rewrite is left`);
-            });
-          }
-        } finally {
-          FACT_REWRITE.share = saved;
+              assert.deepEqual(await rewriteTables(db), [], `${how}: no table of the rewrite is left`);
+            }),
+          );
         }
         // The loads after the first cut versions that facts of earlier loads point at.
         assert.ok(steps['in place']!.some((s) => /: (customers|products)$/.test(s)), `in place: ${steps['in place']}`);
@@ -483,36 +494,32 @@ for (const dialect of DIALECTS) {
         assert.ok(steps.rewrite!.includes('move deferred facts: rewrite orders'), `rewrite: ${steps.rewrite}`);
         assert.deepEqual(steps.rewrite!.filter((s) => /: (customers|products)$/.test(s)), [], 'the rewrite moved every fact');
       });
-    }
 
-    if (dialect.name === 'mysql') {
       it('MariaDB: a user without DROP gets the facts moved in place, told so once per load', async () => {
         const order = [1, 3, 0];
-        const saved = FACT_REWRITE.share;
         await withDb(dialect, async (db) => {
           const name = db.mysql!.name;
           const user = `oe_nodrop_${process.pid}`;
           await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
           try {
-            FACT_REWRITE.share = 0;
             await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES ON \`${name}\`.* TO '${user}'@'%'`);
             const url = new URL(db.url);
             [url.username, url.password] = [user, 'pw'];
             await init(db, BOTH);
             let told = 0;
-            for (const i of order) {
-              const r = await runCli(['load', generalPaths[i]!, '--db', url.toString(), '--batch-size', '50', '--json']);
-              assert.equal(r.code, 0, r.stderr);
-              const notes = (r.stderr.match(/the facts of changed versions move in place: .*DROP command denied/g) ?? []).length;
-              assert.ok(notes <= 1, r.stderr);
-              told += notes;
-            }
+            await withFactRewrite({ share: 0 }, async () => {
+              for (const i of order) {
+                const r = await runCli(['load', generalPaths[i]!, '--db', url.toString(), '--batch-size', '50', '--json']);
+                assert.equal(r.code, 0, r.stderr);
+                const notes = (r.stderr.match(/the facts of changed versions move in place: .*DROP command denied/g) ?? []).length;
+                assert.ok(notes <= 1, r.stderr);
+                told += notes;
+              }
+            });
             assert.ok(told >= 1, 'the loads that moved facts said why they moved them in place');
             assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), 'moves in place without DROP');
-            const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
-            assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the privilege was asked before a table was made');
+            assert.deepEqual(await rewriteTables(db), [], 'the privilege was asked before a table was made');
           } finally {
-            FACT_REWRITE.share = saved;
             await db.query(`DROP USER '${user}'@'%'`);
           }
         });
@@ -703,10 +710,8 @@ for (const dialect of DIALECTS) {
         const path = files.file('sigkill-rewrite.json', JSON.stringify(records, null, 1));
         const body = readFileSync(path);
         const batch = 250;
-        const saved = FACT_REWRITE.share;
-        FACT_REWRITE.share = 0;
-        try {
-          await withStalledSource('rewrite', body, (source, _s3Endpoint, proxyEndpoint) =>
+        await withFactRewrite({ share: 0 }, () =>
+          withStalledSource('rewrite', body, (source, _s3Endpoint, proxyEndpoint) =>
             withDb(dialect, async (db) => {
               await init(db, BOTH);
               const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
@@ -721,14 +726,11 @@ for (const dialect of DIALECTS) {
               // Moves in place and the keys built after (ALTER in place) keep InnoDB's table; only a new one has a new id.
               assert.notEqual(await innodbTableId(db, 'orders'), before, 'init wrote the fact table anew');
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
-              const tables = (await db.query<any>('SHOW TABLES')).map((r) => String(Object.values(r)[0]));
-              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the leftovers are gone');
+              assert.deepEqual(await rewriteTables(db), [], 'the leftovers are gone');
               assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after SIGKILL, a cut rewrite and init');
             }),
-          );
-        } finally {
-          FACT_REWRITE.share = saved;
-        }
+          ),
+        );
       });
 
       it('MariaDB: a query that holds the fact table past the wait keeps its rewrite from being swapped in: the facts move in place', async () => {
@@ -736,11 +738,8 @@ for (const dialect of DIALECTS) {
         const path = files.file('sigkill-swap.json', JSON.stringify(records, null, 1));
         const body = readFileSync(path);
         const batch = 250;
-        const [share, wait] = [FACT_REWRITE.share, FACT_REWRITE.swapWaitSeconds];
-        try {
-          FACT_REWRITE.share = 0;
-          FACT_REWRITE.swapWaitSeconds = 1;
-          await withStalledSource('swap', body, (source, _s3Endpoint, proxyEndpoint) =>
+        await withFactRewrite({ share: 0, swapWaitSeconds: 1 }, () =>
+          withStalledSource('swap', body, (source, _s3Endpoint, proxyEndpoint) =>
             withDb(dialect, async (db) => {
               await init(db, BOTH);
               const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
@@ -774,14 +773,11 @@ for (const dialect of DIALECTS) {
               }
               assert.equal(await innodbTableId(db, 'orders'), tableId, 'the fact table is the one the facts moved in');
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
-              const tables = (await db.query<any>('SHOW TABLES')).map((row) => String(Object.values(row)[0]));
-              assert.deepEqual(tables.filter((t) => /^etl_orders_/.test(t)), [], 'the rewrite that was not swapped in is gone');
+              assert.deepEqual(await rewriteTables(db), [], 'the rewrite that was not swapped in is gone');
               assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'moved in place after a swap that waited too long');
             }),
-          );
-        } finally {
-          [FACT_REWRITE.share, FACT_REWRITE.swapWaitSeconds] = [share, wait];
-        }
+          ),
+        );
       });
     }
   });

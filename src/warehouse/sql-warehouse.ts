@@ -142,6 +142,14 @@ export abstract class SqlWarehouse implements Warehouse {
   private readonly productHistory = new HistoryStore(HISTORY_ENTRIES);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
+
+  /** The specs of the dimensions that keep history, customers first. */
+  protected get historySpecs(): DimensionSpec<unknown>[] {
+    const specs: DimensionSpec<unknown>[] = [];
+    if (this.history.customers) specs.push(CUSTOMERS);
+    if (this.history.products) specs.push(PRODUCTS);
+    return specs;
+  }
   /**
    * History: facts move to other versions once, at the end of the load (moveDeferredFacts), not per batch, which
    * would scan the whole fact table once per batch and dimension: on MySQL during a bulk load whose fact table
@@ -447,11 +455,7 @@ export abstract class SqlWarehouse implements Warehouse {
    * that failed) and before anything else when a command takes the warehouse (createSchema).
    */
   protected async moveDeferredFacts(): Promise<void> {
-    for (const [spec, history] of [
-      [CUSTOMERS, this.history.customers],
-      [PRODUCTS, this.history.products],
-    ] as [DimensionSpec<unknown>, boolean][]) {
-      if (!history) continue;
+    for (const spec of this.historySpecs) {
       await this.withRetry(`move the facts of the changed versions of ${spec.table}`, async () => {
         const [pending] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${spec.moved}) AS n`);
         if (Number(pending!.n) === 0) return;

@@ -244,7 +244,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    * and LOAD DATA LOCAL is on; the rest, or anything left, by updates in place (SqlWarehouse).
    */
   protected override async moveDeferredFacts(): Promise<void> {
-    if (this.history.customers || this.history.products) {
+    if (this.historySpecs.length > 0) {
       await this.withRetry('move the facts of the changed versions by writing the fact table anew', () => this.rewriteMovedFacts());
     }
     await super.moveDeferredFacts();
@@ -268,11 +268,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     if (!this.loadDataLocal || this.rewriteDenied || (await this.missingFactKeys()).length < FACT_SECONDARY_KEYS.length) return;
     const noted: { spec: DimensionSpec<unknown>; notes: number; versions: number }[] = [];
     let share = 0;
-    for (const [spec, history] of [
-      [CUSTOMERS, this.history.customers],
-      [PRODUCTS, this.history.products],
-    ] as [DimensionSpec<unknown>, boolean][]) {
-      if (!history) continue;
+    for (const spec of this.historySpecs) {
       const { table, moved, naturalKey: nk } = spec;
       const [row] = await this.select(
         `SELECT (SELECT COUNT(*) FROM ${moved}) AS notes, (SELECT COUNT(*) FROM ${table}) AS versions,
@@ -288,7 +284,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     const heap = getHeapStatistics();
     const needs = rewriteBytes(noted.reduce((n, d) => n + d.notes, 0), noted.reduce((n, d) => n + d.versions, 0));
     if (needs > (heap.heap_size_limit - heap.used_heap_size) / 2) {
-      this.note(`the facts of changed versions move in place: writing the fact table anew would hold about ${Math.ceil(needs / 1048576)} MB, more than half the heap still free (--max-heap-mb)`);
+      this.movesInPlace(`writing the fact table anew would hold about ${Math.ceil(needs / 1048576)} MB, more than half the heap still free (--max-heap-mb)`);
       return;
     }
     await this.timed(DEFERRED_MOVES_STEP, () =>
@@ -332,12 +328,17 @@ export class MysqlWarehouse extends SqlWarehouse {
       return await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`);
     } catch (err) {
       if ((err as { errno?: number }).errno !== 1205) throw err; // ER_LOCK_WAIT_TIMEOUT
-      this.note(`the facts of changed versions move in place: a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
+      this.movesInPlace(`a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
       return false;
     } finally {
       // A connection that died took its setting with it: the error that killed it is the one to report.
       await this.exec(`SET SESSION lock_wait_timeout = ${Number(before!.s)}`).catch(() => {});
     }
+  }
+
+  /** Say why the deferred moves are made in place after all. */
+  private movesInPlace(why: string): void {
+    this.note(`the facts of changed versions move in place: ${why}`);
   }
 
   /** Run a statement of the fact table's rewrite; false if the server refuses it for want of a privilege (said once). */
@@ -347,7 +348,7 @@ export class MysqlWarehouse extends SqlWarehouse {
       return true;
     } catch (err) {
       if (!DENIED.has((err as { errno?: number }).errno ?? 0)) throw err;
-      if (!this.rewriteDenied) this.note(`the facts of changed versions move in place: ${(err as Error).message} (writing the fact table anew takes CREATE, ALTER and DROP on ${this.target.database})`);
+      if (!this.rewriteDenied) this.movesInPlace(`${(err as Error).message} (writing the fact table anew takes CREATE, ALTER and DROP on ${this.target.database})`);
       this.rewriteDenied = true;
       return false;
     }
@@ -356,9 +357,9 @@ export class MysqlWarehouse extends SqlWarehouse {
   /**
    * Every fact, in primary key order, into the new table with its keys moved: read on a connection of its own
    * while the pages read before it are written (two pages at most wait), so that reading, computing and
-   * encoding overlap the server's LOAD DATA. Returns the rows written.
+   * encoding overlap the server's LOAD DATA.
    */
-  private async writeMovedFacts(moves: Map<string, FactMoves>): Promise<number> {
+  private async writeMovedFacts(moves: Map<string, FactMoves>): Promise<void> {
     const at = (column: (typeof FACT_COLUMNS)[number]) => FACT_COLUMNS.indexOf(column);
     const [date, customer, product] = [at('order_date'), at('customer_sk'), at('product_sk')];
     const customers = moves.get(CUSTOMERS.surrogateKey) ?? null;
@@ -404,7 +405,6 @@ export class MysqlWarehouse extends SqlWarehouse {
       if (page.length > 0) flush();
       await writes;
       if (written !== read) throw new EtlError('E_INTERNAL', `the rewrite of the fact table read ${read} rows and wrote ${written}`);
-      return written;
     } finally {
       // After a failure, a page still being written ends before anything else uses the connection.
       await writes.catch(() => {});
