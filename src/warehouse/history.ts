@@ -19,6 +19,8 @@
  * facts move. Deterministic: the same loads in the same order give the same keys, after any crash and re-run.
  */
 
+import { KeyIndex } from './keys.ts';
+
 // Dates recur (an export spans some hundreds of days): both conversions are remembered.
 const dayOfDate = new Map<string, number>();
 const dateOfDay = new Map<number, string>();
@@ -353,8 +355,11 @@ const NO_END = 0x7fffffff;
  */
 export class HistoryStore {
   private readonly capacity: number;
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new KeyIndex();
   private readonly free: number[] = [];
+  /** The slots that hold a key, oldest first from `head` (eviction takes the oldest). */
+  private order: number[] = [];
+  private head = 0;
   // Per slot: start, length and capacity of its versions and of its days.
   private slotV = new Int32Array(3 * 1024);
   private slotD = new Int32Array(3 * 1024);
@@ -387,6 +392,8 @@ export class HistoryStore {
   clear(): void {
     this.slots.clear();
     this.free.length = 0;
+    this.order = [];
+    this.head = 0;
     this.absent.clear();
     this.slotV = new Int32Array(3 * 1024);
     this.slotD = new Int32Array(3 * 1024);
@@ -408,17 +415,17 @@ export class HistoryStore {
 
   /** The key's slot, or -1. */
   slotOf(key: string): number {
-    return this.slots.get(key) ?? -1;
+    return this.slots.get(key);
   }
 
   has(key: string): boolean {
-    return this.slots.has(key);
+    return this.slots.get(key) >= 0;
   }
 
   /** The key's history, as a copy its owner may change and set back. */
   get(key: string): KeyHistory | undefined {
     const slot = this.slots.get(key);
-    return slot === undefined ? undefined : this.history(slot);
+    return slot < 0 ? undefined : this.history(slot);
   }
 
   history(slot: number): KeyHistory {
@@ -487,10 +494,15 @@ export class HistoryStore {
   /** Remember a key's history; past capacity the oldest keys go (unless `evict` is false, as for lookups). */
   set(key: string, history: KeyHistory, evict = true): void {
     let slot = this.slots.get(key);
-    if (slot === undefined) {
+    if (slot < 0) {
       if (evict) this.makeRoom();
       slot = this.newSlot(key);
     }
+    this.setAt(slot, history);
+  }
+
+  /** Set the history of the key at `slot` (which holds a key now). */
+  setAt(slot: number, history: KeyHistory): void {
     const { versions, days } = history;
     const b = 3 * slot;
     this.entries += versions.length + days.length - this.slotV[b + 1]! - this.slotD[b + 1]!;
@@ -512,7 +524,8 @@ export class HistoryStore {
 
   /** Learning the warehouse: one more version of a key (versions of a key in any order, see `learned`). */
   learnVersion(key: string, v: HistoryVersion): void {
-    const slot = this.slots.get(key) ?? this.newSlot(key);
+    const found = this.slots.get(key);
+    const slot = found >= 0 ? found : this.newSlot(key);
     const b = 3 * slot;
     const n = this.slotV[b + 1]!;
     if (n === this.slotV[b + 2]!) this.moveVersions(slot, n + 1);
@@ -528,7 +541,8 @@ export class HistoryStore {
 
   /** Learning the warehouse: one more observed day of a key (in any order, see `learned`). */
   learnDay(key: string, day: number): void {
-    const slot = this.slots.get(key) ?? this.newSlot(key);
+    const found = this.slots.get(key);
+    const slot = found >= 0 ? found : this.newSlot(key);
     const b = 3 * slot;
     const n = this.slotD[b + 1]!;
     if (n === this.slotD[b + 2]!) this.moveDays(slot, n + 1);
@@ -539,7 +553,7 @@ export class HistoryStore {
 
   /** Learning done: each key's versions by valid_from and days ascending, and the pools compacted. */
   learned(): void {
-    for (const slot of this.slots.values()) {
+    for (const slot of this.liveSlots()) {
       const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
       let sorted = true;
       for (let i = vs + 1; i < vs + vn && sorted; i++) sorted = this.vFrom[i - 1]! < this.vFrom[i]!;
@@ -565,11 +579,16 @@ export class HistoryStore {
   }
 
   lookedUp(ids: readonly string[]): void {
-    this.absent = new Set(ids.filter((id) => !this.slots.has(id)));
+    this.absent = new Set(ids.filter((id) => this.slots.get(id) < 0));
   }
 
   isNew(key: string): boolean {
     return this.complete || this.absent.has(key);
+  }
+
+  /** The slots that hold a key (in no particular order). */
+  private *liveSlots(): Generator<number> {
+    for (let i = this.head; i < this.order.length; i++) yield this.order[i]!;
   }
 
   private newSlot(key: string): number {
@@ -583,7 +602,8 @@ export class HistoryStore {
     }
     this.slotV.fill(0, 3 * slot, 3 * slot + 3);
     this.slotD.fill(0, 3 * slot, 3 * slot + 3);
-    this.slots.set(key, slot);
+    this.slots.add(key, slot);
+    this.order.push(slot);
     return slot;
   }
 
@@ -640,7 +660,7 @@ export class HistoryStore {
   private compact(): void {
     let vn = 0;
     let dn = 0;
-    for (const slot of this.slots.values()) {
+    for (const slot of this.liveSlots()) {
       vn += this.slotV[3 * slot + 1]!;
       dn += this.slotD[3 * slot + 1]!;
     }
@@ -653,7 +673,7 @@ export class HistoryStore {
     const dPool = new Int32Array(dSize);
     let v = 0;
     let d = 0;
-    for (const slot of this.slots.values()) {
+    for (const slot of this.liveSlots()) {
       const b = 3 * slot;
       const [vs, vl] = [this.slotV[b]!, this.slotV[b + 1]!];
       vFrom.set(this.vFrom.subarray(vs, vs + vl), v);
@@ -680,9 +700,9 @@ export class HistoryStore {
 
   private makeRoom(): void {
     if (this.entries < this.capacity) return;
-    for (const [key, slot] of this.slots) {
-      if (this.entries < this.capacity * 0.875) break;
-      this.slots.delete(key);
+    while (this.head < this.order.length && this.entries >= this.capacity * 0.875) {
+      const slot = this.order[this.head++]!;
+      this.slots.remove(slot);
       const b = 3 * slot;
       this.entries -= this.slotV[b + 1]! + this.slotD[b + 1]!;
       this.vLive -= this.slotV[b + 2]!;
@@ -690,6 +710,10 @@ export class HistoryStore {
       this.slotV.fill(0, b, b + 3);
       this.slotD.fill(0, b, b + 3);
       this.free.push(slot);
+    }
+    if (this.head > this.order.length >> 1) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
     this.complete = false;
   }

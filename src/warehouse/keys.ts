@@ -48,9 +48,12 @@ export function hashOf3(a: string | null, b: string | null, c: string | null, co
 
 /**
  * Natural key -> slot, in an open-addressing table (linear probing over an Int32Array of slots, the keys in an
- * array by slot): about 14 bytes per key beside the strings themselves, where a Map takes about 28 to 56 (its
+ * array by slot): about 18 bytes per key beside the strings themselves, where a Map takes about 28 to 56 (its
  * entries and buckets, grown by doubling). For 600,000 customers the heap was 25 MB smaller at the end of the
  * bench's 3 M load.
+ * A key that is a decimal integer below 2^31 written the usual way (no sign, no leading zero: what the
+ * transform makes of a numeric id) is also kept as that number, and found by it: no string is hashed or
+ * compared, which took the history first load's lookups of 1 M orders from about 2.2 s to about 1 s.
  * Slots are handed out by the owner; the table only finds them.
  */
 export class KeyIndex {
@@ -59,11 +62,21 @@ export class KeyIndex {
   private mask = 1023;
   /** The key in each slot, `undefined` for a free one. */
   private readonly keys: (string | undefined)[] = [];
+  /** The key in each slot as its integer (integerKey), or -1. */
+  private numbers = new Int32Array(1024);
   size = 0;
 
   get(key: string): number {
     const index = this.index;
     const mask = this.mask;
+    const n = integerKey(key);
+    if (n >= 0) {
+      const numbers = this.numbers;
+      for (let i = hashInteger(n) & mask; ; i = (i + 1) & mask) {
+        const slot = index[i]!;
+        if (slot < 0 || numbers[slot] === n) return slot;
+      }
+    }
     for (let i = hashString(key) & mask; ; i = (i + 1) & mask) {
       const slot = index[i]!;
       if (slot < 0) return -1;
@@ -77,6 +90,12 @@ export class KeyIndex {
     this.place(key, slot);
     while (this.keys.length < slot) this.keys.push(undefined);
     this.keys[slot] = key;
+    if (slot >= this.numbers.length) {
+      const numbers = new Int32Array(Math.max(slot + 1, Math.ceil(this.numbers.length * 1.5)));
+      numbers.set(this.numbers);
+      this.numbers = numbers;
+    }
+    this.numbers[slot] = integerKey(key);
     this.size++;
   }
 
@@ -86,11 +105,11 @@ export class KeyIndex {
     if (key === undefined) return;
     const index = this.index;
     const mask = this.mask;
-    let i = hashString(key) & mask;
+    let i = keyHash(key) & mask;
     while (index[i] !== slot) i = (i + 1) & mask;
     // Move later entries of the run back into the hole when their home is not between the hole and them.
     for (let j = (i + 1) & mask; index[j]! >= 0; j = (j + 1) & mask) {
-      const home = hashString(this.keys[index[j]!]!) & mask;
+      const home = keyHash(this.keys[index[j]!]!) & mask;
       if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
         index[i] = index[j]!;
         i = j;
@@ -98,6 +117,7 @@ export class KeyIndex {
     }
     index[i] = -1;
     this.keys[slot] = undefined;
+    this.numbers[slot] = -1;
     this.size--;
   }
 
@@ -105,13 +125,14 @@ export class KeyIndex {
     this.index = new Int32Array(1024).fill(-1);
     this.mask = 1023;
     this.keys.length = 0;
+    this.numbers = new Int32Array(1024);
     this.size = 0;
   }
 
   private place(key: string, slot: number): void {
     const index = this.index;
     const mask = this.mask;
-    let i = hashString(key) & mask;
+    let i = keyHash(key) & mask;
     while (index[i]! >= 0) i = (i + 1) & mask;
     index[i] = slot;
   }
@@ -126,13 +147,36 @@ export class KeyIndex {
   }
 }
 
+/** The key as a number if it is a decimal integer below 2^31 with no sign and no leading zero, else -1. */
+export function integerKey(key: string): number {
+  const length = key.length;
+  if (length === 0 || length > 10 || (length > 1 && key.charCodeAt(0) === 48)) return -1;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = key.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n <= 0x7fffffff ? n : -1;
+}
+
+function keyHash(key: string): number {
+  const n = integerKey(key);
+  return n >= 0 ? hashInteger(n) : hashString(key);
+}
+
+/** A murmur finish of the integer (linear probing needs well-spread low bits). */
+function hashInteger(n: number): number {
+  let h = Math.imul(n ^ (n >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** FNV-1a over the UTF-16 code units, finished with a murmur mix (linear probing needs well-spread low bits). */
 function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return hashInteger(h);
 }
 
 export class DimensionKeys {

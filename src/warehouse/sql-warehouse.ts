@@ -704,7 +704,6 @@ export abstract class SqlWarehouse implements Warehouse {
     if (this.epoch !== epoch) throw STALE;
     let next = store.maxSk;
     const nextSk = () => ++next;
-    const after = new Map<string, KeyHistory>();
     const versionRows: BulkValue[][] = [];
     const inserts: { id: string; v: InsertedVersion<R> }[] = [];
     const repoints: Repoint[] = [];
@@ -719,12 +718,12 @@ export abstract class SqlWarehouse implements Warehouse {
     // Which kinds of version change the batch has: the writer runs the statements of these only.
     const ops = { copy: false, update: false, delete: false };
     let placed = 0;
-    for (const [id, obs] of seen) {
+    for (const [id, { slot, list }] of seen) {
       if (++placed % 500 === 0) await breatherWhileCurrent(current);
-      const old = store.get(id);
+      const old = slot >= 0 ? store.history(slot) : undefined;
       if (old === undefined && !store.isNew(id)) throw new EtlError('E_INTERNAL', `${spec.table}: ${JSON.stringify(id)} was planned without being looked up`);
-      const change = placeObservations(old, obs, nextSk);
-      after.set(id, change.history);
+      const change = placeObservations(old, list, nextSk);
+      found.placed(slot, id, list, change.history);
       for (const v of change.inserts) inserts.push({ id, v });
       for (const c of change.copies) versionRows.push(['c', c.sk, c.src, dateOf(c.from), c.to === null ? null : dateOf(c.to), c.to === null ? 1 : 0]);
       for (const u of change.updates) versionRows.push(['u', u.sk, null, dateOf(u.from), u.to === null ? null : dateOf(u.to), u.to === null ? 1 : 0]);
@@ -777,19 +776,12 @@ export abstract class SqlWarehouse implements Warehouse {
     };
     return {
       planned,
-      // Reads only this plan's own findings (found, after), never the store, which commit() changes.
-      sk: (o, i) => {
-        const sk = found.sk(o, i);
-        if (!Number.isNaN(sk)) return sk;
-        // A key whose history the batch changed: the version of its new history.
-        const changed = after.get(spec.id(spec.rowAt(o, i)));
-        if (changed === undefined) throw new EtlError('E_INTERNAL', `${spec.table}: record ${o.index} has no version for its row ${i}`);
-        return versionAt(changed, epochDay(o.orderDate))!.sk;
-      },
+      // Reads only this plan's own findings, never the store, which commit() changes.
+      sk: (o, i) => found.sk(o, i),
       inserted,
       updated,
       commit: () => {
-        for (const [id, h] of after) store.set(id, h);
+        found.commit(store);
         if (next > store.maxSk) store.maxSk = next;
       },
     };
@@ -1151,10 +1143,22 @@ interface DimensionOutcome {
   commit(): void;
 }
 
+/** An observation of a batch's row (at: its position, as BatchRows numbers them). */
+interface RowObservation<R> extends Observation<R> {
+  at: number;
+}
+
+/** A key's observations in a batch that may change its history, and its slot in the store (-1: a new key). */
+interface KeyObservations<R> {
+  slot: number;
+  list: RowObservation<R>[];
+}
+
 /**
  * The batch's observations of a history dimension that may change a version, per natural key in order of
  * first appearance. Most do not: an observation that agrees with the version in effect on its day (before any
  * other of its key in the batch) only adds its day, if new; that is done here, in place, without more ado.
+ * One lookup of the key per row: a key the store knows finds its batch's list by its slot.
  */
 async function observations<R>(
   spec: DimensionSpec<R>,
@@ -1163,8 +1167,9 @@ async function observations<R>(
   newDays: NewDays,
   found: FoundVersions,
   current: () => boolean,
-): Promise<Map<string, Observation<R>[]>> {
-  const out = new Map<string, Observation<R>[]>();
+): Promise<Map<string, KeyObservations<R>>> {
+  const out = new Map<string, KeyObservations<R>>();
+  const bySlot: (KeyObservations<R> | undefined)[] = [];
   for (let n = 0; n < orders.length; n++) {
     if ((n & 511) === 511) await breatherWhileCurrent(current);
     const o = orders[n]!;
@@ -1175,9 +1180,9 @@ async function observations<R>(
       const r = spec.rowAt(o, i);
       const id = spec.id(r);
       const hash = spec.hash(r);
-      let list = out.get(id);
-      if (list === undefined) {
-        const slot = store.slotOf(id);
+      const slot = store.slotOf(id);
+      let keyed = slot >= 0 ? bySlot[slot] : out.get(id);
+      if (keyed === undefined) {
         if (slot >= 0) {
           const v = store.versionAt(slot, day);
           if (v >= 0 && store.hashAt(v) === hash) {
@@ -1185,36 +1190,42 @@ async function observations<R>(
             if (store.addDay(slot, day)) newDays.add(id, day);
             continue;
           }
+          // Its earlier rows in the batch agreed with the store; their versions may change now.
+          found.changes(slot);
+          bySlot[slot] = keyed = { slot, list: [] };
+        } else {
+          keyed = { slot, list: [] };
         }
-        // Its earlier rows in the batch agreed with the store; their versions may change now.
-        if (slot >= 0) found.changes(slot);
-        out.set(id, (list = []));
+        out.set(id, keyed);
       }
-      list.push({ day, row: r, hash });
+      keyed.list.push({ day, row: r, hash, at });
     }
   }
   return out;
 }
 
 /**
- * The surrogate key of the version in effect for each row of a batch of a history dimension, as observations()
- * found it in the store: facts take it from here instead of looking their key up again in the map of every key
+ * The surrogate key of the version in effect for each row of a batch of a history dimension: as observations()
+ * found it in the store, or, for the rows of keys whose history the batch changes, from their new history.
+ * Facts take it from here by position instead of looking their natural key up again in a map of every key
  * (with the other changes of its commit, the history first load of 1 M orders on DuckDB took 53 s instead of
- * 66 s, by hand on a slow day of this machine). Not for rows of keys whose history the batch
- * changes (NaN): their versions come from the new history. Rows are numbered by their order's record index in
- * the batch, then their position in the order.
+ * 66 s, by hand on a slow day of this machine). Rows are numbered by their order's record index in the batch,
+ * then their position in the order.
  */
 class FoundVersions {
   private readonly sks: Float64Array;
-  /** The store's slot of each settled row's key, and the slots whose history the batch changes. */
+  /** The store's slot of each row found agreeing, and the slots whose history the batch changes. */
   private readonly slots: Int32Array;
   private readonly changed: Uint8Array;
+  /** The new history of each changed slot (for its rows that agreed before the change), and of new keys. */
+  private readonly known = new Map<number, KeyHistory>();
+  private readonly fresh: [string, KeyHistory][] = [];
   private readonly rows: BatchRows;
 
   constructor(batch: Batch, spec: DimensionSpec<unknown>, store: HistoryStore) {
     this.rows = new BatchRows(batch, spec.rowCount);
     this.sks = new Float64Array(this.rows.count).fill(NaN);
-    this.slots = new Int32Array(this.rows.count);
+    this.slots = new Int32Array(this.rows.count).fill(-1);
     this.changed = new Uint8Array(store.slotLimit);
   }
 
@@ -1228,26 +1239,53 @@ class FoundVersions {
    * freed while a batch is planned (only commit() does), so every slot fits `changed`; the check says so.
    */
   agreed(at: number, slot: number, sk: number): void {
-    this.known(slot);
+    this.check(slot);
     this.sks[at] = sk;
     this.slots[at] = slot;
   }
 
   /** The history of the key at `slot` changes in this batch. */
   changes(slot: number): void {
-    this.known(slot);
+    this.check(slot);
     this.changed[slot] = 1;
   }
 
-  private known(slot: number): void {
+  /** The key's observations were placed: `history` is its new one; each observed row takes its version. */
+  placed(slot: number, id: string, list: readonly RowObservation<unknown>[], history: KeyHistory): void {
+    if (slot >= 0) this.known.set(slot, history);
+    else this.fresh.push([id, history]);
+    for (const o of list) {
+      this.sks[o.at] = versionAt(history, o.day)!.sk;
+      this.slots[o.at] = -1;
+    }
+  }
+
+  private check(slot: number): void {
     if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
   }
 
-  /** The row's surrogate key as found, or NaN if its key's history changes in the batch. */
+  /** The row's surrogate key: the version in effect on its order's date. */
   sk(order: OrderRows, i: number): number {
     const at = this.rows.at(order, i);
-    const sk = this.sks[at]!;
-    return Number.isNaN(sk) || this.changed[this.slots[at]!] === 1 ? NaN : sk;
+    const slot = this.slots[at]!;
+    if (slot < 0 || this.changed[slot] === 0) {
+      const sk = this.sks[at]!;
+      if (Number.isNaN(sk)) throw new EtlError('E_INTERNAL', `record ${order.index} has no version for its row ${i}`);
+      return sk;
+    }
+    // Agreed with the store before a later row of the batch changed its key's history.
+    const history = this.known.get(slot);
+    if (history === undefined) throw new EtlError('E_INTERNAL', `record ${order.index}: history slot ${slot} changed without being placed`);
+    return versionAt(history, epochDay(order.orderDate))!.sk;
+  }
+
+  /**
+   * The store takes the batch's histories in: the keys it knows by slot first (no slot is freed meanwhile),
+   * then the new keys, which may evict the oldest.
+   */
+  commit(store: HistoryStore): void {
+    for (const [slot, history] of this.known) store.setAt(slot, history);
+    for (const [id, history] of this.fresh) store.set(id, history);
   }
 }
 

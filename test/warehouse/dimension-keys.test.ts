@@ -2,11 +2,12 @@
  * DimensionKeys and its KeyIndex (src/warehouse/keys.ts) against a plain Map in insertion order: random sets
  * of new and known keys (colliding, growing, past capacity), so that the open-addressing table's deletion is
  * exercised as much as its lookups. After every step, every key the model holds is found with its surrogate
- * key and hash, every key it forgot is not found, and the oldest keys are the ones forgotten.
+ * key and hash, every key it forgot is not found, and the oldest keys are the ones forgotten. Keys that are
+ * integers are found by their number, others by their text: both kinds, and text that looks like an integer.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DimensionKeys, KeyIndex } from '../../src/warehouse/keys.ts';
+import { DimensionKeys, integerKey, KeyIndex } from '../../src/warehouse/keys.ts';
 import { rng } from '../helpers/history-inputs.ts';
 
 describe('DimensionKeys', () => {
@@ -69,6 +70,24 @@ describe('DimensionKeys', () => {
 });
 
 describe('KeyIndex', () => {
+  // Keys found by their integer and keys found by their text share one table: integers written the usual
+  // way, and strings that look like integers but are not written so (or do not fit), which must stay apart.
+  const keyOf = (k: number) => {
+    switch (k % 6) {
+      case 0:
+      case 1:
+        return String(k);
+      case 2:
+        return `0${k}`;
+      case 3:
+        return `C${k}`;
+      case 4:
+        return String(2 ** 31 + k);
+      default:
+        return `-${k}`;
+    }
+  };
+
   it('removes from the middle of a probe run, across the end of the table, and finds the rest', () => {
     const r = rng(5);
     const index = new KeyIndex();
@@ -76,7 +95,7 @@ describe('KeyIndex', () => {
     let nextSlot = 0;
     const free: number[] = [];
     for (let step = 0; step < 30_000; step++) {
-      const id = String(Math.floor(r() * 900)); // 900 keys in a table of 1024 to 2048 entries: long runs, wraps
+      const id = keyOf(Math.floor(r() * 900)); // 900 keys in a table of 1024 to 2048 entries: long runs, wraps
       const slot = model.get(id);
       if (slot === undefined) {
         const s = free.pop() ?? nextSlot++;
@@ -89,8 +108,40 @@ describe('KeyIndex', () => {
       }
       if (step % 101 === 0) {
         assert.equal(index.size, model.size);
-        for (let k = 0; k < 900; k++) assert.equal(index.get(String(k)), model.get(String(k)) ?? -1, `key ${k}`);
+        for (let k = 0; k < 900; k++) assert.equal(index.get(keyOf(k)), model.get(keyOf(k)) ?? -1, `key ${keyOf(k)}`);
       }
     }
+  });
+
+  it('tells an integer key from text that only looks like one', () => {
+    for (const [key, n] of [
+      ['0', 0],
+      ['7', 7],
+      ['89659', 89659],
+      ['2147483647', 2 ** 31 - 1],
+      ['2147483648', -1],
+      ['99999999999', -1],
+      ['00', -1],
+      ['07', -1],
+      ['-1', -1],
+      ['+1', -1],
+      ['1.0', -1],
+      ['1e3', -1],
+      [' 1', -1],
+      ['1 ', -1],
+      ['', -1],
+      ['١٢', -1],
+    ] as const) {
+      assert.equal(integerKey(key), n, JSON.stringify(key));
+    }
+    const index = new KeyIndex();
+    const keys = ['7', '07', '007', '7 ', '-7', '2147483647', '2147483648', '0', '00'];
+    keys.forEach((k, slot) => index.add(k, slot));
+    keys.forEach((k, slot) => assert.equal(index.get(k), slot, JSON.stringify(k)));
+    assert.equal(index.get('8'), -1);
+    assert.equal(index.get('0007'), -1);
+    index.remove(0);
+    assert.equal(index.get('7'), -1);
+    assert.equal(index.get('07'), 1);
   });
 });
