@@ -58,6 +58,11 @@ import {
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
 import { FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
+import { HISTORY_STORE } from '../src/warehouse/sql-warehouse.ts';
+import { openWarehouse } from '../src/warehouse/index.ts';
+import { runLoad } from '../src/pipeline/load.ts';
+import { resolveSources } from '../src/sources/resolve.ts';
+import { DEFAULTS } from '../src/options.ts';
 import { adminConnection, killConnections } from './helpers/mysql.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
@@ -205,6 +210,16 @@ async function innodbTableId(db: TestWarehouse, table: string): Promise<number> 
   const [row] = await db.query<any>('SELECT TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME = ?', [`${db.mysql!.name}/${table}`]);
   return Number(row.id);
 }
+
+/** MariaDB: the days tables that have their primary key (a history warehouse's first load drops it until its end). */
+async function daysTablesWithKey(db: TestWarehouse): Promise<string[]> {
+  const rows = await db.query<any>(
+    "SELECT DISTINCT TABLE_NAME AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('etl_customer_days', 'etl_product_days') AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME",
+  );
+  return rows.map((r) => String(r.t));
+}
+
+const DAYS_TABLES = ['etl_customer_days', 'etl_product_days'];
 
 /** Versions whose facts wait to move to the end of a load. */
 async function notedVersions(db: TestWarehouse): Promise<number> {
@@ -640,10 +655,12 @@ for (const dialect of DIALECTS) {
           await init(db, BOTH);
           const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
           assert.ok(committed > 0 && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
+          if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), [], 'the killed first load wrote the days tables without their keys');
           // A load moves facts between versions once, at its end (on MariaDB when it is a bulk load; see the
           // tests below): the next command that takes the warehouse, here init, finishes what the killed load
-          // left before anything else.
+          // left before anything else (and builds the keys it dropped).
           await init(db, BOTH);
+          if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'init built the days tables keys again');
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches only after SIGKILL');
           await assertRerunIsClean(db, source, s3Endpoint, batch, committed, clean, records, 'after SIGKILL and re-run');
         }),
@@ -674,8 +691,70 @@ for (const dialect of DIALECTS) {
            UNION SELECT CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
         );
         assert.deepEqual(keys.map((r) => r.k).sort(), ['fk_orders_customer', 'fk_orders_product', 'ix_orders_customer_sk', 'ix_orders_product_sk'], 'the fact keys are built again');
+        assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'and so are the days tables keys');
       });
     });
+
+    it('a store too small for every key\'s history looks histories up per batch: the warehouse is a clean run\'s, surrogate keys included (MariaDB: the days keys the first load dropped are built before the first lookup)', async () => {
+      const records = randomHistoryExports({ seed: 93, orders: 3000, customers: 40, products: 30, days: 200, files: 1 })[0]!;
+      const path = files.file(`small-store-${dialect.name}.json`, JSON.stringify(records, null, 1));
+      const batch = 250;
+      const clean = await cleanRun(dialect, path, records, batch);
+      await withDb(dialect, async (db) => {
+        await init(db, BOTH);
+        const saved = HISTORY_STORE.entries;
+        // The first batch's days alone pass 300 entries: from the second batch on, histories are looked up.
+        HISTORY_STORE.entries = 300;
+        const wh = await openWarehouse(db.url, { retries: 1 }).finally(() => {
+          HISTORY_STORE.entries = saved;
+        });
+        const keyed: string[][] = [];
+        const apply = wh.applyBatch.bind(wh);
+        wh.applyBatch = async (loadId, b) => {
+          if (dialect.name === 'mysql') keyed.push(await daysTablesWithKey(db));
+          return apply(loadId, b);
+        };
+        try {
+          const sources = await resolveSources([path], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+          await runLoad(sources, wh, { ...DEFAULTS, batchSize: batch, parser: 'scanner', force: false, keepFactKeys: false });
+          assert.ok((wh.timings['lookups'] ?? 0) > 0, 'histories were looked up');
+        } finally {
+          await wh.close();
+        }
+        assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'a store of 300 entries');
+        if (dialect.name !== 'mysql') return;
+        // The first batch is written without the keys; the first lookup (a later batch's) builds them.
+        assert.deepEqual(keyed[0], [], 'the first load dropped the days tables keys');
+        const built = keyed.findIndex((k) => k.length > 0);
+        assert.ok(built > 0, `the keys were built during the load, before batch ${built + 1}`);
+        for (const k of keyed.slice(built)) assert.deepEqual(k, DAYS_TABLES, 'and stayed');
+        assert.ok((wh.timings['lookups: build days keys'] ?? 0) > 0, 'by the lookups, timed as their part');
+        assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+      });
+    });
+
+    if (dialect.name === 'mysql') {
+      it('MariaDB: a days table left without its key and holding a day twice gets its key back from init, the copy dropped and said', async () => {
+        const records = randomHistoryExports({ seed: 94, orders: 600, customers: 20, products: 10, days: 60, files: 1 })[0]!;
+        const path = write('days-twice.json', records);
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, [path], { batch: 200 });
+          const before = await historySnapshot(db, BOTH);
+          const [{ n }] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_days');
+          await db.query('ALTER TABLE etl_product_days DROP PRIMARY KEY');
+          await db.query('INSERT INTO etl_product_days SELECT * FROM etl_product_days LIMIT 3');
+          const r = await init(db, BOTH);
+          assert.match(r.stderr, /etl_product_days held 3 day\(s\) of a key more than once; each is kept once/);
+          assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+          const [after] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_days');
+          assert.equal(Number(after.n), Number(n), 'the copies are gone');
+          assert.deepEqual(await historySnapshot(db, BOTH), before, 'nothing else changed');
+          // A second init finds the keys there and says nothing about them.
+          assert.doesNotMatch((await init(db, BOTH)).stderr, /more than once/);
+        });
+      });
+    }
 
     it('a load that moves facts once, at its end (DuckDB; MariaDB: a bulk load): killed before it, the versions cut are noted, the next init moves their facts', async () => {
       const records = randomHistoryExports({ seed: 91, orders: 4000, customers: 30, products: 20, days: 200, files: 1 })[0]!;

@@ -119,9 +119,10 @@ const DIMENSION_KEYS = 1_000_000;
 
 /**
  * Versions and observed days remembered per history dimension (history.ts). About 40 bytes each beyond the
- * keys: the 1.8 M days and 210,000 versions of the bench's 1 M orders take some 50 MB.
+ * keys: the 1.8 M days and 210,000 versions of the bench's 1 M orders take some 50 MB. Past that, histories
+ * are looked up per batch. Read when a warehouse is opened; tests make it small to take that path.
  */
-const HISTORY_ENTRIES = 4_000_000;
+export const HISTORY_STORE = { entries: 4_000_000 };
 
 export abstract class SqlWarehouse implements Warehouse {
   abstract readonly dialect: string;
@@ -138,8 +139,8 @@ export abstract class SqlWarehouse implements Warehouse {
   protected readonly access: WarehouseAccess;
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
   private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
-  private readonly customerHistory = new HistoryStore(HISTORY_ENTRIES);
-  private readonly productHistory = new HistoryStore(HISTORY_ENTRIES);
+  private readonly customerHistory = new HistoryStore(HISTORY_STORE.entries);
+  private readonly productHistory = new HistoryStore(HISTORY_STORE.entries);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
 
@@ -428,6 +429,9 @@ export abstract class SqlWarehouse implements Warehouse {
     }
     return pending;
   }
+
+  /** Before history is read by natural key (a store that no longer holds every key): the dialect's indexes for it. */
+  protected async beforeHistoryLookups(): Promise<void> {}
 
   /** After the last batch of a run, successful or not: undo what prepareLoad did, move the facts that wait. */
   protected async finishLoad(): Promise<void> {
@@ -923,7 +927,7 @@ export abstract class SqlWarehouse implements Warehouse {
     // do in a run that was never interrupted (which remembers it in memory).
     const [handedOut] = await this.select('SELECT value FROM etl_settings WHERE name = ?', [maxSkSetting(spec)]);
     store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
-    if (Number(versions!.n) + Number(days!.n) > HISTORY_ENTRIES) return; // looked up as needed
+    if (Number(versions!.n) + Number(days!.n) > HISTORY_STORE.entries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk, attributes } = spec;
     const text = (c: string) => this.sql.text(c);
@@ -938,6 +942,7 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Histories of the history dimension's keys the store does not hold, read from the warehouse. */
   private async lookupHistory<R>(spec: DimensionSpec<R>, batchIds: string[], store: HistoryStore): Promise<void> {
     if (store.complete) return;
+    await this.beforeHistoryLookups();
     const ids = [...new Set(batchIds)].filter((id) => !store.has(id));
     for (const chunk of idChunks(ids, this.caps.maxStatementBytes / 2 - 1024)) {
       const where = ` WHERE ${spec.naturalKey} IN (${chunk.map(() => '?').join(',')})`;
@@ -1169,7 +1174,9 @@ async function observations<R>(
   current: () => boolean,
 ): Promise<Map<string, KeyObservations<R>>> {
   const out = new Map<string, KeyObservations<R>>();
-  const bySlot: (KeyObservations<R> | undefined)[] = [];
+  // The lists of keys the store knows, by slot (an index into `known`, or -1).
+  const bySlot = new Int32Array(store.slotLimit).fill(-1);
+  const known: KeyObservations<R>[] = [];
   for (let n = 0; n < orders.length; n++) {
     if ((n & 511) === 511) await breatherWhileCurrent(current);
     const o = orders[n]!;
@@ -1181,7 +1188,7 @@ async function observations<R>(
       const id = spec.id(r);
       const hash = spec.hash(r);
       const slot = store.slotOf(id);
-      let keyed = slot >= 0 ? bySlot[slot] : out.get(id);
+      let keyed = slot < 0 ? out.get(id) : slot < bySlot.length && bySlot[slot]! >= 0 ? known[bySlot[slot]!] : undefined;
       if (keyed === undefined) {
         if (slot >= 0) {
           const v = store.versionAt(slot, day);
@@ -1192,7 +1199,8 @@ async function observations<R>(
           }
           // Its earlier rows in the batch agreed with the store; their versions may change now.
           found.changes(slot);
-          bySlot[slot] = keyed = { slot, list: [] };
+          bySlot[slot] = known.length;
+          known.push((keyed = { slot, list: [] }));
         } else {
           keyed = { slot, list: [] };
         }
@@ -1222,7 +1230,10 @@ class FoundVersions {
   private readonly fresh: [string, KeyHistory][] = [];
   private readonly rows: BatchRows;
 
+  private readonly table: string;
+
   constructor(batch: Batch, spec: DimensionSpec<unknown>, store: HistoryStore) {
+    this.table = spec.table;
     this.rows = new BatchRows(batch, spec.rowCount);
     this.sks = new Float64Array(this.rows.count).fill(NaN);
     this.slots = new Int32Array(this.rows.count).fill(-1);
@@ -1261,7 +1272,7 @@ class FoundVersions {
   }
 
   private check(slot: number): void {
-    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `history slot ${slot} is newer than the batch's plan`);
+    if (slot >= this.changed.length) throw new EtlError('E_INTERNAL', `${this.table}: history slot ${slot} is newer than the batch's plan`);
   }
 
   /** The row's surrogate key: the version in effect on its order's date. */
@@ -1270,18 +1281,20 @@ class FoundVersions {
     const slot = this.slots[at]!;
     if (slot < 0 || this.changed[slot] === 0) {
       const sk = this.sks[at]!;
-      if (Number.isNaN(sk)) throw new EtlError('E_INTERNAL', `record ${order.index} has no version for its row ${i}`);
+      if (Number.isNaN(sk)) throw new EtlError('E_INTERNAL', `${this.table}: record ${order.index} has no version for its row ${i}`);
       return sk;
     }
     // Agreed with the store before a later row of the batch changed its key's history.
     const history = this.known.get(slot);
-    if (history === undefined) throw new EtlError('E_INTERNAL', `record ${order.index}: history slot ${slot} changed without being placed`);
+    if (history === undefined) throw new EtlError('E_INTERNAL', `${this.table}: record ${order.index}: history slot ${slot} changed without being placed`);
     return versionAt(history, epochDay(order.orderDate))!.sk;
   }
 
   /**
    * The store takes the batch's histories in: the keys it knows by slot first (no slot is freed meanwhile),
-   * then the new keys, which may evict the oldest.
+   * then the new keys, which may evict the oldest. (Before, in order of first appearance: a new key's eviction
+   * could have freed the slot of a known key set after it. Now a known key this batch changed may be among the
+   * oldest evicted for a new one; what the store holds only decides what is looked up, never a result.)
    */
   commit(store: HistoryStore): void {
     for (const [slot, history] of this.known) store.setAt(slot, history);

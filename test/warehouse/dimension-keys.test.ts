@@ -61,6 +61,16 @@ describe('DimensionKeys', () => {
     }
     assert.equal(keys.slotOf('CUST-1000000'), -1);
     assert.equal(keys.slotOf(''), -1);
+    // Keys that are integers are found by their number: the table of numbers grows with the slots.
+    const numbers = new DimensionKeys(2_000_000);
+    for (let i = 0; i < 300_000; i++) numbers.set(i % 7 === 0 ? `0${i}` : String(i), i + 1, i);
+    assert.equal(numbers.size, 300_000);
+    for (let i = 0; i < 300_000; i += 3) {
+      const slot = numbers.slotOf(i % 7 === 0 ? `0${i}` : String(i));
+      assert.equal(numbers.skAt(slot), i + 1, `key ${i}`);
+    }
+    assert.equal(numbers.slotOf('7'), -1, 'only 07 was set');
+    assert.equal(numbers.slotOf('300000'), -1);
     keys.clear();
     assert.equal(keys.size, 0);
     assert.equal(keys.slotOf('CUST-5'), -1);

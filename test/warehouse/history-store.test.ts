@@ -120,6 +120,43 @@ describe('HistoryStore', () => {
   });
 });
 
+describe('HistoryStore: keys that are integers, slots set directly, eviction', () => {
+  it('evicts the oldest keys in the order they came, reuses their slots, and sets held keys by slot', () => {
+    const r = rng(21);
+    const store = new HistoryStore(60);
+    store.complete = true;
+    const model = new Map<string, KeyHistory>();
+    const oneDay = (day: number): KeyHistory => ({ versions: [{ from: day, to: null, sk: nextSk++, hash: day }], days: [day] });
+    // Integer keys and text that looks like them: 20 keys of 2 entries each, 40 entries.
+    const keys = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? `0${i}` : String(1000 + i)));
+    for (const [i, k] of keys.entries()) {
+      model.set(k, oneDay(18000 + i));
+      store.set(k, model.get(k)!);
+    }
+    // The oldest key, set again by its slot: it stays where it was in the order (the oldest).
+    const oldest = store.slotOf(keys[0]!);
+    const changed = { versions: [{ from: 17990, to: 18000, sk: nextSk++, hash: 1 }, { from: 18000, to: null, sk: nextSk++, hash: 2 }], days: [17990, 18000] };
+    store.setAt(oldest, changed);
+    model.set(keys[0]!, changed);
+    // 20 new keys: past 60 entries the oldest go until 7/8 of it, and their slots are handed out again.
+    for (let i = 0; i < 20; i++) {
+      const k = String(5000 + i);
+      model.set(k, oneDay(18100 + i));
+      store.set(k, model.get(k)!);
+    }
+    assert.equal(store.complete, false);
+    assert.ok(!store.has(keys[0]!) && !store.has(keys[1]!), 'the oldest keys went first');
+    assert.ok(store.has('5019') && store.has(keys[19]!), 'the newest stayed');
+    const held = [...model.keys()].filter((k) => store.has(k));
+    assert.ok(held.length < 40, `${held.length} held`);
+    // What is held is exactly a suffix of the order the keys came in.
+    const order = [...keys, ...Array.from({ length: 20 }, (_, i) => String(5000 + i))];
+    assert.deepEqual(held.sort(), order.slice(order.length - held.length).sort());
+    check(store, model, r);
+    for (const k of ['10', '1000', '00', '5020', '05000']) assert.equal(store.slotOf(k), -1, k);
+  });
+});
+
 describe('placeObservations: facts to move', () => {
   const at = (from: number, to: number | null, sk: number, hash: number) => ({ from, to, sk, hash });
   const observe = (day: number, hash: number) => ({ day, row: { hash }, hash });

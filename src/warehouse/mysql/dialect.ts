@@ -11,7 +11,7 @@ import { epochDay } from '../history.ts';
 import { FactMoves } from '../moves.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
-import { BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, type LoadIntent, type QuerySink } from '../types.ts';
+import { BUILD_DAYS_KEYS_STEP, BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
@@ -112,6 +112,8 @@ export class MysqlWarehouse extends SqlWarehouse {
   private loadDataLocal = false;
   /** The rewrite of the fact table was refused for want of a privilege (said once). */
   private rewriteDenied = false;
+  /** This load dropped the days tables' primary keys (prepareLoad); they are built before any lookup by key. */
+  private daysKeysDropped = false;
 
   constructor(target: MysqlTarget, settings: WarehouseSettings) {
     super(settings);
@@ -197,6 +199,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     // A bulk load killed before its end left facts to move and the keys missing: finish both first.
     await this.moveDeferredFacts();
     await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
+    await this.withRetry('restore the days tables keys', () => this.restoreDaysKeys());
     return mode;
   }
 
@@ -235,7 +238,63 @@ export class MysqlWarehouse extends SqlWarehouse {
       if (fks.length) await this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`);
       if (indexes.length) await this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`);
       this.deferFactMoves = this.history.customers || this.history.products;
+      for (const { days } of this.historySpecs) {
+        const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${days}) AS has_rows`);
+        if (Number(row!.has_rows) !== 0 || !(await this.hasPrimaryKey(days))) continue;
+        await this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`);
+        this.daysKeysDropped = true;
+      }
     });
+  }
+
+  /**
+   * A history warehouse's first load writes its days tables without their primary key and builds it at its end
+   * (prepareLoad, finishLoad), as it does the fact table's keys: each batch observes keys from all over the
+   * key range, so with the key every new day is an insert at a random place in a clustered index that outgrows
+   * its share of the buffer pool. Only into empty days tables: rebuilding a filled one costs about as much as
+   * the rows a load adds to it. Nothing in the load reads them by key while the engine holds every key's
+   * history; when it cannot (past HISTORY_STORE.entries), the keys are built before the first lookup
+   * (beforeHistoryLookups). A load killed before its end leaves them missing: the next load or init builds them
+   * first (createSchema).
+   */
+  private async hasPrimaryKey(table: string): Promise<boolean> {
+    const [row] = await this.select(
+      "SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY') AS has_key",
+      [table],
+    );
+    return Number(row!.has_key) !== 0;
+  }
+
+  /**
+   * The days tables' primary keys, where a first load dropped them. A day recorded twice (which the engine does
+   * not write: each batch records only the days its store does not hold) would stop the key from being built,
+   * and every load after it: each such day is kept once, and that is said. (Not by ALTER IGNORE TABLE: MariaDB
+   * 10.11 dropped every copy of a duplicated row with it, measured by hand.)
+   */
+  private async restoreDaysKeys(): Promise<void> {
+    for (const { days, naturalKey: nk } of this.historySpecs) {
+      if (await this.hasPrimaryKey(days)) continue;
+      try {
+        await this.exec(`ALTER TABLE ${days} ADD PRIMARY KEY (${nk}, day)`);
+      } catch (err) {
+        if ((err as { errno?: number }).errno !== 1062) throw err; // ER_DUP_ENTRY
+        const twice = await this.select(`SELECT ${nk} AS id, day FROM ${days} GROUP BY ${nk}, day HAVING COUNT(*) > 1`);
+        this.note(`${days} held ${twice.length} day(s) of a key more than once; each is kept once`);
+        await this.inTransaction(async () => {
+          for (const { id, day } of twice) {
+            await this.exec(`DELETE FROM ${days} WHERE ${nk} = ? AND day = ?`, [id, day]);
+            await this.exec(`INSERT INTO ${days} (${nk}, day) VALUES (?, ?)`, [id, day]);
+          }
+        });
+        await this.exec(`ALTER TABLE ${days} ADD PRIMARY KEY (${nk}, day)`);
+      }
+    }
+    this.daysKeysDropped = false;
+  }
+
+  protected override async beforeHistoryLookups(): Promise<void> {
+    if (!this.daysKeysDropped) return;
+    await this.timed(`lookups: ${BUILD_DAYS_KEYS_STEP}`, () => this.restoreDaysKeys());
   }
 
   /**
@@ -417,6 +476,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     // fails leaves both to the next load or init.
     await super.finishLoad();
     await this.timed(BUILD_FACT_KEYS_STEP, () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
+    await this.timed(BUILD_DAYS_KEYS_STEP, () => this.withRetry('build the days tables keys', () => this.restoreDaysKeys()));
   }
 
   private async restoreFactKeys(): Promise<void> {
