@@ -139,8 +139,10 @@ export abstract class SqlWarehouse implements Warehouse {
   protected readonly access: WarehouseAccess;
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
   private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
-  private readonly customerHistory = new HistoryStore(HISTORY_STORE.entries);
-  private readonly productHistory = new HistoryStore(HISTORY_STORE.entries);
+  /** HISTORY_STORE.entries when the warehouse was opened. */
+  private readonly historyEntries = HISTORY_STORE.entries;
+  private readonly customerHistory = new HistoryStore(this.historyEntries);
+  private readonly productHistory = new HistoryStore(this.historyEntries);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
 
@@ -927,13 +929,15 @@ export abstract class SqlWarehouse implements Warehouse {
     // do in a run that was never interrupted (which remembers it in memory).
     const [handedOut] = await this.select('SELECT value FROM etl_settings WHERE name = ?', [maxSkSetting(spec)]);
     store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
-    if (Number(versions!.n) + Number(days!.n) > HISTORY_STORE.entries) return; // looked up as needed
+    if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk, attributes } = spec;
     const text = (c: string) => this.sql.text(c);
     await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table} ORDER BY ${nk}, valid_from`, [], (row) => {
       store.learnVersion(String(row[0]), versionOf(row));
     });
+    // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
+    // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect.
     await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days} ORDER BY ${nk}, day`, [], (row) => store.learnDay(String(row[0]), epochDay(String(row[1]))));
     store.learned();
     store.complete = true;

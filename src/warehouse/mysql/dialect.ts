@@ -238,25 +238,29 @@ export class MysqlWarehouse extends SqlWarehouse {
       if (fks.length) await this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`);
       if (indexes.length) await this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`);
       this.deferFactMoves = this.history.customers || this.history.products;
-      for (const { days } of this.historySpecs) {
-        const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${days}) AS has_rows`);
-        if (Number(row!.has_rows) !== 0 || !(await this.hasPrimaryKey(days))) continue;
-        await this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`);
-        this.daysKeysDropped = true;
-      }
+      await this.dropEmptyDaysKeys();
     });
   }
 
   /**
    * A history warehouse's first load writes its days tables without their primary key and builds it at its end
-   * (prepareLoad, finishLoad), as it does the fact table's keys: each batch observes keys from all over the
-   * key range, so with the key every new day is an insert at a random place in a clustered index that outgrows
-   * its share of the buffer pool. Only into empty days tables: rebuilding a filled one costs about as much as
-   * the rows a load adds to it. Nothing in the load reads them by key while the engine holds every key's
-   * history; when it cannot (past HISTORY_STORE.entries), the keys are built before the first lookup
-   * (beforeHistoryLookups). A load killed before its end leaves them missing: the next load or init builds them
-   * first (createSchema).
+   * (finishLoad), as it does the fact table's keys: each batch observes keys from all over the key range, so
+   * with the key every new day is an insert at a random place in a clustered index that outgrows its share of
+   * the buffer pool. Only into empty days tables: rebuilding a filled one costs about as much as the rows a
+   * load adds to it. Nothing in the load reads them by key while the engine holds every key's history; when it
+   * cannot (past HISTORY_STORE.entries), the keys are built before the first lookup (beforeHistoryLookups). A
+   * load killed before its end leaves them missing: the next load or init builds them first (createSchema).
    */
+  private async dropEmptyDaysKeys(): Promise<void> {
+    for (const { days } of this.historySpecs) {
+      const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${days}) AS has_rows`);
+      if (Number(row!.has_rows) !== 0) continue;
+      // Already without it: dropped by this load's first try (retried), or by a killed one.
+      if (await this.hasPrimaryKey(days)) await this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`);
+      this.daysKeysDropped = true;
+    }
+  }
+
   private async hasPrimaryKey(table: string): Promise<boolean> {
     const [row] = await this.select(
       "SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY') AS has_key",
@@ -280,10 +284,13 @@ export class MysqlWarehouse extends SqlWarehouse {
         if ((err as { errno?: number }).errno !== 1062) throw err; // ER_DUP_ENTRY
         const twice = await this.select(`SELECT ${nk} AS id, day FROM ${days} GROUP BY ${nk}, day HAVING COUNT(*) > 1`);
         this.note(`${days} held ${twice.length} day(s) of a key more than once; each is kept once`);
+        // Without an index each DELETE reads the whole table: many pairs in each.
         await this.inTransaction(async () => {
-          for (const { id, day } of twice) {
-            await this.exec(`DELETE FROM ${days} WHERE ${nk} = ? AND day = ?`, [id, day]);
-            await this.exec(`INSERT INTO ${days} (${nk}, day) VALUES (?, ?)`, [id, day]);
+          for (let at = 0; at < twice.length; at += 1000) {
+            const part = twice.slice(at, at + 1000);
+            const pairs = part.flatMap((r) => [r.id, r.day]);
+            await this.exec(`DELETE FROM ${days} WHERE (${nk}, day) IN (${part.map(() => '(?, ?)').join(', ')})`, pairs);
+            await this.exec(`INSERT INTO ${days} (${nk}, day) VALUES ${part.map(() => '(?, ?)').join(', ')}`, pairs);
           }
         });
         await this.exec(`ALTER TABLE ${days} ADD PRIMARY KEY (${nk}, day)`);
