@@ -64,6 +64,7 @@ import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import { DEFAULTS } from '../src/options.ts';
 import { adminConnection, killConnections } from './helpers/mysql.ts';
+import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
@@ -811,6 +812,38 @@ for (const dialect of DIALECTS) {
               assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
               assert.deepEqual(await rewriteTables(db), [], 'the leftovers are gone');
               assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after SIGKILL, a cut rewrite and init');
+            }),
+          ),
+        );
+      });
+
+      // A reader whose death goes unnoticed leaves the rewrite waiting for rows forever: fail instead of hanging.
+      it('MariaDB: the rewrite\'s read connection cut mid-stream: the rewrite is retried on fresh connections, and the facts are moved once', { timeout: 180_000 }, async () => {
+        const records = randomHistoryExports({ seed: 95, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
+        const path = files.file('sigkill-reader.json', JSON.stringify(records, null, 1));
+        const body = readFileSync(path);
+        const batch = 250;
+        await withFactRewrite({ share: 0 }, () =>
+          withStalledSource('reader', body, (source, _s3Endpoint, proxyEndpoint) =>
+            withDb(dialect, async (db) => {
+              await init(db, BOTH);
+              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
+              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
+              const tableId = await innodbTableId(db, 'orders');
+              // The first read of every fact (the rewrite's, on its second connection) loses its connection after
+              // 20,000 bytes of rows: the facts are about 60 bytes each, so after a few hundred of them.
+              const proxy = await startQueryCutProxy(db.url, /^SELECT order_id, line_no, .* FROM orders ORDER BY order_id, line_no$/s, 1, 20_000);
+              try {
+                const r = await runCli(['init', '--db', proxy.url]);
+                assert.equal(r.code, 0, r.stderr);
+                assert.ok(proxy.matches() >= 2, `the rewrite read the facts again after the cut (reads: ${proxy.matches()})`);
+              } finally {
+                await proxy.close();
+              }
+              assert.notEqual(await innodbTableId(db, 'orders'), tableId, 'the fact table was written anew');
+              assert.equal(await notedVersions(db), 0, 'the facts moved and the notes are gone');
+              assert.deepEqual(await rewriteTables(db), [], 'no table of the rewrite is left');
+              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'after the cut read');
             }),
           ),
         );
