@@ -222,6 +222,48 @@ async function daysTablesWithKey(db: TestWarehouse): Promise<string[]> {
 
 const DAYS_TABLES = ['etl_customer_days', 'etl_product_days'];
 
+/**
+ * MariaDB, facts left to move: a history warehouse whose first load of 3,000 random orders (batches of 250,
+ * file `sigkill-<name>.json`) was killed after four batches or more, its fact keys dropped and the versions it
+ * cut noted; with FACT_REWRITE's `settings` for the whole of `work`, which gets the records and how many of
+ * them the killed load committed.
+ */
+async function withKilledBulkLoad(
+  dialect: (typeof DIALECTS)[number],
+  name: string,
+  seed: number,
+  settings: Partial<typeof FACT_REWRITE>,
+  work: (db: TestWarehouse, records: unknown[], committed: number) => Promise<void>,
+): Promise<void> {
+  const records = randomHistoryExports({ seed, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
+  const path = files.file(`sigkill-${name}.json`, JSON.stringify(records, null, 1));
+  const batch = 250;
+  await withFactRewrite(settings, () =>
+    withStalledSource(name, readFileSync(path), (source, _s3Endpoint, proxyEndpoint) =>
+      withDb(dialect, async (db) => {
+        await init(db, BOTH);
+        const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
+        assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
+        await work(db, records, committed);
+      }),
+    ),
+  );
+}
+
+/**
+ * MariaDB, after a command finished the moves a killed load left: the fact table written anew or not (by
+ * InnoDB's table id against `tableId` before), no version noted, no table of a rewrite left, and the oracle's
+ * warehouse for the records the killed load committed.
+ */
+async function assertMovesFinished(db: TestWarehouse, tableId: number, rewritten: boolean, records: unknown[], committed: number, what: string): Promise<void> {
+  // Moves in place and the keys built after (ALTER in place) keep InnoDB's table; only a new one has a new id.
+  if (rewritten) assert.notEqual(await innodbTableId(db, 'orders'), tableId, `${what}: the fact table was written anew`);
+  else assert.equal(await innodbTableId(db, 'orders'), tableId, `${what}: the fact table is the one the facts moved in`);
+  assert.equal(await notedVersions(db), 0, `${what}: the facts moved and the notes are gone`);
+  assert.deepEqual(await rewriteTables(db), [], `${what}: no table of a rewrite is left`);
+  assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), what);
+}
+
 /** Versions whose facts wait to move to the end of a load. */
 async function notedVersions(db: TestWarehouse): Promise<number> {
   const [c] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_customer_moved');
@@ -790,110 +832,67 @@ for (const dialect of DIALECTS) {
 
     if (dialect.name === 'mysql') {
       it('MariaDB: a rewrite of the fact table cut short (its new table half written, or the old one not yet dropped) is cleaned up and done again by the next init', async () => {
-        const records = randomHistoryExports({ seed: 92, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
-        const path = files.file('sigkill-rewrite.json', JSON.stringify(records, null, 1));
-        const body = readFileSync(path);
-        const batch = 250;
-        await withFactRewrite({ share: 0 }, () =>
-          withStalledSource('rewrite', body, (source, _s3Endpoint, proxyEndpoint) =>
-            withDb(dialect, async (db) => {
-              await init(db, BOTH);
-              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
-              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
-              // What a kill during the rewrite leaves: the new table, partly written, and the old one of an
-              // earlier rewrite that was swapped out but not yet dropped.
-              await db.query('CREATE TABLE etl_orders_rewrite LIKE orders');
-              await db.query("INSERT INTO etl_orders_rewrite SELECT * FROM orders LIMIT 10");
-              await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
-              const before = await innodbTableId(db, 'orders');
-              await init(db, BOTH);
-              // Moves in place and the keys built after (ALTER in place) keep InnoDB's table; only a new one has a new id.
-              assert.notEqual(await innodbTableId(db, 'orders'), before, 'init wrote the fact table anew');
-              assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
-              assert.deepEqual(await rewriteTables(db), [], 'the leftovers are gone');
-              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after SIGKILL, a cut rewrite and init');
-            }),
-          ),
-        );
+        await withKilledBulkLoad(dialect, 'rewrite', 92, { share: 0 }, async (db, records, committed) => {
+          // What a kill during the rewrite leaves: the new table, partly written, and the old one of an
+          // earlier rewrite that was swapped out but not yet dropped.
+          await db.query('CREATE TABLE etl_orders_rewrite LIKE orders');
+          await db.query("INSERT INTO etl_orders_rewrite SELECT * FROM orders LIMIT 10");
+          await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
+          const before = await innodbTableId(db, 'orders');
+          await init(db, BOTH);
+          await assertMovesFinished(db, before, true, records, committed, 'whole batches after SIGKILL, a cut rewrite and init');
+        });
       });
 
       // A reader whose death goes unnoticed leaves the rewrite waiting for rows forever: fail instead of hanging.
       it('MariaDB: the rewrite\'s read connection cut mid-stream: the rewrite is retried on fresh connections, and the facts are moved once', { timeout: 180_000 }, async () => {
-        const records = randomHistoryExports({ seed: 95, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
-        const path = files.file('sigkill-reader.json', JSON.stringify(records, null, 1));
-        const body = readFileSync(path);
-        const batch = 250;
-        await withFactRewrite({ share: 0 }, () =>
-          withStalledSource('reader', body, (source, _s3Endpoint, proxyEndpoint) =>
-            withDb(dialect, async (db) => {
-              await init(db, BOTH);
-              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
-              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
-              const tableId = await innodbTableId(db, 'orders');
-              // The first read of every fact (the rewrite's, on its second connection) loses its connection after
-              // 20,000 bytes of rows: the facts are about 60 bytes each, so after a few hundred of them.
-              const proxy = await startQueryCutProxy(db.url, /^SELECT order_id, line_no, .* FROM orders ORDER BY order_id, line_no$/s, 1, 20_000);
-              try {
-                const r = await runCli(['init', '--db', proxy.url]);
-                assert.equal(r.code, 0, r.stderr);
-                assert.ok(proxy.matches() >= 2, `the rewrite read the facts again after the cut (reads: ${proxy.matches()})`);
-              } finally {
-                await proxy.close();
-              }
-              assert.notEqual(await innodbTableId(db, 'orders'), tableId, 'the fact table was written anew');
-              assert.equal(await notedVersions(db), 0, 'the facts moved and the notes are gone');
-              assert.deepEqual(await rewriteTables(db), [], 'no table of the rewrite is left');
-              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'after the cut read');
-            }),
-          ),
-        );
+        await withKilledBulkLoad(dialect, 'reader', 95, { share: 0 }, async (db, records, committed) => {
+          const tableId = await innodbTableId(db, 'orders');
+          // The first read of every fact (the rewrite's, on its second connection) loses its connection after
+          // 20,000 bytes of rows: the facts are about 60 bytes each, so after a few hundred of them.
+          const proxy = await startQueryCutProxy(db.url, /^SELECT order_id, line_no, .* FROM orders ORDER BY order_id, line_no$/s, 1, 20_000);
+          try {
+            const r = await runCli(['init', '--db', proxy.url]);
+            assert.equal(r.code, 0, r.stderr);
+            assert.ok(proxy.matches() >= 2, `the rewrite read the facts again after the cut (reads: ${proxy.matches()})`);
+          } finally {
+            await proxy.close();
+          }
+          await assertMovesFinished(db, tableId, true, records, committed, 'after the cut read');
+        });
       });
 
       it('MariaDB: a query that holds the fact table past the wait keeps its rewrite from being swapped in: the facts move in place', async () => {
-        const records = randomHistoryExports({ seed: 93, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
-        const path = files.file('sigkill-swap.json', JSON.stringify(records, null, 1));
-        const body = readFileSync(path);
-        const batch = 250;
-        await withFactRewrite({ share: 0, swapWaitSeconds: 1 }, () =>
-          withStalledSource('swap', body, (source, _s3Endpoint, proxyEndpoint) =>
-            withDb(dialect, async (db) => {
-              await init(db, BOTH);
-              const committed = await killLoadMidRun(db, source, proxyEndpoint, batch, 4 * batch);
-              assert.ok((await notedVersions(db)) > 0, 'the killed load noted the versions whose facts move');
-              // An open transaction that has read the fact table holds its metadata lock until it ends: past the
-              // swap's wait, and the keys that init builds after the moves wait for it too, so it ends after 5 s.
-              const tableId = await innodbTableId(db, 'orders');
-              const reader = await adminConnection();
-              try {
-                await reader.query(`USE \`${db.mysql!.name}\``);
-                await reader.query('BEGIN');
-                await reader.query('SELECT COUNT(*) FROM orders');
-                const running = runCli(['init', '--db', db.url]);
-                // The reader ends once init has given up the swap and moved the facts in place: when the keys it
-                // builds after them wait for the reader's lock.
-                for (let i = 0; ; i++) {
-                  const waiting = await db.query<any>(
-                    "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
-                    [db.mysql!.name],
-                  );
-                  if (waiting.length > 0) break;
-                  assert.ok(i < 1200, 'init never came to build the keys');
-                  await new Promise((r) => setTimeout(r, 100));
-                }
-                await reader.query('COMMIT');
-                const r = await running;
-                assert.equal(r.code, 0, r.stderr);
-                assert.match(r.stderr, /the facts of changed versions move in place: a query held the fact table for more than 1s/);
-              } finally {
-                await reader.end();
-              }
-              assert.equal(await innodbTableId(db, 'orders'), tableId, 'the fact table is the one the facts moved in');
-              assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');
-              assert.deepEqual(await rewriteTables(db), [], 'the rewrite that was not swapped in is gone');
-              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'moved in place after a swap that waited too long');
-            }),
-          ),
-        );
+        await withKilledBulkLoad(dialect, 'swap', 93, { share: 0, swapWaitSeconds: 1 }, async (db, records, committed) => {
+          // An open transaction that has read the fact table holds its metadata lock until it ends: past the
+          // swap's wait, and the keys that init builds after the moves wait for it too, so it ends after 5 s.
+          const tableId = await innodbTableId(db, 'orders');
+          const reader = await adminConnection();
+          try {
+            await reader.query(`USE \`${db.mysql!.name}\``);
+            await reader.query('BEGIN');
+            await reader.query('SELECT COUNT(*) FROM orders');
+            const running = runCli(['init', '--db', db.url]);
+            // The reader ends once init has given up the swap and moved the facts in place: when the keys it
+            // builds after them wait for the reader's lock.
+            for (let i = 0; ; i++) {
+              const waiting = await db.query<any>(
+                "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
+                [db.mysql!.name],
+              );
+              if (waiting.length > 0) break;
+              assert.ok(i < 1200, 'init never came to build the keys');
+              await new Promise((r) => setTimeout(r, 100));
+            }
+            await reader.query('COMMIT');
+            const r = await running;
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stderr, /the facts of changed versions move in place: a query held the fact table for more than 1s/);
+          } finally {
+            await reader.end();
+          }
+          await assertMovesFinished(db, tableId, false, records, committed, 'moved in place after a swap that waited too long');
+        });
       });
     }
   });
