@@ -135,7 +135,7 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
     try {
       await conn.query(`USE ${ident(t.database)}`);
     } catch (err) {
-      if ((err as { errno?: number }).errno !== 1049) throw err; // ER_BAD_DB_ERROR
+      if (errnoOf(err) !== 1049) throw err; // ER_BAD_DB_ERROR
       if (access === 'read') throw new EtlError('E_DB', `database ${t.database} does not exist on ${t.host}:${t.port} (nothing has been loaded into ${t.display})`);
       await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE ${collation}`);
       await conn.query(`USE ${ident(t.database)}`);
@@ -188,6 +188,12 @@ const TRANSIENT_ERRNOS = new Set([1205, 1213, 1053, 1317, 1927, 2006, 2013, 1040
 // Refusals that another attempt will not change: wrong password (1045), no access to the database (1044),
 // auth plugin refusals (1698, 1251).
 const REFUSALS = new Set([1045, 1044, 1698, 1251]);
+
+/** The server's error number of a failure (mysql2's `errno`), or undefined. */
+export function errnoOf(err: unknown): number | undefined {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === 'number' ? errno : undefined;
+}
 
 export function isTransient(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; fatal?: boolean };

@@ -42,6 +42,9 @@ const PRODUCT_COLUMNS = `product_id VARCHAR(${K}) NOT NULL,
     price ${MONEY} NULL`;
 
 /** The engine's settings of a warehouse: its history mode (name 'history'). */
+/** A days table's primary key (dropped by a history warehouse's first load and added back: MysqlWarehouse). */
+export const daysPrimaryKey = (naturalKey: string): string => `PRIMARY KEY (${naturalKey}, day)`;
+
 export const settingsDdl = (c: ByteCollation): string =>
   `CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR(64) NOT NULL, value VARCHAR(255) NOT NULL, PRIMARY KEY (name)) ${tableOptions(c)}`;
 
@@ -75,7 +78,7 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
     `CREATE TABLE IF NOT EXISTS ${days} (
     ${nk} VARCHAR(${K}) NOT NULL,
     day DATE NOT NULL,
-    PRIMARY KEY (${nk}, day)
+    ${daysPrimaryKey(nk)}
   ) ${tableOptions(c)}`,
     // Versions whose facts wait to move (a bulk load moves them at its end: SqlWarehouse.moveDeferredFacts),
     // and, while they move, the interval each version covers now (none: it is gone).

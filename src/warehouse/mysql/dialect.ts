@@ -12,8 +12,8 @@ import { FactMoves } from '../moves.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
 import { BUILD_DAYS_KEYS_STEP, BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, type LoadIntent, type QuerySink } from '../types.ts';
-import { connect, isTransient, type Connection, type MysqlTarget } from './connection.ts';
-import { FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
+import { connect, errnoOf, isTransient, type Connection, type MysqlTarget } from './connection.ts';
+import { daysPrimaryKey, FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 
@@ -278,10 +278,11 @@ export class MysqlWarehouse extends SqlWarehouse {
   private async restoreDaysKeys(): Promise<void> {
     for (const { days, naturalKey: nk } of this.historySpecs) {
       if (await this.hasPrimaryKey(days)) continue;
+      const addKey = `ALTER TABLE ${days} ADD ${daysPrimaryKey(nk)}`;
       try {
-        await this.exec(`ALTER TABLE ${days} ADD PRIMARY KEY (${nk}, day)`);
+        await this.exec(addKey);
       } catch (err) {
-        if ((err as { errno?: number }).errno !== 1062) throw err; // ER_DUP_ENTRY
+        if (errnoOf(err) !== 1062) throw err; // ER_DUP_ENTRY
         const twice = await this.select(`SELECT ${nk} AS id, day FROM ${days} GROUP BY ${nk}, day HAVING COUNT(*) > 1`);
         this.note(`${days} held ${twice.length} day(s) of a key more than once; each is kept once`);
         // Without an index each DELETE reads the whole table: many pairs in each.
@@ -293,7 +294,7 @@ export class MysqlWarehouse extends SqlWarehouse {
             await this.exec(`INSERT INTO ${days} (${nk}, day) VALUES ${part.map(() => '(?, ?)').join(', ')}`, pairs);
           }
         });
-        await this.exec(`ALTER TABLE ${days} ADD PRIMARY KEY (${nk}, day)`);
+        await this.exec(addKey);
       }
     }
     this.daysKeysDropped = false;
@@ -393,7 +394,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     try {
       return await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`);
     } catch (err) {
-      if ((err as { errno?: number }).errno !== 1205) throw err; // ER_LOCK_WAIT_TIMEOUT
+      if (errnoOf(err) !== 1205) throw err; // ER_LOCK_WAIT_TIMEOUT
       this.movesInPlace(`a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
       return false;
     } finally {
@@ -413,7 +414,7 @@ export class MysqlWarehouse extends SqlWarehouse {
       await this.exec(sql);
       return true;
     } catch (err) {
-      if (!DENIED.has((err as { errno?: number }).errno ?? 0)) throw err;
+      if (!DENIED.has(errnoOf(err) ?? 0)) throw err;
       if (!this.rewriteDenied) this.movesInPlace(`${(err as Error).message} (writing the fact table anew takes CREATE, ALTER and DROP on ${this.target.database})`);
       this.rewriteDenied = true;
       return false;
@@ -550,7 +551,6 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
     return scanRows(this.c(), this.location, sql, params, onRow);
   }
-
 
   /**
    * Orders delivered again: their lines are upserted by primary key, then lines beyond each order's new count
