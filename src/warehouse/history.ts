@@ -118,13 +118,19 @@ export function versionAt(history: KeyHistory, day: number): HistoryVersion | un
   return at < 0 ? undefined : history.versions[at];
 }
 
-interface DayValue<R> {
+/** A run of days of equal attributes in a window of a key's history: a version after the batch. */
+interface Run<R> {
+  from: number;
   hash: number;
-  /** From an observation of this batch. */
+  sk: number;
+  /** The old version whose key it keeps. */
+  kept: HistoryVersion | null;
+  /** The first observation of the batch among its days, if any. */
   row: R | null;
-  /** Else: the old version the day belonged to. */
+  /** The old version its first day belonged to (0 for a day observed for the first time). */
   src: number;
-  old: boolean;
+  /** Old versions of the same attributes it shares observed days with, and how many. */
+  shared: Map<HistoryVersion, number> | null;
 }
 
 /**
@@ -186,20 +192,6 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
   // was before windows, which gives it versions that do.
   const holds = (k: number) => k === 0 || k === prior.length || (prior[k - 1]!.hash !== prior[k]!.hash && dayIndex(before.days, prior[k]!.from) >= 0);
   if (!windows.every(([ws, we]) => holds(ws) && holds(we))) windows.splice(0, windows.length, [0, prior.length]);
-  const value = (day: number): DayValue<R> => {
-    const o = batchDays.get(day);
-    const v = versionAt(before, day);
-    const seen = dayIndex(before.days, day) >= 0;
-    if (o) return { hash: o.hash, row: o.row, src: seen ? v!.sk : 0, old: seen };
-    return { hash: v!.hash, row: null, src: v!.sk, old: true };
-  };
-  interface Run {
-    from: number;
-    hash: number;
-    days: { day: number; value: DayValue<R> }[];
-    sk: number;
-    kept: HistoryVersion | null;
-  }
   const versions: HistoryVersion[] = [];
   const inserts: InsertedVersion<R>[] = [];
   const copies: CopiedVersion[] = [];
@@ -211,27 +203,41 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
     for (; kept < ws; kept++) versions.push(prior[kept]!);
     kept = we;
     const windowTo = we < prior.length ? prior[we]!.from : null;
-    const runs: Run[] = [];
-    for (let i = ws === 0 ? 0 : firstAtOrAfter(days, prior[ws]!.from); i < days.length; i++) {
+    // Each day's value: the batch's last observation of it, else the old version it belonged to (a day
+    // without one is an old day). Days ascend, so the old version in effect and the place among the old days
+    // only move forward: no search and no object per day (products seen daily have hundreds of days).
+    const runs: Run<R>[] = [];
+    const start = ws === 0 ? 0 : firstAtOrAfter(days, prior[ws]!.from);
+    let vi = start < days.length ? versionIndexAt(prior, days[start]!) : -1;
+    let bi = start < days.length ? firstAtOrAfter(before.days, days[start]!) : 0;
+    for (let i = start; i < days.length; i++) {
       const day = days[i]!;
       if (windowTo !== null && day >= windowTo) break;
-      const dv = value(day);
-      const last = runs[runs.length - 1];
-      if (last && last.hash === dv.hash) last.days.push({ day, value: dv });
-      else runs.push({ from: day, hash: dv.hash, days: [{ day, value: dv }], sk: 0, kept: null });
+      while (vi + 1 < prior.length && prior[vi + 1]!.from <= day) vi++;
+      while (bi < before.days.length && before.days[bi]! < day) bi++;
+      const seen = bi < before.days.length && before.days[bi] === day;
+      const v = prior[vi];
+      const o = batchDays.get(day);
+      const hash = o ? o.hash : v!.hash;
+      const row = o ? o.row : null;
+      let run = runs[runs.length - 1];
+      if (!run || run.hash !== hash) {
+        run = { from: day, hash, sk: 0, kept: null, row, src: seen ? v!.sk : 0, shared: null };
+        runs.push(run);
+      } else if (run.row === null) {
+        run.row = row;
+      }
+      if (seen && v!.hash === hash) {
+        run.shared ??= new Map();
+        run.shared.set(v!, (run.shared.get(v!) ?? 0) + 1);
+      }
     }
     // Keys: a run keeps the key of the old version with equal attributes it shares the most old days with, so
     // the fewest facts move (facts sit on observed days); ties go to the earlier run, then the earlier version.
     // Each old key is kept once.
-    const pairs: { run: Run; order: number; o: HistoryVersion; shared: number }[] = [];
+    const pairs: { run: Run<R>; order: number; o: HistoryVersion; shared: number }[] = [];
     runs.forEach((run, order) => {
-      const shared = new Map<HistoryVersion, number>();
-      for (const { day, value: dv } of run.days) {
-        if (!dv.old) continue;
-        const o = versionAt(before, day)!;
-        if (o.hash === run.hash) shared.set(o, (shared.get(o) ?? 0) + 1);
-      }
-      for (const [o, n] of shared) pairs.push({ run, order, o, shared: n });
+      if (run.shared) for (const [o, n] of run.shared) pairs.push({ run, order, o, shared: n });
     });
     pairs.sort((a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
     const claimed = new Set<number>();
@@ -251,9 +257,8 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
       }
       // A new version: its attributes from an observation of the batch if one of its days has one, else those
       // of the old version its days belonged to (kept by an earlier run: see above).
-      const observed = run.days.find((d) => d.value.row !== null);
-      if (observed) inserts.push({ sk: v.sk, from: v.from, to: v.to, row: observed.value.row! });
-      else copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.days[0]!.value.src });
+      if (run.row !== null) inserts.push({ sk: v.sk, from: v.from, to: v.to, row: run.row });
+      else copies.push({ sk: v.sk, from: v.from, to: v.to, src: run.src });
     });
     for (let k = ws; k < we; k++) {
       const o = prior[k]!;

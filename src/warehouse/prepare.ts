@@ -6,6 +6,7 @@
 import { EtlError } from '../errors.ts';
 import type { Batch, CustomerRow, HistoryMode, OrderRows, ProductRow, Rejection } from '../model.ts';
 import { CUSTOMERS, PRODUCTS, type DimensionSpec } from './dimensions.ts';
+import { KeyIndex } from './keys.ts';
 
 /** The last delivery of an order in the batch. */
 export type PreparedOrder = OrderRows;
@@ -99,7 +100,8 @@ export class DedupedRows {
 class Deduper<R> {
   readonly rows: R[] = [];
   readonly at: DedupedRows;
-  private readonly index = new Map<string, number>();
+  /** Key -> its number: integer keys found by their number, as in the dimension caches (keys.ts). */
+  private readonly index = new KeyIndex();
   private readonly positions: BatchRows;
   private readonly keys: Int32Array;
 
@@ -112,9 +114,9 @@ class Deduper<R> {
   /** The order's row `i`, of key `id`. */
   add(o: OrderRows, i: number, id: string, row: R): void {
     let k = this.index.get(id);
-    if (k === undefined) {
+    if (k < 0) {
       k = this.rows.length;
-      this.index.set(id, k);
+      this.index.add(id, k);
       this.rows.push(row);
     } else {
       this.rows[k] = row;

@@ -52,6 +52,8 @@ export interface DialectSql {
   updateBySk(spec: DimensionSpec<unknown>): string;
   /** A column as the exact text the transform produces (decimals with their scale), for hashing read rows. */
   text(column: string): string;
+  /** A DATE column as an integer: its days since 1970-01-01 (history.ts epochDay), NULL as NULL. */
+  epochDays(column: string): string;
   /** History: new versions copied from the versions named in the staging table (op 'c'). */
   copyVersions(spec: DimensionSpec<unknown>): string;
   /** History: kept versions' new intervals (op 'u'). */
@@ -231,7 +233,10 @@ export abstract class SqlWarehouse implements Warehouse {
    */
   protected abstract prepareReplace(lines: BulkRows, orders: ReplacedOrder[]): PreparedBulk[];
   protected abstract writeReplace(prepared: PreparedBulk[]): Promise<void>;
-  /** Read a result row by row without holding it whole (each row's values as the driver gives them). */
+  /**
+   * Read a result row by row without holding it whole (each row's values as the driver gives them). The row
+   * array may be reused for the next row: copy what outlives the call.
+   */
   protected abstract scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void>;
   /** Any query's result as column names and rows, whole. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
@@ -932,13 +937,14 @@ export abstract class SqlWarehouse implements Warehouse {
     if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk, attributes } = spec;
-    const text = (c: string) => this.sql.text(c);
-    await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table} ORDER BY ${nk}, valid_from`, [], (row) => {
+    const { text, epochDays } = this.sql;
+    await this.scan(`SELECT ${nk}, ${sk}, ${epochDays('valid_from')}, ${epochDays('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table} ORDER BY ${nk}, valid_from`, [], (row) => {
       store.learnVersion(String(row[0]), versionOf(row));
     });
     // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
-    // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect.
-    await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days} ORDER BY ${nk}, day`, [], (row) => store.learnDay(String(row[0]), epochDay(String(row[1]))));
+    // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect. Days come as numbers
+    // (epochDays): some million rows, each parsed from text before.
+    await this.scan(`SELECT ${nk}, ${epochDays('day')} FROM ${spec.days} ORDER BY ${nk}, day`, [], (row) => store.learnDay(String(row[0]), Number(row[1])));
     store.learned();
     store.complete = true;
   }
@@ -964,12 +970,12 @@ export abstract class SqlWarehouse implements Warehouse {
       if (!h) out.set(id, (h = { versions: [], days: [] }));
       return h;
     };
-    const text = (c: string) => this.sql.text(c);
-    await this.scan(`SELECT ${nk}, ${sk}, ${text('valid_from')}, ${text('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table}${where}`, params, (row) => {
+    const { text, epochDays } = this.sql;
+    await this.scan(`SELECT ${nk}, ${sk}, ${epochDays('valid_from')}, ${epochDays('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table}${where}`, params, (row) => {
       of(String(row[0])).versions.push(versionOf(row));
     });
-    await this.scan(`SELECT ${nk}, ${text('day')} FROM ${spec.days}${where}`, params, (row) => {
-      of(String(row[0])).days.push(epochDay(String(row[1])));
+    await this.scan(`SELECT ${nk}, ${epochDays('day')} FROM ${spec.days}${where}`, params, (row) => {
+      of(String(row[0])).days.push(Number(row[1]));
     });
     for (const h of out.values()) {
       h.versions.sort((a, b) => a.from - b.from);
@@ -1427,11 +1433,12 @@ function maxSkSetting(spec: DimensionSpec<unknown>): string {
 }
 
 /** A version as a history dimension's scan reads it: natural key, surrogate key, valid_from, valid_to, attributes. */
+/** A version read as (natural key, surrogate key, epochDays(valid_from), epochDays(valid_to), attributes as text...). */
 function versionOf(row: unknown[]): HistoryVersion {
   return {
     sk: Number(row[1]),
-    from: epochDay(String(row[2])),
-    to: row[3] === null || row[3] === undefined ? null : epochDay(String(row[3])),
+    from: Number(row[2]),
+    to: row[3] === null || row[3] === undefined ? null : Number(row[3]),
     hash: attributeHash(row.slice(4).map(textOrNull)),
   };
 }

@@ -24,6 +24,8 @@ const MYSQL_SQL: DialectSql = {
     `UPDATE ${table} d JOIN ${stage} s ON d.${sk} = s.${sk} SET ${attributes.map((a) => `d.${a} = s.${a}`).join(', ')}`,
   // mysql2 gives DECIMAL as its text (decimalNumbers: false), DATE as YYYY-MM-DD (dateStrings) and text as text.
   text: (column) => column,
+  // TO_DAYS('1970-01-01'); like Date.UTC, TO_DAYS counts in the proleptic Gregorian calendar (year 1000 on).
+  epochDays: (column) => `(TO_DAYS(${column}) - 719528)`,
   copyVersions: copyVersionsSql,
   updateVersions: ({ table, versionsStage: vs, surrogateKey: sk }) =>
     `UPDATE ${table} d JOIN ${vs} s ON d.${sk} = s.sk AND s.op = 'u' SET d.valid_from = s.valid_from, d.valid_to = s.valid_to, d.is_current = s.is_current`,
