@@ -710,6 +710,39 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    it('a killed increment into a warehouse that holds facts (DuckDB: checkpoints at 256 MB of WAL) leaves whole batches; re-run, the warehouse is a clean run\'s', async () => {
+      // Two files of random orders over the same 200 days: the second arrives late into the first's history.
+      const [base, increment] = randomHistoryExports({ seed: 78, orders: 4000, customers: 40, products: 30, days: 200, files: 2 }) as [unknown[], unknown[]];
+      const basePath = files.file(`killed-increment-base-${dialect.name}.json`, JSON.stringify(base, null, 1));
+      const incrementPath = files.file(`killed-increment-${dialect.name}.json`, JSON.stringify(increment, null, 1));
+      const batch = 250;
+      const clean = await withDb(dialect, async (db) => {
+        await init(db, BOTH);
+        await load(db, [basePath], { batch });
+        await load(db, [incrementPath], { batch });
+        return historySnapshot(db, BOTH);
+      });
+      assertEqualsOracle(clean, historyOracle([base, increment], BOTH), 'the clean run');
+
+      await withStalledSource(`killed-increment-${dialect.name}`, readFileSync(incrementPath), (source, s3Endpoint, proxyEndpoint) =>
+        withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, [basePath], { batch });
+          const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
+          assert.ok(committed > 0 && committed % batch === 0 && committed < increment.length, `killed after ${committed} records of the increment`);
+          // The next command replays what the killed load committed (DuckDB: its WAL) and finishes its moves.
+          await init(db, BOTH);
+          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment.slice(0, committed)], BOTH), 'the base and whole batches of the increment after SIGKILL');
+          const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3Endpoint, '--json']), 're-run');
+          assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
+          const got = await historySnapshot(db, BOTH);
+          assertEqualsOracle(got, historyOracle([base, increment], BOTH), 'after SIGKILL and re-run');
+          const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
+          assert.deepEqual(a, b, 'after SIGKILL and re-run: a clean run\'s tables, surrogate keys included');
+        }),
+      );
+    });
+
     it('a load that moves facts at its end (DuckDB; MariaDB: a bulk load) and fails on bad input after some batches still moves them before it exits', async () => {
       const records = randomHistoryExports({ seed: 92, orders: 3000, customers: 30, products: 20, days: 200, files: 1 })[0]!;
       const text = JSON.stringify(records, null, 1);

@@ -1,7 +1,7 @@
 /**
  * SIGKILL of a load in mid-run, shared by the fault tests of both dimension modes: the bin loads an S3 object
  * through a fault proxy that stalls the body part-way, so the load cannot finish whenever the kill comes, and
- * it is killed once it has committed something (what the ledger says on MySQL; on DuckDB, which holds its file
+ * it is killed once it has committed something (what the ledger says of the running load on MySQL; on DuckDB, which holds its file
  * locked, once the write-ahead log has stopped growing for 1.5 s: stalled at the proxy, nothing is left to
  * commit). Returns the records the ledger says were committed; the ledger must still say `running`.
  * On MySQL, `atLeast` waits for that many committed records first (the stall must come after them).
@@ -24,7 +24,7 @@ export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint
   let lastSize = -1;
   let stableSince = Date.now();
   const committedSomething = async () => {
-    if (db.dialect === 'mysql') return Number((await db.query<any>('SELECT records_committed AS n FROM etl_loads').catch(() => []))[0]?.n ?? 0) >= atLeast;
+    if (db.dialect === 'mysql') return Number((await db.query<any>("SELECT records_committed AS n FROM etl_loads WHERE status = 'running'").catch(() => []))[0]?.n ?? 0) >= atLeast;
     const size = existsSync(wal) ? statSync(wal).size : 0;
     if (size !== lastSize) [lastSize, stableSince] = [size, Date.now()];
     return size > 0 && Date.now() - stableSince > 1500;
@@ -32,7 +32,7 @@ export async function killLoadMidRun(db: TestWarehouse, source: string, endpoint
   for (let i = 0; i < 1200 && !(await committedSomething()); i++) await new Promise((r) => setTimeout(r, 25));
   child.kill('SIGKILL');
   await exited;
-  const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads');
+  const [ledger] = await db.query<any>('SELECT status, records_committed FROM etl_loads ORDER BY load_id DESC LIMIT 1');
   assert.equal(ledger?.status, 'running', 'the killed load never finished');
   return Number(ledger?.records_committed ?? 0);
 }

@@ -235,14 +235,18 @@ export class DuckdbWarehouse extends SqlWarehouse {
     // A load into a history warehouse that holds facts re-dates, splits and copies versions in every batch:
     // DuckDB's automatic checkpoint (at 16 MB of WAL, by the commit that passes it) then writes the dimension
     // tables again and again. Measured by hand (2026-11-30, the bench's increment of 200 k on a history
-    // warehouse of 1 M, runs taking turns): commit 7.4 to 8.5 s against 3.2 to 3.3 s with checkpoints at
+    // warehouse of 1 M, runs taking turns): commit 7.4 to 8.5 s against 3.2 to 4.1 s with checkpoints at
     // 1 GB, the load 36.7 and 31.5 s against 32.7 and 30.0 s, peak RSS alike (556/616 against 561/538 MB).
-    // Not for first loads (measured no faster, the peak RSS 5 to 15 MB higher) nor SCD1 loads (an SCD1
-    // increment was no faster, a first load 2 s faster but 50 MB over its budget): the default stays there.
-    // The setting is the instance's, which is this process's own; the checkpoint left over runs at close.
+    // That increment's WAL stays under 70 MB, so 256 MB is the same for it; and it bounds what a load killed
+    // meanwhile leaves to replay at the next open (a WAL of 257 MB, from a killed increment of 1 M orders:
+    // 13.6 s and 280 MB peak RSS for a read-only `query`) and the temp files DuckDB spills the unwritten rows
+    // to (500 MB beside that WAL). Not when the fact table is empty (a first load: measured no faster, its peak
+    // RSS 5 to 15 MB higher) nor for SCD1 warehouses (an SCD1 increment was no faster; a first load 2 s faster
+    // but 50 MB over its budget): the default stays there. The setting is this process's instance's only; the
+    // checkpoint left over runs at close.
     if (this.history.customers || this.history.products) {
       const [facts] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS held');
-      if (facts!.held === true) await this.exec("SET wal_autocheckpoint = '1GB'");
+      if (facts!.held === true) await this.exec("SET wal_autocheckpoint = '256MB'");
     }
     this.types.clear();
     const tables = ['customers', 'products', 'orders', 'stage_customers', 'stage_products', 'stage_order_ids'];
