@@ -129,8 +129,6 @@ interface Run<R> {
   row: R | null;
   /** The old version its first day belonged to (0 for a day observed for the first time). */
   src: number;
-  /** Old versions of the same attributes it shares observed days with, and how many. */
-  shared: Map<HistoryVersion, number> | null;
 }
 
 /**
@@ -151,21 +149,21 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
       return { history: old, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays: [last.day] };
     }
   }
-  // The batch's days of this key and their values after it (the last observation of a day wins it).
-  const batchDays = new Map<number, Observation<R>>();
-  for (const o of observations) batchDays.set(o.day, o);
+  // The batch's days of this key, ascending, and their values after it (the last observation of a day wins
+  // it): arrays, not a Map (this runs for every key a batch changes, most with a few observations).
+  const { days: batchDays, observed } = lastByDay(observations);
   const newDays: number[] = [];
   let inPlace = true;
-  for (const [day, o] of batchDays) {
+  for (let k = 0; k < batchDays.length; k++) {
+    const day = batchDays[k]!;
     if (dayIndex(before.days, day) < 0) newDays.push(day);
     // A day whose value stays that of its version (an old day seen again alike, or a new day inside a version
     // with the same attributes) changes no version; anything else does.
     if (inPlace) {
       const v = versionAt(before, day);
-      if (v === undefined || v.hash !== o.hash) inPlace = false;
+      if (v === undefined || v.hash !== observed[k]!.hash) inPlace = false;
     }
   }
-  newDays.sort((a, b) => a - b);
   const days = newDays.length === 0 ? before.days : mergeSorted(before.days, newDays);
   if (inPlace) return { history: { versions: before.versions, days }, inserts: [], copies: [], updates: [], deletes: [], repoints: [], newDays };
 
@@ -179,7 +177,7 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
   // work per key is its windows', not its whole history's (a product seen daily for years has hundreds of days).
   const prior = before.versions;
   const windows: [number, number][] = []; // [first, end) indexes into prior
-  for (const day of [...batchDays.keys()].sort((x, y) => x - y)) {
+  for (const day of batchDays) {
     const at = versionIndexAt(prior, day);
     const from = Math.max(0, at - 1);
     const end = Math.min(prior.length, at + 2);
@@ -207,9 +205,12 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
     // without one is an old day). Days ascend, so the old version in effect and the place among the old days
     // only move forward: no search and no object per day (products seen daily have hundreds of days).
     const runs: Run<R>[] = [];
+    // Which old versions each run shares observed days with, and how many: its key is chosen from them below.
+    const pairs: { run: Run<R>; order: number; o: HistoryVersion; shared: number }[] = [];
     const start = ws === 0 ? 0 : firstAtOrAfter(days, prior[ws]!.from);
     let vi = start < days.length ? versionIndexAt(prior, days[start]!) : -1;
     let bi = start < days.length ? firstAtOrAfter(before.days, days[start]!) : 0;
+    let ki = start < days.length ? firstAtOrAfter(batchDays, days[start]!) : 0;
     for (let i = start; i < days.length; i++) {
       const day = days[i]!;
       if (windowTo !== null && day >= windowTo) break;
@@ -217,29 +218,29 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
       while (bi < before.days.length && before.days[bi]! < day) bi++;
       const seen = bi < before.days.length && before.days[bi] === day;
       const v = prior[vi];
-      const o = batchDays.get(day);
+      while (ki < batchDays.length && batchDays[ki]! < day) ki++;
+      const o = ki < batchDays.length && batchDays[ki] === day ? observed[ki] : undefined;
       const hash = o ? o.hash : v!.hash;
       const row = o ? o.row : null;
       let run = runs[runs.length - 1];
       if (!run || run.hash !== hash) {
-        run = { from: day, hash, sk: 0, kept: null, row, src: seen ? v!.sk : 0, shared: null };
+        run = { from: day, hash, sk: 0, kept: null, row, src: seen ? v!.sk : 0 };
         runs.push(run);
       } else if (run.row === null) {
         run.row = row;
       }
+      // An old day of the run's attributes: the run shares it with the old version it belonged to. That version
+      // only moves forward with the days: it is the last pair's, or a new pair (in run order, then version order).
       if (seen && v!.hash === hash) {
-        run.shared ??= new Map();
-        run.shared.set(v!, (run.shared.get(v!) ?? 0) + 1);
+        const p = pairs[pairs.length - 1];
+        if (p !== undefined && p.run === run && p.o === v) p.shared++;
+        else pairs.push({ run, order: runs.length - 1, o: v!, shared: 1 });
       }
     }
     // Keys: a run keeps the key of the old version with equal attributes it shares the most old days with, so
     // the fewest facts move (facts sit on observed days); ties go to the earlier run, then the earlier version.
     // Each old key is kept once.
-    const pairs: { run: Run<R>; order: number; o: HistoryVersion; shared: number }[] = [];
-    runs.forEach((run, order) => {
-      if (run.shared) for (const [o, n] of run.shared) pairs.push({ run, order, o, shared: n });
-    });
-    pairs.sort((a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
+    stableSort(pairs, (a, b) => b.shared - a.shared || a.order - b.order || a.o.from - b.o.from);
     const claimed = new Set<number>();
     for (const { run, o } of pairs) {
       if (run.kept !== null || claimed.has(o.sk)) continue;
@@ -277,6 +278,37 @@ export function placeObservations<R>(old: KeyHistory | undefined, observations: 
   }
   for (; kept < prior.length; kept++) versions.push(prior[kept]!);
   return { history: { versions, days }, inserts, copies, updates, deletes, repoints, newDays };
+}
+
+/** The observations' days, ascending, each with its last observation in load order. */
+function lastByDay<R>(observations: readonly Observation<R>[]): { days: number[]; observed: Observation<R>[] } {
+  if (observations.length === 1) return { days: [observations[0]!.day], observed: [observations[0]!] };
+  // A stable sort keeps load order within a day: the last of each run of a day is its last observation.
+  const sorted = stableSort(observations.slice(), (a, b) => a.day - b.day);
+  const days: number[] = [];
+  const observed: Observation<R>[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const o = sorted[i]!;
+    if (i + 1 < sorted.length && sorted[i + 1]!.day === o.day) continue;
+    days.push(o.day);
+    observed.push(o);
+  }
+  return { days, observed };
+}
+
+/**
+ * `a` sorted in place, stably, by `compare`: short arrays (most here: a key's observations in one batch, the
+ * pairs of a window) by insertion, which allocates nothing; Array.prototype.sort copies even those.
+ */
+function stableSort<T>(a: T[], compare: (x: T, y: T) => number): T[] {
+  if (a.length > 16) return a.sort(compare);
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    for (; j >= 0 && compare(a[j]!, x) > 0; j--) a[j + 1] = a[j]!;
+    a[j + 1] = x;
+  }
+  return a;
 }
 
 /** Where in `versions` (by valid_from) the version in effect on `day` is, or -1 before the first one. */
@@ -441,7 +473,10 @@ export class HistoryStore {
       versions[i] = { from: this.vFrom[vs + i]!, to: to === NO_END ? null : to, sk: this.vSk[vs + i]!, hash: this.vHash[vs + i]! };
     }
     const [ds, dn] = [this.slotD[3 * slot]!, this.slotD[3 * slot + 1]!];
-    return { versions, days: Array.from(this.dPool.subarray(ds, ds + dn)) };
+    // Copied by hand: Array.from of a typed array goes through its iterator, an object per day.
+    const days: number[] = [];
+    for (let i = ds; i < ds + dn; i++) days.push(this.dPool[i]!);
+    return { versions, days };
   }
 
   /** Where in the versions' pool the slot's version in effect on `day` is, or -1 before its first one. */
