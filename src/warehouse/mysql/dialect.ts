@@ -16,6 +16,7 @@ import { connect, errnoOf, isTransient, type Connection, type MysqlTarget } from
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
+import { TsvWriter } from './tsv.ts';
 
 const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
@@ -605,13 +606,9 @@ export class MysqlWarehouse extends SqlWarehouse {
     const bulk: MysqlBulk = { table, count: rows.count, columns, pieces: null, statements: null };
     if (rows.count === 0) return bulk;
     if (kind !== 'rejects' && this.loadDataLocal) {
-      let text = '';
-      rows.each((r) => {
-        let line = tsv(r[0]!);
-        for (let i = 1; i < r.length; i++) line += '\t' + tsv(r[i]!);
-        text += line + '\n';
-      });
-      const data = Buffer.from(text, 'utf8');
+      const writer = new TsvWriter(rows.count * 16 * columns.length);
+      rows.each((r) => writer.row(r));
+      const data = writer.bytes();
       // mysql2 sends each chunk of the stream as one packet: keep them under max_allowed_packet.
       const piece = Math.min(1024 * 1024, this.caps.maxStatementBytes);
       bulk.pieces = [];
@@ -711,13 +708,3 @@ interface MysqlBulk extends PreparedBulk {
   statements: string[] | null;
 }
 
-const TSV_SPECIAL = /[\\\t\n\r\0]/;
-const TSV_ALL = /[\\\t\n\r\0]/g;
-const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
-
-/** LOAD DATA's default text format: tab-separated, backslash escapes, \N for NULL. */
-function tsv(v: BulkValue): string {
-  if (v === null) return '\\N';
-  if (typeof v === 'number') return String(v);
-  return TSV_SPECIAL.test(v) ? v.replace(TSV_ALL, (c) => TSV_ESCAPES[c]!) : v;
-}
