@@ -82,7 +82,8 @@ function naturalKey(v: unknown, field: string): string {
   } else if (typeof v === 'number') {
     // Beyond 2^53 JSON.parse has already rounded the id: refuse rather than load a different key.
     if (!Number.isSafeInteger(v)) throw new Invalid(`${field}: ${v} is not an integer id that can be read exactly (export large ids as strings)`);
-    s = String(v);
+    // At most 17 ASCII characters: nothing for checkText to find.
+    return String(v);
   } else {
     throw new Invalid(`${field}: expected a string or an integer, got ${typeName(v)}`);
   }

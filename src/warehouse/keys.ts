@@ -58,13 +58,22 @@ export function hashOf3(a: string | null, b: string | null, c: string | null, co
  */
 export class KeyIndex {
   /** Slot of each key, or -1: a power of two of entries, at most 70% full. */
-  private index = new Int32Array(1024).fill(-1);
-  private mask = 1023;
+  private index: Int32Array;
+  private mask: number;
   /** The key in each slot, `undefined` for a free one. */
   private readonly keys: (string | undefined)[] = [];
   /** The key in each slot as its integer (integerKey), or -1. */
-  private numbers = new Int32Array(1024);
+  private numbers: Int32Array;
   size = 0;
+
+  /** `expected`: how many keys it will likely hold (it grows past that as needed). */
+  constructor(expected = 0) {
+    let length = 1024;
+    while (length * 7 < expected * 10) length *= 2;
+    this.index = new Int32Array(length).fill(-1);
+    this.mask = length - 1;
+    this.numbers = new Int32Array(Math.max(1024, expected));
+  }
 
   get(key: string): number {
     const index = this.index;

@@ -101,7 +101,7 @@ class Deduper<R> {
   readonly rows: R[] = [];
   readonly at: DedupedRows;
   /** Key -> its number: integer keys found by their number, as in the dimension caches (keys.ts). */
-  private readonly index = new KeyIndex();
+  private readonly index: KeyIndex;
   private readonly positions: BatchRows;
   private readonly keys: Int32Array;
 
@@ -109,6 +109,8 @@ class Deduper<R> {
     this.positions = new BatchRows(batch, rowCount);
     this.keys = new Int32Array(this.positions.count);
     this.at = new DedupedRows(this.positions, this.keys);
+    // Sized for every row a distinct key: no growing on the way (a batch's products are some 25,000 rows).
+    this.index = new KeyIndex(this.positions.count);
   }
 
   /** The order's row `i`, of key `id`. */
