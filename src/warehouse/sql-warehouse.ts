@@ -437,6 +437,12 @@ export abstract class SqlWarehouse implements Warehouse {
     return pending;
   }
 
+  /** Whether `table` holds a row (EXISTS: MySQL answers 0 or 1, DuckDB a boolean). */
+  protected async hasRows(table: string): Promise<boolean> {
+    const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${table}) AS held`);
+    return Number(row!.held) !== 0;
+  }
+
   /** Before history is read by natural key (a store that no longer holds every key): the dialect's indexes for it. */
   protected async beforeHistoryLookups(): Promise<void> {}
 
@@ -468,8 +474,7 @@ export abstract class SqlWarehouse implements Warehouse {
   protected async moveDeferredFacts(): Promise<void> {
     for (const spec of this.historySpecs) {
       await this.withRetry(`move the facts of the changed versions of ${spec.table}`, async () => {
-        const [pending] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${spec.moved}) AS n`);
-        if (Number(pending!.n) === 0) return;
+        if (!(await this.hasRows(spec.moved))) return;
         await this.timed(DEFERRED_MOVES_STEP, () =>
           this.timed(`${DEFERRED_MOVES_STEP}: ${spec.table}`, () =>
             this.inTransaction(async () => {
@@ -1432,7 +1437,6 @@ function maxSkSetting(spec: DimensionSpec<unknown>): string {
   return `${spec.table}.max_sk`;
 }
 
-/** A version as a history dimension's scan reads it: natural key, surrogate key, valid_from, valid_to, attributes. */
 /** A version read as (natural key, surrogate key, epochDays(valid_from), epochDays(valid_to), attributes as text...). */
 function versionOf(row: unknown[]): HistoryVersion {
   return {

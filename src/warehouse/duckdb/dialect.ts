@@ -244,10 +244,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
     // RSS 5 to 15 MB higher) nor for SCD1 warehouses (an SCD1 increment was no faster; a first load 2 s faster
     // but 50 MB over its budget): the default stays there. The setting is this process's instance's only; the
     // checkpoint left over runs at close.
-    if (this.history.customers || this.history.products) {
-      const [facts] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS held');
-      if (facts!.held === true) await this.exec("SET wal_autocheckpoint = '256MB'");
-    }
+    if ((this.history.customers || this.history.products) && (await this.hasRows('orders'))) await this.exec("SET wal_autocheckpoint = '256MB'");
     this.types.clear();
     const tables = ['customers', 'products', 'orders', 'stage_customers', 'stage_products', 'stage_order_ids'];
     for (const d of ['customer', 'product']) tables.push(`stage_${d}_versions`, `stage_${d}_moved`);

@@ -41,10 +41,10 @@ const PRODUCT_COLUMNS = `product_id VARCHAR(${K}) NOT NULL,
     category VARCHAR(${T}) NULL,
     price ${MONEY} NULL`;
 
-/** The engine's settings of a warehouse: its history mode (name 'history'). */
 /** A days table's primary key (dropped by a history warehouse's first load and added back: MysqlWarehouse). */
 export const daysPrimaryKey = (naturalKey: string): string => `PRIMARY KEY (${naturalKey}, day)`;
 
+/** The engine's settings of a warehouse: its history mode (name 'history'). */
 export const settingsDdl = (c: ByteCollation): string =>
   `CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR(64) NOT NULL, value VARCHAR(255) NOT NULL, PRIMARY KEY (name)) ${tableOptions(c)}`;
 

@@ -229,8 +229,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     this.deferFactMoves = false;
     await this.withRetry('prepare the fact table for a bulk load', async () => {
-      const [row] = await this.select('SELECT EXISTS (SELECT 1 FROM orders) AS has_rows');
-      if (Number(row!.has_rows) !== 0) {
+      if (await this.hasRows('orders')) {
         if (intent.keepFactKeys) return;
         const [stats] = await this.select("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'");
         if ((await this.pendingBytes(intent)) / BYTES_PER_LINE_AT_LEAST < Number(stats?.n ?? 0) / 10) return;
@@ -256,8 +255,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    */
   private async dropEmptyDaysKeys(): Promise<void> {
     for (const { days } of this.historySpecs) {
-      const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${days}) AS has_rows`);
-      if (Number(row!.has_rows) !== 0) continue;
+      if (await this.hasRows(days)) continue;
       // Already without it: dropped by this load's first try (retried), or by a killed one.
       if (await this.hasPrimaryKey(days)) await this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`);
       this.daysKeysDropped = true;
