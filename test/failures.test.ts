@@ -432,6 +432,42 @@ describe('smaller hazards of the same family', () => {
     }
   });
 
+  it('stream-json says where it found a syntax error: the bytes, and the record as far as it is known', async () => {
+    const parse = async (text: string, format: 'json' | 'ndjson' = 'json'): Promise<EtlError> => {
+      const stage = parseStage('stream-json', { format, source: 'bad.json', maxRecordBytes: 1 << 20 });
+      let caught: unknown = null;
+      await pipeline(Readable.from([Buffer.from(text)]), stage, new Writable({ objectMode: true, write: (_r, _e, cb) => cb() })).catch((e: unknown) => {
+        caught = e;
+      });
+      assert.ok(caught instanceof EtlError, `${text.slice(0, 40)}: fails with an EtlError`);
+      return caught;
+    };
+    // Found at the end of the input: the record still open, or the next one between records.
+    const openText = '[{"order_id": 1},\n{"order_id": 2, "x": tru}]';
+    const open = await parse(openText);
+    assert.equal(open.code, 'E_PARSE');
+    assert.equal(open.context.recordIndex, 1);
+    assert.ok(open.message.startsWith(`bad.json: record 1: invalid JSON (stream-json) found at the end of the input (byte ${openText.length}): `), open.message);
+    const truncated = await parse('[{"order_id": 1}, {"order_id": 2}');
+    assert.equal(truncated.context.recordIndex, 2);
+    // Found inside a slice of 64 KiB: its bytes, and the record the slice began in as the first possible one.
+    const records = Array.from({ length: 400 }, (_, i) => JSON.stringify({ order_id: i, pad: 'x'.repeat(300) }));
+    records[300] = records[300]!.replace('"pad"', '"pad" 1');
+    const mid = await parse(`[${records.join(',\n')}]`);
+    assert.equal(mid.context.recordIndex, undefined, 'not known exactly');
+    const m = /found in bytes (\d+) to (\d+), in record (\d+) or a later one: /.exec(mid.message);
+    assert.ok(m, mid.message);
+    const at = Buffer.byteLength(`[${records.slice(0, 300).join(',\n')},\n`) + records[300]!.indexOf(' 1');
+    assert.ok(Number(m[1]) <= at && at < Number(m[2]) && Number(m[2]) - Number(m[1]) <= 65536, `${at} in ${m[1]} to ${m[2]}`);
+    assert.ok(Number(m[3]) <= 300 && Number(m[3]) > 100, `record ${m[3]}`);
+    // Before any record: no record named.
+    const before = await parse('x[{"order_id": 1}]');
+    assert.doesNotMatch(before.message, /record/);
+    assert.match(before.message, /found in bytes 0 to 18: /);
+    const ndjson = await parse('{"order_id": 1}\n{"order_id": 2', 'ndjson');
+    assert.equal(ndjson.context.recordIndex, 1);
+  });
+
   it('tears down the gunzip with the decode stage', async () => {
     const decode = new DecodeStream('x.json.gz', { maxRatio: 1000, maxBytes: 1 << 30 });
     const half = gz().subarray(0, 100_000);

@@ -93,6 +93,11 @@ for (const { name: dialect } of DIALECTS) describe(`faults and bad input (${dial
       const strict = await runCli(['load', file, '--db', db.url, '--force', '--max-rejects', '3']);
       assert.equal(strict.code, 1);
       assert.match(strict.stderr, /more than --max-rejects \(3\)/);
+      // The limit is per source: two sources of 8 rejects each, under a limit of 10, load.
+      const copy = files.file('planted-copy.json', JSON.stringify(records, null, 1));
+      const two = await runCli(['load', file, copy, '--db', db.url, '--force', '--max-rejects', '10', '--json']);
+      assert.equal(two.code, 0, two.stderr);
+      assert.equal(JSON.parse(two.stdout).rejected, bad.length * 2);
     });
   });
 

@@ -877,6 +877,34 @@ for (const dialect of DIALECTS) {
         });
       });
 
+      it('MariaDB: a rewrite killed after its swap, before its notes were deleted, is finished by the next init without moving a fact twice', async () => {
+        await withKilledBulkLoad(dialect, 'swapped', 96, { share: 0 }, async (db, records, committed) => {
+          // The state a kill right after the RENAME leaves: the facts written anew (in a table without the
+          // keys the bulk load dropped), the notes still there, the old fact table not yet dropped. Made from
+          // a finished rewrite with the notes and the old table put back and the keys dropped again.
+          const notes = { customer: await db.query<any>('SELECT * FROM etl_customer_moved'), product: await db.query<any>('SELECT * FROM etl_product_moved') };
+          await init(db, BOTH);
+          const moved = await historySnapshot(db, BOTH);
+          for (const [dim, rows] of Object.entries(notes)) {
+            for (const row of rows) {
+              const cols = Object.keys(row);
+              await db.query(`INSERT INTO etl_${dim}_moved (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, cols.map((c) => row[c]));
+            }
+          }
+          assert.ok((await notedVersions(db)) > 0, 'the notes are back');
+          await db.query('CREATE TABLE etl_orders_replaced LIKE orders');
+          await db.query('ALTER TABLE orders DROP FOREIGN KEY fk_orders_product, DROP FOREIGN KEY fk_orders_customer');
+          await db.query('ALTER TABLE orders DROP KEY ix_orders_product_sk, DROP KEY ix_orders_customer_sk');
+          const [sum] = await db.query<any>('CHECKSUM TABLE orders');
+          const tableId = await innodbTableId(db, 'orders');
+          await init(db, BOTH);
+          await assertMovesFinished(db, tableId, true, records, committed, 'after a kill between the swap and the notes');
+          const [again] = await db.query<any>('CHECKSUM TABLE orders');
+          assert.equal(String(again.Checksum), String(sum.Checksum), 'the facts moved again are the facts as they were');
+          assert.deepEqual(await historySnapshot(db, BOTH), moved);
+        });
+      });
+
       // A reader whose death goes unnoticed leaves the rewrite waiting for rows forever: fail instead of hanging.
       it('MariaDB: the rewrite\'s read connection cut mid-stream: the rewrite is retried on fresh connections, and the facts are moved once', { timeout: 180_000 }, async () => {
         await withKilledBulkLoad(dialect, 'reader', 95, { share: 0 }, async (db, records, committed) => {

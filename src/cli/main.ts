@@ -65,7 +65,7 @@ const LOAD_FLAGS: Record<string, Options> = {
   'keep-fact-keys': flag(
     'MySQL: keep the fact table\'s secondary indexes and foreign keys during a load into a filled warehouse, however large (by default a load of about a tenth of the table or more builds them after, which is much faster, while queries during the load run without them)',
   ),
-  'max-rejects': valued('Fail the load when more records than this are invalid', { defaultDescription: String(DEFAULTS.maxRejects) }),
+  'max-rejects': valued('Fail the load when more records than this in one source are invalid', { defaultDescription: String(DEFAULTS.maxRejects) }),
   'max-record-bytes': valued('Fail on a single record larger than this', { defaultDescription: String(DEFAULTS.maxRecordBytes) }),
   'max-inflate-ratio': valued('Fail when gzip expands more than this ratio', { defaultDescription: String(DEFAULTS.maxInflateRatio) }),
   'max-inflated-bytes': valued('Fail when one gzip source expands beyond this many bytes', { defaultDescription: String(DEFAULTS.maxInflatedBytes) }),

@@ -41,7 +41,15 @@ export class StreamJsonParseStream extends Transform {
   private assemble: Step | null = null;
   private readonly guard: RecordSizeGuard;
   private started = false;
+  /** Bytes fed to the tokenizer so far, and where the slice being fed began: a syntax error lies in between. */
   private bytes = 0;
+  private sliceStart = 0;
+  /**
+   * The record the input was in when the slice being fed began (RecordSizeGuard.recordAt), or null; -1 at
+   * the end of the input. The tokenizer throws away the tokens of a call that fails, so an error found
+   * inside a slice lies in that record or a later one of the slice.
+   */
+  private recordAtSliceStart: number | null = null;
   /** Milliseconds spent parsing (for the summary's stage breakdown). */
   busyMs = 0;
 
@@ -76,6 +84,9 @@ export class StreamJsonParseStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     const out: RawRecord[] = [];
+    // Whatever fails now fails at the end of the input, where the tokenizer holds at most the last token.
+    this.sliceStart = this.bytes;
+    this.recordAtSliceStart = -1;
     try {
       this.collect(this.tokenize(this.decoder.decode()), out);
       this.collect(this.tokenize(none), out);
@@ -90,6 +101,8 @@ export class StreamJsonParseStream extends Transform {
   }
 
   private feed(bytes: Buffer, out: RawRecord[]): void {
+    this.sliceStart = this.bytes;
+    this.recordAtSliceStart = this.assemble ? this.guard.recordAt() : null;
     let text = this.decoder.decode(bytes, { stream: true });
     this.bytes += bytes.length;
     if (!this.started && text.length > 0) {
@@ -156,7 +169,14 @@ export class StreamJsonParseStream extends Transform {
     if (err instanceof EtlError) return err;
     const e = err as Error;
     const code = e instanceof TypeError && /encoded data was not valid/i.test(e.message) ? 'E_ENCODING' : 'E_PARSE';
-    return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) within the first ${this.bytes} bytes: ${e.message}`, { source: this.source }, { cause: err });
+    // The tokenizer reports no position: the error was found in the slice being fed (at most SLICE bytes),
+    // or at the end of the input, where the record is the one still open (or the next, between records).
+    const atEnd = this.recordAtSliceStart === -1;
+    const recordIndex = atEnd && this.assemble ? this.guard.recordAt() : null;
+    const from = this.recordAtSliceStart !== null && !atEnd ? `, in record ${this.recordAtSliceStart} or a later one` : '';
+    const where = atEnd ? `at the end of the input (byte ${this.bytes})` : `in bytes ${this.sliceStart} to ${this.bytes}${from}`;
+    const context = recordIndex === null ? { source: this.source } : { source: this.source, recordIndex };
+    return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) found ${where}: ${e.message}`, context, { cause: err });
   }
 }
 
@@ -222,6 +242,14 @@ class RecordSizeGuard {
 
   /** Records assembled so far. */
   recordsDone = 0;
+
+  /**
+   * The index of the record the input is in: the one open, or the next one between records; null outside
+   * the records (before a top-level array opens or after it closes).
+   */
+  recordAt(): number | null {
+    return this.open || this.depth >= this.recordDepth ? this.index : null;
+  }
 
   recordDone(index: number): void {
     this.recordsDone++;

@@ -200,9 +200,12 @@ function checkDate(v: string, field: string): string {
     throw new Invalid(`${field}: ${JSON.stringify(v)} is not a calendar date`);
   }
   if (v.length > 10) {
-    // A time of day in range (a leap second allowed), and a time zone offset of at most 18 hours.
+    // A time of day in range (a leap second only in a minute's last second, :59:60, at whatever local hour
+    // its offset gives), and a time zone offset of at most 18 hours (ISO 8601's and java.time's range).
     const t = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))?$/.exec(v);
-    if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3] ?? 0) > 60 || Number(t[4] ?? 0) > 18 || Number(t[5] ?? 0) > 59) {
+    const seconds = Number(t?.[3] ?? 0);
+    const offset = Number(t?.[4] ?? 0) * 60 + Number(t?.[5] ?? 0);
+    if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || seconds > 60 || (seconds === 60 && t[2] !== '59') || Number(t[5] ?? 0) > 59 || offset > 18 * 60) {
       throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD) or ISO timestamp`);
     }
   }

@@ -79,12 +79,12 @@ describe('splitOrder', () => {
     const o = good();
     o.order_date = '2024-03-01T23:30:00-05:00';
     assert.equal((splitOrder(o, 0, 0, '') as OrderRows).orderDate, '2024-03-01');
-    for (const ok of ['2024-03-01T00:00', '2024-03-01 23:59:59.999Z', '2024-06-30T23:59:60Z', '2024-03-01T12:00:00+1400']) {
+    for (const ok of ['2024-03-01T00:00', '2024-03-01 23:59:59.999Z', '2024-06-30T23:59:60Z', '2024-07-01T08:59:60+09:00', '2024-03-01T12:00:00+1400', '2024-03-01T12:00-18:00']) {
       o.order_date = ok;
       assert.equal(splitOrder(o, 0, 0, '').kind, 'order', ok);
     }
     // The time part is checked too: a timestamp that is not one is not taken for its date.
-    for (const bad of ['2024-03-01T25:99:99', '2024-03-01T24:00', '2024-03-01T12:60', '2024-03-01T12:00:61', '2024-03-01T12:00+19:00', '2024-03-01T1:00']) {
+    for (const bad of ['2024-03-01T25:99:99', '2024-03-01T24:00', '2024-03-01T12:60', '2024-03-01T12:00:61', '2024-03-01T12:00+19:00', '2024-03-01T12:00+18:01', '2024-03-01T12:00-18:59', '2024-03-01T12:30:60Z', '2024-03-01T12:00+05:60', '2024-03-01T1:00']) {
       o.order_date = bad;
       const r = splitOrder(o, 0, 0, '');
       assert.equal(r.kind, 'reject', bad);
