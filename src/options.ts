@@ -100,6 +100,11 @@ export function parseHistory(v: unknown): HistoryMode | undefined {
   return { customers: words.includes('customers'), products: words.includes('products') };
 }
 
+/** --lock-timeout, for load and init. */
+export function lockTimeout(v: unknown): number {
+  return integer('--lock-timeout', v ?? DEFAULTS.lockTimeout, 0, 86400);
+}
+
 export function loadId(v: unknown): number {
   return integer('--load', v, 1, Number.MAX_SAFE_INTEGER);
 }
@@ -146,7 +151,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     maxRecordBytes: integer('--max-record-bytes', raw.maxRecordBytes ?? DEFAULTS.maxRecordBytes, 1024, 1024 ** 3),
     maxInflateRatio: positive('--max-inflate-ratio', raw.maxInflateRatio ?? DEFAULTS.maxInflateRatio, 1e6),
     maxInflatedBytes: integer('--max-inflated-bytes', raw.maxInflatedBytes ?? DEFAULTS.maxInflatedBytes, 1, Number.MAX_SAFE_INTEGER),
-    lockTimeout: integer('--lock-timeout', raw.lockTimeout ?? DEFAULTS.lockTimeout, 0, 86400),
+    lockTimeout: lockTimeout(raw.lockTimeout),
     retries: integer('--retries', raw.retries ?? DEFAULTS.retries, 0, 100),
     json: Boolean(raw.json),
     progress: raw.progress === undefined ? true : Boolean(raw.progress),

@@ -24,6 +24,7 @@ import { DecodeStream } from '../src/sources/decode.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import type { Source } from '../src/sources/types.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
+import { FACT_DDL } from '../src/warehouse/mysql/dialect.ts';
 import { adminConnection } from './helpers/mysql.ts';
 import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
 import { BIN, ROOT, runCli, tempDir } from './helpers/run.ts';
@@ -484,6 +485,49 @@ describe('smaller hazards of the same family', () => {
     const r = await runBinTimed(['load', prior, '--db', 'duckdb:/nonexistent/never.duckdb', '--max-heap-mb', '10'], {}, 30_000);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--max-heap-mb: "10" is not allowed; expected an integer from 64/);
+  });
+
+  it('MariaDB: a query that holds the fact table: a bulk load keeps the keys it cannot drop, and building them waits at most --lock-timeout', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const reader = await adminConnection();
+    const saved = { ...FACT_DDL };
+    Object.assign(FACT_DDL, { dropKeysWaitSeconds: 1, buildKeysNoteSeconds: 1 });
+    const keys = async () => (await db.query<any>("SELECT DISTINCT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' ORDER BY 1")).map((r) => String(r.k));
+    const hold = async () => {
+      await reader.query('BEGIN');
+      await reader.query('SELECT COUNT(*) FROM orders');
+    };
+    try {
+      assert.equal((await runCli(['init', '--db', db.url])).code, 0);
+      const all = await keys();
+      await reader.query(`USE \`${db.mysql!.name}\``);
+      // A first load under an open transaction that read the fact table: it cannot drop the keys; it loads with them.
+      await hold();
+      const first = await runCli(['load', prior, '--db', db.url]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /a query or open transaction held the fact table for more than 1s: this load keeps its keys and maintains them row by row \(slower\)/);
+      assert.deepEqual(await keys(), all);
+      await reader.query('COMMIT');
+      // Keys left missing (by a load killed before its end), and the table held: init waits --lock-timeout, then
+      // fails naming what is not built; once the query has ended, init builds them.
+      await db.query('ALTER TABLE orders DROP FOREIGN KEY fk_orders_product, DROP FOREIGN KEY fk_orders_customer');
+      await db.query('ALTER TABLE orders DROP KEY ix_orders_product_sk, DROP KEY ix_orders_customer_sk');
+      await hold();
+      const t = Date.now();
+      const held = await runCli(['init', '--db', db.url, '--lock-timeout', '3']);
+      assert.equal(held.code, 1, held.stderr);
+      assert.ok(Date.now() - t < 30_000, `init gave up after ${Date.now() - t} ms`);
+      assert.match(held.stderr, /building the fact table's keys waits for a query or open transaction that holds it; at most 3s \(--lock-timeout\)/);
+      assert.match(held.stderr, /\[E_LOCK\].*the fact table's keys \(ix_orders_product_sk, ix_orders_customer_sk, fk_orders_product, fk_orders_customer\) are not built: a query or open transaction held the table for more than 3s \(--lock-timeout\); everything loaded is committed, and the next load or init builds them/);
+      await reader.query('COMMIT');
+      const freed = await runCli(['init', '--db', db.url]);
+      assert.equal(freed.code, 0, freed.stderr);
+      assert.deepEqual(await keys(), all);
+    } finally {
+      Object.assign(FACT_DDL, saved);
+      await reader.end();
+      await db.drop();
+    }
   });
 
   it('gives orders-etl query a read-only session with foreign key checks on, one statement at a time (mysql)', async () => {

@@ -4,7 +4,7 @@
  */
 import yargs, { type Options } from 'yargs';
 import { EtlError, userMessage } from '../errors.ts';
-import { BATCH_SIZE_HELP, DEFAULTS, loadId, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
+import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
 import { runLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
@@ -50,6 +50,11 @@ const HISTORY_FLAG = valued(
   { defaultDescription: 'init: none; load: the warehouse\'s' },
 );
 
+const LOCK_TIMEOUT_FLAG = valued(
+  'Seconds to wait while another load holds the warehouse; MySQL: also while a query or open transaction holds the fact table when its keys are built after a bulk load',
+  { defaultDescription: String(DEFAULTS.lockTimeout) },
+);
+
 const LOAD_FLAGS: Record<string, Options> = {
   'batch-size': valued(
     'Orders per batch: each batch commits atomically, and a crash loses at most the batches in flight. Larger batches load faster (fewer commits; DuckDB gains most) and take more memory (about 3 KB per order in flight)',
@@ -69,7 +74,7 @@ const LOAD_FLAGS: Record<string, Options> = {
   'max-record-bytes': valued('Fail on a single record larger than this', { defaultDescription: String(DEFAULTS.maxRecordBytes) }),
   'max-inflate-ratio': valued('Fail when gzip expands more than this ratio', { defaultDescription: String(DEFAULTS.maxInflateRatio) }),
   'max-inflated-bytes': valued('Fail when one gzip source expands beyond this many bytes', { defaultDescription: String(DEFAULTS.maxInflatedBytes) }),
-  'lock-timeout': valued('Seconds to wait while another load holds the warehouse', { defaultDescription: String(DEFAULTS.lockTimeout) }),
+  'lock-timeout': LOCK_TIMEOUT_FLAG,
   retries: valued('Retries of a batch after a lost connection or deadlock', { defaultDescription: String(DEFAULTS.retries) }),
   json: flag('Print one JSON summary object on stdout'),
   progress: flag('Show a progress line on stderr when it is a terminal (--no-progress: never)', { default: true }),
@@ -92,7 +97,7 @@ const REJECTS_FLAGS: Record<string, Options> = {
 /** Each command's own flags, for "did you mean". */
 const COMMAND_FLAGS: Record<string, Record<string, Options>> = {
   load: LOAD_FLAGS,
-  init: {},
+  init: { history: HISTORY_FLAG, 'lock-timeout': LOCK_TIMEOUT_FLAG },
   query: OUTPUT_FLAGS,
   loads: OUTPUT_FLAGS,
   rejects: REJECTS_FLAGS,
@@ -144,8 +149,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .command(
       'init',
       'Create the star schema, the load ledger and the rejects table (load creates what is missing, too)',
-      (y) => y.options({ history: HISTORY_FLAG }),
-      (args) => run(args, () => runInit(db(args), ca(args), parseHistory(args.history), io), 'init')(),
+      (y) => y.options(COMMAND_FLAGS.init!),
+      (args) => run(args, () => runInit(db(args), ca(args), parseHistory(args.history), lockTimeout(args.lockTimeout), io), 'init')(),
     )
     .command(
       'query <sql>',
@@ -269,13 +274,13 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   return 0;
 }
 
-async function runInit(db: string | undefined, dbSslCa: string | undefined, history: HistoryMode | undefined, io: Io): Promise<number> {
+async function runInit(db: string | undefined, dbSslCa: string | undefined, history: HistoryMode | undefined, lockSeconds: number, io: Io): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: DEFAULTS.retries, note: (m) => io.stderr.write(`orders-etl: ${m}\n`) });
   let mode: HistoryMode;
   try {
     // Like a load: init may migrate collations and rebuild the fact table's keys, which must not happen under
     // a load that dropped them (it holds the lock until it has built them again).
-    await warehouse.lock(DEFAULTS.lockTimeout);
+    await warehouse.lock(lockSeconds);
     mode = await warehouse.ensureSchema(history);
   } finally {
     await warehouse.close();

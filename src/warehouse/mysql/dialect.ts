@@ -88,10 +88,26 @@ export const FACT_REWRITE = {
 };
 
 /**
+ * The fact table's keys and queries that read it. ALTER TABLE (dropping the keys before a bulk load, building
+ * them after it) and the rewrite's RENAME wait for every query and open transaction that has read the table
+ * (a metadata lock), and queries that come after them wait behind them: none of them waits the server's
+ * default (a day on MariaDB).
+ */
+export const FACT_DDL = {
+  /** Seconds dropping the keys before a bulk load waits; longer: the load keeps them (maintained row by row). */
+  dropKeysWaitSeconds: 10,
+  /** Seconds building the keys waits before it says so; it waits up to --lock-timeout, then the load fails. */
+  buildKeysNoteSeconds: 10,
+};
+
+/**
  * Heap the rewrite holds, at most: a note costs about 250 bytes (its entry, its natural key and the key's run
  * of versions), a version of a noted key 12 (FactMoves).
  */
 const rewriteBytes = (notes: number, versions: number) => notes * 250 + versions * 12;
+
+/** How long DDL waits for queries where no --lock-timeout was given (the CLI always gives one; its default). */
+const DEFAULT_DDL_WAIT_SECONDS = 600;
 
 /** The new fact table while it is written, and the old one after the swap, until it is dropped. */
 const REWRITE_TABLE = 'etl_orders_rewrite';
@@ -237,9 +253,16 @@ export class MysqlWarehouse extends SqlWarehouse {
       const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
       const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
       const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
-      if (fks.length) await this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`);
-      if (indexes.length) await this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`);
+      // A query that holds the fact table past the wait: the load keeps what it could not drop, and says so.
+      const wait = FACT_DDL.dropKeysWaitSeconds;
+      const held = () => this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
+      if (fks.length && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`)))) {
+        held();
+        return;
+      }
+      // The foreign keys are gone from here on: the facts of the versions cut may move at the end.
       this.deferFactMoves = this.history.customers || this.history.products;
+      if (indexes.length && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`)))) held();
       await this.dropEmptyDaysKeys();
     });
   }
@@ -390,13 +413,27 @@ export class MysqlWarehouse extends SqlWarehouse {
    * for it: it waits FACT_REWRITE.swapWaitSeconds at most. False if it did not happen (said), or was refused.
    */
   private async swap(): Promise<boolean> {
+    let swapped = false;
+    const renamed = await this.withLockWait(FACT_REWRITE.swapWaitSeconds, async () => {
+      swapped = await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`);
+    });
+    if (!renamed) this.movesInPlace(`a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
+    return swapped;
+  }
+
+  /**
+   * `work` (DDL) with the session's lock_wait_timeout at `seconds`: how long it waits for the metadata locks of
+   * queries and open transactions. False if it waited that long in vain (ER_LOCK_WAIT_TIMEOUT); the setting is
+   * put back either way.
+   */
+  private async withLockWait(seconds: number, work: () => Promise<unknown>): Promise<boolean> {
     const [before] = await this.select('SELECT @@SESSION.lock_wait_timeout AS s');
-    await this.exec(`SET SESSION lock_wait_timeout = ${FACT_REWRITE.swapWaitSeconds}`);
+    await this.exec(`SET SESSION lock_wait_timeout = ${Math.floor(seconds)}`);
     try {
-      return await this.unlessDenied(`RENAME TABLE orders TO ${REPLACED_TABLE}, ${REWRITE_TABLE} TO orders`);
+      await work();
+      return true;
     } catch (err) {
       if (errnoOf(err) !== 1205) throw err; // ER_LOCK_WAIT_TIMEOUT
-      this.movesInPlace(`a query held the fact table for more than ${FACT_REWRITE.swapWaitSeconds}s, so it was not swapped for its rewrite`);
       return false;
     } finally {
       // A connection that died took its setting with it: the error that killed it is the one to report.
@@ -488,12 +525,33 @@ export class MysqlWarehouse extends SqlWarehouse {
     await this.timed(BUILD_DAYS_KEYS_STEP, () => this.withRetry('build the days tables keys', () => this.restoreDaysKeys()));
   }
 
+  /**
+   * Builds the keys a bulk load dropped. A query or open transaction that holds the fact table makes it wait:
+   * said after FACT_DDL.buildKeysNoteSeconds, and at most --lock-timeout (the wait for another load's lock),
+   * then the command fails; what the load wrote stays committed, and the next load or init builds the keys.
+   */
   private async restoreFactKeys(): Promise<void> {
     const missing = await this.missingFactKeys();
     if (missing.length === 0) return;
-    // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
-    // without a scan that re-checks what the engine guarantees.
-    await this.exec(`ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`);
+    const seconds = this.lockTimeout ?? DEFAULT_DDL_WAIT_SECONDS;
+    const said = setTimeout(
+      () => this.note(`building the fact table's keys waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`),
+      FACT_DDL.buildKeysNoteSeconds * 1000,
+    );
+    let built: boolean;
+    try {
+      // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
+      // without a scan that re-checks what the engine guarantees.
+      built = await this.withLockWait(seconds, () => this.exec(`ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`));
+    } finally {
+      clearTimeout(said);
+    }
+    if (!built) {
+      throw new EtlError(
+        'E_LOCK',
+        `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); everything loaded is committed, and the next load or init builds them`,
+      );
+    }
   }
 
   protected discard(): void {
