@@ -107,6 +107,31 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
     }
   });
 
+  it('takes the warehouse\'s default batch: 10,000 orders, and on DuckDB 20,000 into an SCD1 warehouse that holds orders', async () => {
+    const t = tempDir();
+    try {
+      const first = join(t.dir, 'first.json');
+      const next = join(t.dir, 'next.json');
+      await generate(first, { orders: 25_000, customers: 2000, products: 200, seed: 31 });
+      await generate(next, { orders: 25_000, customers: 2000, products: 200, seed: 32, firstOrderId: 30_001, version: 1 });
+      for (const file of [first, next]) assert.equal((await runCli(['load', file, '--db', db.url])).code, 0);
+      const batches = (await db.query<{ b: unknown }>('SELECT batches_committed AS b FROM etl_loads ORDER BY load_id')).map((r) => Number(r.b));
+      assert.deepEqual(batches, dialect.name === 'duckdb' ? [3, 2] : [3, 3]);
+      // A history warehouse keeps 10,000 (each batch's versions cut take heap).
+      const h = await dialect.fresh();
+      try {
+        assert.equal((await runCli(['init', '--db', h.url, '--history', 'customers'])).code, 0);
+        for (const file of [first, next]) assert.equal((await runCli(['load', file, '--db', h.url])).code, 0);
+        const hb = (await h.query<{ b: unknown }>('SELECT batches_committed AS b FROM etl_loads ORDER BY load_id')).map((r) => Number(r.b));
+        assert.deepEqual(hb, [3, 3]);
+      } finally {
+        await h.drop();
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('applies last-occurrence-wins inside one file, across batches, and replaces re-delivered orders', async () => {
     const t = tempDir();
     try {
