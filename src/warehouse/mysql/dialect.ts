@@ -96,7 +96,7 @@ export const FACT_REWRITE = {
 export const FACT_DDL = {
   /** Seconds dropping the keys before a bulk load waits; longer: the load keeps them (maintained row by row). */
   dropKeysWaitSeconds: 10,
-  /** Seconds building the keys waits before it says so; it waits up to --lock-timeout, then the load fails. */
+  /** Building the keys asks this often whether it waits, and says so once; it waits up to --lock-timeout, then fails. */
   buildKeysNoteSeconds: 10,
 };
 
@@ -534,17 +534,14 @@ export class MysqlWarehouse extends SqlWarehouse {
     const missing = await this.missingFactKeys();
     if (missing.length === 0) return;
     const seconds = this.lockTimeout ?? DEFAULT_DDL_WAIT_SECONDS;
-    const said = setTimeout(
-      () => this.note(`building the fact table's keys waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`),
-      FACT_DDL.buildKeysNoteSeconds * 1000,
-    );
+    const watch = this.sayWhenWaiting(`building the fact table's keys waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`);
     let built: boolean;
     try {
       // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
       // without a scan that re-checks what the engine guarantees.
       built = await this.withLockWait(seconds, () => this.exec(`ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`));
     } finally {
-      clearTimeout(said);
+      watch.stop();
     }
     if (!built) {
       throw new EtlError(
@@ -552,6 +549,41 @@ export class MysqlWarehouse extends SqlWarehouse {
         `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); everything loaded is committed, and the next load or init builds them`,
       );
     }
+  }
+
+  /**
+   * While the statement this connection runs next is in flight: every FACT_DDL.buildKeysNoteSeconds, asks on a
+   * connection of its own whether it waits for a metadata lock (building keys on a large table takes a while
+   * by itself), and says `message` once it does. A check that fails says nothing: it is only a note.
+   */
+  private sayWhenWaiting(message: string): { stop(): void } {
+    const id = this.c().threadId;
+    let stopped = false;
+    let timer: NodeJS.Timeout;
+    const check = async () => {
+      let waiting = false;
+      try {
+        const { conn } = await connect(this.target, 'read');
+        try {
+          const [rows] = await conn.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE = 'Waiting for table metadata lock'", [id]);
+          waiting = (rows as unknown[]).length > 0;
+        } finally {
+          conn.destroy();
+        }
+      } catch {
+        // no note
+      }
+      if (stopped) return;
+      if (waiting) this.note(message);
+      else timer = setTimeout(check, FACT_DDL.buildKeysNoteSeconds * 1000).unref();
+    };
+    timer = setTimeout(check, FACT_DDL.buildKeysNoteSeconds * 1000).unref();
+    return {
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   protected discard(): void {
