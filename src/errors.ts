@@ -17,7 +17,7 @@ export type EtlErrorCode =
   | 'E_SOURCE_CHANGED' // the object changed while we were reading it
   | 'E_DB' // the database refused
   | 'E_DB_CONNECTION' // the database went away
-  | 'E_LOCK' // another load holds the warehouse
+  | 'E_LOCK' // another load holds the warehouse, or (MySQL) queries hold the fact table its keys are built on
   | 'E_INTERNAL';
 
 export interface ErrorContext {

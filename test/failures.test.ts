@@ -434,13 +434,13 @@ describe('smaller hazards of the same family', () => {
   });
 
   it('stream-json says where it found a syntax error: the bytes, and the record as far as it is known', async () => {
-    const parse = async (text: string, format: 'json' | 'ndjson' = 'json'): Promise<EtlError> => {
-      const stage = parseStage('stream-json', { format, source: 'bad.json', maxRecordBytes: 1 << 20 });
+    const parse = async (text: string | Buffer, format: 'json' | 'ndjson' = 'json'): Promise<EtlError> => {
+      const stage = parseStage('stream-json', { format, source: 'bad.json', maxRecordBytes: 1 << 20, requireOrders: true });
       let caught: unknown = null;
       await pipeline(Readable.from([Buffer.from(text)]), stage, new Writable({ objectMode: true, write: (_r, _e, cb) => cb() })).catch((e: unknown) => {
         caught = e;
       });
-      assert.ok(caught instanceof EtlError, `${text.slice(0, 40)}: fails with an EtlError`);
+      assert.ok(caught instanceof EtlError, `${String(text).slice(0, 40)}: fails with an EtlError`);
       return caught;
     };
     // Found at the end of the input: the record still open, or the next one between records.
@@ -456,15 +456,26 @@ describe('smaller hazards of the same family', () => {
     records[300] = records[300]!.replace('"pad"', '"pad" 1');
     const mid = await parse(`[${records.join(',\n')}]`);
     assert.equal(mid.context.recordIndex, undefined, 'not known exactly');
-    const m = /found in bytes (\d+) to (\d+), in record (\d+) or a later one: /.exec(mid.message);
+    const m = /found while reading bytes (\d+) to (\d+), in record (\d+) or a later one: /.exec(mid.message);
     assert.ok(m, mid.message);
     const at = Buffer.byteLength(`[${records.slice(0, 300).join(',\n')},\n`) + records[300]!.indexOf(' 1');
-    assert.ok(Number(m[1]) <= at && at < Number(m[2]) && Number(m[2]) - Number(m[1]) <= 65536, `${at} in ${m[1]} to ${m[2]}`);
+    assert.ok(Number(m[1]) <= at && at < Number(m[2]) && Number(m[2]) - Number(m[1]) <= 65536 + 67, `${at} in ${m[1]} to ${m[2]}`);
     assert.ok(Number(m[3]) <= 300 && Number(m[3]) > 100, `record ${m[3]}`);
-    // Before any record: no record named.
+    // Invalid UTF-8 in a later slice: the decoder fails before the slice is counted; the range still holds it.
+    const text = `[${records.join(',\n')}]`;
+    const bad = Buffer.byteLength(text.slice(0, text.indexOf('"order_id":300')));
+    const bytes = Buffer.from(text);
+    bytes[bad] = 0xff;
+    const utf8 = await parse(bytes);
+    assert.equal(utf8.code, 'E_ENCODING');
+    const u = /found while reading bytes (\d+) to (\d+)/.exec(utf8.message);
+    assert.ok(u && Number(u[1]) <= bad && bad < Number(u[2]), `${bad} in ${utf8.message}`);
+    // Before any record, and after the one value of a document that is not an array: no record named.
     const before = await parse('x[{"order_id": 1}]');
     assert.doesNotMatch(before.message, /record/);
-    assert.match(before.message, /found in bytes 0 to 18: /);
+    assert.match(before.message, /found while reading bytes 0 to 18: /);
+    const after = await parse('{"order_id": 1, "customer": {"customer_id": "C"}, "products": []} x');
+    assert.doesNotMatch(after.message, /record/, after.message);
     const ndjson = await parse('{"order_id": 1}\n{"order_id": 2', 'ndjson');
     assert.equal(ndjson.context.recordIndex, 1);
   });
@@ -491,7 +502,7 @@ describe('smaller hazards of the same family', () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     const reader = await adminConnection();
     const saved = { ...FACT_DDL };
-    Object.assign(FACT_DDL, { dropKeysWaitSeconds: 1, buildKeysNoteSeconds: 1 });
+    Object.assign(FACT_DDL, { dropKeysWaitSeconds: 1, buildKeysNoteSeconds: 1, buildKeysMinWaitSeconds: 1 });
     const keys = async () => (await db.query<any>("SELECT DISTINCT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' ORDER BY 1")).map((r) => String(r.k));
     const hold = async () => {
       await reader.query('BEGIN');
@@ -518,7 +529,7 @@ describe('smaller hazards of the same family', () => {
       assert.equal(held.code, 1, held.stderr);
       assert.ok(Date.now() - t < 30_000, `init gave up after ${Date.now() - t} ms`);
       assert.match(held.stderr, /building the fact table's keys waits for a query or open transaction that holds it; at most 3s \(--lock-timeout\)/);
-      assert.match(held.stderr, /\[E_LOCK\].*the fact table's keys \(ix_orders_product_sk, ix_orders_customer_sk, fk_orders_product, fk_orders_customer\) are not built: a query or open transaction held the table for more than 3s \(--lock-timeout\); everything loaded is committed, and the next load or init builds them/);
+      assert.match(held.stderr, /\[E_LOCK\].*the fact table's keys \(ix_orders_product_sk, ix_orders_customer_sk, fk_orders_product, fk_orders_customer\) are not built: a query or open transaction held the table \(or a dimension table its foreign keys refer to\) for more than 3s \(--lock-timeout\); no loaded data is lost, and the next load or init builds them/);
       await reader.query('COMMIT');
       const freed = await runCli(['init', '--db', db.url]);
       assert.equal(freed.code, 0, freed.stderr);

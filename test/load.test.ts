@@ -107,23 +107,26 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
     }
   });
 
-  it('takes the warehouse\'s default batch: 10,000 orders, and on DuckDB 20,000 into an SCD1 warehouse that holds orders', async () => {
+  it('takes the warehouse\'s default batch: 10,000 orders, and on DuckDB 20,000 into an SCD1 warehouse that holds more lines than the load can add', async () => {
     const t = tempDir();
     try {
       const first = join(t.dir, 'first.json');
       const next = join(t.dir, 'next.json');
+      const large = join(t.dir, 'large.json');
+      // 25,000 orders hold about 69,000 lines; 12,000 more can add at most about 52,000 (by their size), 60,000 more 260,000.
       await generate(first, { orders: 25_000, customers: 2000, products: 200, seed: 31 });
-      await generate(next, { orders: 25_000, customers: 2000, products: 200, seed: 32, firstOrderId: 30_001, version: 1 });
-      for (const file of [first, next]) assert.equal((await runCli(['load', file, '--db', db.url])).code, 0);
+      await generate(next, { orders: 12_000, customers: 2000, products: 200, seed: 32, firstOrderId: 30_001, version: 1 });
+      await generate(large, { orders: 60_000, customers: 2000, products: 200, seed: 33, firstOrderId: 50_001, version: 2 });
+      for (const file of [first, next, large]) assert.equal((await runCli(['load', file, '--db', db.url])).code, 0);
       const batches = (await db.query<{ b: unknown }>('SELECT batches_committed AS b FROM etl_loads ORDER BY load_id')).map((r) => Number(r.b));
-      assert.deepEqual(batches, dialect.name === 'duckdb' ? [3, 2] : [3, 3]);
+      assert.deepEqual(batches, dialect.name === 'duckdb' ? [3, 1, 6] : [3, 2, 6]);
       // A history warehouse keeps 10,000 (each batch's versions cut take heap).
       const h = await dialect.fresh();
       try {
         assert.equal((await runCli(['init', '--db', h.url, '--history', 'customers'])).code, 0);
         for (const file of [first, next]) assert.equal((await runCli(['load', file, '--db', h.url])).code, 0);
         const hb = (await h.query<{ b: unknown }>('SELECT batches_committed AS b FROM etl_loads ORDER BY load_id')).map((r) => Number(r.b));
-        assert.deepEqual(hb, [3, 3]);
+        assert.deepEqual(hb, [3, 2]);
       } finally {
         await h.drop();
       }

@@ -29,6 +29,13 @@ type Step = (chunk: unknown) => unknown;
  */
 const SLICE = 64 * 1024;
 
+/**
+ * Bytes of input before a slice that an error found while reading it may begin in: the decoder holds back up
+ * to 3 bytes of a character cut by the slice's start, the tokenizer up to 16 characters of a token it has
+ * not matched yet (stream-json's parser, MAX_PATTERN_SIZE), of up to 4 bytes each.
+ */
+const HELD_BACK = 3 + 16 * 4;
+
 export class StreamJsonParseStream extends Transform {
   private readonly source: string;
   private readonly opts: ScannerOptions;
@@ -41,13 +48,15 @@ export class StreamJsonParseStream extends Transform {
   private assemble: Step | null = null;
   private readonly guard: RecordSizeGuard;
   private started = false;
-  /** Bytes fed to the tokenizer so far, and where the slice being fed began: a syntax error lies in between. */
+  /** Bytes fed to the tokenizer so far. */
   private bytes = 0;
+  /** The slice being fed: an error is found while reading it (see toEtlError). */
   private sliceStart = 0;
+  private sliceEnd = 0;
   /**
-   * The record the input was in when the slice being fed began (RecordSizeGuard.recordAt), or null; -1 at
-   * the end of the input. The tokenizer throws away the tokens of a call that fails, so an error found
-   * inside a slice lies in that record or a later one of the slice.
+   * The record the input was in when the slice being fed began (recordHere), or null; -1 at the end of the
+   * input. The tokenizer throws away the tokens of a call that fails, so an error found inside a slice lies
+   * in that record or a later one of the slice.
    */
   private recordAtSliceStart: number | null = null;
   /** Milliseconds spent parsing (for the summary's stage breakdown). */
@@ -84,8 +93,8 @@ export class StreamJsonParseStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     const out: RawRecord[] = [];
-    // Whatever fails now fails at the end of the input, where the tokenizer holds at most the last token.
-    this.sliceStart = this.bytes;
+    // Whatever fails now is found at the end of the input, where the tokenizer holds at most the last token.
+    this.sliceStart = this.sliceEnd = this.bytes;
     this.recordAtSliceStart = -1;
     try {
       this.collect(this.tokenize(this.decoder.decode()), out);
@@ -102,7 +111,8 @@ export class StreamJsonParseStream extends Transform {
 
   private feed(bytes: Buffer, out: RawRecord[]): void {
     this.sliceStart = this.bytes;
-    this.recordAtSliceStart = this.assemble ? this.guard.recordAt() : null;
+    this.sliceEnd = this.bytes + bytes.length;
+    this.recordAtSliceStart = this.recordHere();
     let text = this.decoder.decode(bytes, { stream: true });
     this.bytes += bytes.length;
     if (!this.started && text.length > 0) {
@@ -142,6 +152,16 @@ export class StreamJsonParseStream extends Transform {
     }
   }
 
+  /**
+   * The index of the record the input is in (RecordSizeGuard.recordAt), or null outside the records: before
+   * the first token, and after the one value of a JSON document that is not an array.
+   */
+  private recordHere(): number | null {
+    if (!this.assemble) return null;
+    if (this.follower === null && this.opts.format !== 'ndjson' && this.guard.recordDepth === 0 && this.guard.recordsDone > 0) return null;
+    return this.guard.recordAt();
+  }
+
   /** The keys of a top-level object and their values' kinds, while the first value is being assembled. */
   private pendingTopKey: string | null = null;
   private topDepth = 0;
@@ -169,12 +189,13 @@ export class StreamJsonParseStream extends Transform {
     if (err instanceof EtlError) return err;
     const e = err as Error;
     const code = e instanceof TypeError && /encoded data was not valid/i.test(e.message) ? 'E_ENCODING' : 'E_PARSE';
-    // The tokenizer reports no position: the error was found in the slice being fed (at most SLICE bytes),
-    // or at the end of the input, where the record is the one still open (or the next, between records).
+    // The tokenizer reports no position: the error was found while reading the slice being fed (at most SLICE
+    // bytes; it may begin up to HELD_BACK bytes before it, in what the decoder and the tokenizer held back), or
+    // at the end of the input, where the record is the one still open (or the next, between records).
     const atEnd = this.recordAtSliceStart === -1;
-    const recordIndex = atEnd && this.assemble ? this.guard.recordAt() : null;
+    const recordIndex = atEnd ? this.recordHere() : null;
     const from = this.recordAtSliceStart !== null && !atEnd ? `, in record ${this.recordAtSliceStart} or a later one` : '';
-    const where = atEnd ? `at the end of the input (byte ${this.bytes})` : `in bytes ${this.sliceStart} to ${this.bytes}${from}`;
+    const where = atEnd ? `at the end of the input (byte ${this.bytes})` : `while reading bytes ${Math.max(0, this.sliceStart - HELD_BACK)} to ${this.sliceEnd}${from}`;
     const context = recordIndex === null ? { source: this.source } : { source: this.source, recordIndex };
     return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) found ${where}: ${e.message}`, context, { cause: err });
   }

@@ -200,12 +200,16 @@ function checkDate(v: string, field: string): string {
     throw new Invalid(`${field}: ${JSON.stringify(v)} is not a calendar date`);
   }
   if (v.length > 10) {
-    // A time of day in range (a leap second only in a minute's last second, :59:60, at whatever local hour
-    // its offset gives), and a time zone offset of at most 18 hours (ISO 8601's and java.time's range).
-    const t = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))?$/.exec(v);
+    // A time of day in range, a leap second (:60) only in the last minute of a UTC hour (whatever local
+    // minute its offset makes that: 05:29:60+05:30), and a time zone offset of at most 18 hours (java.time's
+    // range; the zones in use span -12:00 to +14:00).
+    const t = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|([+-])(\d{2}):?(\d{2}))?$/.exec(v);
+    const minute = Number(t?.[2] ?? 0);
     const seconds = Number(t?.[3] ?? 0);
-    const offset = Number(t?.[4] ?? 0) * 60 + Number(t?.[5] ?? 0);
-    if (!t || Number(t[1]) > 23 || Number(t[2]) > 59 || seconds > 60 || (seconds === 60 && t[2] !== '59') || Number(t[5] ?? 0) > 59 || offset > 18 * 60) {
+    const offsetMinutes = Number(t?.[6] ?? 0);
+    const offset = Number(t?.[5] ?? 0) * 60 + offsetMinutes;
+    const utcMinute = (minute + (t?.[4] === '+' ? 60 - offsetMinutes : offsetMinutes)) % 60;
+    if (!t || Number(t[1]) > 23 || minute > 59 || seconds > 60 || (seconds === 60 && utcMinute !== 59) || offsetMinutes > 59 || offset > 18 * 60) {
       throw new Invalid(`${field}: ${JSON.stringify(v)} is not a date (YYYY-MM-DD) or ISO timestamp`);
     }
   }

@@ -96,8 +96,10 @@ export const FACT_REWRITE = {
 export const FACT_DDL = {
   /** Seconds dropping the keys before a bulk load waits; longer: the load keeps them (maintained row by row). */
   dropKeysWaitSeconds: 10,
-  /** Building the keys asks this often whether it waits, and says so once; it waits up to --lock-timeout, then fails. */
+  /** Building the keys asks this often whether it waits, and says so once. */
   buildKeysNoteSeconds: 10,
+  /** Building the keys waits up to --lock-timeout, and at least this long (--lock-timeout 0 is for other loads), then fails. */
+  buildKeysMinWaitSeconds: 10,
 };
 
 /**
@@ -177,7 +179,11 @@ export class MysqlWarehouse extends SqlWarehouse {
     for (const { t } of stale) {
       const table = TABLES.find((name) => name === t)!;
       this.note(`converting table ${table} of ${this.location} to the byte-exact collation ${this.collation} (an earlier version used utf8mb4_bin, which ignores trailing spaces)`);
-      await this.exec(`ALTER TABLE ${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE ${this.collation}`);
+      // A rebuild of the table: it waits for the queries that hold it, as long as building keys does.
+      const seconds = this.ddlWaitSeconds;
+      if (!(await this.withLockWait(seconds, () => this.exec(`ALTER TABLE ${table} CONVERT TO CHARACTER SET utf8mb4 COLLATE ${this.collation}`)))) {
+        throw new EtlError('E_LOCK', `table ${table} is not converted: a query or open transaction held it for more than ${seconds}s (--lock-timeout); the next load or init converts it`);
+      }
     }
     const [db] = await this.select('SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()');
     if (db && db.c !== this.collation) await this.exec(`ALTER DATABASE ${ident(this.target.database)} CHARACTER SET utf8mb4 COLLATE ${this.collation}`);
@@ -216,9 +222,10 @@ export class MysqlWarehouse extends SqlWarehouse {
     const mode = await super.createSchema(requested);
     await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
     // A bulk load killed before its end left facts to move and the keys missing: finish both first.
+    // The days tables' keys first: they do not wait for queries of the fact table, which the fact keys may.
     await this.moveDeferredFacts();
-    await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
     await this.withRetry('restore the days tables keys', () => this.restoreDaysKeys());
+    await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
     return mode;
   }
 
@@ -253,16 +260,13 @@ export class MysqlWarehouse extends SqlWarehouse {
       const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
       const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
       const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
-      // A query that holds the fact table past the wait: the load keeps what it could not drop, and says so.
+      // One statement, so that the keys go together or not at all. A query that holds the fact table past the
+      // wait: the load keeps them, and says so.
+      const drops = [...fks.map((k) => `DROP FOREIGN KEY ${k.name}`), ...indexes.map((k) => `DROP KEY ${k.name}`)];
       const wait = FACT_DDL.dropKeysWaitSeconds;
-      const held = () => this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
-      if (fks.length && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${fks.map((k) => `DROP FOREIGN KEY ${k.name}`).join(', ')}`)))) {
-        held();
-        return;
-      }
-      // The foreign keys are gone from here on: the facts of the versions cut may move at the end.
-      this.deferFactMoves = this.history.customers || this.history.products;
-      if (indexes.length && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${indexes.map((k) => `DROP KEY ${k.name}`).join(', ')}`)))) held();
+      const dropped = drops.length === 0 || (await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
+      if (dropped) this.deferFactMoves = this.history.customers || this.history.products;
+      else this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
       await this.dropEmptyDaysKeys();
     });
   }
@@ -421,6 +425,11 @@ export class MysqlWarehouse extends SqlWarehouse {
     return swapped;
   }
 
+  /** How long a rebuild of a table or of its keys waits for the queries that hold it: --lock-timeout, at least FACT_DDL.buildKeysMinWaitSeconds. */
+  private get ddlWaitSeconds(): number {
+    return Math.max(FACT_DDL.buildKeysMinWaitSeconds, this.lockTimeout ?? DEFAULT_DDL_WAIT_SECONDS);
+  }
+
   /**
    * `work` (DDL) with the session's lock_wait_timeout at `seconds`: how long it waits for the metadata locks of
    * queries and open transactions. False if it waited that long in vain (ER_LOCK_WAIT_TIMEOUT); the setting is
@@ -521,8 +530,9 @@ export class MysqlWarehouse extends SqlWarehouse {
     // The keys come back only once no fact waits to move: with them back, every foreign key holds. A move that
     // fails leaves both to the next load or init.
     await super.finishLoad();
-    await this.timed(BUILD_FACT_KEYS_STEP, () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
+    // The days tables' keys first: they do not wait for queries of the fact table, which the fact keys may.
     await this.timed(BUILD_DAYS_KEYS_STEP, () => this.withRetry('build the days tables keys', () => this.restoreDaysKeys()));
+    await this.timed(BUILD_FACT_KEYS_STEP, () => this.withRetry('build the fact table keys', () => this.restoreFactKeys()));
   }
 
   /**
@@ -533,7 +543,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   private async restoreFactKeys(): Promise<void> {
     const missing = await this.missingFactKeys();
     if (missing.length === 0) return;
-    const seconds = this.lockTimeout ?? DEFAULT_DDL_WAIT_SECONDS;
+    const seconds = this.ddlWaitSeconds;
     const watch = this.sayWhenWaiting(`building the fact table's keys waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`);
     let built: boolean;
     try {
@@ -546,7 +556,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     if (!built) {
       throw new EtlError(
         'E_LOCK',
-        `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); everything loaded is committed, and the next load or init builds them`,
+        `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table (or a dimension table its foreign keys refer to) for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds them`,
       );
     }
   }
@@ -565,6 +575,8 @@ export class MysqlWarehouse extends SqlWarehouse {
       try {
         const { conn } = await connect(this.target, 'read');
         try {
+          // Stopped while connecting: the statement has ended; ask nothing.
+          if (stopped) return;
           const [rows] = await conn.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE = 'Waiting for table metadata lock'", [id]);
           waiting = (rows as unknown[]).length > 0;
         } finally {
