@@ -37,7 +37,7 @@ export interface LoadOptions {
  * --batch-size when none is given depends on the warehouse (its capabilities say which; the sweep in
  * bench/RESULTS.md says why): this text is what --help shows.
  */
-export const BATCH_SIZE_HELP = 'the warehouse\'s: 10000 on MySQL/MariaDB and on DuckDB; 20000 into a DuckDB SCD1 warehouse that already holds orders';
+export const BATCH_SIZE_HELP = 'the warehouse\'s: 10000 on MySQL/MariaDB and on DuckDB; 20000 into a DuckDB SCD1 warehouse whose fact table already holds more lines than the load can add (estimated from the sources\' sizes)';
 
 export const DEFAULTS = {
   keepFactKeys: false,
