@@ -541,6 +541,48 @@ describe('smaller hazards of the same family', () => {
     }
   });
 
+  it('MariaDB: a bulk load into a fact table whose keys a killed load left missing builds them once, at its end (not before, to drop them again)', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const reader = await adminConnection();
+    const keys = async () => (await db.query<any>("SELECT DISTINCT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' ORDER BY 1")).map((r) => String(r.k));
+    try {
+      assert.equal((await runCli(['init', '--db', db.url])).code, 0);
+      const all = await keys();
+      // What a first load killed after dropping the keys leaves: the fact table without its secondary keys.
+      await db.query('ALTER TABLE orders DROP FOREIGN KEY fk_orders_product, DROP FOREIGN KEY fk_orders_customer');
+      await db.query('ALTER TABLE orders DROP KEY ix_orders_product_sk, DROP KEY ix_orders_customer_sk');
+      // A query holds the fact table: any ALTER of it waits, so the first one the load runs shows where it is.
+      await reader.query(`USE \`${db.mysql!.name}\``);
+      await reader.query('BEGIN');
+      await reader.query('SELECT COUNT(*) FROM orders');
+      const running = runCli(['load', prior, '--db', db.url, '--batch-size', String(BATCH), '--lock-timeout', '60']);
+      for (let i = 0; ; i++) {
+        const waiting = await db.query<any>(
+          "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
+          [db.mysql!.name],
+        );
+        if (waiting.length > 0) break;
+        assert.ok(i < 600, 'the load never came to build the keys');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // The ALTER that waits is the one after every batch: building the keys before the load would have waited
+      // with nothing committed.
+      const [ledger] = await db.query<any>('SELECT COUNT(*) AS n, SUM(records_committed) AS records FROM etl_loads');
+      assert.equal(Number(ledger.n), 1);
+      assert.equal(Number(ledger.records), priorOrders.length, 'every batch is committed before the keys are built');
+      await reader.query('COMMIT');
+      const r = await running;
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await keys(), all);
+      const [facts] = await db.query<any>('SELECT COUNT(*) AS n FROM orders');
+      assert.equal(Number(facts.n), priorOrders.reduce((n: number, o: any) => n + o.products.length, 0));
+    } finally {
+      await reader.query('ROLLBACK').catch(() => {});
+      await reader.end();
+      await db.drop();
+    }
+  });
+
   it('gives orders-etl query a read-only session with foreign key checks on, one statement at a time (mysql)', async () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     try {

@@ -129,7 +129,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   const infos = await Promise.all(sources.map((s) => limit(() => s.info())));
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
   await warehouse.lock(opts.lockTimeout);
-  const mode = await warehouse.ensureSchema(opts.history);
+  const mode = await warehouse.ensureSchema(opts.history, true);
   const history = mode.customers || mode.products;
   if (history) heapGrowingPercent(HISTORY_HEAP_GROWING_PERCENT);
   try {

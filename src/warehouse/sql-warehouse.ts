@@ -245,8 +245,8 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- the Warehouse interface ---------------------------------------------------------------------------
 
-  ensureSchema(history?: HistoryMode): Promise<HistoryMode> {
-    return this.serial(() => this.createSchema(history));
+  ensureSchema(history?: HistoryMode, forLoad = false): Promise<HistoryMode> {
+    return this.serial(() => this.createSchema(history, forLoad));
   }
 
   lock(timeoutSeconds: number): Promise<void> {
@@ -378,7 +378,7 @@ export abstract class SqlWarehouse implements Warehouse {
     });
   }
 
-  protected async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
+  protected async createSchema(requested?: HistoryMode, _forLoad = false): Promise<HistoryMode> {
     return this.withRetry('create the schema', async () => {
       await this.exec(this.settingsDdl);
       const mode = await this.decideHistory(requested);

@@ -111,8 +111,10 @@ export interface Warehouse {
   /**
    * Create whatever part of the star schema, ledger and rejects tables is missing, with the warehouse's
    * history mode (recorded when it is created; `history` asks for one, and fails if the warehouse has another).
+   * Finishes what a load killed before its end left undone. `forLoad`: a load follows (beginLoad), which
+   * decides whether the fact table's keys such a load left missing are built before it or after it.
    */
-  ensureSchema(history?: HistoryMode): Promise<HistoryMode>;
+  ensureSchema(history?: HistoryMode, forLoad?: boolean): Promise<HistoryMode>;
   /** Keep other loads out of this warehouse until `close` (waits up to `timeoutSeconds`). */
   lock(timeoutSeconds: number): Promise<void>;
   /** Before the first batch of a run (after lock and schema): a dialect may prepare for bulk loading. */

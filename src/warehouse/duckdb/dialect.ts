@@ -245,8 +245,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
     return rows.length === 0 ? null : rows.map((r) => String(r.c));
   }
 
-  protected override async createSchema(requested?: HistoryMode): Promise<HistoryMode> {
-    const mode = await super.createSchema(requested);
+  protected override async createSchema(requested?: HistoryMode, forLoad = false): Promise<HistoryMode> {
+    const mode = await super.createSchema(requested, forLoad);
     await this.migrateFactTable();
     // A load killed before its end left facts to move: they move before anything else.
     await this.moveDeferredFacts();
