@@ -583,6 +583,44 @@ describe('smaller hazards of the same family', () => {
     }
   });
 
+  it('MariaDB: a load committed whole whose fact keys cannot be built in time prints its summary, then fails with E_LOCK (exit 1)', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const reader = await adminConnection();
+    const saved = { ...FACT_DDL };
+    Object.assign(FACT_DDL, { buildKeysNoteSeconds: 1, buildKeysMinWaitSeconds: 1 });
+    try {
+      assert.equal((await runCli(['init', '--db', db.url])).code, 0);
+      // The keys missing (a killed bulk load) and a query holding the fact table for the whole load: the load
+      // drops nothing and writes every batch, and building the keys at its end waits --lock-timeout, then fails.
+      await db.query('ALTER TABLE orders DROP FOREIGN KEY fk_orders_product, DROP FOREIGN KEY fk_orders_customer');
+      await db.query('ALTER TABLE orders DROP KEY ix_orders_product_sk, DROP KEY ix_orders_customer_sk');
+      await reader.query(`USE \`${db.mysql!.name}\``);
+      await reader.query('BEGIN');
+      await reader.query('SELECT COUNT(*) FROM orders');
+      const r = await runCli(['load', prior, '--db', db.url, '--lock-timeout', '1', '--json']);
+      assert.equal(r.code, 1, r.stderr);
+      const summary = JSON.parse(r.stdout);
+      assert.equal(summary.orders, priorOrders.length);
+      assert.equal(summary.sources[0].status, 'loaded');
+      assert.match(r.stderr, /loaded 1 of 1 source\(s\) into .*\n  orders 3,000, fact rows [\d,]+, rejected 0\n/);
+      assert.match(r.stderr, /load failed \[E_LOCK\]: the fact table's keys \(ix_orders_product_sk, ix_orders_customer_sk, fk_orders_product, fk_orders_customer\) are not built: .*no loaded data is lost, and the next load or init builds them\n$/);
+      // The summary comes before the error.
+      assert.ok(r.stderr.indexOf('loaded 1 of 1') < r.stderr.indexOf('[E_LOCK]'));
+      await reader.query('COMMIT');
+      const [ledger] = await db.query<any>('SELECT status, records_committed AS n FROM etl_loads');
+      assert.deepEqual([ledger.status, Number(ledger.n)], ['completed', priorOrders.length]);
+      const again = await runCli(['load', prior, '--db', db.url]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /skipped|already loaded/);
+      assert.equal(Number((await db.query<any>("SELECT COUNT(DISTINCT INDEX_NAME) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'"))[0].n), 3, 'the next load built the keys');
+    } finally {
+      Object.assign(FACT_DDL, saved);
+      await reader.query('ROLLBACK').catch(() => {});
+      await reader.end();
+      await db.drop();
+    }
+  });
+
   it('gives orders-etl query a read-only session with foreign key checks on, one statement at a time (mysql)', async () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     try {

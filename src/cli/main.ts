@@ -6,7 +6,7 @@ import yargs, { type Options } from 'yargs';
 import { EtlError, userMessage } from '../errors.ts';
 import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
-import { runLoad, type LoadSummary } from '../pipeline/load.ts';
+import { runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
@@ -262,15 +262,22 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries, note });
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;
+  // A load committed whole whose finishing failed: its summary, then its error (exit 1).
+  let unfinished: { error: unknown } | null = null;
   try {
     // The load's own notes come at its end: on a line of their own, not after the progress line.
     summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => (progress.stop(), note(m)) });
+  } catch (err) {
+    if (!(err instanceof UnfinishedLoad)) throw err;
+    summary = err.summary;
+    unfinished = { error: err.cause };
   } finally {
     progress.stop();
     await warehouse.close();
   }
   if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   io.stderr.write(humanSummary(summary, opts.db));
+  if (unfinished !== null) throw unfinished.error;
   return 0;
 }
 

@@ -173,7 +173,12 @@ async function loadChecked(
     gc.stop();
     throw err;
   }
-  await warehouse.endLoad();
+  // Every source is committed and marked loaded: a failure to finish (the fact keys not built in time,
+  // E_LOCK; a lost connection) still gets the summary of what was loaded, beside its error.
+  const unfinished = await warehouse.endLoad().then(
+    () => null,
+    (error: unknown) => ({ error }),
+  );
   const cpu = process.cpuUsage(since.cpu);
   summary.cpu = { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
   summary.gcMs = Math.round(gc.stop());
@@ -182,7 +187,23 @@ async function loadChecked(
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   summary.retries = warehouse.retries;
+  if (unfinished !== null) throw new UnfinishedLoad(summary, unfinished.error);
   return summary;
+}
+
+/**
+ * A load whose every batch is committed and every source marked loaded, and whose finishing failed (endLoad:
+ * deferred fact moves, the fact keys built again): `cause` is that failure, which the next load or init
+ * retries before anything else; `summary` is what was loaded.
+ */
+export class UnfinishedLoad extends Error {
+  override readonly name = 'UnfinishedLoad';
+  constructor(
+    readonly summary: LoadSummary,
+    override readonly cause: unknown,
+  ) {
+    super(`the load is committed, and finishing it failed: ${describe(cause)}`, { cause });
+  }
 }
 
 async function loadSources(
