@@ -68,7 +68,7 @@ import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
-import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, type TestWarehouse } from './helpers/warehouses.ts';
 
 // The S3 client of the SIGKILL test reads its credentials from the environment (s3rver's built-in account).
 Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
@@ -221,6 +221,7 @@ async function daysTablesWithKey(db: TestWarehouse): Promise<string[]> {
 }
 
 const DAYS_TABLES = ['etl_customer_days', 'etl_product_days'];
+
 
 /**
  * MariaDB, facts left to move: a history warehouse whose first load of 3,000 random orders (batches of 250,
@@ -710,7 +711,7 @@ for (const dialect of DIALECTS) {
       );
     });
 
-    it('a killed increment into a warehouse that holds facts (DuckDB: checkpoints at 256 MB of WAL) leaves whole batches; re-run, the warehouse is a clean run\'s', async () => {
+    it('a killed increment into a warehouse that holds facts (DuckDB: checkpoints at 256 MB of WAL) leaves whole batches; re-run (after init, or alone, with or without --keep-fact-keys), the warehouse is a clean run\'s', async () => {
       // Two files of random orders over the same 200 days: the second arrives late into the first's history.
       const [base, increment] = randomHistoryExports({ seed: 78, orders: 4000, customers: 40, products: 30, days: 200, files: 2 }) as [unknown[], unknown[]];
       const basePath = files.file(`killed-increment-base-${dialect.name}.json`, JSON.stringify(base, null, 1));
@@ -724,23 +725,34 @@ for (const dialect of DIALECTS) {
       });
       assertEqualsOracle(clean, historyOracle([base, increment], BOTH), 'the clean run');
 
-      await withStalledSource(`killed-increment-${dialect.name}`, readFileSync(incrementPath), (source, s3Endpoint, proxyEndpoint) =>
-        withDb(dialect, async (db) => {
-          await init(db, BOTH);
-          await load(db, [basePath], { batch });
-          const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
-          assert.ok(committed > 0 && committed % batch === 0 && committed < increment.length, `killed after ${committed} records of the increment`);
-          // The next command replays what the killed load committed (DuckDB: its WAL) and finishes its moves.
-          await init(db, BOTH);
-          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment.slice(0, committed)], BOTH), 'the base and whole batches of the increment after SIGKILL');
-          const r = ok(await runCli(['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3Endpoint, '--json']), 're-run');
-          assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
-          const got = await historySnapshot(db, BOTH);
-          assertEqualsOracle(got, historyOracle([base, increment], BOTH), 'after SIGKILL and re-run');
-          const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
-          assert.deepEqual(a, b, 'after SIGKILL and re-run: a clean run\'s tables, surrogate keys included');
-        }),
-      );
+      // What comes after the kill: init, then the re-run; or the re-run alone, which finishes what the killed load
+      // left (MariaDB: the facts to move and the keys missing) before it loads (a bulk load: builds the fact keys
+      // at its end) or, with --keep-fact-keys, builds the keys first and moves facts in each batch.
+      for (const next of ['init', 'load', 'load --keep-fact-keys'] as const) {
+        await withStalledSource(`killed-increment-${dialect.name}-${next.replace(/\W+/g, '-')}`, readFileSync(incrementPath), (source, s3Endpoint, proxyEndpoint) =>
+          withDb(dialect, async (db) => {
+            const what = `killed, then ${next}`;
+            await init(db, BOTH);
+            await load(db, [basePath], { batch });
+            const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
+            assert.ok(committed > 0 && committed % batch === 0 && committed < increment.length, `killed after ${committed} records of the increment`);
+            if (next === 'init') {
+              // The next command replays what the killed load committed (DuckDB: its WAL) and finishes its moves.
+              await init(db, BOTH);
+              assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment.slice(0, committed)], BOTH), 'the base and whole batches of the increment after SIGKILL');
+            }
+            const args = ['load', source, '--db', db.url, '--batch-size', String(batch), '--s3-endpoint', s3Endpoint, '--json'];
+            const r = ok(await runCli(next === 'load --keep-fact-keys' ? [...args, '--keep-fact-keys'] : args), `re-run (${what})`);
+            assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch, not restarted');
+            const got = await historySnapshot(db, BOTH);
+            assertEqualsOracle(got, historyOracle([base, increment], BOTH), `after SIGKILL and re-run (${what})`);
+            const [a, b] = [keyedRows(got.tables), keyedRows(clean.tables)];
+            assert.deepEqual(a, b, `after SIGKILL and re-run (${what}): a clean run's tables, surrogate keys included`);
+            assert.equal(await notedVersions(db), 0, `no version left noted (${what})`);
+            if (dialect.name === 'mysql') assert.deepEqual(await factKeys(db), FACT_KEYS, `the fact keys are built again (${what})`);
+          }),
+        );
+      }
     });
 
     it('a load that moves facts at its end (DuckDB; MariaDB: a bulk load) and fails on bad input after some batches still moves them before it exits', async () => {
@@ -762,11 +774,7 @@ for (const dialect of DIALECTS) {
         assert.equal(await notedVersions(db), 0, 'no version left noted');
         assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after the failure, facts moved');
         if (dialect.name !== 'mysql') return; // DuckDB's fact table declares no keys (duckdb/ddl.ts)
-        const keys = await db.query<any>(
-          `SELECT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND INDEX_NAME LIKE 'ix_orders_%'
-           UNION SELECT CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
-        );
-        assert.deepEqual(keys.map((r) => r.k).sort(), ['fk_orders_customer', 'fk_orders_product', 'ix_orders_customer_sk', 'ix_orders_product_sk'], 'the fact keys are built again');
+        assert.deepEqual(await factKeys(db), FACT_KEYS, 'the fact keys are built again');
         assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'and so are the days tables keys');
       });
     });

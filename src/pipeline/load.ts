@@ -109,12 +109,24 @@ function gcTimer(): { stop(): number } {
  * RSS (its budget is 320 MB, bench/RESULTS.md), and an SCD1 increment gained about 5%.
  *
  * V8's flags are the process's, and this one is read at every full collection (checked with --trace-gc): set
- * when such a load starts, back to V8's own choice when it ends.
+ * when such a load's first batch is read, back to V8's own choice (0) after its last batch, before the load
+ * finishes (the MariaDB rewrite of the fact table weighs the heap still free). Not when node was started with
+ * --heap-growing-percent.
  */
 const HISTORY_HEAP_GROWING_PERCENT = 100;
 
-function heapGrowingPercent(percent: number): void {
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
+/** Sets HISTORY_HEAP_GROWING_PERCENT for a history load, unless node was started with a growth of its own. */
+function historyHeapGrowth(history: boolean): { restore(): void } {
+  if (!history || process.execArgv.some((a) => /^--heap[-_]growing[-_]percent\b/.test(a))) return { restore() {} };
+  setFlagsFromString(`--heap-growing-percent=${HISTORY_HEAP_GROWING_PERCENT}`);
+  let restored = false;
+  return {
+    restore() {
+      if (restored) return;
+      restored = true;
+      setFlagsFromString('--heap-growing-percent=0');
+    },
+  };
 }
 
 /** HEAD requests (or stat calls) in flight at once while checking sources. */
@@ -130,24 +142,6 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
   await warehouse.lock(opts.lockTimeout);
   const mode = await warehouse.ensureSchema(opts.history, true);
-  const history = mode.customers || mode.products;
-  if (history) heapGrowingPercent(HISTORY_HEAP_GROWING_PERCENT);
-  try {
-    return await loadChecked(sources, infos, warehouse, opts, hooks, { ms: started, cpu: cpuAtStart });
-  } finally {
-    if (history) heapGrowingPercent(0);
-  }
-}
-
-/** runLoad once its sources are checked and the warehouse is locked; `since`: when runLoad started. */
-async function loadChecked(
-  sources: Source[],
-  infos: SourceInfo[],
-  warehouse: Warehouse,
-  opts: LoadTuning,
-  hooks: LoadHooks,
-  since: { ms: number; cpu: NodeJS.CpuUsage },
-): Promise<LoadSummary> {
   await warehouse.beginLoad({
     sources: sources.map((s, i) => ({ source: { uri: s.uri, fingerprint: infos[i]!.fingerprint }, bytes: infos[i]!.size })),
     force: opts.force,
@@ -157,15 +151,19 @@ async function loadChecked(
   // GC pauses from here on: the sources' checks and the schema before are I/O, and nothing before may leave the
   // observer behind when it fails.
   const gc = gcTimer();
+  // While batches are written only: finishing (the MariaDB rewrite weighs the heap still free) has V8's own.
+  const heap = historyHeapGrowth(mode.customers || mode.products);
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
   } catch (err) {
+    heap.restore();
     // Undo beginLoad either way, but the load's own error is the one to report. Finishing may fail too (the
     // connection the load lost, say): the deferred fact moves and the fact keys then wait for the next load or
-    // init, which retries them before any batch; the user hears of it beside the load's error.
+    // init, which moves the facts before it loads and builds the keys (before it loads, or at its end when it
+    // drops them itself); the user hears of it beside the load's error.
     await warehouse.endLoad().catch((e: unknown) => {
       try {
-        hooks.note?.(`finishing the failed load also failed (${describe(e)}); the next load or init retries it before loading`);
+        hooks.note?.(`finishing the failed load also failed (${describe(e)}); the next load or init finishes it`);
       } catch {
         // A note that cannot be written must not take the place of the load's error.
       }
@@ -173,16 +171,17 @@ async function loadChecked(
     gc.stop();
     throw err;
   }
+  heap.restore();
   // Every source is committed and marked loaded: a failure to finish (the fact keys not built in time,
   // E_LOCK; a lost connection) still gets the summary of what was loaded, beside its error.
   const unfinished = await warehouse.endLoad().then(
     () => null,
     (error: unknown) => ({ error }),
   );
-  const cpu = process.cpuUsage(since.cpu);
+  const cpu = process.cpuUsage(cpuAtStart);
   summary.cpu = { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
   summary.gcMs = Math.round(gc.stop());
-  summary.elapsedMs = Date.now() - since.ms;
+  summary.elapsedMs = Date.now() - started;
   summary.stages.databaseMs = Math.round(warehouse.writerMs);
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -194,7 +193,7 @@ async function loadChecked(
 /**
  * A load whose every batch is committed and every source marked loaded, and whose finishing failed (endLoad:
  * deferred fact moves, the fact keys built again): `cause` is that failure, which the next load or init
- * retries before anything else; `summary` is what was loaded.
+ * finishes; `summary` is what was loaded.
  */
 export class UnfinishedLoad extends Error {
   override readonly name = 'UnfinishedLoad';

@@ -107,3 +107,14 @@ export const DIALECTS: { name: DialectName; fresh(): Promise<TestWarehouse> }[] 
   { name: 'mysql', fresh: freshMysql },
   { name: 'duckdb', fresh: freshDuckdb },
 ];
+
+/** MariaDB: the fact table's secondary indexes and foreign keys that exist, by name (FACT_KEYS when all do). */
+export async function factKeys(db: TestWarehouse): Promise<string[]> {
+  const keys = await db.query<any>(
+    `SELECT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND INDEX_NAME LIKE 'ix_orders_%'
+     UNION SELECT CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
+  );
+  return keys.map((r) => String(r.k)).sort();
+}
+
+export const FACT_KEYS = ['fk_orders_customer', 'fk_orders_product', 'ix_orders_customer_sk', 'ix_orders_product_sk'];

@@ -221,10 +221,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected override async createSchema(requested?: HistoryMode, forLoad = false): Promise<HistoryMode> {
     const mode = await super.createSchema(requested, forLoad);
     await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
-    // A bulk load killed before its end left facts to move and the keys missing: finish both first.
-    // The days tables' keys first: they do not wait for queries of the fact table, which the fact keys may.
-    // Before a load, the fact table's keys are left to prepareLoad: a bulk load would drop them again at once
-    // (a first load resumed after a kill: building them costs about 2 microseconds a line, for nothing).
+    // A bulk load killed before its end left facts to move and the keys missing: the facts move first, then the
+    // keys are built. The days tables' keys first: they do not wait for queries of the fact table, which the fact
+    // keys may. Before a load, the fact table's keys are left to prepareLoad: a bulk load would drop them again
+    // at once (a first load resumed after a kill: building them costs about 2 microseconds a line, for nothing).
     await this.moveDeferredFacts();
     await this.withRetry('restore the days tables keys', () => this.restoreDaysKeys());
     if (!forLoad) await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
@@ -248,8 +248,10 @@ export class MysqlWarehouse extends SqlWarehouse {
    * The engine only writes surrogate keys it resolved from the dimensions. A history version that goes has its
    * facts moved in the same batch, or, in a load that defers its moves, before the keys come back (finishLoad
    * adds them only once no fact waits to move), so the foreign keys hold when added back. A crash in between
-   * leaves the keys missing and facts to move; the next load or init does both before it writes. Until then a
-   * query may find such a fact on a version that no longer covers its date, or that is gone.
+   * leaves the keys missing and facts to move; the next load or init moves the facts before it writes, and
+   * builds the keys before it writes too (init; a load that keeps them: here) or at its end (a bulk load, which
+   * would drop them again). Until then a query may find such a fact on a version that no longer covers its
+   * date, or that is gone.
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     this.deferFactMoves = false;
@@ -259,7 +261,7 @@ export class MysqlWarehouse extends SqlWarehouse {
         if (intent.keepFactKeys || (await this.pendingBytes(intent)) / BYTES_PER_LINE_AT_LEAST < Number(stats?.n ?? 0) / 10) {
           // The load maintains the keys row by row: the keys a load killed before its end left missing
           // (createSchema leaves them to this) are built first.
-          await this.restoreFactKeys();
+          await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
           return;
         }
       }
@@ -272,7 +274,11 @@ export class MysqlWarehouse extends SqlWarehouse {
       const wait = FACT_DDL.dropKeysWaitSeconds;
       const dropped = drops.length === 0 || (await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
       if (dropped) this.deferFactMoves = this.history.customers || this.history.products;
-      else this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
+      else {
+        this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
+        // Some keys missing (left so by hand: a load drops them all or none): built first, as in the keep path.
+        if (missing.size > 0) await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
+      }
       await this.dropEmptyDaysKeys();
     });
   }
