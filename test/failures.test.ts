@@ -29,7 +29,7 @@ import { adminConnection } from './helpers/mysql.ts';
 import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
 import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3, type Fault, type FaultProxy, type TestS3 } from './helpers/s3.ts';
-import { DIALECTS, FACT_KEYS, factKeys, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, type TestWarehouse } from './helpers/warehouses.ts';
 
 const BATCH = 500;
 const files = tempDir();
@@ -556,16 +556,7 @@ describe('smaller hazards of the same family', () => {
       await reader.query('SELECT COUNT(*) FROM orders');
       let ended: RunResult | null = null;
       const running = runCli(['load', prior, '--db', db.url, '--batch-size', String(BATCH), '--lock-timeout', '60']).then((r) => (ended = r));
-      for (let i = 0; ; i++) {
-        assert.equal(ended, null, 'the load ended before it came to build the keys');
-        const waiting = await db.query<any>(
-          "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
-          [db.mysql!.name],
-        );
-        if (waiting.length > 0) break;
-        assert.ok(i < 600, 'the load never came to build the keys');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilFactAlterWaits(db, 'the load', 60, () => (ended === null ? null : (ended as RunResult).stderr));
       // The ALTER that waits is the one after every batch: building the keys before the load would have waited
       // with nothing committed.
       const [ledger] = await db.query<any>('SELECT COUNT(*) AS n, SUM(records_committed) AS records FROM etl_loads');

@@ -68,7 +68,7 @@ import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
-import { DIALECTS, FACT_KEYS, factKeys, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, type TestWarehouse } from './helpers/warehouses.ts';
 
 // The S3 client of the SIGKILL test reads its credentials from the environment (s3rver's built-in account).
 Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
@@ -944,15 +944,7 @@ for (const dialect of DIALECTS) {
             const running = runCli(['init', '--db', db.url]);
             // The reader ends once init has given up the swap and moved the facts in place: when the keys it
             // builds after them wait for the reader's lock.
-            for (let i = 0; ; i++) {
-              const waiting = await db.query<any>(
-                "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
-                [db.mysql!.name],
-              );
-              if (waiting.length > 0) break;
-              assert.ok(i < 1200, 'init never came to build the keys');
-              await new Promise((r) => setTimeout(r, 100));
-            }
+            await untilFactAlterWaits(db, 'init', 120);
             await reader.query('COMMIT');
             const r = await running;
             assert.equal(r.code, 0, r.stderr);

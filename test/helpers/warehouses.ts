@@ -118,3 +118,21 @@ export async function factKeys(db: TestWarehouse): Promise<string[]> {
 }
 
 export const FACT_KEYS = ['fk_orders_customer', 'fk_orders_product', 'ix_orders_customer_sk', 'ix_orders_product_sk'];
+
+/**
+ * MariaDB: returns once an ALTER TABLE of the fact table waits for a metadata lock (a query the test holds open).
+ * `ended` is polled too: a command that ends first fails the wait at once, with what `ended` returns.
+ */
+export async function untilFactAlterWaits(db: TestWarehouse, what: string, seconds: number, ended: () => string | null = () => null): Promise<void> {
+  for (const deadline = Date.now() + seconds * 1000; ; ) {
+    const early = ended();
+    if (early !== null) throw new Error(`${what} ended before an ALTER of the fact table waited: ${early}`);
+    const waiting = await db.query<any>(
+      "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE orders%'",
+      [db.mysql!.name],
+    );
+    if (waiting.length > 0) return;
+    if (Date.now() > deadline) throw new Error(`${what} never came to an ALTER of the fact table that waits (${seconds}s)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
