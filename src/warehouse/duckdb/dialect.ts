@@ -102,8 +102,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
    * updates their tables), so fewer, larger batches pay off there. A first load, or one resumed after a kill,
    * keeps the smaller batch. Measured by hand (2026-11-30, the bench's increment of 200 k into a warehouse
    * of 1 M, runs taking turns): 6.6 to 8.3 s (median 7.3) at 20,000 against 8.4 to 9.1 s (median 8.9) at
-   * 10,000, peak RSS 390 to 403 MB against 373 to 386 MB; at 40,000 6.7 s and 435 MB. Not for a first load (22.5 s against 25.3 s, but 341 MB peak RSS, over its budget
-   * of 320) nor into a history warehouse (its increment the same within the runs' spread, 30.9 and 37.0 s
+   * 10,000, peak RSS 390 to 403 MB against 373 to 386 MB; at 40,000 6.7 s and 435 MB. Not for a first load
+   * (22.5 s against 25.3 s, but 341 MB peak RSS, over its budget of 320) nor into a history warehouse (its increment the same within the runs' spread, 30.9 and 37.0 s
    * against 29.5 and 34.6 s, with more heap for the versions each batch cuts).
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {

@@ -256,30 +256,27 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     this.deferFactMoves = false;
     await this.withRetry('prepare the fact table for a bulk load', async () => {
+      let keep = false;
       if (await this.hasRows('orders')) {
         const [stats] = await this.select("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders'");
-        if (intent.keepFactKeys || (await this.pendingBytes(intent)) / BYTES_PER_LINE_AT_LEAST < Number(stats?.n ?? 0) / 10) {
-          // The load maintains the keys row by row: the keys a load killed before its end left missing
-          // (createSchema leaves them to this) are built first.
-          await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
-          return;
-        }
+        keep = intent.keepFactKeys || (await this.pendingBytes(intent)) / BYTES_PER_LINE_AT_LEAST < Number(stats?.n ?? 0) / 10;
       }
-      const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
-      const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
-      const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
-      // One statement, so that the keys go together or not at all. A query that holds the fact table past the
-      // wait: the load keeps them, and says so.
-      const drops = [...fks.map((k) => `DROP FOREIGN KEY ${k.name}`), ...indexes.map((k) => `DROP KEY ${k.name}`)];
-      const wait = FACT_DDL.dropKeysWaitSeconds;
-      const dropped = drops.length === 0 || (await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
-      if (dropped) this.deferFactMoves = this.history.customers || this.history.products;
-      else {
-        this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
-        // Some keys missing (left so by hand: a load drops them all or none): built first, as in the keep path.
-        if (missing.size > 0) await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
+      if (!keep) {
+        const missing = new Set((await this.missingFactKeys()).map((k) => k.name));
+        const fks = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'foreign key' && !missing.has(k.name));
+        const indexes = FACT_SECONDARY_KEYS.filter((k) => k.kind === 'index' && !missing.has(k.name));
+        // One statement, so that the keys go together or not at all. A query that holds the fact table past the
+        // wait: the load keeps them, and says so.
+        const drops = [...fks.map((k) => `DROP FOREIGN KEY ${k.name}`), ...indexes.map((k) => `DROP KEY ${k.name}`)];
+        const wait = FACT_DDL.dropKeysWaitSeconds;
+        keep = drops.length > 0 && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
+        if (keep) this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
+        else this.deferFactMoves = this.history.customers || this.history.products;
+        await this.dropEmptyDaysKeys();
       }
-      await this.dropEmptyDaysKeys();
+      // A load that maintains the keys row by row builds first those a load killed before its end left missing
+      // (createSchema leaves them to this; some only if left so by hand: a load drops them all or none).
+      if (keep) await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
     });
   }
 
