@@ -99,6 +99,23 @@ export interface ReplacedOrder {
   lines: number;
 }
 
+/** What SqlWarehouse.scanKeys reads. */
+export interface KeyScan {
+  table: string;
+  naturalKey: string;
+  /** SQL expressions of integers (or NULL), such as the surrogate key and epochDays of a date. */
+  numbers: readonly string[];
+  /** Text columns, hashed together (attributeHash); none for a days table. */
+  attributes: readonly string[];
+  /** A WHERE clause with its leading space, and its parameters. */
+  where?: string;
+  params?: unknown[];
+  /** Columns that order the rows totally (ties would leave the order to the database). */
+  orderBy?: readonly string[];
+}
+
+export type KeyRowSink = (id: string, numbers: readonly (number | null)[], hash: number) => void;
+
 /** What a bulk write is: rows for a staging table, new dimension rows, fact lines, or rejected records. */
 export type BulkKind = 'stage' | 'dimension' | 'facts' | 'rejects';
 
@@ -238,6 +255,26 @@ export abstract class SqlWarehouse implements Warehouse {
    * array may be reused for the next row: copy what outlives the call.
    */
   protected abstract scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void>;
+  /**
+   * Rows of a dimension table or its days, each as its natural key, its `numbers` (null for NULL) and the
+   * attributeHash of its `attributes` (0 without any): what the engine keeps of a key, not the attributes' text.
+   * `numbers` and the row handed over are reused for the next row. Here by scan; a dialect may send the same
+   * in a cheaper form (DuckDB: DuckdbWarehouse.scanKeys).
+   */
+  protected async scanKeys(q: KeyScan, onRow: KeyRowSink): Promise<void> {
+    const { table, naturalKey, numbers, attributes, where, params, orderBy } = q;
+    const columns = [naturalKey, ...numbers, ...attributes.map(this.sql.text)];
+    const sql = `SELECT ${columns.join(', ')} FROM ${table}${where ?? ''}${orderBy ? ` ORDER BY ${orderBy.join(', ')}` : ''}`;
+    const n = numbers.length;
+    const values: (number | null)[] = new Array(n);
+    await this.scan(sql, params ?? [], (row) => {
+      for (let i = 0; i < n; i++) {
+        const v = row[1 + i];
+        values[i] = v === null || v === undefined ? null : Number(v);
+      }
+      onRow(String(row[0]), values, attributes.length === 0 ? 0 : attributeHash(row.slice(1 + n).map(textOrNull)));
+    });
+  }
   /** Any query's result as column names and rows, whole. */
   protected abstract table(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
   /** Any query's result, streamed to `sink` with backpressure (each dialect's query.ts). */
@@ -910,9 +947,7 @@ export abstract class SqlWarehouse implements Warehouse {
         const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
         keys.maxSk = Number(stats!.top);
         if (Number(stats!.n) > DIMENSION_KEYS) continue; // too many to hold: looked up as needed
-        await this.scan(`SELECT ${nk}, ${sk}, ${attributes.map((a) => this.sql.text(a)).join(', ')} FROM ${table}`, [], (row) => {
-          keys.set(String(row[0]), Number(row[1]), attributeHash(row.slice(2).map(textOrNull)));
-        });
+        await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes }, (id, [s], hash) => keys.set(id, s!, hash));
         keys.complete = true; // every row of the table, and it cannot change while this process holds the lock
       }
       const [facts] = await this.select('SELECT COUNT(*) AS n FROM orders');
@@ -942,14 +977,15 @@ export abstract class SqlWarehouse implements Warehouse {
     if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk, attributes } = spec;
-    const { text, epochDays } = this.sql;
-    await this.scan(`SELECT ${nk}, ${sk}, ${epochDays('valid_from')}, ${epochDays('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table} ORDER BY ${nk}, valid_from`, [], (row) => {
-      store.learnVersion(String(row[0]), versionOf(row));
-    });
+    const { epochDays } = this.sql;
+    // The surrogate key last: the order is total (the window of DuckDB's scanKeys needs one).
+    const byKey: KeyScan = { table, naturalKey: nk, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes, orderBy: [nk, 'valid_from', sk] };
+    await this.scanKeys(byKey, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
     // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
     // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect. Days come as numbers
     // (epochDays): some million rows, each parsed from text before.
-    await this.scan(`SELECT ${nk}, ${epochDays('day')} FROM ${spec.days} ORDER BY ${nk}, day`, [], (row) => store.learnDay(String(row[0]), Number(row[1])));
+    const daysByKey: KeyScan = { table: spec.days, naturalKey: nk, numbers: [epochDays('day')], attributes: [], orderBy: [nk, 'day'] };
+    await this.scanKeys(daysByKey, (id, [day]) => store.learnDay(id, day!));
     store.learned();
     store.complete = true;
   }
@@ -975,13 +1011,10 @@ export abstract class SqlWarehouse implements Warehouse {
       if (!h) out.set(id, (h = { versions: [], days: [] }));
       return h;
     };
-    const { text, epochDays } = this.sql;
-    await this.scan(`SELECT ${nk}, ${sk}, ${epochDays('valid_from')}, ${epochDays('valid_to')}, ${attributes.map(text).join(', ')} FROM ${table}${where}`, params, (row) => {
-      of(String(row[0])).versions.push(versionOf(row));
-    });
-    await this.scan(`SELECT ${nk}, ${epochDays('day')} FROM ${spec.days}${where}`, params, (row) => {
-      of(String(row[0])).days.push(Number(row[1]));
-    });
+    const { epochDays } = this.sql;
+    const versions: KeyScan = { table, naturalKey: nk, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes, where, params };
+    await this.scanKeys(versions, (id, numbers, hash) => of(id).versions.push(versionOf(numbers, hash)));
+    await this.scanKeys({ table: spec.days, naturalKey: nk, numbers: [epochDays('day')], attributes: [], where, params }, (id, [day]) => of(id).days.push(day!));
     for (const h of out.values()) {
       h.versions.sort((a, b) => a.from - b.from);
       h.days.sort((a, b) => a - b);
@@ -994,12 +1027,12 @@ export abstract class SqlWarehouse implements Warehouse {
     if (keys.complete) return;
     const ids = rows.map((r) => spec.id(r)).filter((id) => keys.slotOf(id) < 0);
     const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
-    const select = `SELECT ${nk}, ${sk}, ${attributes.map((a) => this.sql.text(a)).join(', ')} FROM ${table} WHERE ${nk} IN `;
+    // What the statement holds beside the ids (the ids chunked to fit what the server takes).
+    const select = `SELECT ${nk}, ${sk}, ${attributes.map(this.sql.text).join(', ')} FROM ${table} WHERE ${nk} IN `;
     const found: [string, number, number][] = [];
     for (const chunk of idChunks(ids, this.caps.maxStatementBytes - select.length * 3 - 64)) {
-      await this.scan(`${select}(${chunk.map(() => '?').join(',')})`, chunk, (row) => {
-        found.push([String(row[0]), Number(row[1]), attributeHash(row.slice(2).map(textOrNull))]);
-      });
+      const where = ` WHERE ${nk} IN (${chunk.map(() => '?').join(',')})`;
+      await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes, where, params: chunk }, (id, [s], hash) => found.push([id, s!, hash]));
     }
     // A key the lookup did not find is new: planning gives it the next surrogate key. The lookup must not make
     // the map forget the batch's other keys, so it may hold more than its capacity until the batch is planned.
@@ -1437,14 +1470,9 @@ function maxSkSetting(spec: DimensionSpec<unknown>): string {
   return `${spec.table}.max_sk`;
 }
 
-/** A version read as (natural key, surrogate key, epochDays(valid_from), epochDays(valid_to), attributes as text...). */
-function versionOf(row: unknown[]): HistoryVersion {
-  return {
-    sk: Number(row[1]),
-    from: Number(row[2]),
-    to: row[3] === null || row[3] === undefined ? null : Number(row[3]),
-    hash: attributeHash(row.slice(4).map(textOrNull)),
-  };
+/** A version read by scanKeys, whose numbers are its surrogate key, valid_from and valid_to (epoch days). */
+function versionOf(numbers: readonly (number | null)[], hash: number): HistoryVersion {
+  return { sk: numbers[0]!, from: numbers[1]!, to: numbers[2] ?? null, hash };
 }
 
 function textOrNull(v: unknown): string | null {
