@@ -594,6 +594,8 @@ describe('smaller hazards of the same family', () => {
       const summary = JSON.parse(r.stdout);
       assert.equal(summary.orders, priorOrders.length);
       assert.equal(summary.sources[0].status, 'loaded');
+      assert.equal(summary.error.code, 'E_LOCK');
+      assert.match(summary.error.message, /^the fact table's keys \(.*\) are not built: /);
       assert.match(r.stderr, /loaded 1 of 1 source\(s\) into .*\n  orders 3,000, fact rows [\d,]+, rejected 0\n/);
       assert.match(r.stderr, /load failed \[E_LOCK\]: the fact table's keys \(ix_orders_product_sk, ix_orders_customer_sk, fk_orders_product, fk_orders_customer\) are not built: .*no loaded data is lost, and the next load or init builds them\n$/);
       // The summary comes before the error.

@@ -275,7 +275,9 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
     progress.stop();
     await warehouse.close();
   }
-  if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  // A load committed whole whose end failed says so in its JSON too, with the error it exits 1 for.
+  const failed = unfinished === null ? {} : { error: { code: unfinished.error instanceof EtlError ? unfinished.error.code : null, message: userMessage(unfinished.error) } };
+  if (opts.json) io.stdout.write(`${JSON.stringify({ ...summary, ...failed })}\n`);
   io.stderr.write(humanSummary(summary, opts.db));
   if (unfinished !== null) throw unfinished.error;
   return 0;
