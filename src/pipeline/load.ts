@@ -111,8 +111,9 @@ function gcTimer(): { stop(): number } {
  * V8's flags are the process's, and this one is read at every full collection (checked with --trace-gc): set
  * when such a load's first batch is read, back to V8's own choice (0) after its last batch, before the load
  * finishes (the MariaDB rewrite of the fact table weighs the heap still free). Not when node was started with
- * --heap-growing-percent. Loads at once in one process (the CLI runs one; a program may run several) share
- * it: set by the first that writes batches, restored when the last of them is done with it.
+ * --heap-growing-percent (on its command line or in NODE_OPTIONS). Loads at once in one process (the CLI runs
+ * one; a program may run several) share it: set by the first that writes batches, restored when the last of
+ * them is done with it.
  */
 const HISTORY_HEAP_GROWING_PERCENT = 100;
 
@@ -121,7 +122,8 @@ let heapGrowers = 0;
 
 /** Sets HISTORY_HEAP_GROWING_PERCENT for a history load, unless node was started with a growth of its own. */
 function historyHeapGrowth(history: boolean): { restore(): void } {
-  if (!history || process.execArgv.some((a) => /^--heap[-_]growing[-_]percent\b/.test(a))) return { restore() {} };
+  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent\b/.test(a));
+  if (!history || own) return { restore() {} };
   if (heapGrowers++ === 0) setFlagsFromString(`--heap-growing-percent=${HISTORY_HEAP_GROWING_PERCENT}`);
   let restored = false;
   return {

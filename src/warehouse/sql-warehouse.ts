@@ -110,7 +110,7 @@ export interface KeyScan {
   /** A WHERE clause with its leading space, and its parameters. */
   where?: string;
   params?: unknown[];
-  /** Columns that order the rows totally (ties would leave the order to the database). */
+  /** Columns that order the rows. */
   orderBy?: readonly string[];
 }
 
@@ -976,11 +976,9 @@ export abstract class SqlWarehouse implements Warehouse {
     store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
     if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
-    const { naturalKey: nk, attributes } = spec;
+    const { naturalKey: nk } = spec;
     const { epochDays } = this.sql;
-    // The surrogate key last: the order is total (the window of DuckDB's scanKeys needs one).
-    const byKey: KeyScan = { table, naturalKey: nk, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes, orderBy: [nk, 'valid_from', sk] };
-    await this.scanKeys(byKey, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
+    await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
     // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
     // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect. Days come as numbers
     // (epochDays): some million rows, each parsed from text before.
@@ -1004,7 +1002,7 @@ export abstract class SqlWarehouse implements Warehouse {
 
   /** Versions and days of the keys `where` selects, as histories (versions by valid_from, days ascending). */
   private async readHistories<R>(spec: DimensionSpec<R>, where: string, params: string[]): Promise<Map<string, KeyHistory>> {
-    const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
+    const { naturalKey: nk } = spec;
     const out = new Map<string, KeyHistory>();
     const of = (id: string) => {
       let h = out.get(id);
@@ -1012,8 +1010,7 @@ export abstract class SqlWarehouse implements Warehouse {
       return h;
     };
     const { epochDays } = this.sql;
-    const versions: KeyScan = { table, naturalKey: nk, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes, where, params };
-    await this.scanKeys(versions, (id, numbers, hash) => of(id).versions.push(versionOf(numbers, hash)));
+    await this.scanKeys({ ...this.versionsScan(spec), where, params }, (id, numbers, hash) => of(id).versions.push(versionOf(numbers, hash)));
     await this.scanKeys({ table: spec.days, naturalKey: nk, numbers: [epochDays('day')], attributes: [], where, params }, (id, [day]) => of(id).days.push(day!));
     for (const h of out.values()) {
       h.versions.sort((a, b) => a.from - b.from);
@@ -1022,15 +1019,23 @@ export abstract class SqlWarehouse implements Warehouse {
     return out;
   }
 
+  /** A history dimension's versions as scanKeys reads them: their numbers are what versionOf takes. */
+  private versionsScan(spec: DimensionSpec<unknown>): KeyScan {
+    const { table, naturalKey, surrogateKey: sk, attributes } = spec;
+    const { epochDays } = this.sql;
+    return { table, naturalKey, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes };
+  }
+
   /** Keys the map has forgotten, read from the dimension table (and remembered again: they are committed rows). */
   private async lookupUnknown<R>(spec: DimensionSpec<R>, rows: R[], keys: DimensionKeys): Promise<void> {
     if (keys.complete) return;
     const ids = rows.map((r) => spec.id(r)).filter((id) => keys.slotOf(id) < 0);
     const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
-    // What the statement holds beside the ids (the ids chunked to fit what the server takes).
+    // The ids chunked to fit what the server takes, beside the rest of the statement (a dialect's scanKeys
+    // may write more around the columns than the plain select: 4 KB of room for it).
     const select = `SELECT ${nk}, ${sk}, ${attributes.map(this.sql.text).join(', ')} FROM ${table} WHERE ${nk} IN `;
     const found: [string, number, number][] = [];
-    for (const chunk of idChunks(ids, this.caps.maxStatementBytes - select.length * 3 - 64)) {
+    for (const chunk of idChunks(ids, this.caps.maxStatementBytes - select.length * 3 - 4096)) {
       const where = ` WHERE ${nk} IN (${chunk.map(() => '?').join(',')})`;
       await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes, where, params: chunk }, (id, [s], hash) => found.push([id, s!, hash]));
     }

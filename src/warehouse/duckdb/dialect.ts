@@ -239,24 +239,28 @@ export class DuckdbWarehouse extends SqlWarehouse {
   /**
    * scanKeys with less for the Node thread to decode, which is where reading a history warehouse's keys went
    * (some million rows of versions and days): each text value handed over costs a call into DuckDB and a
-   * TextDecoder call, and each NULL test BigInt arithmetic (DuckDBValidity). So the natural key and the
-   * attributes come as one string per row, with the length of each value in code points (DuckDB's length;
-   * -1: NULL); in an ordered scan a value equal to the previous row's is left out (-2): a key's days and
-   * versions repeat the key, and its versions most attributes. Numbers come as DOUBLE, NULL as NaN. Measured
-   * by hand (2026-11-30) on the bench's history warehouse after its increment (0.7 M versions, 2 M days): the
-   * scans alone 2.6 s against 3.8 to 4.7 s by scan; the next period's increment, runs taking turns, 19.2, 19.0
-   * and 17.1 s against 19.8, 21.4 and 19.4 s (read keys 4.1 to 4.8 s against 6.3 to 6.9 s, the parser running
-   * beside it). An SCD1 warehouse reads one row per key: its increment within the runs' spread.
+   * TextDecoder call, and a vector with NULLs a BigInt test per value (DuckDBValidity). So the natural key and
+   * the attributes come as one string per row, with the length of each value in code points (DuckDB's length;
+   * -1: NULL), after a '.': node-api's TextDecoder drops a byte order mark that starts a string, and would
+   * shift every value after it. In an ordered scan a value equal to the row before's is left out (-2): a key's
+   * days and versions repeat the key, and its versions most attributes; the rows come in the order of the
+   * window that compares them (row_number over it), ties or not. Numbers come as DOUBLE, NULL as NaN: no
+   * NULLs in the vector. Measured by hand (2026-11-30) on the bench's history warehouse after its increment
+   * (0.7 M versions, 2 M days): the scans alone 2.6 s against 3.8 to 4.7 s by scan; the next period's
+   * increment, runs taking turns, 19.2, 19.0 and 17.1 s against 19.8, 21.4 and 19.4 s (read keys 4.1 to 4.8 s
+   * against 6.3 to 6.9 s, the parser running beside it). An SCD1 warehouse reads one row per key: its
+   * increment within the runs' spread.
    */
   protected override async scanKeys(q: KeyScan, onRow: KeyRowSink): Promise<void> {
-    const texts = [q.naturalKey, ...q.attributes.map(DUCKDB_SQL.text)];
-    const order = q.orderBy?.join(', ');
-    const same = (t: string) => (order ? `${t} IS NOT DISTINCT FROM lag(${t}) OVER w` : 'false');
-    const joined = texts.map((t) => `CASE WHEN ${same(t)} THEN '' ELSE COALESCE(${t}, '') END`).join(' || ');
+    const texts = [q.naturalKey, ...q.attributes.map(this.sql.text)];
+    const ordered = q.orderBy !== undefined;
+    const same = (t: string) => (ordered ? `${t} IS NOT DISTINCT FROM lag(${t}) OVER w` : 'false');
+    const joined = ["'.'", ...texts.map((t) => `CASE WHEN ${same(t)} THEN '' ELSE COALESCE(${t}, '') END`)].join(' || ');
     const lengths = texts.map((t) => `CAST(CASE WHEN ${same(t)} THEN -2 ELSE COALESCE(length(${t}), -1) END AS INTEGER)`);
     const numbers = q.numbers.map((n) => `COALESCE(CAST(${n} AS DOUBLE), 'NaN'::DOUBLE)`);
-    const window = order ? ` WINDOW w AS (ORDER BY ${order}) ORDER BY ${order}` : '';
-    const sql = `SELECT ${[joined, ...lengths, ...numbers].join(', ')} FROM ${q.table}${q.where ?? ''}${window}`;
+    const columns = [joined, ...lengths, ...numbers];
+    const select = `SELECT ${columns.join(', ')}${ordered ? ', row_number() OVER w AS rn' : ''} FROM ${q.table}${q.where ?? ''}`;
+    const sql = ordered ? `SELECT * EXCLUDE (rn) FROM (${select} WINDOW w AS (ORDER BY ${q.orderBy!.join(', ')})) ORDER BY rn` : select;
     const result = await this.c().stream(sql, q.params?.length ? (q.params as never) : undefined);
     const k = texts.length;
     const n = numbers.length;
@@ -425,12 +429,13 @@ function isDuckdbFileOrNone(path: string): boolean {
 }
 
 /**
- * The values of one row of DuckdbWarehouse.scanKeys into `values`: `joined` holds those handed over, one after
- * another, and the vectors after it their lengths in code points (-1: NULL; -2: the row before's, left as it is).
- * DuckDB's text is valid UTF-8, so a code point is one UTF-16 code unit or a surrogate pair.
+ * The values of one row of DuckdbWarehouse.scanKeys into `values`: `joined` holds a '.' and then those handed
+ * over, one after another, and the vectors after it their lengths in code points (-1: NULL; -2: the row
+ * before's, left as it is). DuckDB's text is valid UTF-8, so a code point is one UTF-16 code unit or a
+ * surrogate pair.
  */
 function splitJoined(joined: string, vectors: readonly { getItem(r: number): unknown }[], r: number, values: (string | null)[]): void {
-  let at = 0;
+  let at = 1; // after the '.'
   for (let i = 0; i < values.length; i++) {
     const length = vectors[1 + i]!.getItem(r) as number;
     if (length === -2) continue;
