@@ -977,13 +977,11 @@ export abstract class SqlWarehouse implements Warehouse {
     if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk } = spec;
-    const { epochDays } = this.sql;
     await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
     // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
     // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect. Days come as numbers
     // (epochDays): some million rows, each parsed from text before.
-    const daysByKey: KeyScan = { table: spec.days, naturalKey: nk, numbers: [epochDays('day')], attributes: [], orderBy: [nk, 'day'] };
-    await this.scanKeys(daysByKey, (id, [day]) => store.learnDay(id, day!));
+    await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
     store.learned();
     store.complete = true;
   }
@@ -1002,16 +1000,14 @@ export abstract class SqlWarehouse implements Warehouse {
 
   /** Versions and days of the keys `where` selects, as histories (versions by valid_from, days ascending). */
   private async readHistories<R>(spec: DimensionSpec<R>, where: string, params: string[]): Promise<Map<string, KeyHistory>> {
-    const { naturalKey: nk } = spec;
     const out = new Map<string, KeyHistory>();
     const of = (id: string) => {
       let h = out.get(id);
       if (!h) out.set(id, (h = { versions: [], days: [] }));
       return h;
     };
-    const { epochDays } = this.sql;
     await this.scanKeys({ ...this.versionsScan(spec), where, params }, (id, numbers, hash) => of(id).versions.push(versionOf(numbers, hash)));
-    await this.scanKeys({ table: spec.days, naturalKey: nk, numbers: [epochDays('day')], attributes: [], where, params }, (id, [day]) => of(id).days.push(day!));
+    await this.scanKeys({ ...this.daysScan(spec), where, params }, (id, [day]) => of(id).days.push(day!));
     for (const h of out.values()) {
       h.versions.sort((a, b) => a.from - b.from);
       h.days.sort((a, b) => a - b);
@@ -1024,6 +1020,11 @@ export abstract class SqlWarehouse implements Warehouse {
     const { table, naturalKey, surrogateKey: sk, attributes } = spec;
     const { epochDays } = this.sql;
     return { table, naturalKey, numbers: [sk, epochDays('valid_from'), epochDays('valid_to')], attributes };
+  }
+
+  /** A history dimension's observed days as scanKeys reads them: one number, the day. */
+  private daysScan(spec: DimensionSpec<unknown>): KeyScan {
+    return { table: spec.days, naturalKey: spec.naturalKey, numbers: [this.sql.epochDays('day')], attributes: [] };
   }
 
   /** Keys the map has forgotten, read from the dimension table (and remembered again: they are committed rows). */

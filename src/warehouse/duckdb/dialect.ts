@@ -8,7 +8,7 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { HistoryMode } from '../../model.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
@@ -104,8 +104,9 @@ export class DuckdbWarehouse extends SqlWarehouse {
    * keeps the smaller batch. Measured by hand (2026-11-30, the bench's increment of 200 k into a warehouse
    * of 1 M, runs taking turns): 6.6 to 8.3 s (median 7.3) at 20,000 against 8.4 to 9.1 s (median 8.9) at
    * 10,000, peak RSS 390 to 403 MB against 373 to 386 MB; at 40,000 6.7 s and 435 MB. Not for a first load
-   * (22.5 s against 25.3 s, but 341 MB peak RSS, over its budget of 320) nor into a history warehouse (its increment the same within the runs' spread, 30.9 and 37.0 s
-   * against 29.5 and 34.6 s, with more heap for the versions each batch cuts).
+   * (22.5 s against 25.3 s, but 341 MB peak RSS, over its budget of 320) nor into a history warehouse (its
+   * increment the same within the runs' spread, 30.9 and 37.0 s against 29.5 and 34.6 s, with more heap for
+   * the versions each batch cuts).
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     await super.prepareLoad(intent);
@@ -218,21 +219,26 @@ export class DuckdbWarehouse extends SqlWarehouse {
   }
 
   protected async scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
-    const result = await this.c().stream(sql, params.length ? (params as never) : undefined);
     // Cell by cell from the chunk's vectors into one row array: no array per row (chunk.getRows builds them,
     // through a visitor per cell), for the millions of rows learnHistory reads.
-    // rowCount read once per chunk: it is a call into DuckDB each time (0.5 s of a history load's read keys).
     const row: unknown[] = [];
+    await this.eachRow(sql, params, (vectors, r) => {
+      row.length = vectors.length;
+      for (let c = 0; c < vectors.length; c++) row[c] = vectors[c]!.getItem(r);
+      onRow(row);
+    });
+  }
+
+  /** A result streamed a chunk at a time, each row handed over as its chunk's vectors and its index there. */
+  private async eachRow(sql: string, params: readonly unknown[], onRow: (vectors: readonly DuckDBVector[], r: number) => void): Promise<void> {
+    const result = await this.c().stream(sql, params.length ? (params as never) : undefined);
     for (;;) {
       const chunk = await result.fetchChunk();
+      // rowCount read once per chunk: it is a call into DuckDB each time (0.5 s of a history load's read keys).
       const rows = chunk ? chunk.rowCount : 0;
       if (!chunk || rows === 0) break;
       const vectors = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
-      row.length = vectors.length;
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < vectors.length; c++) row[c] = vectors[c]!.getItem(r);
-        onRow(row);
-      }
+      for (let r = 0; r < rows; r++) onRow(vectors, r);
     }
   }
 
@@ -261,27 +267,20 @@ export class DuckdbWarehouse extends SqlWarehouse {
     const columns = [joined, ...lengths, ...numbers];
     const select = `SELECT ${columns.join(', ')}${ordered ? ', row_number() OVER w AS rn' : ''} FROM ${q.table}${q.where ?? ''}`;
     const sql = ordered ? `SELECT * EXCLUDE (rn) FROM (${select} WINDOW w AS (ORDER BY ${q.orderBy!.join(', ')})) ORDER BY rn` : select;
-    const result = await this.c().stream(sql, q.params?.length ? (q.params as never) : undefined);
     const k = texts.length;
     const n = numbers.length;
     // The values of the row before, kept for those left out.
     const values: (string | null)[] = new Array(k).fill(null);
     const nums: (number | null)[] = new Array(n);
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      const rows = chunk ? chunk.rowCount : 0;
-      if (!chunk || rows === 0) break;
-      const vectors = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
-      for (let r = 0; r < rows; r++) {
-        splitJoined(vectors[0]!.getItem(r) as string, vectors, r, values);
-        for (let i = 0; i < n; i++) {
-          const v = vectors[1 + k + i]!.getItem(r) as number;
-          nums[i] = Number.isNaN(v) ? null : v;
-        }
-        // attributeHash(values.slice(1)), without the array.
-        onRow(values[0]!, nums, k === 1 ? 0 : hashOf3(values[1] ?? null, values[2] ?? null, values[3] ?? null, k - 1));
+    await this.eachRow(sql, q.params ?? [], (vectors, r) => {
+      splitJoined(vectors[0]!.getItem(r) as string, vectors, r, values);
+      for (let i = 0; i < n; i++) {
+        const v = vectors[1 + k + i]!.getItem(r) as number;
+        nums[i] = Number.isNaN(v) ? null : v;
       }
-    }
+      // attributeHash(values.slice(1)), without the array.
+      onRow(values[0]!, nums, k === 1 ? 0 : hashOf3(values[1] ?? null, values[2] ?? null, values[3] ?? null, k - 1));
+    });
   }
 
   /** Column types of the tables written in bulk, read once per connection (for building chunks ahead). */
@@ -434,7 +433,7 @@ function isDuckdbFileOrNone(path: string): boolean {
  * before's, left as it is). DuckDB's text is valid UTF-8, so a code point is one UTF-16 code unit or a
  * surrogate pair.
  */
-function splitJoined(joined: string, vectors: readonly { getItem(r: number): unknown }[], r: number, values: (string | null)[]): void {
+function splitJoined(joined: string, vectors: readonly DuckDBVector[], r: number, values: (string | null)[]): void {
   let at = 1; // after the '.'
   for (let i = 0; i < values.length; i++) {
     const length = vectors[1 + i]!.getItem(r) as number;
