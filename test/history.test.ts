@@ -57,7 +57,7 @@ import {
 } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
-import { FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
+import { FACT_DDL, FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
 import { HISTORY_STORE } from '../src/warehouse/sql-warehouse.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
 import { runLoad } from '../src/pipeline/load.ts';
@@ -736,6 +736,7 @@ for (const dialect of DIALECTS) {
             await load(db, [basePath], { batch });
             const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
             assert.ok(committed > 0 && committed % batch === 0 && committed < increment.length, `killed after ${committed} records of the increment`);
+            if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), [], 'the killed increment wrote the days tables without their keys');
             if (next === 'init') {
               // The next command replays what the killed load committed (DuckDB: its WAL) and finishes its moves.
               await init(db, BOTH);
@@ -750,6 +751,7 @@ for (const dialect of DIALECTS) {
             assert.deepEqual(a, b, `after SIGKILL and re-run (${what}): a clean run's tables, surrogate keys included`);
             assert.equal(await notedVersions(db), 0, `no version left noted (${what})`);
             if (dialect.name === 'mysql') assert.deepEqual(await factKeys(db), FACT_KEYS, `the fact keys are built again (${what})`);
+            if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, `and the days tables keys (${what})`);
           }),
         );
       }
@@ -840,6 +842,69 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(await historySnapshot(db, BOTH), before, 'nothing else changed');
           // A second init finds the keys there and says nothing about them.
           assert.doesNotMatch((await init(db, BOTH)).stderr, /more than once/);
+        });
+      });
+
+      it('MariaDB: a bulk load into a filled history warehouse writes the days tables without their keys while the engine holds every key\'s history (with them when it cannot, or when a query holds one), and builds them at its end', async () => {
+        const [base, increment] = randomHistoryExports({ seed: 95, orders: 2000, customers: 30, products: 20, days: 200, files: 2 }) as [unknown[], unknown[]];
+        const basePath = write('filled-days-base.json', base);
+        const incrementPath = write('filled-days-increment.json', increment);
+        const batch = 250;
+        // 300 entries: less than the base's versions and days, so the increment looks histories up.
+        for (const entries of [HISTORY_STORE.entries, 300]) {
+          await withDb(dialect, async (db) => {
+            await init(db, BOTH);
+            await load(db, [basePath], { batch });
+            assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+            const saved = HISTORY_STORE.entries;
+            HISTORY_STORE.entries = entries;
+            const wh = await openWarehouse(db.url, { retries: 1 }).finally(() => {
+              HISTORY_STORE.entries = saved;
+            });
+            const keyed: string[][] = [];
+            const apply = wh.applyBatch.bind(wh);
+            wh.applyBatch = async (loadId, b) => {
+              keyed.push(await daysTablesWithKey(db));
+              return apply(loadId, b);
+            };
+            try {
+              const sources = await resolveSources([incrementPath], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+              await runLoad(sources, wh, { ...DEFAULTS, batchSize: batch, parser: 'scanner', force: false, keepFactKeys: false });
+            } finally {
+              await wh.close();
+            }
+            assert.equal(keyed.length, Math.ceil(increment.length / batch));
+            if (entries === 300) {
+              assert.ok((wh.timings['lookups'] ?? 0) > 0, 'histories were looked up');
+              for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'a store that cannot hold every key: the keys stay');
+            } else {
+              assert.ok((wh.timings['drop days keys'] ?? 0) > 0, 'dropped, timed as a step');
+              for (const k of keyed) assert.deepEqual(k, [], 'every batch is written without the keys');
+            }
+            assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'built at the end');
+            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), `the base and the increment (${entries} entries)`);
+          });
+        }
+        // A days table held past the wait (an open transaction that read it) keeps its key, and the load says so.
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, [basePath], { batch });
+          const reader = await adminConnection();
+          const saved = { ...FACT_DDL };
+          FACT_DDL.dropKeysWaitSeconds = 1;
+          try {
+            await reader.query(`USE \`${db.mysql!.name}\``);
+            await reader.query('BEGIN');
+            await reader.query('SELECT COUNT(*) FROM etl_customer_days');
+            const r = await load(db, [incrementPath], { batch });
+            assert.match(r.stderr, /a query or open transaction held etl_customer_days for more than 1s: this load writes it with its key \(slower\)/);
+            await reader.query('COMMIT');
+          } finally {
+            Object.assign(FACT_DDL, saved);
+            await reader.end();
+          }
+          assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+          assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), 'the base and the increment, etl_customer_days held');
         });
       });
     }

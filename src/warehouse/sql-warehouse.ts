@@ -159,7 +159,7 @@ export abstract class SqlWarehouse implements Warehouse {
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
   private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
   /** HISTORY_STORE.entries when the warehouse was opened. */
-  private readonly historyEntries = HISTORY_STORE.entries;
+  protected readonly historyEntries = HISTORY_STORE.entries;
   private readonly customerHistory = new HistoryStore(this.historyEntries);
   private readonly productHistory = new HistoryStore(this.historyEntries);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
@@ -978,9 +978,9 @@ export abstract class SqlWarehouse implements Warehouse {
     // Straight into the store, in key order (each key's segment then grows at the end of its pool).
     const { naturalKey: nk } = spec;
     await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
-    // In key order along the primary key; on MariaDB, after a reconnect in a first load that dropped that key
-    // (MysqlWarehouse.dropEmptyDaysKeys), by a sort of the table: once per reconnect. Days come as numbers
-    // (epochDays): some million rows, each parsed from text before.
+    // In key order along the primary key; on MariaDB, in a bulk load that dropped that key
+    // (MysqlWarehouse.dropDaysKeys), by a sort of the table (0.4 s for 1.16 M days, by hand). Days come as
+    // numbers (epochDays): some million rows, each parsed from text before.
     await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
     store.learned();
     store.complete = true;

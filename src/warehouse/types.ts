@@ -10,6 +10,8 @@ export const PLAN_AHEAD_STEP = 'plan ahead';
 /** Steps outside batches (so not a part of `writerMs`): at the end of a load, or when one starts after a killed one. */
 export const BUILD_FACT_KEYS_STEP = 'build fact keys';
 export const BUILD_DAYS_KEYS_STEP = 'build days keys';
+/** Before a bulk load into a filled history warehouse (MariaDB): its days tables are rebuilt without their keys. */
+export const DROP_DAYS_KEYS_STEP = 'drop days keys';
 export const DEFERRED_MOVES_STEP = 'move deferred facts';
 
 export interface SourceIdentity {
@@ -96,8 +98,8 @@ export interface Warehouse {
   readonly capabilities: WarehouseCapabilities;
   /**
    * Milliseconds per step of applying batches, summed (for the summary's breakdown). Every step but
-   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_DAYS_KEYS_STEP` and `DEFERRED_MOVES_STEP` (and their parts) is a
-   * part of `writerMs`.
+   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_DAYS_KEYS_STEP`, `DROP_DAYS_KEYS_STEP` and `DEFERRED_MOVES_STEP`
+   * (and their parts) is a part of `writerMs`.
    */
   readonly timings: Readonly<Record<string, number>>;
   /**
