@@ -7,10 +7,12 @@ import type { Batch, HistoryMode } from '../model.ts';
 /** The step that plans a batch while the batch before it is written: Node's work, beside the writer's. */
 export const PLAN_AHEAD_STEP = 'plan ahead';
 
-/** Steps outside batches (so not a part of `writerMs`): at the end of a load, or when one starts after a killed one. */
+/**
+ * Steps outside batches (so not a part of `writerMs`): when a load starts (the days tables' primary keys dropped
+ * by a MariaDB bulk load into a history warehouse, or keys a killed load left missing built), or at its end.
+ */
 export const BUILD_FACT_KEYS_STEP = 'build fact keys';
 export const BUILD_DAYS_KEYS_STEP = 'build days keys';
-/** Before a bulk load into a filled history warehouse (MariaDB): its days tables are rebuilt without their keys. */
 export const DROP_DAYS_KEYS_STEP = 'drop days keys';
 export const DEFERRED_MOVES_STEP = 'move deferred facts';
 

@@ -248,20 +248,21 @@ export class DuckdbWarehouse extends SqlWarehouse {
    * (some million rows of versions and days): each text value handed over costs a call into DuckDB and a
    * TextDecoder call, and a vector with NULLs a BigInt test per value (DuckDBValidity). So the natural key and
    * the attributes come as one string per row, with the length of each value in code points (DuckDB's length;
-   * -1: NULL; a byte order mark that starts the string is kept: ./text.ts). In an ordered scan a value equal to
-   * the row before's is left out (-2): a key's days and versions repeat the key, and its versions most
-   * attributes; the rows come in the order of the window that compares them (row_number over it), ties or not.
-   * Numbers come as DOUBLE, NULL as NaN: no NULLs in the vector. Measured by hand (2026-11-30) on the bench's
-   * history warehouse after its increment (0.7 M versions, 2 M days): the scans alone 2.6 s against 3.8 to
-   * 4.7 s by scan; the next period's increment, runs taking turns, 19.2, 19.0 and 17.1 s against 19.8, 21.4 and
-   * 19.4 s (read keys 4.1 to 4.8 s against 6.3 to 6.9 s, the parser running beside it). An SCD1 warehouse reads
-   * one row per key: its increment within the runs' spread.
+   * -1: NULL), after a '.': a decoder that drops a byte order mark that starts a string (node-api's did, until
+   * ./text.ts) would shift every value after it; the keys read do not depend on that swap. In an ordered scan a
+   * value equal to the row before's is left out (-2): a key's days and versions repeat the key, and its versions
+   * most attributes; the rows come in the order of the window that compares them (row_number over it), ties or
+   * not. Numbers come as DOUBLE, NULL as NaN: no NULLs in the vector. Measured by hand (2026-11-30) on the
+   * bench's history warehouse after its increment (0.7 M versions, 2 M days): the scans alone 2.6 s against 3.8
+   * to 4.7 s by scan; the next period's increment, runs taking turns, 19.2, 19.0 and 17.1 s against 19.8, 21.4
+   * and 19.4 s (read keys 4.1 to 4.8 s against 6.3 to 6.9 s, the parser running beside it). An SCD1 warehouse
+   * reads one row per key: its increment within the runs' spread.
    */
   protected override async scanKeys(q: KeyScan, onRow: KeyRowSink): Promise<void> {
     const texts = [q.naturalKey, ...q.attributes.map(this.sql.text)];
     const ordered = q.orderBy !== undefined;
     const same = (t: string) => (ordered ? `${t} IS NOT DISTINCT FROM lag(${t}) OVER w` : 'false');
-    const joined = texts.map((t) => `CASE WHEN ${same(t)} THEN '' ELSE COALESCE(${t}, '') END`).join(' || ');
+    const joined = ["'.'", ...texts.map((t) => `CASE WHEN ${same(t)} THEN '' ELSE COALESCE(${t}, '') END`)].join(' || ');
     const lengths = texts.map((t) => `CAST(CASE WHEN ${same(t)} THEN -2 ELSE COALESCE(length(${t}), -1) END AS INTEGER)`);
     const numbers = q.numbers.map((n) => `COALESCE(CAST(${n} AS DOUBLE), 'NaN'::DOUBLE)`);
     const columns = [joined, ...lengths, ...numbers];
@@ -428,12 +429,13 @@ function isDuckdbFileOrNone(path: string): boolean {
 }
 
 /**
- * The values of one row of DuckdbWarehouse.scanKeys into `values`: `joined` holds those handed over, one
- * after another, and the vectors after it their lengths in code points (-1: NULL; -2: the row before's, left
- * as it is). DuckDB's text is valid UTF-8, so a code point is one UTF-16 code unit or a surrogate pair.
+ * The values of one row of DuckdbWarehouse.scanKeys into `values`: `joined` holds a '.' and then those handed
+ * over, one after another, and the vectors after it their lengths in code points (-1: NULL; -2: the row
+ * before's, left as it is). DuckDB's text is valid UTF-8, so a code point is one UTF-16 code unit or a
+ * surrogate pair.
  */
 function splitJoined(joined: string, vectors: readonly DuckDBVector[], r: number, values: (string | null)[]): void {
-  let at = 0;
+  let at = 1; // after the '.'
   for (let i = 0; i < values.length; i++) {
     const length = vectors[1 + i]!.getItem(r) as number;
     if (length === -2) continue;

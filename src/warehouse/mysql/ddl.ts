@@ -41,7 +41,7 @@ const PRODUCT_COLUMNS = `product_id VARCHAR(${K}) NOT NULL,
     category VARCHAR(${T}) NULL,
     price ${MONEY} NULL`;
 
-/** A days table's primary key (dropped by a history warehouse's first load and added back: MysqlWarehouse). */
+/** A days table's primary key (dropped by a bulk load into a history warehouse and added back: MysqlWarehouse). */
 export const daysPrimaryKey = (naturalKey: string): string => `PRIMARY KEY (${naturalKey}, day)`;
 
 /** The engine's settings of a warehouse: its history mode (name 'history'). */

@@ -88,10 +88,10 @@ export const FACT_REWRITE = {
 };
 
 /**
- * The fact table's keys and queries that read it. ALTER TABLE (dropping the keys before a bulk load, building
- * them after it) and the rewrite's RENAME wait for every query and open transaction that has read the table
- * (a metadata lock), and queries that come after them wait behind them: none of them waits the server's
- * default (a day on MariaDB).
+ * The keys a bulk load drops and builds again (the fact table's, and the days tables' primary keys) and queries
+ * that read those tables. ALTER TABLE (dropping the keys before a bulk load, building them after it) and the
+ * rewrite's RENAME wait for every query and open transaction that has read the table (a metadata lock), and
+ * queries that come after them wait behind them: none of them waits the server's default (a day on MariaDB).
  */
 export const FACT_DDL = {
   /** Seconds dropping the keys before a bulk load waits; longer: the load keeps them (maintained row by row). */
@@ -117,6 +117,18 @@ const REPLACED_TABLE = 'etl_orders_replaced';
 
 /** Privilege refusals: ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR. */
 const DENIED = new Set([1044, 1142, 1227]);
+
+/**
+ * The server keeps every table with a primary key: MariaDB's innodb_force_primary_key (ER_REQUIRES_PRIMARY_KEY),
+ * MySQL's sql_require_primary_key (ER_TABLE_WITHOUT_PK). A days table then keeps its key (dropDaysKeys).
+ */
+const PRIMARY_KEY_REQUIRED = new Set([1173, 3750]);
+
+/**
+ * A bulk load drops the keys of filled days tables only when every history dimension's versions and days take at
+ * most this share of the store's entries (HISTORY_STORE): the rest is room for what the load adds.
+ */
+const HISTORY_STORE_ROOM = 0.75;
 
 const FACT_UPSERT = `INSERT INTO orders (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM stage_lines
   ON DUPLICATE KEY UPDATE ${FACT_COLUMNS.filter((c) => c !== 'order_id' && c !== 'line_no').map((c) => `${c} = VALUES(${c})`).join(', ')}`;
@@ -223,11 +235,13 @@ export class MysqlWarehouse extends SqlWarehouse {
     await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
     // A bulk load killed before its end left facts to move and the keys missing: the facts move first, then the
     // keys are built. The days tables' keys first: they do not wait for queries of the fact table, which the fact
-    // keys may. Before a load, the fact table's keys are left to prepareLoad: a bulk load would drop them again
-    // at once (a first load resumed after a kill: building them costs about 2 microseconds a line, for nothing).
+    // keys may. Before a load, all of them are left to prepareLoad: a bulk load would drop them again at once (a
+    // first load resumed after a kill: building the fact keys costs about 2 microseconds a line, for nothing).
     await this.moveDeferredFacts();
-    await this.withRetry('restore the days tables keys', () => this.restoreDaysKeys());
-    if (!forLoad) await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
+    if (!forLoad) {
+      await this.withRetry('restore the days tables keys', () => this.restoreDaysKeys());
+      await this.withRetry('restore the fact table keys', () => this.restoreFactKeys());
+    }
     return mode;
   }
 
@@ -270,13 +284,18 @@ export class MysqlWarehouse extends SqlWarehouse {
         const drops = [...fks.map((k) => `DROP FOREIGN KEY ${k.name}`), ...indexes.map((k) => `DROP KEY ${k.name}`)];
         const wait = FACT_DDL.dropKeysWaitSeconds;
         keep = drops.length > 0 && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
-        if (keep) this.note(`a query or open transaction held the fact table for more than ${wait}s: this load keeps its keys and maintains them row by row (slower)`);
-        else this.deferFactMoves = this.history.customers || this.history.products;
-        if (!keep) await this.timed(DROP_DAYS_KEYS_STEP, () => this.dropDaysKeys());
+        if (keep) this.heldTooLong('the fact table', wait, 'keeps its keys and maintains them row by row');
+        else {
+          this.deferFactMoves = this.history.customers || this.history.products;
+          await this.dropDaysKeys();
+        }
       }
       // A load that maintains the keys row by row builds first those a load killed before its end left missing
       // (createSchema leaves them to this; some only if left so by hand: a load drops them all or none).
-      if (keep) await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
+      if (keep) {
+        await this.timed(BUILD_DAYS_KEYS_STEP, () => this.restoreDaysKeys());
+        await this.timed(BUILD_FACT_KEYS_STEP, () => this.restoreFactKeys());
+      }
     });
   }
 
@@ -284,31 +303,45 @@ export class MysqlWarehouse extends SqlWarehouse {
    * A bulk load (one that drops the fact table's keys, above) writes the days tables without their primary key
    * and builds it at its end (finishLoad), as it does the fact table's keys: each batch observes keys from all
    * over the key range, so with the key every new day is an insert at a random place in a clustered index that
-   * outgrows its share of the buffer pool, beside the fact table's pages. Measured by hand (2026-11-30,
-   * MariaDB's 128 MB buffer pool, the bench's increment of 200 k orders into its history warehouse of 1 M, whose
-   * days tables hold 1.16 M and 0.82 M rows): writing the new days took 11 to 14 s with the keys and 0.8 s
-   * without, against about 2 s to drop both keys and 2.1 s to build them; the increment 81 s against 90 to 95 s.
+   * outgrows its share of the buffer pool, beside the fact table's pages. Measured by hand on the bench's
+   * history increment, whose days tables hold 2 M rows: see bench/report.ts (the history increment's reason).
    * Nothing in the load reads them by key while the engine holds every key's history (learnHistory reads them
-   * whole, sorted by the server); a filled table keeps its key when the engine cannot (past
-   * HISTORY_STORE.entries), because its first lookup would build the key at once (beforeHistoryLookups), and
-   * so does a table a query holds for longer than FACT_DDL.dropKeysWaitSeconds. A load killed before its end
-   * leaves them missing: the next load or init builds them first (createSchema).
+   * whole, sorted by the server). Filled tables keep their keys unless every history dimension's versions and
+   * days fit in HISTORY_STORE_ROOM of the store's entries (room for what the load adds): a store that cannot hold
+   * every key looks histories up, and its first lookup would build the keys at once (beforeHistoryLookups). A
+   * table a query holds past FACT_DDL.dropKeysWaitSeconds keeps its key (said), and so does one the server will
+   * not leave without a primary key (MariaDB's innodb_force_primary_key, MySQL's sql_require_primary_key; said).
+   * A load killed before its end leaves them missing: the next load builds them at its end, and init at once.
    */
   private async dropDaysKeys(): Promise<void> {
-    for (const { table, days } of this.historySpecs) {
+    const keyed: DimensionSpec<unknown>[] = [];
+    let fits = true;
+    for (const spec of this.historySpecs) {
       // Already without it: dropped by this load's first try (retried), or by a killed one.
-      if (!(await this.hasPrimaryKey(days))) {
-        this.daysKeysDropped = true;
-        continue;
+      if (!(await this.hasPrimaryKey(spec.days))) this.daysKeysDropped = true;
+      else keyed.push(spec);
+      if (await this.hasRows(spec.days)) {
+        const [held] = await this.select(`SELECT (SELECT COUNT(*) FROM ${spec.table}) + (SELECT COUNT(*) FROM ${spec.days}) AS n`);
+        fits &&= Number(held!.n) <= this.historyEntries * HISTORY_STORE_ROOM;
       }
-      if (await this.hasRows(days)) {
-        const [held] = await this.select(`SELECT (SELECT COUNT(*) FROM ${table}) + (SELECT COUNT(*) FROM ${days}) AS n`);
-        if (Number(held!.n) > this.historyEntries) continue;
-      }
-      const wait = FACT_DDL.dropKeysWaitSeconds;
-      if (await this.withLockWait(wait, () => this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`))) this.daysKeysDropped = true;
-      else this.note(`a query or open transaction held ${days} for more than ${wait}s: this load writes it with its key (slower)`);
     }
+    if (!fits) return;
+    const wait = FACT_DDL.dropKeysWaitSeconds;
+    for (const { days } of keyed) {
+      try {
+        const dropped = await this.withLockWait(wait, () => this.timed(DROP_DAYS_KEYS_STEP, () => this.exec(`ALTER TABLE ${days} DROP PRIMARY KEY`)));
+        if (dropped) this.daysKeysDropped = true;
+        else this.heldTooLong(days, wait, 'writes it with its primary key');
+      } catch (err) {
+        if (!PRIMARY_KEY_REQUIRED.has(errnoOf(err) ?? 0)) throw err;
+        this.note(`${days} keeps its primary key: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Say that a query held `what` past the wait, so this load does `instead` (slower). */
+  private heldTooLong(what: string, seconds: number, instead: string): void {
+    this.note(`a query or open transaction held ${what} for more than ${seconds}s: this load ${instead} (slower)`);
   }
 
   private async hasPrimaryKey(table: string): Promise<boolean> {
@@ -320,7 +353,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   /**
-   * The days tables' primary keys, where a first load dropped them. A day recorded twice (which the engine does
+   * The days tables' primary keys, where a bulk load dropped them. A day recorded twice (which the engine does
    * not write: each batch records only the days its store does not hold) would stop the key from being built,
    * and every load after it: each such day is kept once, and that is said. (Not by ALTER IGNORE TABLE: MariaDB
    * 10.11 dropped every copy of a duplicated row with it, measured by hand.)
@@ -328,9 +361,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   private async restoreDaysKeys(): Promise<void> {
     for (const { days, naturalKey: nk } of this.historySpecs) {
       if (await this.hasPrimaryKey(days)) continue;
-      const addKey = `ALTER TABLE ${days} ADD ${daysPrimaryKey(nk)}`;
+      const addKey = () =>
+        this.alterWaiting(`ALTER TABLE ${days} ADD ${daysPrimaryKey(nk)}`, `building the primary key of ${days}`, (seconds) => `the primary key of ${days} is not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds it`);
       try {
-        await this.exec(addKey);
+        await addKey();
       } catch (err) {
         if (errnoOf(err) !== 1062) throw err; // ER_DUP_ENTRY
         const twice = await this.select(`SELECT ${nk} AS id, day FROM ${days} GROUP BY ${nk}, day HAVING COUNT(*) > 1`);
@@ -344,7 +378,7 @@ export class MysqlWarehouse extends SqlWarehouse {
             await this.exec(`INSERT INTO ${days} (${nk}, day) VALUES ${part.map(() => '(?, ?)').join(', ')}`, pairs);
           }
         });
-        await this.exec(addKey);
+        await addKey();
       }
     }
     this.daysKeysDropped = false;
@@ -565,22 +599,30 @@ export class MysqlWarehouse extends SqlWarehouse {
   private async restoreFactKeys(): Promise<void> {
     const missing = await this.missingFactKeys();
     if (missing.length === 0) return;
+    // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
+    // without a scan that re-checks what the engine guarantees.
+    await this.alterWaiting(
+      `ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`,
+      "building the fact table's keys",
+      (seconds) =>
+        `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table (or a dimension table its foreign keys refer to) for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds them`,
+    );
+  }
+
+  /**
+   * An ALTER that builds keys, waiting for the queries and open transactions that hold its table at most
+   * ddlWaitSeconds (`what ... waits`, said once it does); past that, E_LOCK with `notBuilt`.
+   */
+  private async alterWaiting(sql: string, what: string, notBuilt: (seconds: number) => string): Promise<void> {
     const seconds = this.ddlWaitSeconds;
-    const watch = this.sayWhenWaiting(`building the fact table's keys waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`);
+    const watch = this.sayWhenWaiting(`${what} waits for a query or open transaction that holds it; at most ${seconds}s (--lock-timeout)`);
     let built: boolean;
     try {
-      // The session runs with foreign_key_checks = 0 (see connection.ts): the constraints are added in place,
-      // without a scan that re-checks what the engine guarantees.
-      built = await this.withLockWait(seconds, () => this.exec(`ALTER TABLE orders ${missing.map((k) => `ADD ${k.definition}`).join(', ')}`));
+      built = await this.withLockWait(seconds, () => this.exec(sql));
     } finally {
       watch.stop();
     }
-    if (!built) {
-      throw new EtlError(
-        'E_LOCK',
-        `the fact table's keys (${missing.map((k) => k.name).join(', ')}) are not built: a query or open transaction held the table (or a dimension table its foreign keys refer to) for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds them`,
-      );
-    }
+    if (!built) throw new EtlError('E_LOCK', notBuilt(seconds));
   }
 
   /**
