@@ -253,6 +253,27 @@ async function loadWatchingDaysKeys(
 
 const DAYS_TABLES = ['etl_customer_days', 'etl_product_days'];
 
+/**
+ * MariaDB: `work` while an open transaction that read `table` holds its metadata lock, with FACT_DDL's waits
+ * set to `waits`; the transaction ends after `work`, and FACT_DDL is put back either way.
+ */
+async function whileHeld<T>(db: TestWarehouse, table: string, waits: Partial<typeof FACT_DDL>, work: () => Promise<T>): Promise<T> {
+  const reader = await adminConnection();
+  const saved = { ...FACT_DDL };
+  Object.assign(FACT_DDL, waits);
+  try {
+    await reader.query(`USE \`${db.mysql!.name}\``);
+    await reader.query('BEGIN');
+    await reader.query(`SELECT COUNT(*) FROM ${table}`);
+    const result = await work();
+    await reader.query('COMMIT');
+    return result;
+  } finally {
+    Object.assign(FACT_DDL, saved);
+    await reader.end();
+  }
+}
+
 
 /**
  * MariaDB, facts left to move: a history warehouse whose first load of 3,000 random orders (batches of 250,
@@ -867,24 +888,14 @@ for (const dialect of DIALECTS) {
           await load(db, [path], { batch: 250 });
           // What a bulk load killed before its end leaves: a days table without its key.
           await db.query('ALTER TABLE etl_product_days DROP PRIMARY KEY');
-          const reader = await adminConnection();
-          const saved = { ...FACT_DDL };
-          Object.assign(FACT_DDL, { buildKeysNoteSeconds: 1, buildKeysMinWaitSeconds: 1 });
-          try {
-            await reader.query(`USE \`${db.mysql!.name}\``);
-            await reader.query('BEGIN');
-            await reader.query('SELECT COUNT(*) FROM etl_product_days');
+          await whileHeld(db, 'etl_product_days', { buildKeysNoteSeconds: 1, buildKeysMinWaitSeconds: 1 }, async () => {
             const t = Date.now();
             const held = await runCli(['init', '--history', historyFlag(BOTH), '--db', db.url, '--lock-timeout', '3']);
             assert.equal(held.code, 1, held.stderr);
             assert.ok(Date.now() - t < 30_000, `init gave up after ${Date.now() - t} ms`);
             assert.match(held.stderr, /building the primary key of etl_product_days waits for a query or open transaction that holds it; at most 3s \(--lock-timeout\)/);
             assert.match(held.stderr, /\[E_LOCK\].*the primary key of etl_product_days is not built: a query or open transaction held the table for more than 3s \(--lock-timeout\); no loaded data is lost, and the next load or init builds it/);
-            await reader.query('COMMIT');
-          } finally {
-            Object.assign(FACT_DDL, saved);
-            await reader.end();
-          }
+          });
           await init(db, BOTH); // once the query has ended
           assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
         });
@@ -920,24 +931,14 @@ for (const dialect of DIALECTS) {
         await withDb(dialect, async (db) => {
           await init(db, BOTH);
           await load(db, [basePath], { batch });
-          const reader = await adminConnection();
-          const saved = { ...FACT_DDL };
-          FACT_DDL.dropKeysWaitSeconds = 1;
-          try {
-            await reader.query(`USE \`${db.mysql!.name}\``);
-            await reader.query('BEGIN');
-            await reader.query('SELECT COUNT(*) FROM etl_customer_days');
+          await whileHeld(db, 'etl_customer_days', { dropKeysWaitSeconds: 1 }, async () => {
             const { keyed, notes } = await loadWatchingDaysKeys(db, incrementPath, batch, HISTORY_STORE.entries);
             assert.ok(
               notes.some((n) => /a query or open transaction held etl_customer_days for more than 1s: this load writes it with its primary key \(slower\)/.test(n)),
               notes.join('\n'),
             );
             for (const k of keyed) assert.deepEqual(k, ['etl_customer_days'], 'the held table keeps its key, the other is written without');
-            await reader.query('COMMIT');
-          } finally {
-            Object.assign(FACT_DDL, saved);
-            await reader.end();
-          }
+          });
           assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), 'the base and the increment, etl_customer_days held');
         });
