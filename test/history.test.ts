@@ -57,13 +57,13 @@ import {
 } from './helpers/history-inputs.ts';
 import { BOTH, CUSTOMERS_ONLY, PRODUCTS_ONLY, historyFlag, historyOracle, type HistoryExpectation, type HistoryMode } from './helpers/history-oracle.ts';
 import { HISTORY_COLUMNS, columnsOf, historySnapshot, keyedRows, type DimensionRow, type HistorySnapshot } from './helpers/history-snapshot.ts';
-import { FACT_DDL, FACT_REWRITE } from '../src/warehouse/mysql/dialect.ts';
+import { FACT_DDL, FACT_REWRITE, HISTORY_STORE_ROOM } from '../src/warehouse/mysql/dialect.ts';
 import { HISTORY_STORE } from '../src/warehouse/sql-warehouse.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
 import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import { DEFAULTS } from '../src/options.ts';
-import { adminConnection, killConnections } from './helpers/mysql.ts';
+import { adminConnection, killConnections, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
 import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
@@ -218,6 +218,15 @@ async function daysTablesWithKey(db: TestWarehouse): Promise<string[]> {
     "SELECT DISTINCT TABLE_NAME AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('etl_customer_days', 'etl_product_days') AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME",
   );
   return rows.map((r) => String(r.t));
+}
+
+/** MariaDB: the versions and observed days of the history dimension that has the most of them (what dropDaysKeys counts). */
+async function largestHistory(db: TestWarehouse): Promise<number> {
+  const [row] = await db.query<any>(
+    `SELECT GREATEST((SELECT COUNT(*) FROM customers) + (SELECT COUNT(*) FROM etl_customer_days),
+                     (SELECT COUNT(*) FROM products) + (SELECT COUNT(*) FROM etl_product_days)) AS n`,
+  );
+  return Number(row.n);
 }
 
 /**
@@ -906,24 +915,35 @@ for (const dialect of DIALECTS) {
         const basePath = write('filled-days-base.json', base);
         const incrementPath = write('filled-days-increment.json', increment);
         const batch = 250;
-        // 300 entries: less than the base's versions and days, so the increment looks histories up.
-        for (const entries of [HISTORY_STORE.entries, 300]) {
+        // The store: the default (room for every key's history); the least whose three quarters
+        // (HISTORY_STORE_ROOM) hold the base's versions and days of the larger dimension, and one entry less; and
+        // 300 entries, less than the base's versions and days, so the increment looks histories up.
+        for (const store of ['default', 'least', 'one less', 'small'] as const) {
           await withDb(dialect, async (db) => {
             await init(db, BOTH);
             await load(db, [basePath], { batch });
             assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+            const least = Math.ceil((await largestHistory(db)) / HISTORY_STORE_ROOM);
+            const entries = { default: HISTORY_STORE.entries, least, 'one less': least - 1, small: 300 }[store];
             const { timings, keyed } = await loadWatchingDaysKeys(db, incrementPath, batch, entries);
             assert.equal(keyed.length, Math.ceil(increment.length / batch));
-            if (entries === 300) {
+            if (store === 'small') {
               assert.ok((timings['lookups'] ?? 0) > 0, 'histories were looked up');
               assert.equal(timings['drop days keys'], undefined, 'nothing dropped');
               for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'a store that cannot hold every key: the keys stay');
+            } else if (store === 'one less') {
+              // It holds every key's history when the load starts, without the room for what the load adds.
+              assert.equal(timings['drop days keys'], undefined, `nothing dropped with ${entries} entries`);
+              for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'a store without room for the load: the keys stay');
             } else {
-              assert.ok((timings['drop days keys'] ?? 0) > 0, 'dropped, timed as a step');
-              for (const k of keyed) assert.deepEqual(k, [], 'every batch is written without the keys');
+              assert.ok((timings['drop days keys'] ?? 0) > 0, `dropped with ${entries} entries, timed as a step`);
+              assert.deepEqual(keyed[0], [], 'the first batch is written without the keys');
+              // The least store may fill up as the increment adds days: its first lookup builds the keys.
+              if (timings['lookups: build days keys'] === undefined) for (const k of keyed) assert.deepEqual(k, [], 'every batch is written without the keys');
+              else assert.equal(store, 'least', 'only the least store looks histories up');
             }
             assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'built at the end');
-            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), `the base and the increment (${entries} entries)`);
+            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), `the base and the increment (store: ${store}, ${entries} entries)`);
           });
         }
         // A days table held past the wait (an open transaction that read it) keeps its key, and the load says so;
@@ -943,6 +963,35 @@ for (const dialect of DIALECTS) {
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), 'the base and the increment, etl_customer_days held');
         });
       });
+
+      it(
+        'MariaDB: on a server that requires primary keys, bulk loads write the days tables with their keys, say so, and load what the oracle says',
+        { skip: privateServerOnly('this test changes the global that makes the server require primary keys') },
+        async () => {
+          const [base, increment] = randomHistoryExports({ seed: 97, orders: 1500, customers: 30, products: 20, days: 200, files: 2 }) as [unknown[], unknown[]];
+          const paths = [write('keys-required-base.json', base), write('keys-required-increment.json', increment)];
+          await withDb(dialect, async (db) => {
+            const [{ v }] = await db.query<any>('SELECT VERSION() AS v');
+            // MariaDB's innodb_force_primary_key (ER_REQUIRES_PRIMARY_KEY), MySQL's sql_require_primary_key.
+            const required = /mariadb/i.test(String(v)) ? 'innodb_force_primary_key' : 'sql_require_primary_key';
+            await withPrivateGlobal(required, 1, async () => {
+              await init(db, BOTH);
+              // Into empty days tables (a first load), then into filled ones: both drop the fact keys.
+              for (const path of paths) {
+                const { timings, keyed, notes } = await loadWatchingDaysKeys(db, path, 250, HISTORY_STORE.entries);
+                for (const table of DAYS_TABLES) {
+                  const said = notes.some((n) => n.startsWith(`${table} keeps its primary key, which the server requires (`) && n.endsWith('): this load writes it with its key (slower)'));
+                  assert.ok(said, `${required}: ${notes.join('\n')}`);
+                }
+                for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'every batch is written with the keys');
+                assert.ok((timings['build fact keys'] ?? 0) > 0, 'the fact table\'s secondary keys were dropped and built as ever');
+                assert.deepEqual(await factKeys(db), FACT_KEYS);
+              }
+            });
+            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), `the base and the increment, ${required} on`);
+          });
+        },
+      );
     }
 
     it('a load that moves facts once, at its end (DuckDB; MariaDB: a bulk load): killed before it, the versions cut are noted, the next init moves their facts', async () => {

@@ -128,7 +128,7 @@ const PRIMARY_KEY_REQUIRED = new Set([1173, 3750]);
  * A bulk load drops the keys of filled days tables only when every history dimension's versions and days take at
  * most this share of the store's entries (HISTORY_STORE): the rest is room for what the load adds.
  */
-const HISTORY_STORE_ROOM = 0.75;
+export const HISTORY_STORE_ROOM = 0.75;
 
 const FACT_UPSERT = `INSERT INTO orders (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM stage_lines
   ON DUPLICATE KEY UPDATE ${FACT_COLUMNS.filter((c) => c !== 'order_id' && c !== 'line_no').map((c) => `${c} = VALUES(${c})`).join(', ')}`;
@@ -334,7 +334,7 @@ export class MysqlWarehouse extends SqlWarehouse {
         else this.heldTooLong(days, wait, 'writes it with its primary key');
       } catch (err) {
         if (!PRIMARY_KEY_REQUIRED.has(errnoOf(err) ?? 0)) throw err;
-        this.note(`${days} keeps its primary key: ${(err as Error).message}`);
+        this.note(`${days} keeps its primary key, which the server requires (${(err as Error).message}): this load writes it with its key (slower)`);
       }
     }
   }
