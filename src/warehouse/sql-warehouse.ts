@@ -617,7 +617,7 @@ export abstract class SqlWarehouse implements Warehouse {
     try {
       return work();
     } finally {
-      this.timings[step] = (this.timings[step] ?? 0) + performance.now() - t;
+      this.timedSince(step, t);
     }
   }
 
@@ -626,8 +626,13 @@ export abstract class SqlWarehouse implements Warehouse {
     try {
       return await work();
     } finally {
-      this.timings[step] = (this.timings[step] ?? 0) + performance.now() - t;
+      this.timedSince(step, t);
     }
+  }
+
+  /** Count the time since `start` (performance.now()) to `step`: for a step counted only if it happened. */
+  protected timedSince(step: string, start: number): void {
+    this.timings[step] = (this.timings[step] ?? 0) + performance.now() - start;
   }
 
   /**
