@@ -320,7 +320,8 @@ export class MysqlWarehouse extends SqlWarehouse {
       // Already without it: dropped by this load's first try (retried), or by a killed one.
       if (!(await this.hasPrimaryKey(spec.days))) this.daysKeysDropped = true;
       else keyed.push(spec);
-      if (await this.hasRows(spec.days)) {
+      // Counted only while every dimension so far fits: one that does not settles it.
+      if (fits && (await this.hasRows(spec.days))) {
         const [held] = await this.select(`SELECT (SELECT COUNT(*) FROM ${spec.table}) + (SELECT COUNT(*) FROM ${spec.days}) AS n`);
         fits &&= Number(held!.n) <= this.historyEntries * HISTORY_STORE_ROOM;
       }
