@@ -723,6 +723,44 @@ for (const dialect of DIALECTS) {
     });
   });
 
+  if (dialect.name === 'duckdb') {
+    describe('history: DuckDB dimensions that an earlier version created with a primary key', () => {
+      it('are rebuilt without it by init, saying so, every version kept with its key; later loads equal the oracle and rebuild nothing', async () => {
+        const paths = MOVES.files.map((f) => write(`pk-migration-${f.name}`, f.records));
+        const primaryKeys = (db: TestWarehouse) =>
+          db.query<{ t: string }>("SELECT table_name AS t FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name IN ('customers', 'products') ORDER BY 1");
+        await withDb(dialect, async (db) => {
+          await init(db, BOTH);
+          await load(db, [paths[0]!, paths[1]!]);
+          // The earlier schema: the same columns, the surrogate key declared the primary key.
+          const earlier = {
+            customers: 'customer_sk BIGINT PRIMARY KEY, customer_id VARCHAR NOT NULL, name VARCHAR, email VARCHAR, address VARCHAR',
+            products: 'product_sk BIGINT PRIMARY KEY, product_id VARCHAR NOT NULL, name VARCHAR, category VARCHAR, price DECIMAL(12,2)',
+          };
+          for (const [table, columns] of Object.entries(earlier)) {
+            await db.query(`CREATE TABLE ${table}_earlier (${columns}, valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL)`);
+            await db.query(`INSERT INTO ${table}_earlier SELECT * FROM ${table}`);
+            await db.query(`DROP TABLE ${table}`);
+            await db.query(`ALTER TABLE ${table}_earlier RENAME TO ${table}`);
+          }
+          assert.deepEqual((await primaryKeys(db)).map((r) => r.t), ['customers', 'products'], 'the earlier schema');
+          const before = keyedRows((await historySnapshot(db, BOTH)).tables);
+          const r = await init(db, BOTH);
+          for (const table of ['customers', 'products']) assert.match(r.stderr, new RegExp(`rebuilding the history dimension ${table} of duckdb:.* without its primary key`), table);
+          assert.deepEqual(await primaryKeys(db), [], 'no primary key left');
+          const rebuilt = await historySnapshot(db, BOTH);
+          assertEqualsOracle(rebuilt, historyOracle(MOVES.files.slice(0, 2).map(validRecords), BOTH), 'after the rebuild');
+          assert.deepEqual(keyedRows(rebuilt.tables), before, 'every row kept, surrogate keys included');
+          for (let step = 2; step < paths.length; step++) {
+            const later = await load(db, [paths[step]!]);
+            assert.doesNotMatch(later.stderr, /rebuilding/, `${MOVES.files[step]!.name}: nothing left to rebuild`);
+            assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(MOVES.files.slice(0, step + 1).map(validRecords), BOTH), `after ${MOVES.files[step]!.name}`);
+          }
+        });
+      });
+    });
+  }
+
   if (dialect.name === 'mysql') {
     describe('history: the server kills the engine\'s connections mid-load (mysql)', () => {
       it('every batch is retried on a fresh connection, planned anew; the warehouse is a clean run\'s, surrogate keys included', async () => {

@@ -15,7 +15,7 @@ import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { buildChunks, columnTypes } from './chunks.ts';
 import { hashOf3 } from '../keys.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type KeyRowSink, type KeyScan, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
-import { MIGRATE_FACT_TABLE, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
+import { MIGRATE_FACT_TABLE, migrateHistoryDimension, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
 import './text.ts';
 import type { LoadIntent, QuerySink } from '../types.ts';
 import { streamDuckdbRows } from './query.ts';
@@ -299,6 +299,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
   protected override async createSchema(requested?: HistoryMode, forLoad = false): Promise<HistoryMode> {
     const mode = await super.createSchema(requested, forLoad);
     await this.migrateFactTable();
+    await this.migrateHistoryDimensions();
     // A load killed before its end left facts to move: they move before anything else.
     await this.moveDeferredFacts();
     return mode;
@@ -311,6 +312,19 @@ export class DuckdbWarehouse extends SqlWarehouse {
     await this.inTransaction(async () => {
       for (const ddl of MIGRATE_FACT_TABLE) await this.exec(ddl);
     });
+  }
+
+  /** History dimensions created with a primary key by an earlier version (see dimensionDdl in ddl.ts) lose it. */
+  private async migrateHistoryDimensions(): Promise<void> {
+    for (const spec of this.historySpecs) {
+      const table = spec.table as 'customers' | 'products';
+      const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]);
+      if (Number(keys!.n) === 0) continue;
+      this.note(`rebuilding the history dimension ${table} of ${this.location} without its primary key (an earlier version declared it; in DuckDB it slows every batch that cuts versions)`);
+      await this.inTransaction(async () => {
+        for (const ddl of migrateHistoryDimension(table)) await this.exec(ddl);
+      });
+    }
   }
 
   protected override async learnWriters(): Promise<void> {
