@@ -56,11 +56,17 @@ export interface HistoryVersion {
   hash: number;
 }
 
-/** What is kept of one natural key: its versions (by valid_from) and its observed days (ascending). */
-export interface KeyHistory {
+/**
+ * What is kept of one natural key: its versions (by valid_from) and its observed days (ascending). The store
+ * hands its histories to the planner with the days as a view of its pool (KeyHistory<Days>): read, never written.
+ */
+export interface KeyHistory<D extends Days = number[]> {
   versions: HistoryVersion[];
-  days: number[];
+  days: D;
 }
+
+/** Ascending epoch days: an array, or a view of HistoryStore's pool (read, never written). */
+export type Days = readonly number[] | Int32Array;
 
 /** One observation of a key: a day and the row that showed the attributes (in load order within the batch). */
 export interface Observation<R> {
@@ -100,7 +106,7 @@ export interface Repoint {
 
 /** What a batch's observations of one key change. */
 export interface KeyChange<R> {
-  history: KeyHistory;
+  history: KeyHistory<Days>;
   inserts: readonly InsertedVersion<R>[];
   copies: readonly CopiedVersion[];
   /** Kept versions whose interval changed. */
@@ -113,7 +119,7 @@ export interface KeyChange<R> {
 }
 
 /** The version in effect on `day`, or undefined before the first one. */
-export function versionAt(history: KeyHistory, day: number): HistoryVersion | undefined {
+export function versionAt(history: KeyHistory<Days>, day: number): HistoryVersion | undefined {
   const at = versionIndexAt(history.versions, day);
   return at < 0 ? undefined : history.versions[at];
 }
@@ -135,18 +141,18 @@ interface Run<R> {
  * Place a batch's observations of one key (in load order) in its history. `nextSk` hands out new surrogate
  * keys; it is called in the order of the new versions' valid_from.
  */
-export function placeObservations<R>(old: KeyHistory | undefined, observations: Observation<R>[], nextSk: () => number): KeyChange<R> {
+export function placeObservations<R>(old: KeyHistory<Days> | undefined, observations: Observation<R>[], nextSk: () => number): KeyChange<R> {
   const before = old ?? { versions: [], days: [] };
-  // The common case, without allocating: one observation (or several of one day) that agrees with the version
-  // in effect on its day. Its day, if new, is added to the history in place.
+  // The common case, at little cost: one observation (or several of one day) that agrees with the version in
+  // effect on its day. Its day, if new, is added to a copy of the days (the history's may be the store's).
   const last = observations[observations.length - 1]!;
   if (old !== undefined && observations.every((o) => o.day === last.day)) {
     const v = versionAt(old, last.day);
     if (v !== undefined && v.hash === last.hash) {
       const at = dayIndex(old.days, last.day);
       if (at >= 0) return { history: old, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays: NOTHING };
-      old.days.splice(-at - 1, 0, last.day);
-      return { history: old, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays: [last.day] };
+      const newDays = [last.day];
+      return { history: { versions: old.versions, days: mergeSorted(old.days, newDays) }, inserts: NOTHING, copies: NOTHING, updates: NOTHING, deletes: NOTHING, repoints: NOTHING, newDays };
     }
   }
   // The batch's days of this key, ascending, and their values after it (the last observation of a day wins
@@ -329,7 +335,7 @@ function versionIndexAt(versions: readonly HistoryVersion[], day: number): numbe
 }
 
 /** Where the first of the ascending `days` on or after `from` is (days.length: none). */
-function firstAtOrAfter(days: readonly number[], from: number): number {
+function firstAtOrAfter(days: Days, from: number): number {
   let lo = 0;
   let hi = days.length;
   while (lo < hi) {
@@ -341,13 +347,13 @@ function firstAtOrAfter(days: readonly number[], from: number): number {
 }
 
 /** Whether the ascending `days` hold one in [from, to) (`to` null: no end). */
-function hasDayIn(days: readonly number[], from: number, to: number | null): boolean {
+function hasDayIn(days: Days, from: number, to: number | null): boolean {
   const at = firstAtOrAfter(days, from);
   return at < days.length && (to === null || days[at]! < to);
 }
 
 /** Where `day` is in the ascending `days`, or -(where it would go) - 1. */
-export function dayIndex(days: number[], day: number): number {
+export function dayIndex(days: Days, day: number): number {
   let lo = 0;
   let hi = days.length - 1;
   while (lo <= hi) {
@@ -365,7 +371,7 @@ function minEnd(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
-function mergeSorted(a: number[], b: number[]): number[] {
+function mergeSorted(a: Days, b: readonly number[]): number[] {
   const out: number[] = new Array(a.length + b.length);
   let i = 0;
   let j = 0;
@@ -462,21 +468,30 @@ export class HistoryStore {
   /** The key's history, as a copy its owner may change and set back. */
   get(key: string): KeyHistory | undefined {
     const slot = this.slots.get(key);
-    return slot < 0 ? undefined : this.history(slot);
+    if (slot < 0) return undefined;
+    const { versions, days: view } = this.history(slot);
+    // Copied by hand: Array.from of a typed array goes through its iterator, an object per day.
+    const days: number[] = new Array(view.length);
+    for (let i = 0; i < view.length; i++) days[i] = view[i]!;
+    return { versions, days };
   }
 
-  history(slot: number): KeyHistory {
+  /**
+   * The history of the key at `slot`: its versions as objects of their own, its days as a view of the pool
+   * (a product seen daily has hundreds: copying them for every batch that changes its versions was a tenth of
+   * the planning's allocations in the bench's history increment). The view stays what it is until this slot
+   * is changed (setAt, addDay, learnDay): a segment moves to the end of the pool, or everything to new pools,
+   * and the place it leaves is never written again.
+   */
+  history(slot: number): KeyHistory<Int32Array> {
     const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
     const versions: HistoryVersion[] = new Array(vn);
     for (let i = 0; i < vn; i++) {
       const to = this.vTo[vs + i]!;
       versions[i] = { from: this.vFrom[vs + i]!, to: to === NO_END ? null : to, sk: this.vSk[vs + i]!, hash: this.vHash[vs + i]! };
     }
-    const [ds, dn] = [this.slotD[3 * slot]!, this.slotD[3 * slot + 1]!];
-    // Copied by hand: Array.from of a typed array goes through its iterator, an object per day.
-    const days: number[] = [];
-    for (let i = ds; i < ds + dn; i++) days.push(this.dPool[i]!);
-    return { versions, days };
+    const ds = this.slotD[3 * slot]!;
+    return { versions, days: this.dPool.subarray(ds, ds + this.slotD[3 * slot + 1]!) };
   }
 
   /** Where in the versions' pool the slot's version in effect on `day` is, or -1 before its first one. */
@@ -532,7 +547,7 @@ export class HistoryStore {
   }
 
   /** Remember a key's history; past capacity the oldest keys go (unless `evict` is false, as for lookups). */
-  set(key: string, history: KeyHistory, evict = true): void {
+  set(key: string, history: KeyHistory<Days>, evict = true): void {
     let slot = this.slots.get(key);
     if (slot < 0) {
       if (evict) this.makeRoom();
@@ -542,7 +557,7 @@ export class HistoryStore {
   }
 
   /** Set the history of the key at `slot` (which holds a key now). */
-  setAt(slot: number, history: KeyHistory): void {
+  setAt(slot: number, history: KeyHistory<Days>): void {
     const { versions, days } = history;
     const b = 3 * slot;
     this.entries += versions.length + days.length - this.slotV[b + 1]! - this.slotD[b + 1]!;
@@ -557,6 +572,8 @@ export class HistoryStore {
       at++;
     }
     this.slotV[b + 1] = versions.length;
+    // The slot's own days, as history() gave them: already there.
+    if (days instanceof Int32Array && days.buffer === this.dPool.buffer && days.byteOffset === this.slotD[b]! * 4 && days.length === this.slotD[b + 1]!) return;
     if (days.length > this.slotD[b + 2]!) this.moveDays(slot, days.length, 0);
     this.dPool.set(days, this.slotD[b]!);
     this.slotD[b + 1] = days.length;

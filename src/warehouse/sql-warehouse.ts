@@ -23,7 +23,7 @@ import { EtlError } from '../errors.ts';
 import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
-import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
+import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type Days, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
 import { BatchRows, prepareBatch, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
@@ -1285,8 +1285,8 @@ class FoundVersions {
   private readonly slots: Int32Array;
   private readonly changed: Uint8Array;
   /** The new history of each changed slot (for its rows that agreed before the change), and of new keys. */
-  private readonly known = new Map<number, KeyHistory>();
-  private readonly fresh: [string, KeyHistory][] = [];
+  private readonly known = new Map<number, KeyHistory<Days>>();
+  private readonly fresh: [string, KeyHistory<Days>][] = [];
   private readonly rows: BatchRows;
 
   private readonly table: string;
@@ -1321,7 +1321,7 @@ class FoundVersions {
   }
 
   /** The key's observations were placed: `history` is its new one; each observed row takes its version. */
-  placed(slot: number, id: string, list: readonly RowObservation<unknown>[], history: KeyHistory): void {
+  placed(slot: number, id: string, list: readonly RowObservation<unknown>[], history: KeyHistory<Days>): void {
     if (slot >= 0) this.known.set(slot, history);
     else this.fresh.push([id, history]);
     for (const o of list) {
