@@ -65,8 +65,8 @@ export interface KeyHistory<D extends Days = number[]> {
   days: D;
 }
 
-/** Ascending epoch days: an array, or a view of HistoryStore's pool (read, never written). */
-export type Days = readonly number[] | Int32Array;
+/** Ascending epoch days, read only: an array, or a view of HistoryStore's pool (an Int32Array). */
+export type Days = ArrayLike<number>;
 
 /** One observation of a key: a day and the row that showed the attributes (in load order within the batch). */
 export interface Observation<R> {
@@ -84,7 +84,7 @@ export interface InsertedVersion<R> {
   row: R;
 }
 
-/** What an observation that changes no version changes: nothing, or its day is new (added in place). */
+/** What an observation that changes no version changes: nothing, or its day is new (added to a copy of the days). */
 const NOTHING: readonly never[] = [];
 
 /** A new version whose attributes are those of a version kept from before (copied in the database). */
@@ -480,10 +480,10 @@ export class HistoryStore {
    * The history of the key at `slot`: its versions as objects of their own, its days as a view of the pool
    * (a product seen daily has hundreds: copying them for every batch that changes its versions was a tenth of
    * the planning's allocations in the bench's history increment). The view stays what it is until this slot
-   * is changed (setAt, addDay, learnDay): a segment moves to the end of the pool, or everything to new pools,
-   * and the place it leaves is never written again.
+   * is written (setAt, addDay, learnDay, learned): a segment moves to the end of the pool, or everything to new
+   * pools, and the place it leaves is never written again. Typed read-only (Days): the pool is the store's.
    */
-  history(slot: number): KeyHistory<Int32Array> {
+  history(slot: number): KeyHistory<Days> {
     const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
     const versions: HistoryVersion[] = new Array(vn);
     for (let i = 0; i < vn; i++) {

@@ -834,7 +834,7 @@ export abstract class SqlWarehouse implements Warehouse {
     };
     return {
       planned,
-      // Reads only this plan's own findings, never the store, which commit() changes.
+      // Reads only this plan's own findings (of its histories, the versions), never the store, which commit() changes.
       sk: (o, i) => found.sk(o, i),
       inserted,
       updated,
@@ -1284,7 +1284,12 @@ class FoundVersions {
   /** The store's slot of each row found agreeing, and the slots whose history the batch changes. */
   private readonly slots: Int32Array;
   private readonly changed: Uint8Array;
-  /** The new history of each changed slot (for its rows that agreed before the change), and of new keys. */
+  /**
+   * The new history of each changed slot (for its rows that agreed before the change), and of new keys. A known
+   * key's days may be a view of the store's pool (HistoryStore.history): it holds until commit() sets them,
+   * because observations() adds every day of the batch before the first history is taken, plans run one at a
+   * time, and a plan made stale by learning the warehouse anew never commits.
+   */
   private readonly known = new Map<number, KeyHistory<Days>>();
   private readonly fresh: [string, KeyHistory<Days>][] = [];
   private readonly rows: BatchRows;

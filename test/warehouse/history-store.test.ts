@@ -79,9 +79,9 @@ describe('HistoryStore', () => {
     assert.equal(store.entryCount, [...model.values()].reduce((n, h) => n + h.versions.length + h.days.length, 0));
   });
 
-  it('takes back the histories it handed out, their days views of its pool, while the keys set before them grow, move and compact it', () => {
+  it('takes back the histories it handed out, their days views of its pool, while the keys set before them grow, move and compact it, and new keys evict the oldest', () => {
     const r = rng(5);
-    const store = new HistoryStore(1e9);
+    const store = new HistoryStore(20_000);
     let compactions = 0;
     const internals = store as unknown as { compact(): void };
     const compact = internals.compact.bind(store);
@@ -99,19 +99,27 @@ describe('HistoryStore', () => {
       // As a batch's plan: every history handed out first, what each becomes decided from its view then, and
       // all set back after, in turn: some with days added (their segments move to the end of the pool, which
       // grows or is compacted), the others as they were handed out, the views themselves.
-      const plans = [...model.keys()].map((key) => {
+      const plans = [...model.keys()].filter((key) => store.has(key)).map((key) => {
         const slot = store.slotOf(key);
         const h = store.history(slot);
         const added = r() < 0.5 ? Array.from({ length: 1 + Math.floor(r() * 6) }, () => 19000 + round * 10 + Math.floor(r() * 10)) : [];
-        const next: KeyHistory<Days> = added.length > 0 ? { versions: h.versions, days: [...new Set([...h.days, ...added])].sort((a, b) => a - b) } : h;
-        return { key, slot, next, want: { versions: next.versions.map((v) => ({ ...v })), days: [...next.days] } };
+        const next: KeyHistory<Days> = added.length > 0 ? { versions: h.versions, days: [...new Set([...Array.from(h.days), ...added])].sort((a, b) => a - b) } : h;
+        return { key, slot, next, want: { versions: next.versions.map((v) => ({ ...v })), days: Array.from(next.days) } };
       });
       for (const { slot, next } of plans) store.setAt(slot, next);
       for (const { key, want } of plans) model.set(key, want);
+      // Then the batch's new keys, as FoundVersions.commit sets them: past capacity the oldest keys go.
+      for (let k = 0; k < 10; k++) {
+        const h = randomHistory(r);
+        model.set(`n${round}-${k}`, h);
+        store.set(`n${round}-${k}`, { versions: h.versions.map((v) => ({ ...v })), days: [...h.days] });
+      }
       check(store, model, r);
     }
     assert.ok(compactions > 0, 'the pools were compacted meanwhile');
-    assert.equal(store.entryCount, [...model.values()].reduce((n, h) => n + h.versions.length + h.days.length, 0));
+    const held = [...model].filter(([key]) => store.has(key));
+    assert.ok(held.length < model.size, 'keys were evicted meanwhile');
+    assert.equal(store.entryCount, held.reduce((n, [, h]) => n + h.versions.length + h.days.length, 0));
   });
 
   it('moves growing segments to the end of the pool and takes the space back', () => {
@@ -217,12 +225,12 @@ describe('placeObservations: facts to move', () => {
 });
 
 describe('placeObservations: the window of versions a batch can change', () => {
-  const copy = (h: KeyHistory<Days>): KeyHistory => ({ versions: h.versions.map((v) => ({ ...v })), days: [...h.days] });
+  const copy = (h: KeyHistory<Days>): KeyHistory => ({ versions: h.versions.map((v) => ({ ...v })), days: Array.from(h.days) });
   /** As the store hands a history out: its days a view of a pool (an Int32Array), between other values. */
-  const stored = (h: KeyHistory<Days>): KeyHistory<Int32Array> => {
+  const stored = (h: KeyHistory<Days>): { history: KeyHistory<Int32Array>; pool: Int32Array } => {
     const pool = new Int32Array(h.days.length + 4).fill(-1);
     pool.set(h.days, 2);
-    return { versions: h.versions.map((v) => ({ ...v })), days: pool.subarray(2, 2 + h.days.length) };
+    return { history: { versions: h.versions.map((v) => ({ ...v })), days: pool.subarray(2, 2 + h.days.length) }, pool };
   };
   const plain = <R>(c: KeyChange<R>) => ({ ...c, history: copy(c.history) });
 
@@ -243,9 +251,15 @@ describe('placeObservations: the window of versions a batch can change', () => {
         });
         let skA = sk;
         let skB = sk;
-        const a = placeObservations(history && stored(history), observations, () => ++skA);
+        const given = history && stored(history);
+        const a = placeObservations(given?.history, observations, () => ++skA);
         const b = placeWhole(history && copy(history), observations, () => ++skB);
         assert.deepEqual(plain(a), plain(b), `key ${key}, batch ${batch}`);
+        if (history && given) {
+          // What it was given stays as it was: the store's pool, and the versions handed out with it.
+          assert.deepEqual(Array.from(given.pool), [-1, -1, ...Array.from(history.days), -1, -1], `key ${key}, batch ${batch}: the pool`);
+          assert.deepEqual(given.history.versions, history.versions, `key ${key}, batch ${batch}: the versions given`);
+        }
         assert.equal(skA, skB);
         if (history && history.versions.length > 4 && a.inserts.length + a.copies.length + a.updates.length > 0) windowed++;
         compared++;

@@ -66,7 +66,7 @@ export const SETTINGS_DDL = 'CREATE TABLE IF NOT EXISTS etl_settings (name VARCH
  * (valid_to exclusive, NULL for the current one), and the days its key was observed on. A history dimension
  * declares no key: a version's interval changes by UPDATE, and DuckDB rewrites an updated row of an index in
  * a way that trips over a unique key within one transaction; and its primary key, kept until 2026-12 (see
- * MIGRATE_HISTORY_DIMENSION), cost each batch's new, copied and re-dated versions (measured by hand on the
+ * migrateHistoryDimension), cost each batch's new, copied and re-dated versions (measured by hand on the
  * bench's increment of 200 k into a history warehouse of 1 M, runs taking turns: 24.7, 25.0, 25.9 and 24.7 s
  * without it against 26.6, 27.2, 26.6 and 27.2 s with it; an SCD1 warehouse without its dimensions' keys
  * loaded the SCD1 increment no faster: 6.8 to 7.3 s against 6.6 to 7.1 s, so SCD1 keeps them).

@@ -318,7 +318,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
   private async migrateHistoryDimensions(): Promise<void> {
     for (const spec of this.historySpecs) {
       const table = spec.table as 'customers' | 'products';
-      const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]);
+      const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]);
       if (Number(keys!.n) === 0) continue;
       this.note(`rebuilding the history dimension ${table} of ${this.location} without its primary key (an earlier version declared it; in DuckDB it slows every batch that cuts versions)`);
       await this.inTransaction(async () => {
