@@ -478,10 +478,11 @@ export class HistoryStore {
 
   /**
    * The history of the key at `slot`: its versions as objects of their own, its days as a view of the pool
-   * (a product seen daily has hundreds: copying them for every batch that changes its versions was a tenth of
-   * the planning's allocations in the bench's history increment). The view stays what it is until this slot
-   * is written (setAt, addDay, learnDay, learned): a segment moves to the end of the pool, or everything to new
-   * pools, and the place it leaves is never written again. Typed read-only (Days): the pool is the store's.
+   * (a product seen daily has hundreds: copying them for every batch that changes its versions allocated about
+   * 0.2 GB of the 3.9 GB of the bench's history increment, by V8's sampling heap profiler). The view stays
+   * what it is until this slot is written (setAt, addDay, learnDay, learned): a segment moves to the end of the
+   * pool, or everything to new pools, and the place it leaves is never written again. Typed read-only (Days):
+   * the pool is the store's.
    */
   history(slot: number): KeyHistory<Days> {
     const [vs, vn] = [this.slotV[3 * slot]!, this.slotV[3 * slot + 1]!];
