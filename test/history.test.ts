@@ -159,6 +159,9 @@ async function giveEarlierPrimaryKey(db: TestWarehouse, table: 'customers' | 'pr
   await db.query(`ALTER TABLE ${table}_earlier RENAME TO ${table}`);
 }
 
+/** DuckDB: what init or load says when it rebuilds `table` without the primary key an earlier version declared. */
+const rebuiltNote = (table: 'customers' | 'products') => new RegExp(`rebuilding the history dimension ${table} of duckdb:.* without its primary key`);
+
 /** DuckDB: the history dimensions that declare a primary key. */
 const primaryKeys = async (db: TestWarehouse) =>
   (await db.query<{ t: string }>("SELECT table_name AS t FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name IN ('customers', 'products') ORDER BY 1")).map((r) => r.t);
@@ -750,7 +753,7 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(await primaryKeys(db), ['customers', 'products'], 'the earlier schema');
           const before = keyedRows((await historySnapshot(db, BOTH)).tables);
           const r = await init(db, BOTH);
-          for (const table of ['customers', 'products']) assert.match(r.stderr, new RegExp(`rebuilding the history dimension ${table} of duckdb:.* without its primary key`), table);
+          for (const table of ['customers', 'products'] as const) assert.match(r.stderr, rebuiltNote(table), table);
           assert.deepEqual(await primaryKeys(db), [], 'no primary key left');
           const rebuilt = await historySnapshot(db, BOTH);
           assertEqualsOracle(rebuilt, historyOracle(MOVES.files.slice(0, 2).map(validRecords), BOTH), 'after the rebuild');
@@ -761,7 +764,7 @@ for (const dialect of DIALECTS) {
             const later = await load(db, [paths[step]!]);
             const what = MOVES.files[step]!.name;
             if (step === 2) {
-              assert.match(later.stderr, /rebuilding the history dimension products of duckdb:.* without its primary key/, `${what}: products rebuilt by load`);
+              assert.match(later.stderr, rebuiltNote('products'), `${what}: products rebuilt by load`);
               assert.doesNotMatch(later.stderr, /rebuilding the history dimension customers/, `${what}: customers left as they are`);
               assert.deepEqual(await primaryKeys(db), [], `${what}: no primary key left`);
             } else {
@@ -1070,7 +1073,7 @@ for (const dialect of DIALECTS) {
           if (dialect.name === 'duckdb') for (const table of ['customers', 'products'] as const) await giveEarlierPrimaryKey(db, table);
           const r = await init(db, BOTH);
           if (dialect.name === 'duckdb') {
-            for (const table of ['customers', 'products']) assert.match(r.stderr, new RegExp(`rebuilding the history dimension ${table} of duckdb:.* without its primary key`), table);
+            for (const table of ['customers', 'products'] as const) assert.match(r.stderr, rebuiltNote(table), table);
             assert.deepEqual(await primaryKeys(db), [], 'no primary key left');
           }
           assert.equal(await notedVersions(db), 0, 'init moved the facts and forgot the notes');

@@ -25,15 +25,22 @@ const FACT_TABLE_COLUMNS = `
     quantity INTEGER NOT NULL`;
 
 /**
- * A fact table created by an earlier version, with a primary key and foreign keys: DuckDB cannot drop a
- * constraint, so the table is copied into one without them, in one transaction (MIGRATE_FACT_TABLE).
+ * A table created by an earlier version with keys it no longer declares: DuckDB cannot drop a constraint, so
+ * the table is copied into one with `columnsDdl` and its `columns`, which replaces it (in one transaction, by
+ * the caller).
  */
-export const MIGRATE_FACT_TABLE: string[] = [
-  `CREATE TABLE orders_migrated (${FACT_TABLE_COLUMNS})`,
-  'INSERT INTO orders_migrated SELECT order_id, line_no, order_date, total_amount, product_sk, customer_sk, quantity FROM orders',
-  'DROP TABLE orders',
-  'ALTER TABLE orders_migrated RENAME TO orders',
-];
+function copiedWithoutKeys(table: string, columnsDdl: string, columns: readonly string[]): string[] {
+  const list = columns.join(', ');
+  return [
+    `CREATE TABLE ${table}_migrated (${columnsDdl})`,
+    `INSERT INTO ${table}_migrated (${list}) SELECT ${list} FROM ${table}`,
+    `DROP TABLE ${table}`,
+    `ALTER TABLE ${table}_migrated RENAME TO ${table}`,
+  ];
+}
+
+/** A fact table created by an earlier version, with a primary key and foreign keys. */
+export const MIGRATE_FACT_TABLE = copiedWithoutKeys('orders', FACT_TABLE_COLUMNS, ['order_id', 'line_no', 'order_date', 'total_amount', 'product_sk', 'customer_sk', 'quantity']);
 
 function attributeColumns(table: 'customers' | 'products'): string {
   return table === 'customers' ? 'name VARCHAR, email VARCHAR, address VARCHAR' : `name VARCHAR, category VARCHAR, price ${MONEY}`;
@@ -44,19 +51,10 @@ function historyColumns(table: 'customers' | 'products'): string {
   return `${sk} BIGINT NOT NULL, ${nk} VARCHAR NOT NULL, ${attributeColumns(table)}, valid_from DATE NOT NULL, valid_to DATE, is_current BOOLEAN NOT NULL`;
 }
 
-/**
- * A history dimension created by an earlier version, with a primary key on its surrogate key: copied into a
- * table without it, as MIGRATE_FACT_TABLE does the fact table (in one transaction, by its caller).
- */
+/** A history dimension created by an earlier version, with a primary key on its surrogate key. */
 export function migrateHistoryDimension(table: 'customers' | 'products'): string[] {
   const { surrogateKey: sk, naturalKey: nk, attributes } = table === 'customers' ? CUSTOMERS : PRODUCTS;
-  const columns = [sk, nk, ...attributes, 'valid_from', 'valid_to', 'is_current'].join(', ');
-  return [
-    `CREATE TABLE ${table}_migrated (${historyColumns(table)})`,
-    `INSERT INTO ${table}_migrated (${columns}) SELECT ${columns} FROM ${table}`,
-    `DROP TABLE ${table}`,
-    `ALTER TABLE ${table}_migrated RENAME TO ${table}`,
-  ];
+  return copiedWithoutKeys(table, historyColumns(table), [sk, nk, ...attributes, 'valid_from', 'valid_to', 'is_current']);
 }
 
 export const SETTINGS_DDL = 'CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)';

@@ -306,25 +306,25 @@ export class DuckdbWarehouse extends SqlWarehouse {
   }
 
   private async migrateFactTable(): Promise<void> {
-    const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE table_name = 'orders' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')");
-    if (Number(keys!.n) === 0) return;
-    this.note(`rebuilding the fact table of ${this.location} without its primary and foreign keys (an earlier version declared them; in DuckDB they cost more than the rest of a load)`);
-    await this.inTransaction(async () => {
-      for (const ddl of MIGRATE_FACT_TABLE) await this.exec(ddl);
-    });
+    await this.rebuildWithoutKeys('orders', ['PRIMARY KEY', 'FOREIGN KEY'], MIGRATE_FACT_TABLE, `rebuilding the fact table of ${this.location} without its primary and foreign keys (an earlier version declared them; in DuckDB they cost more than the rest of a load)`);
   }
 
   /** History dimensions created with a primary key by an earlier version (see dimensionDdl in ddl.ts) lose it. */
   private async migrateHistoryDimensions(): Promise<void> {
     for (const spec of this.historySpecs) {
       const table = spec.table as 'customers' | 'products';
-      const [keys] = await this.select("SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]);
-      if (Number(keys!.n) === 0) continue;
-      this.note(`rebuilding the history dimension ${table} of ${this.location} without its primary key (an earlier version declared it; in DuckDB it slows every batch that cuts versions)`);
-      await this.inTransaction(async () => {
-        for (const ddl of migrateHistoryDimension(table)) await this.exec(ddl);
-      });
+      await this.rebuildWithoutKeys(table, ['PRIMARY KEY'], migrateHistoryDimension(table), `rebuilding the history dimension ${table} of ${this.location} without its primary key (an earlier version declared it; in DuckDB it slows every batch that cuts versions)`);
     }
+  }
+
+  /** If `table` declares a constraint of these kinds (an earlier version's schema): `note`, then `statements` in one transaction. */
+  private async rebuildWithoutKeys(table: string, kinds: readonly string[], statements: readonly string[], note: string): Promise<void> {
+    const [keys] = await this.select(`SELECT COUNT(*) AS n FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ? AND constraint_type IN (${kinds.map(() => '?').join(', ')})`, [table, ...kinds]);
+    if (Number(keys!.n) === 0) return;
+    this.note(note);
+    await this.inTransaction(async () => {
+      for (const ddl of statements) await this.exec(ddl);
+    });
   }
 
   protected override async learnWriters(): Promise<void> {
