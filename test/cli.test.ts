@@ -115,7 +115,7 @@ describe('orders-etl CLI', () => {
     const init = await runBin(['init', '--db', db.url]);
     assert.equal(init.code, 0, init.stderr);
     const tables = await db.query<any>('SHOW TABLES');
-    assert.deepEqual(tables.map((t) => Object.values(t)[0]).sort(), ['customers', 'etl_loads', 'etl_rejects', 'etl_settings', 'orders', 'products']);
+    assert.deepEqual(tables.map((t) => Object.values(t)[0]).sort(), ['customers', 'etl_loads', 'etl_redelivered_lines', 'etl_redelivered_sizes', 'etl_rejects', 'etl_settings', 'orders', 'products']);
 
     const r = await runBin(['load', '-', '--db', db.url, '--json', '--no-progress'], { stdin: gzipSync(readFileSync(INITIAL)) });
     assert.equal(r.code, 0, r.stderr);

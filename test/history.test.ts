@@ -1131,7 +1131,8 @@ for (const dialect of DIALECTS) {
           const tableId = await innodbTableId(db, 'orders');
           // The first read of every fact (the rewrite's, on its second connection) loses its connection after
           // 20,000 bytes of rows: the facts are about 60 bytes each, so after a few hundred of them.
-          const proxy = await startQueryCutProxy(db.url, /^SELECT order_id, line_no, .* FROM orders ORDER BY order_id, line_no$/s, 1, 20_000);
+          // (Left out of it, the orders delivered again that wait: MysqlWarehouse.writeMovedFacts.)
+          const proxy = await startQueryCutProxy(db.url, /^SELECT o\.order_id, o\.line_no, .* FROM orders o .*ORDER BY o\.order_id, o\.line_no$/s, 1, 20_000);
           try {
             const r = await runCli(['init', '--db', proxy.url]);
             assert.equal(r.code, 0, r.stderr);

@@ -332,8 +332,10 @@ describe('a warehouse created before byte-exact text (mysql)', () => {
     for (const [command, preconverted] of [['init', []], ['load', ['customers']]] as const) {
       const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
       try {
-        // The schema as an earlier version created it: utf8mb4_bin, which ignores trailing spaces.
-        for (const ddl of schemaDdl('utf8mb4_nopad_bin', NO_HISTORY)) await db.query(ddl.replaceAll('utf8mb4_nopad_bin', 'utf8mb4_bin'));
+        // The schema as an earlier version created it: utf8mb4_bin, which ignores trailing spaces, and no tables of
+        // re-delivered orders (a later version's; created by the command, in the byte-exact collation).
+        const earlier = schemaDdl('utf8mb4_nopad_bin', NO_HISTORY).filter((ddl) => !ddl.includes('etl_redelivered'));
+        for (const ddl of earlier) await db.query(ddl.replaceAll('utf8mb4_nopad_bin', 'utf8mb4_bin'));
         await db.query("INSERT INTO products (product_sk, product_id, name) VALUES (1, 'P01', 'plain')");
         for (const t of preconverted) await db.query(`ALTER TABLE ${t} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin`);
         const fixture = join(ROOT, 'fixtures', 'edge_cases.json');

@@ -15,6 +15,7 @@ export const BUILD_FACT_KEYS_STEP = 'build fact keys';
 export const BUILD_DAYS_KEYS_STEP = 'build days keys';
 export const DROP_DAYS_KEYS_STEP = 'drop days keys';
 export const DEFERRED_MOVES_STEP = 'move deferred facts';
+export const DEFERRED_REPLACES_STEP = 'replace redelivered orders';
 
 export interface SourceIdentity {
   /** Where the bytes come from, redacted (file path, s3://bucket/key, `-`). */
@@ -100,8 +101,8 @@ export interface Warehouse {
   readonly capabilities: WarehouseCapabilities;
   /**
    * Milliseconds per step of applying batches, summed (for the summary's breakdown). Every step but
-   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_DAYS_KEYS_STEP`, `DROP_DAYS_KEYS_STEP` and `DEFERRED_MOVES_STEP`
-   * (and their parts) is a part of `writerMs`.
+   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_DAYS_KEYS_STEP`, `DROP_DAYS_KEYS_STEP`, `DEFERRED_MOVES_STEP`
+   * and `DEFERRED_REPLACES_STEP` (and their parts) is a part of `writerMs`.
    */
   readonly timings: Readonly<Record<string, number>>;
   /**

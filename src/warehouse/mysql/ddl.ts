@@ -16,7 +16,7 @@ export const BYTE_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'] as cons
 export type ByteCollation = (typeof BYTE_COLLATIONS)[number];
 
 /** The tables the engine owns (a migration touches these and nothing else). */
-export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days', 'etl_customer_moved', 'etl_product_moved'] as const;
+export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days', 'etl_customer_moved', 'etl_product_moved', 'etl_redelivered_lines', 'etl_redelivered_sizes'] as const;
 
 const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
@@ -92,7 +92,7 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
   ];
 }
 
-/** A fact line's columns and primary key: the fact table's, and the staging table of re-delivered lines. */
+/** A fact line's columns and primary key: the fact table's, and the tables of re-delivered lines. */
 const FACT_LINE_COLUMNS = `order_id VARCHAR(${K}) NOT NULL,
     line_no INT UNSIGNED NOT NULL,
     order_date DATE NOT NULL,
@@ -130,6 +130,16 @@ export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
     error TEXT NULL,
     PRIMARY KEY (load_id),
     KEY ix_etl_loads_source (source_key, load_id)
+  ) ${tableOptions(c)}`,
+  // Orders delivered again during a bulk load, waiting to replace their lines in the fact table at its end (or,
+  // after a kill, when the next command takes the warehouse): MysqlWarehouse.replaceRedelivered.
+  `CREATE TABLE IF NOT EXISTS etl_redelivered_lines (
+    ${FACT_LINE_COLUMNS}
+  ) ${tableOptions(c)}`,
+  `CREATE TABLE IF NOT EXISTS etl_redelivered_sizes (
+    order_id VARCHAR(${K}) NOT NULL,
+    line_count INT UNSIGNED NOT NULL,
+    PRIMARY KEY (order_id)
   ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS etl_rejects (
     load_id BIGINT UNSIGNED NOT NULL,

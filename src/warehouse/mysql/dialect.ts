@@ -11,7 +11,7 @@ import { epochDay } from '../history.ts';
 import { FactMoves } from '../moves.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
-import { BUILD_DAYS_KEYS_STEP, BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, DROP_DAYS_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
+import { BUILD_DAYS_KEYS_STEP, BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_DAYS_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, errnoOf, isTransient, type Connection, type MysqlTarget } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
@@ -114,6 +114,9 @@ const DEFAULT_DDL_WAIT_SECONDS = 600;
 /** The new fact table while it is written, and the old one after the swap, until it is dropped. */
 const REWRITE_TABLE = 'etl_orders_rewrite';
 const REPLACED_TABLE = 'etl_orders_replaced';
+/** Orders delivered again during a bulk load, until its end: their lines, and how many each has now. */
+const REDELIVERED_LINES = 'etl_redelivered_lines';
+const REDELIVERED_SIZES = 'etl_redelivered_sizes';
 
 /** Privilege refusals: ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR. */
 const DENIED = new Set([1044, 1142, 1227]);
@@ -130,8 +133,11 @@ const PRIMARY_KEY_REQUIRED = new Set([1173, 3750]);
  */
 export const HISTORY_STORE_ROOM = 0.75;
 
-const FACT_UPSERT = `INSERT INTO orders (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM stage_lines
+/** Lines upserted by primary key into a table of fact lines (`into`) from another (`from`). */
+const factUpsert = (into: string, from: string) => `INSERT INTO ${into} (${FACT_COLUMNS.join(', ')}) SELECT ${FACT_COLUMNS.join(', ')} FROM ${from}
   ON DUPLICATE KEY UPDATE ${FACT_COLUMNS.filter((c) => c !== 'order_id' && c !== 'line_no').map((c) => `${c} = VALUES(${c})`).join(', ')}`;
+/** Lines of `lines` beyond their order's count in `sizes` deleted. */
+const factTrim = (lines: string, sizes: string) => `DELETE o FROM ${lines} o JOIN ${sizes} s ON o.order_id = s.order_id WHERE o.line_no > s.line_count`;
 
 export class MysqlWarehouse extends SqlWarehouse {
   readonly dialect = 'mysql';
@@ -143,6 +149,16 @@ export class MysqlWarehouse extends SqlWarehouse {
   private conn: Connection | null = null;
   /** The server takes LOAD DATA LOCAL INFILE (local_infile=ON): the fastest way in for fact rows. */
   private loadDataLocal = false;
+  /**
+   * A bulk load (prepareLoad) replaces the lines of orders delivered again once, at its end, instead of per
+   * batch: each batch notes them in etl_redelivered_lines and etl_redelivered_sizes, in its transaction. Per
+   * batch, a fact table larger than the buffer pool paid a random page read for most re-delivered orders, and
+   * again for the next batch's (whose pages had been evicted meanwhile); at the end, one upsert and one trim in
+   * primary key order read each page once. Measured by hand (2026-12-01, MariaDB, 128 MB buffer pool, the bench's
+   * 1 M warehouse without its secondary keys, 110 k orders of 275 k lines re-delivered): 17.9 s in 20 batches
+   * against 5.5 s in one. Until then, queries see the lines those orders had before the load.
+   */
+  private deferReplaces = false;
   /** The rewrite of the fact table was refused for want of a privilege (said once). */
   private rewriteDenied = false;
   /** This load dropped the days tables' primary keys (prepareLoad); they are built before any lookup by key. */
@@ -269,6 +285,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    */
   protected override async prepareLoad(intent: LoadIntent): Promise<void> {
     this.deferFactMoves = false;
+    this.deferReplaces = false;
     await this.withRetry('prepare the fact table for a bulk load', async () => {
       let keep = false;
       if (await this.hasRows('orders')) {
@@ -286,6 +303,7 @@ export class MysqlWarehouse extends SqlWarehouse {
         keep = drops.length > 0 && !(await this.withLockWait(wait, () => this.exec(`ALTER TABLE orders ${drops.join(', ')}`)));
         if (keep) this.heldTooLong('the fact table', wait, 'keeps its keys and maintains them row by row');
         else {
+          this.deferReplaces = true;
           this.deferFactMoves = this.history.customers || this.history.products;
           await this.dropDaysKeys();
         }
@@ -405,13 +423,17 @@ export class MysqlWarehouse extends SqlWarehouse {
     if (this.historySpecs.length > 0) {
       await this.withRetry('move the facts of the changed versions by writing the fact table anew', () => this.rewriteMovedFacts());
     }
+    // What the rewrite did not take: the orders delivered again first, then the facts of the noted versions
+    // (theirs included) move in place.
+    await this.replaceRedelivered();
     await super.moveDeferredFacts();
   }
 
   /**
    * Every fact is read in primary key order, its surrogate keys computed by FactMoves, and written with LOAD
-   * DATA into a new table like the fact table (writeMovedFacts); then one RENAME swaps the two (atomic), the
-   * notes go, and the old table is dropped. Queries meanwhile read the old table; the swap waits for them a
+   * DATA into a new table like the fact table (writeMovedFacts), the orders delivered again that wait
+   * (deferReplaces) with their new lines instead of their old ones; then one RENAME swaps the two (atomic), the
+   * notes and the waiting orders go, and the old table is dropped. Queries meanwhile read the old table; the swap waits for them a
    * while (swap). Killed before the swap, the new table is dropped by the next run (a load or init) and the
    * moves start again; after it, the facts already point where they should, and moving them again changes
    * nothing. Without the privileges to create, swap or drop tables, or the heap to hold the versions of the
@@ -469,6 +491,8 @@ export class MysqlWarehouse extends SqlWarehouse {
         }
         await this.inTransaction(async () => {
           for (const { spec } of noted) await this.exec(`DELETE FROM ${spec.moved}`);
+          await this.exec(`DELETE FROM ${REDELIVERED_LINES}`);
+          await this.exec(`DELETE FROM ${REDELIVERED_SIZES}`);
         });
         await this.unlessDenied(`DROP TABLE ${REPLACED_TABLE}`);
       }),
@@ -534,7 +558,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   /**
    * Every fact, in primary key order, into the new table with its keys moved: read on a connection of its own
    * while the pages read before it are written (two pages at most wait), so that reading, computing and
-   * encoding overlap the server's LOAD DATA.
+   * encoding overlap the server's LOAD DATA. The lines of the orders delivered again that wait replace theirs:
+   * the old ones are left out of the scan, the new ones read after it, their keys moved alike (they were
+   * resolved when their batch was planned). Killed after the swap and before the waiting orders are forgotten,
+   * the next run writes the table again from the swapped one: the same rows.
    */
   private async writeMovedFacts(moves: Map<string, FactMoves>): Promise<void> {
     const at = (column: (typeof FACT_COLUMNS)[number]) => FACT_COLUMNS.indexOf(column);
@@ -563,22 +590,31 @@ export class MysqlWarehouse extends SqlWarehouse {
         });
         writes.catch((err: Error) => rows?.destroy(err));
       };
-      await scanRows(
-        reader,
-        this.location,
-        `SELECT ${FACT_COLUMNS.join(', ')} FROM orders ORDER BY order_id, line_no`,
-        [],
-        (r) => {
-          const row = r as BulkValue[];
-          const day = epochDay(row[date] as string);
-          if (customers) row[customer] = customers.target(Number(row[customer]), day);
-          if (products) row[product] = products.target(Number(row[product]), day);
-          read++;
-          page.push(row);
-          if (page.length === FACT_REWRITE.pageRows) flush();
-        },
-        (stream) => (rows = stream),
-      );
+      const onRow = (r: unknown[]) => {
+        const row = r as BulkValue[];
+        const day = epochDay(row[date] as string);
+        if (customers) row[customer] = customers.target(Number(row[customer]), day);
+        if (products) row[product] = products.target(Number(row[product]), day);
+        read++;
+        page.push(row);
+        if (page.length === FACT_REWRITE.pageRows) flush();
+      };
+      const started = (stream: Readable) => (rows = stream);
+      const columns = FACT_COLUMNS.map((c) => `o.${c}`).join(', ');
+      if (await this.hasRows(REDELIVERED_SIZES)) {
+        // An anti-join along the fact table's primary key (eq_ref on the waiting orders' key: no sort).
+        await scanRows(
+          reader,
+          this.location,
+          `SELECT ${columns} FROM orders o LEFT JOIN ${REDELIVERED_SIZES} r ON r.order_id = o.order_id WHERE r.order_id IS NULL ORDER BY o.order_id, o.line_no`,
+          [],
+          onRow,
+          started,
+        );
+        await scanRows(reader, this.location, `SELECT ${columns} FROM ${REDELIVERED_LINES} o ORDER BY o.order_id, o.line_no`, [], onRow, started);
+      } else {
+        await scanRows(reader, this.location, `SELECT ${columns} FROM orders o ORDER BY o.order_id, o.line_no`, [], onRow, started);
+      }
       if (page.length > 0) flush();
       await writes;
       if (written !== read) throw new EtlError('E_INTERNAL', `the rewrite of the fact table read ${read} rows and wrote ${written}`);
@@ -590,6 +626,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   protected override async finishLoad(): Promise<void> {
+    this.deferReplaces = false;
     // The keys come back only once no fact waits to move: with them back, every foreign key holds. A move that
     // fails leaves both to the next load or init.
     await super.finishLoad();
@@ -756,8 +793,40 @@ export class MysqlWarehouse extends SqlWarehouse {
         await this.writeBulk(lines!);
       }
     });
-    if (lines!.count > 0) await this.timed('replace: upsert', () => this.exec(FACT_UPSERT));
-    await this.timed('replace: trim', () => this.exec('DELETE o FROM orders o JOIN stage_order_sizes s ON o.order_id = s.order_id WHERE o.line_no > s.line_count'));
+    if (this.deferReplaces) {
+      // Into the tables of orders waiting to be replaced (an order delivered again later in the load replaces
+      // its own entry there): the fact table gets them all at the end, in one pass (replaceRedelivered).
+      await this.timed('replace: note', async () => {
+        if (lines!.count > 0) await this.exec(factUpsert(REDELIVERED_LINES, 'stage_lines'));
+        await this.exec(`INSERT INTO ${REDELIVERED_SIZES} (order_id, line_count) SELECT order_id, line_count FROM stage_order_sizes ON DUPLICATE KEY UPDATE line_count = VALUES(line_count)`);
+        await this.exec(factTrim(REDELIVERED_LINES, 'stage_order_sizes'));
+      });
+      return;
+    }
+    if (lines!.count > 0) await this.timed('replace: upsert', () => this.exec(factUpsert('orders', 'stage_lines')));
+    await this.timed('replace: trim', () => this.exec(factTrim('orders', 'stage_order_sizes')));
+  }
+
+  /**
+   * The orders a bulk load delivered again (deferReplaces), waiting in etl_redelivered_lines and
+   * etl_redelivered_sizes, replace their lines in the fact table in one transaction: upserted by primary key,
+   * lines beyond each order's new count deleted, the waiting rows forgotten. Run at the end of the load
+   * (finishLoad, also after a load that failed) and before anything else when a command takes the warehouse
+   * (createSchema, after a kill), before facts move (their keys may have moved since). Idempotent: replacing
+   * again changes nothing.
+   */
+  private async replaceRedelivered(): Promise<void> {
+    await this.withRetry('replace the lines of the orders delivered again', async () => {
+      if (!(await this.hasRows(REDELIVERED_SIZES))) return;
+      await this.timed(DEFERRED_REPLACES_STEP, () =>
+        this.inTransaction(async () => {
+          await this.exec(factUpsert('orders', REDELIVERED_LINES));
+          await this.exec(factTrim('orders', REDELIVERED_SIZES));
+          await this.exec(`DELETE FROM ${REDELIVERED_LINES}`);
+          await this.exec(`DELETE FROM ${REDELIVERED_SIZES}`);
+        }),
+      );
+    });
   }
 
   protected joinBulks(parts: PreparedBulk[]): MysqlBulk {
