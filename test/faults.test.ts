@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
+import { REDELIVERED_REPLACE } from '../src/warehouse/mysql/dialect.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot as Snap } from './helpers/model.ts';
 import { adminConnection, killConnections, mysqlServer, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
@@ -204,18 +205,31 @@ for (const { name: dialect } of DIALECTS) describe(`faults and bad input (${dial
   });
 });
 
+/** 2,000 orders, then 4,000 of which half re-deliver them with other lines (a bulk load into the first's warehouse). */
+let redelivery: Promise<{ base: string; increment: string }> | null = null;
+function redeliveryFiles(): Promise<{ base: string; increment: string }> {
+  redelivery ??= (async () => {
+    const base = join(files.dir, 'redeliver-base.json');
+    const increment = join(files.dir, 'redeliver-increment.json');
+    await generate(base, { orders: 2000, customers: 300, products: 60, ids: 'string', style: 'pretty', seed: 31 });
+    await generate(increment, { orders: 4000, customers: 300, products: 60, ids: 'string', style: 'pretty', seed: 32, version: 1, firstOrderId: 2001, redeliver: 0.5 });
+    return { base, increment };
+  })();
+  return redelivery;
+}
+
 describe('faults of the MySQL server', () => {
   const dialect = MYSQL.name;
   it('keeps the re-delivered orders of a bulk load killed mid-run waiting, committed; the next init puts them in place, the re-run finishes', async () => {
     // A bulk load into a filled warehouse (its sources large against the fact table) replaces re-delivered
     // orders at its end (MysqlWarehouse.deferReplaces): killed before it, they wait in etl_redelivered_*.
-    const base = join(files.dir, 'redeliver-base.json');
-    const increment = join(files.dir, 'redeliver-increment.json');
-    await generate(base, { orders: 2000, customers: 300, products: 60, ids: 'string', style: 'pretty', seed: 31 });
-    await generate(increment, { orders: 4000, customers: 300, products: 60, ids: 'string', style: 'pretty', seed: 32, version: 1, firstOrderId: 2001, redeliver: 0.5 });
+    const { base, increment } = await redeliveryFiles();
     const s3 = await startS3();
     const bytes = readFileSync(increment);
     const proxy = await startFaultProxy(s3.endpoint, [{ after: Math.floor(bytes.length * 0.6), kind: 'stall' }]);
+    // Replaced in parts of 7 orders (init and the re-run's end run in this process): every part's bounds hold.
+    const part = REDELIVERED_REPLACE.partOrders;
+    REDELIVERED_REPLACE.partOrders = 7;
     try {
       await s3.put('redeliver/increment.json', bytes);
       const source = `s3://${BUCKET}/redeliver/increment.json`;
@@ -243,6 +257,7 @@ describe('faults of the MySQL server', () => {
         same(await db.snapshot(), cleanRun(base, increment), 'after SIGKILL, init and re-run');
       });
     } finally {
+      REDELIVERED_REPLACE.partOrders = part;
       await proxy.close();
       await s3.close();
     }
@@ -259,6 +274,22 @@ describe('faults of the MySQL server', () => {
       const retries = JSON.parse(r.stdout).retries;
       assert.ok(retries >= kills, `every kill cost the engine a retry on a fresh connection: ${retries} retries for ${kills} kills`);
       same(await db.snapshot(), cleanBig, 'after killed connections');
+    });
+  });
+
+  it('retries a bulk load that re-delivers orders on fresh connections when the server kills its connections: the orders that wait survive', async () => {
+    const { base, increment } = await redeliveryFiles();
+    await withDb(dialect, async (db) => {
+      assert.equal((await runCli(['load', base, '--db', db.url, '--batch-size', '500'])).code, 0);
+      let done = false;
+      const load = runCli(['load', increment, '--db', db.url, '--batch-size', '200', '--json', '--retries', '8']).finally(() => (done = true));
+      const kills = await killConnections(db.mysql!, () => done);
+      const r = await load;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(kills >= 2, `killed ${kills} connections`);
+      same(await db.snapshot(), cleanRun(base, increment), 'after killed connections');
+      const [left] = await db.query<any>('SELECT (SELECT COUNT(*) FROM etl_redelivered_sizes) + (SELECT COUNT(*) FROM etl_redelivered_lines) AS n');
+      assert.equal(Number(left.n), 0, 'nothing waits after the load');
     });
   });
 

@@ -1100,15 +1100,19 @@ for (const dialect of DIALECTS) {
       it('MariaDB: a rewrite killed after its swap, before its notes were deleted, is finished by the next init without moving a fact twice', async () => {
         await withKilledBulkLoad(dialect, 'swapped', 96, { share: 0 }, async (db, records, committed) => {
           // The state a kill right after the RENAME leaves: the facts written anew (in a table without the
-          // keys the bulk load dropped), the notes still there, the old fact table not yet dropped. Made from
-          // a finished rewrite with the notes and the old table put back and the keys dropped again.
-          const notes = { customer: await db.query<any>('SELECT * FROM etl_customer_moved'), product: await db.query<any>('SELECT * FROM etl_product_moved') };
+          // keys the bulk load dropped), the notes and the orders delivered again that waited still there,
+          // the old fact table not yet dropped. Made from a finished rewrite with the notes, the waiting
+          // orders and the old table put back and the keys dropped again.
+          const kept = ['etl_customer_moved', 'etl_product_moved', 'etl_redelivered_lines', 'etl_redelivered_sizes'];
+          const saved = new Map<string, any[]>();
+          for (const table of kept) saved.set(table, await db.query<any>(`SELECT * FROM ${table}`));
+          assert.ok(saved.get('etl_redelivered_sizes')!.length > 0, 'the killed load left orders delivered again waiting');
           await init(db, BOTH);
           const moved = await historySnapshot(db, BOTH);
-          for (const [dim, rows] of Object.entries(notes)) {
+          for (const [table, rows] of saved) {
             for (const row of rows) {
               const cols = Object.keys(row);
-              await db.query(`INSERT INTO etl_${dim}_moved (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, cols.map((c) => row[c]));
+              await db.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, cols.map((c) => row[c]));
             }
           }
           assert.ok((await notedVersions(db)) > 0, 'the notes are back');

@@ -483,6 +483,9 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Before history is read by natural key (a store that no longer holds every key): the dialect's indexes for it. */
   protected async beforeHistoryLookups(): Promise<void> {}
 
+  /** Order ids the dialect keeps outside the fact table during a load, for the order filter (MySQL: replaceRedelivered). */
+  protected async learnWaitingOrders(_add: (orderId: string) => void): Promise<void> {}
+
   /** After the last batch of a run, successful or not: undo what prepareLoad did, move the facts that wait. */
   protected async finishLoad(): Promise<void> {
     this.deferFactMoves = false;
@@ -961,6 +964,7 @@ export abstract class SqlWarehouse implements Warehouse {
       if (lines <= this.sql.orderFilterMaxLines) {
         const filter = new OrderFilter(Math.max(4_000_000, 2 * lines));
         if (lines > 0) await this.scan('SELECT DISTINCT order_id FROM orders', [], (row) => filter.add(String(row[0])));
+        await this.learnWaitingOrders((id) => filter.add(id));
         this.orderFilter = filter;
       }
     });
