@@ -122,6 +122,30 @@ describe('HistoryStore', () => {
     assert.equal(store.entryCount, held.reduce((n, [, h]) => n + h.versions.length + h.days.length, 0));
   });
 
+  it("takes a key's own days view back without writing its pool, and writes a copy of it or another key's view", () => {
+    const store = new HistoryStore(100);
+    const version = (sk: number) => ({ from: 18000, to: null, sk, hash: sk * 7 });
+    store.set('a', { versions: [version(1)], days: [18000, 18001, 18002] });
+    store.set('b', { versions: [version(2)], days: [18000, 18005, 18009] });
+    const pool = (store as unknown as { dPool: Int32Array }).dPool;
+    let writes = 0;
+    const set = pool.set.bind(pool);
+    pool.set = ((array: ArrayLike<number>, offset?: number) => {
+      writes++;
+      set(array, offset);
+    }) as typeof pool.set;
+    const [a, b] = [store.slotOf('a'), store.slotOf('b')];
+    const own = store.history(a);
+    store.setAt(a, own);
+    assert.equal(writes, 0, 'its own view: taken back as it is');
+    store.setAt(a, { versions: own.versions, days: Array.from(own.days) });
+    assert.equal(writes, 1, 'a copy of it: written');
+    store.setAt(a, { versions: own.versions, days: store.history(b).days });
+    assert.equal(writes, 2, "another key's view: written");
+    assert.deepEqual(store.get('a'), { versions: [version(1)], days: [18000, 18005, 18009] });
+    assert.deepEqual(store.get('b'), { versions: [version(2)], days: [18000, 18005, 18009] });
+  });
+
   it('moves growing segments to the end of the pool and takes the space back', () => {
     const r = rng(5);
     const store = new HistoryStore(1e9);

@@ -162,9 +162,10 @@ export class MysqlWarehouse extends SqlWarehouse {
    * batch: each batch notes them in etl_redelivered_lines and etl_redelivered_sizes, in its transaction. Per
    * batch, a fact table larger than the buffer pool paid a random page read for most re-delivered orders, and
    * again for the next batch's (whose pages had been evicted meanwhile); at the end, an upsert and a trim in
-   * primary key order (per part of REDELIVERED_REPLACE.partOrders orders) read each page once. Measured by hand (2026-12-01, MariaDB, 128 MB buffer pool, the bench's
-   * 1 M warehouse without its secondary keys, 110 k orders of 275 k lines re-delivered): 17.9 s in 20 batches
-   * against 5.5 s in one. Until then, queries see the lines those orders had before the load.
+   * primary key order (per part of REDELIVERED_REPLACE.partOrders orders) read each page once. Measured by
+   * hand (2026-12-01, MariaDB, 128 MB buffer pool, the bench's 1 M warehouse without its secondary keys, 110 k
+   * orders of 275 k lines re-delivered): 17.9 s in 20 batches against 5.5 s in one. Until then, queries see
+   * the lines those orders had before the load. Not past the order filter's limit (see prepareLoad).
    */
   private deferReplaces = false;
   /** The rewrite of the fact table was refused for want of a privilege (said once). */
@@ -445,11 +446,12 @@ export class MysqlWarehouse extends SqlWarehouse {
    * Every fact is read in primary key order, its surrogate keys computed by FactMoves, and written with LOAD
    * DATA into a new table like the fact table (writeMovedFacts), the orders delivered again that wait
    * (deferReplaces) with their new lines instead of their old ones; then one RENAME swaps the two (atomic), the
-   * notes and the waiting orders go, and the old table is dropped. Queries meanwhile read the old table; the swap waits for them a
-   * while (swap). Killed before the swap, the new table is dropped by the next run (a load or init) and the
-   * moves start again; after it, the facts already point where they should, and moving them again changes
-   * nothing. Without the privileges to create, swap or drop tables, or the heap to hold the versions of the
-   * noted keys, the facts move in place. The disk holds two copies of the fact table until the swap.
+   * notes and the waiting orders go, and the old table is dropped. Queries meanwhile read the old table; the
+   * swap waits for them a while (swap). Killed before the swap, the new table is dropped by the next run (a
+   * load or init) and the moves start again; after it, the facts already point where they should, and moving
+   * them again changes nothing. Without the privileges to create, swap or drop tables, or the heap to hold the
+   * versions of the noted keys, the facts move in place. The disk holds two copies of the fact table until the
+   * swap.
    */
   private async rewriteMovedFacts(): Promise<void> {
     const leftover = await this.select(
@@ -807,7 +809,7 @@ export class MysqlWarehouse extends SqlWarehouse {
     });
     if (this.deferReplaces) {
       // Into the tables of orders waiting to be replaced (an order delivered again later in the load replaces
-      // its own entry there): the fact table gets them all at the end, in one pass (replaceRedelivered).
+      // its own entry there): the fact table gets them all at the end, in key order (replaceRedelivered).
       await this.timed('replace: note', async () => {
         if (lines!.count > 0) await this.exec(factUpsert(REDELIVERED_LINES, 'stage_lines'));
         await this.exec(`INSERT INTO ${REDELIVERED_SIZES} (order_id, line_count) SELECT order_id, line_count FROM stage_order_sizes ON DUPLICATE KEY UPDATE line_count = VALUES(line_count)`);
