@@ -218,6 +218,23 @@ function redeliveryFiles(): Promise<{ base: string; increment: string }> {
   return redelivery;
 }
 
+/** Load `path` (--retries 8) while the server kills its connections; it must succeed after two kills or more. */
+async function loadKillingConnections(db: TestWarehouse, path: string, batch: number): Promise<{ r: Awaited<ReturnType<typeof runCli>>; kills: number }> {
+  let done = false;
+  const load = runCli(['load', path, '--db', db.url, '--batch-size', String(batch), '--json', '--retries', '8']).finally(() => (done = true));
+  const kills = await killConnections(db.mysql!, () => done);
+  const r = await load;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(kills >= 2, `killed ${kills} connections`);
+  return { r, kills };
+}
+
+/** Rows of orders delivered again that wait to replace their lines (MySQL). */
+async function waitingRows(db: TestWarehouse): Promise<number> {
+  const [row] = await db.query<any>('SELECT (SELECT COUNT(*) FROM etl_redelivered_sizes) + (SELECT COUNT(*) FROM etl_redelivered_lines) AS n');
+  return Number(row.n);
+}
+
 describe('faults of the MySQL server', () => {
   const dialect = MYSQL.name;
   it('keeps the re-delivered orders of a bulk load killed mid-run waiting, committed; the next init puts them in place, the re-run finishes', async () => {
@@ -249,8 +266,7 @@ describe('faults of the MySQL server', () => {
         applyOrders(prefix, JSON.parse(readFileSync(base, 'utf8')));
         applyOrders(prefix, orders.slice(0, committed));
         same(await db.snapshot(), modelSnapshot(prefix), 'the committed batches, re-delivered orders replaced, after init');
-        const [left] = await db.query<any>('SELECT (SELECT COUNT(*) FROM etl_redelivered_sizes) + (SELECT COUNT(*) FROM etl_redelivered_lines) AS n');
-        assert.equal(Number(left.n), 0, 'nothing waits after init');
+        assert.equal(await waitingRows(db), 0, 'nothing waits after init');
         const r = await runCli(['load', source, '--db', db.url, '--batch-size', '250', '--s3-endpoint', s3.endpoint, '--json']);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout).sources[0].resumedFrom, committed, 'resumed from the last committed batch');
@@ -265,12 +281,7 @@ describe('faults of the MySQL server', () => {
 
   it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {
     await withDb(dialect, async (db) => {
-      let done = false;
-      const load = runCli(['load', big, '--db', db.url, '--batch-size', '500', '--json', '--retries', '8']).finally(() => (done = true));
-      const kills = await killConnections(db.mysql!, () => done);
-      const r = await load;
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(kills >= 2, `killed ${kills} connections`);
+      const { r, kills } = await loadKillingConnections(db, big, 500);
       const retries = JSON.parse(r.stdout).retries;
       assert.ok(retries >= kills, `every kill cost the engine a retry on a fresh connection: ${retries} retries for ${kills} kills`);
       same(await db.snapshot(), cleanBig, 'after killed connections');
@@ -281,15 +292,9 @@ describe('faults of the MySQL server', () => {
     const { base, increment } = await redeliveryFiles();
     await withDb(dialect, async (db) => {
       assert.equal((await runCli(['load', base, '--db', db.url, '--batch-size', '500'])).code, 0);
-      let done = false;
-      const load = runCli(['load', increment, '--db', db.url, '--batch-size', '200', '--json', '--retries', '8']).finally(() => (done = true));
-      const kills = await killConnections(db.mysql!, () => done);
-      const r = await load;
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(kills >= 2, `killed ${kills} connections`);
+      await loadKillingConnections(db, increment, 200);
       same(await db.snapshot(), cleanRun(base, increment), 'after killed connections');
-      const [left] = await db.query<any>('SELECT (SELECT COUNT(*) FROM etl_redelivered_sizes) + (SELECT COUNT(*) FROM etl_redelivered_lines) AS n');
-      assert.equal(Number(left.n), 0, 'nothing waits after the load');
+      assert.equal(await waitingRows(db), 0, 'nothing waits after the load');
     });
   });
 

@@ -614,21 +614,11 @@ export class MysqlWarehouse extends SqlWarehouse {
         if (page.length === FACT_REWRITE.pageRows) flush();
       };
       const started = (stream: Readable) => (rows = stream);
-      const columns = FACT_COLUMNS.map((c) => `o.${c}`).join(', ');
-      if (await this.hasRows(REDELIVERED_SIZES)) {
-        // An anti-join along the fact table's primary key (eq_ref on the waiting orders' key: no sort).
-        await scanRows(
-          reader,
-          this.location,
-          `SELECT ${columns} FROM orders o LEFT JOIN ${REDELIVERED_SIZES} r ON r.order_id = o.order_id WHERE r.order_id IS NULL ORDER BY o.order_id, o.line_no`,
-          [],
-          onRow,
-          started,
-        );
-        await scanRows(reader, this.location, `SELECT ${columns} FROM ${REDELIVERED_LINES} o ORDER BY o.order_id, o.line_no`, [], onRow, started);
-      } else {
-        await scanRows(reader, this.location, `SELECT ${columns} FROM orders o ORDER BY o.order_id, o.line_no`, [], onRow, started);
-      }
+      const scan = (from: string) => scanRows(reader, this.location, `SELECT ${FACT_COLUMNS.map((c) => `o.${c}`).join(', ')} FROM ${from} ORDER BY o.order_id, o.line_no`, [], onRow, started);
+      const redelivered = await this.hasRows(REDELIVERED_SIZES);
+      // Without the waiting orders: an anti-join along the fact table's primary key (eq_ref on their key, no sort).
+      await scan(redelivered ? `orders o LEFT JOIN ${REDELIVERED_SIZES} r ON r.order_id = o.order_id WHERE r.order_id IS NULL` : 'orders o');
+      if (redelivered) await scan(`${REDELIVERED_LINES} o`);
       if (page.length > 0) flush();
       await writes;
       if (written !== read) throw new EtlError('E_INTERNAL', `the rewrite of the fact table read ${read} rows and wrote ${written}`);
