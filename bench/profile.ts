@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BUILD_DAYS_KEYS_STEP, BUILD_FACT_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_DAYS_KEYS_STEP, PLAN_AHEAD_STEP } from '../src/warehouse/types.ts';
+import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, PLAN_AHEAD_STEP } from '../src/warehouse/types.ts';
 
 /** Kernel clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
 function clockTicks(): number {
@@ -69,7 +69,7 @@ export function childCpuFromTimes(stderr: string): { userMs: number; systemMs: n
 }
 
 /** Database steps the engine times outside the writer's batches (so not inside `stages.databaseMs`). */
-const STEPS_OUTSIDE_BATCHES = new Set([BUILD_FACT_KEYS_STEP, BUILD_DAYS_KEYS_STEP, DROP_DAYS_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP]);
+const STEPS_OUTSIDE_BATCHES = new Set([BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DROP_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP]);
 /** Node's work beside the writer: not database time. */
 const NOT_DATABASE_STEPS = new Set([PLAN_AHEAD_STEP]);
 

@@ -496,7 +496,7 @@ export function renderResults(r: BenchResults): string {
     'the whole server, so anything else it serves meanwhile counts too); DuckDB runs inside the engine\'s',
     'process, so its CPU is in the process CPU. Database time is `stages.databaseMs` (the writer\'s own wall time,',
     'batch after batch, from taking a batch up to its commit) plus the steps timed outside batches (`replace redelivered orders`, `move deferred facts`,',
-    '`build fact keys`, `build days keys`, `drop days keys`).',
+    '`build fact keys`, `build history keys`, `drop history keys`).',
     'Planning a batch while the one before it is written (`plan ahead`) is Node\'s work beside the writer, so it is',
     'shown after the steps and not counted as database time. The steps listed are the largest named',
     'ones, as many as reach 90% of it, with the share they cover (and, in brackets, the share of all named steps).',

@@ -231,15 +231,21 @@ async function innodbTableId(db: TestWarehouse, table: string): Promise<number> 
   return Number(row.id);
 }
 
-/** MariaDB: the days tables that have their primary key (a bulk load into a history warehouse drops it until its end). */
-async function daysTablesWithKey(db: TestWarehouse): Promise<string[]> {
+/**
+ * MariaDB: the tables that have their history key (a bulk load into a history warehouse drops them until its
+ * end): the days tables' primary keys, the dimensions' version indexes.
+ */
+async function historyKeyed(db: TestWarehouse): Promise<string[]> {
   const rows = await db.query<any>(
-    "SELECT DISTINCT TABLE_NAME AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('etl_customer_days', 'etl_product_days') AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME",
+    `SELECT DISTINCT TABLE_NAME AS t FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+       AND ((TABLE_NAME IN ('etl_customer_days', 'etl_product_days') AND INDEX_NAME = 'PRIMARY')
+         OR (TABLE_NAME IN ('customers', 'products') AND INDEX_NAME = CONCAT('ix_', TABLE_NAME, '_version')))
+     ORDER BY TABLE_NAME`,
   );
   return rows.map((r) => String(r.t));
 }
 
-/** MariaDB: the versions and observed days of the history dimension that has the most of them (what dropDaysKeys counts). */
+/** MariaDB: the versions and observed days of the history dimension that has the most of them (what dropHistoryKeys counts). */
 async function largestHistory(db: TestWarehouse): Promise<number> {
   const [row] = await db.query<any>(
     `SELECT GREATEST((SELECT COUNT(*) FROM customers) + (SELECT COUNT(*) FROM etl_customer_days),
@@ -250,9 +256,9 @@ async function largestHistory(db: TestWarehouse): Promise<number> {
 
 /**
  * One load of `path` in this process, with a history store of `entries` (HISTORY_STORE.entries while the
- * warehouse opens), noting as each batch is applied which days tables have their primary key (MariaDB).
+ * warehouse opens), noting as each batch is applied which tables have their history key (MariaDB).
  */
-async function loadWatchingDaysKeys(
+async function loadWatchingHistoryKeys(
   db: TestWarehouse,
   path: string,
   batch: number,
@@ -267,7 +273,7 @@ async function loadWatchingDaysKeys(
   const keyed: string[][] = [];
   const apply = wh.applyBatch.bind(wh);
   wh.applyBatch = async (loadId, b) => {
-    if (db.mysql) keyed.push(await daysTablesWithKey(db));
+    if (db.mysql) keyed.push(await historyKeyed(db));
     return apply(loadId, b);
   };
   try {
@@ -280,6 +286,8 @@ async function loadWatchingDaysKeys(
 }
 
 const DAYS_TABLES = ['etl_customer_days', 'etl_product_days'];
+/** Every table with a history key (historyKeyed). */
+const HISTORY_KEYED = ['customers', 'etl_customer_days', 'etl_product_days', 'products'];
 
 /**
  * MariaDB: `work` while an open transaction that read `table` holds its metadata lock, with FACT_DDL's waits
@@ -814,12 +822,12 @@ for (const dialect of DIALECTS) {
           await init(db, BOTH);
           const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
           assert.ok(committed > 0 && committed % batch === 0 && committed < records.length, `killed after ${committed} records`);
-          if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), [], 'the killed first load wrote the days tables without their keys');
+          if (dialect.name === 'mysql') assert.deepEqual(await historyKeyed(db), [], 'the killed first load wrote the history tables without their keys');
           // A load moves facts between versions once, at its end (on MariaDB when it is a bulk load; see the
           // tests below): the next command that takes the warehouse, here init, finishes what the killed load
           // left before anything else (and builds the keys it dropped).
           await init(db, BOTH);
-          if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'init built the days tables keys again');
+          if (dialect.name === 'mysql') assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, 'init built the history keys again');
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches only after SIGKILL');
           await assertRerunIsClean(db, source, s3Endpoint, batch, committed, clean, records, 'after SIGKILL and re-run');
         }),
@@ -851,7 +859,7 @@ for (const dialect of DIALECTS) {
             await load(db, [basePath], { batch });
             const committed = await killLoadMidRun(db, source, proxyEndpoint, batch);
             assert.ok(committed > 0 && committed % batch === 0 && committed < increment.length, `killed after ${committed} records of the increment`);
-            if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), [], 'the killed increment wrote the days tables without their keys');
+            if (dialect.name === 'mysql') assert.deepEqual(await historyKeyed(db), [], 'the killed increment wrote the history tables without their keys');
             if (next === 'init') {
               // The next command replays what the killed load committed (DuckDB: its WAL) and finishes its moves.
               await init(db, BOTH);
@@ -866,7 +874,7 @@ for (const dialect of DIALECTS) {
             assert.deepEqual(a, b, `after SIGKILL and re-run (${what}): a clean run's tables, surrogate keys included`);
             assert.equal(await notedVersions(db), 0, `no version left noted (${what})`);
             if (dialect.name === 'mysql') assert.deepEqual(await factKeys(db), FACT_KEYS, `the fact keys are built again (${what})`);
-            if (dialect.name === 'mysql') assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, `and the days tables keys (${what})`);
+            if (dialect.name === 'mysql') assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, `and the history keys (${what})`);
           }),
         );
       }
@@ -892,11 +900,11 @@ for (const dialect of DIALECTS) {
         assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([records.slice(0, committed)], BOTH), 'whole batches after the failure, facts moved');
         if (dialect.name !== 'mysql') return; // DuckDB's fact table declares no keys (duckdb/ddl.ts)
         assert.deepEqual(await factKeys(db), FACT_KEYS, 'the fact keys are built again');
-        assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'and so are the days tables keys');
+        assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, 'and so are the history keys');
       });
     });
 
-    it('a store too small for every key\'s history looks histories up per batch: the warehouse is a clean run\'s, surrogate keys included (MariaDB: the days keys the first load dropped are built before the first lookup)', async () => {
+    it('a store too small for every key\'s history looks histories up per batch: the warehouse is a clean run\'s, surrogate keys included (MariaDB: the history keys the first load dropped are built before the first lookup)', async () => {
       const records = randomHistoryExports({ seed: 93, orders: 3000, customers: 40, products: 30, days: 200, files: 1 })[0]!;
       const path = files.file(`small-store-${dialect.name}.json`, JSON.stringify(records, null, 1));
       const batch = 250;
@@ -904,19 +912,19 @@ for (const dialect of DIALECTS) {
       await withDb(dialect, async (db) => {
         await init(db, BOTH);
         // The first batch's days alone pass 300 entries: from the second batch on, histories are looked up.
-        const { timings, keyed } = await loadWatchingDaysKeys(db, path, batch, 300);
+        const { timings, keyed } = await loadWatchingHistoryKeys(db, path, batch, 300);
         assert.ok((timings['lookups'] ?? 0) > 0, 'histories were looked up');
         assertCleanRun(await historySnapshot(db, BOTH), clean, records, 'a store of 300 entries');
         if (dialect.name !== 'mysql') return;
         // The first batch is written without the keys; the first lookup (a later batch's) builds them.
-        assert.deepEqual(keyed[0], [], 'the first load dropped the days tables keys');
+        assert.deepEqual(keyed[0], [], 'the first load dropped the history keys');
         const built = keyed.findIndex((k) => k.length > 0);
         // Batch 1 is written without them and batch 2 looks histories up: with two batches in flight, batch 3 or 4
         // is the first to find them.
         assert.ok(built > 0 && built <= 3, `the keys were built by the first lookup (found from batch ${built + 1} on)`);
-        for (const k of keyed.slice(built)) assert.deepEqual(k, DAYS_TABLES, 'and stayed');
-        assert.ok((timings['lookups: build days keys'] ?? 0) > 0, 'by the lookups, timed as their part');
-        assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+        for (const k of keyed.slice(built)) assert.deepEqual(k, HISTORY_KEYED, 'and stayed');
+        assert.ok((timings['lookups: build history keys'] ?? 0) > 0, 'by the lookups, timed as their part');
+        assert.deepEqual(await historyKeyed(db), HISTORY_KEYED);
       });
     });
 
@@ -935,7 +943,7 @@ for (const dialect of DIALECTS) {
           assert.ok(Number(n) > 2000, `${n} product days`);
           const r = await init(db, BOTH);
           assert.match(r.stderr, new RegExp(`etl_product_days held ${n} day\\(s\\) of a key more than once; each is kept once`));
-          assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+          assert.deepEqual(await historyKeyed(db), HISTORY_KEYED);
           const [after] = await db.query<any>('SELECT COUNT(*) AS n FROM etl_product_days');
           assert.equal(Number(after.n), Number(n), 'the copies are gone');
           assert.deepEqual(await historySnapshot(db, BOTH), before, 'nothing else changed');
@@ -960,11 +968,11 @@ for (const dialect of DIALECTS) {
             assert.match(held.stderr, /\[E_LOCK\].*the primary key of etl_product_days is not built: a query or open transaction held the table for more than 3s \(--lock-timeout\); no loaded data is lost, and the next load or init builds it/);
           });
           await init(db, BOTH); // once the query has ended
-          assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+          assert.deepEqual(await historyKeyed(db), HISTORY_KEYED);
         });
       });
 
-      it('MariaDB: a bulk load into a filled history warehouse writes the days tables without their keys while every history dimension fits in three quarters of the store (with them when it does not, or when a query holds one), and builds them at its end', async () => {
+      it('MariaDB: a bulk load into a filled history warehouse writes the history tables (days tables, version indexes) without their keys while every history dimension fits in three quarters of the store (with them when it does not, or when a query holds one), and builds them at its end', async () => {
         const [base, increment] = randomHistoryExports({ seed: 95, orders: 2000, customers: 30, products: 20, days: 200, files: 2 }) as [unknown[], unknown[]];
         const basePath = write('filled-days-base.json', base);
         const incrementPath = write('filled-days-increment.json', increment);
@@ -976,27 +984,27 @@ for (const dialect of DIALECTS) {
           await withDb(dialect, async (db) => {
             await init(db, BOTH);
             await load(db, [basePath], { batch });
-            assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+            assert.deepEqual(await historyKeyed(db), HISTORY_KEYED);
             const least = Math.ceil((await largestHistory(db)) / HISTORY_STORE_ROOM);
             const entries = { default: HISTORY_STORE.entries, least, 'one less': least - 1, small: 300 }[store];
-            const { timings, keyed } = await loadWatchingDaysKeys(db, incrementPath, batch, entries);
+            const { timings, keyed } = await loadWatchingHistoryKeys(db, incrementPath, batch, entries);
             assert.equal(keyed.length, Math.ceil(increment.length / batch));
             if (store === 'small') {
               assert.ok((timings['lookups'] ?? 0) > 0, 'histories were looked up');
-              assert.equal(timings['drop days keys'], undefined, 'nothing dropped');
-              for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'a store that cannot hold every key: the keys stay');
+              assert.equal(timings['drop history keys'], undefined, 'nothing dropped');
+              for (const k of keyed) assert.deepEqual(k, HISTORY_KEYED, 'a store that cannot hold every key: the keys stay');
             } else if (store === 'one less') {
               // It holds every key's history when the load starts, without the room for what the load adds.
-              assert.equal(timings['drop days keys'], undefined, `nothing dropped with ${entries} entries`);
-              for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'a store without room for the load: the keys stay');
+              assert.equal(timings['drop history keys'], undefined, `nothing dropped with ${entries} entries`);
+              for (const k of keyed) assert.deepEqual(k, HISTORY_KEYED, 'a store without room for the load: the keys stay');
             } else {
-              assert.ok((timings['drop days keys'] ?? 0) > 0, `dropped with ${entries} entries, timed as a step`);
+              assert.ok((timings['drop history keys'] ?? 0) > 0, `dropped with ${entries} entries, timed as a step`);
               // Every key of the increment is in the base: new days fill the store without evicting a key, so
               // nothing is looked up and no key is built before the end.
-              assert.equal(timings['lookups: build days keys'], undefined, 'no lookup built the keys');
+              assert.equal(timings['lookups: build history keys'], undefined, 'no lookup built the keys');
               for (const k of keyed) assert.deepEqual(k, [], 'every batch is written without the keys');
             }
-            assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES, 'built at the end');
+            assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, 'built at the end');
             assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), `the base and the increment (store: ${store}, ${entries} entries)`);
           });
         }
@@ -1006,14 +1014,14 @@ for (const dialect of DIALECTS) {
           await init(db, BOTH);
           await load(db, [basePath], { batch });
           await whileHeld(db, 'etl_customer_days', { dropKeysWaitSeconds: 1 }, async () => {
-            const { keyed, notes } = await loadWatchingDaysKeys(db, incrementPath, batch, HISTORY_STORE.entries);
+            const { keyed, notes } = await loadWatchingHistoryKeys(db, incrementPath, batch, HISTORY_STORE.entries);
             assert.ok(
               notes.some((n) => /a query or open transaction held etl_customer_days for more than 1s: this load writes it with its primary key \(slower\)/.test(n)),
               notes.join('\n'),
             );
             for (const k of keyed) assert.deepEqual(k, ['etl_customer_days'], 'the held table keeps its key, the other is written without');
           });
-          assert.deepEqual(await daysTablesWithKey(db), DAYS_TABLES);
+          assert.deepEqual(await historyKeyed(db), HISTORY_KEYED);
           assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle([base, increment], BOTH), 'the base and the increment, etl_customer_days held');
         });
       });
@@ -1033,14 +1041,15 @@ for (const dialect of DIALECTS) {
               await init(db, BOTH);
               // Into empty days tables (a first load), then into filled ones: both drop the fact keys.
               for (const path of paths) {
-                const { timings, keyed, notes } = await loadWatchingDaysKeys(db, path, 250, HISTORY_STORE.entries);
+                const { timings, keyed, notes } = await loadWatchingHistoryKeys(db, path, 250, HISTORY_STORE.entries);
                 for (const table of DAYS_TABLES) {
                   const said = notes.some((n) => n.startsWith(`${table} keeps its primary key, which the server requires (`) && n.endsWith('): this load writes it with its key (slower)'));
                   assert.ok(said, `${required}: ${notes.join('\n')}`);
                 }
-                // The note itself shows the fact keys were dropped: the days keys are tried only by a load that did.
-                for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'every batch is written with the keys');
-                assert.equal(timings['drop days keys'], undefined, 'nothing dropped, so no such step');
+                // The note itself shows the fact keys were dropped: the history keys are tried only by a load that
+                // did. The version indexes are not primary keys: they go.
+                for (const k of keyed) assert.deepEqual(k, DAYS_TABLES, 'every batch is written with the days tables keys');
+                assert.ok((timings['drop history keys'] ?? 0) > 0, 'the version indexes dropped, timed as a step');
                 assert.deepEqual(await factKeys(db), FACT_KEYS, 'the fact keys are built at the end');
               }
             });

@@ -8,12 +8,13 @@ import type { Batch, HistoryMode } from '../model.ts';
 export const PLAN_AHEAD_STEP = 'plan ahead';
 
 /**
- * Steps outside batches (so not a part of `writerMs`): when a load starts (the days tables' primary keys dropped
- * by a MariaDB bulk load into a history warehouse, or keys a killed load left missing built), or at its end.
+ * Steps outside batches (so not a part of `writerMs`): when a load starts (the history keys dropped by a MariaDB
+ * bulk load into a history warehouse, or keys a killed load left missing built), or at its end.
  */
 export const BUILD_FACT_KEYS_STEP = 'build fact keys';
-export const BUILD_DAYS_KEYS_STEP = 'build days keys';
-export const DROP_DAYS_KEYS_STEP = 'drop days keys';
+/** History keys: the days tables' primary keys and the history dimensions' version indexes (MysqlWarehouse.dropHistoryKeys). */
+export const BUILD_HISTORY_KEYS_STEP = 'build history keys';
+export const DROP_HISTORY_KEYS_STEP = 'drop history keys';
 export const DEFERRED_MOVES_STEP = 'move deferred facts';
 export const DEFERRED_REPLACES_STEP = 'replace redelivered orders';
 
@@ -101,7 +102,7 @@ export interface Warehouse {
   readonly capabilities: WarehouseCapabilities;
   /**
    * Milliseconds per step of applying batches, summed (for the summary's breakdown). Every step but
-   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_DAYS_KEYS_STEP`, `DROP_DAYS_KEYS_STEP`, `DEFERRED_MOVES_STEP`
+   * `PLAN_AHEAD_STEP`, `BUILD_FACT_KEYS_STEP`, `BUILD_HISTORY_KEYS_STEP`, `DROP_HISTORY_KEYS_STEP`, `DEFERRED_MOVES_STEP`
    * and `DEFERRED_REPLACES_STEP` (and their parts) is a part of `writerMs`.
    */
   readonly timings: Readonly<Record<string, number>>;

@@ -44,6 +44,10 @@ const PRODUCT_COLUMNS = `product_id VARCHAR(${K}) NOT NULL,
 /** A days table's primary key (dropped by a bulk load into a history warehouse and added back: MysqlWarehouse). */
 export const daysPrimaryKey = (naturalKey: string): string => `PRIMARY KEY (${naturalKey}, day)`;
 
+/** A history dimension's index of its versions by natural key and valid_from (dropped and added back likewise). */
+export const versionKeyName = (table: string): string => `ix_${table}_version`;
+export const versionKey = (table: string, naturalKey: string): string => `KEY ${versionKeyName(table)} (${naturalKey}, valid_from)`;
+
 /** The engine's settings of a warehouse: its history mode (name 'history'). */
 export const settingsDdl = (c: ByteCollation): string =>
   `CREATE TABLE IF NOT EXISTS etl_settings (name VARCHAR(64) NOT NULL, value VARCHAR(255) NOT NULL, PRIMARY KEY (name)) ${tableOptions(c)}`;
@@ -73,7 +77,7 @@ function dimensionDdl(c: ByteCollation, table: 'customers' | 'products', history
     valid_to DATE NULL,
     is_current TINYINT(1) NOT NULL,
     PRIMARY KEY (${sk}),
-    KEY ix_${table}_version (${nk}, valid_from)
+    ${versionKey(table, nk)}
   ) ${tableOptions(c)}`,
     `CREATE TABLE IF NOT EXISTS ${days} (
     ${nk} VARCHAR(${K}) NOT NULL,
