@@ -1106,6 +1106,40 @@ for (const dialect of DIALECTS) {
         });
       });
 
+      it('MariaDB: facts left to move by a killed bulk load move after the version indexes it dropped are built (they look versions up along them), then the other keys are built', async () => {
+        await withKilledBulkLoad(dialect, 'version-first', 94, { share: Infinity }, async (db, records, committed) => {
+          assert.ok((await notedVersions(db)) > 0, 'the killed load left facts to move');
+          assert.deepEqual(await historyKeyed(db), [], 'and its history keys dropped');
+          const before = await innodbTableId(db, 'orders');
+          // init, in this process, with the statements it runs noted in order.
+          const wh = await openWarehouse(db.url, { retries: 1 });
+          const statements: string[] = [];
+          const target = wh as unknown as { exec(sql: string, params?: unknown[]): Promise<number> };
+          const exec = target.exec.bind(wh);
+          target.exec = (sql, params) => {
+            statements.push(sql.replace(/\s+/g, ' ').trim());
+            return exec(sql, params);
+          };
+          try {
+            await wh.ensureSchema(BOTH);
+          } finally {
+            await wh.close();
+          }
+          const at = (re: RegExp) => statements.findIndex((sql) => re.test(sql));
+          const firstMove = at(/^UPDATE (orders|etl_(customer|product)_moved) /);
+          assert.ok(firstMove >= 0, `the facts moved in place:\n${statements.join('\n')}`);
+          for (const table of ['customers', 'products']) {
+            const built = at(new RegExp(`^ALTER TABLE ${table} ADD KEY ix_${table}_version \\(`));
+            assert.ok(built >= 0 && built < firstMove, `${table}'s version index built before the first move:\n${statements.join('\n')}`);
+          }
+          const daysKey = at(/^ALTER TABLE etl_customer_days ADD PRIMARY KEY/);
+          assert.ok(daysKey > firstMove, 'the days tables keys after the moves');
+          assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, 'every history key built');
+          assert.deepEqual(await factKeys(db), FACT_KEYS, 'and the fact keys');
+          await assertMovesFinished(db, before, false, records, committed, 'whole batches after SIGKILL and init, the facts moved in place');
+        });
+      });
+
       it('MariaDB: a rewrite killed after its swap, before its notes were deleted, is finished by the next init without moving a fact twice', async () => {
         await withKilledBulkLoad(dialect, 'swapped', 96, { share: 0 }, async (db, records, committed) => {
           // The state a kill right after the RENAME leaves: the facts written anew (in a table without the

@@ -51,7 +51,7 @@ const HISTORY_FLAG = valued(
 );
 
 const LOCK_TIMEOUT_FLAG = valued(
-  'Seconds to wait while another load holds the warehouse; MySQL: also while a query or open transaction holds the fact table when its keys are built after a bulk load (at least 10 s)',
+  'Seconds to wait while another load holds the warehouse; MySQL: also while a query or open transaction holds a table whose keys are built after a bulk load (the fact table; in a history warehouse also the dimensions and the days tables) (at least 10 s)',
   { defaultDescription: String(DEFAULTS.lockTimeout) },
 );
 

@@ -988,7 +988,8 @@ export abstract class SqlWarehouse implements Warehouse {
     const { naturalKey: nk } = spec;
     await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
     // In key order along the primary key; on MariaDB, in a bulk load that dropped that key
-    // (MysqlWarehouse.dropDaysKeys), by a sort of the table (0.4 s for 1.16 M days, by hand). Days come as
+    // (MysqlWarehouse.dropHistoryKeys), by a sort of the table (0.4 s for 1.16 M days, by hand; the versions
+    // above likewise without their version index). Days come as
     // numbers (epochDays): some million rows, each parsed from text before.
     await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
     store.learned();
