@@ -504,7 +504,9 @@ export class MysqlWarehouse extends SqlWarehouse {
         await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds);
       } catch (err) {
         if (!(err instanceof EtlError) || err.code !== 'E_LOCK') throw err;
-        this.note(`${err.message}; the facts waiting to move move without it (slower)`);
+        this.note(
+          `a query or open transaction held a dimension table for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
+        );
       }
     });
     if (this.historySpecs.length > 0) {
