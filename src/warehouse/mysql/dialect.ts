@@ -346,8 +346,8 @@ export class MysqlWarehouse extends SqlWarehouse {
    * - the dimensions' version indexes (natural key, valid_from): every new version is an insert into it, and
    *   every version whose valid_from moves (a first load with dates out of order moves it earlier for most keys;
    *   an increment that cuts versions re-dates them) a delete and an insert. Measured by hand (2026-12-01, the
-   *   bench's files, the system MariaDB, runs without and with the drop taking turns): the history first load
-   *   25.5 and 26.6 s against 27.7 and 27.1 s, the history increment 38.3 s against 41.5 s, the tables equal
+   *   bench's files, the system MariaDB, runs with the drop and without it taking turns): the history first
+   *   load 25.5 and 26.6 s against 27.7 and 27.1 s, the history increment 38.3 s against 41.5 s, the tables equal
    *   (CHECKSUM TABLE); building the indexes again takes 0.2 s for 210 k versions.
    * Nothing in the load reads them by key while the engine holds every key's history (learnHistory reads them
    * whole, sorted by the server; facts move at the end of the load, after the version indexes are built:
