@@ -365,9 +365,9 @@ export class MysqlWarehouse extends SqlWarehouse {
     let fits = true;
     for (const spec of this.historySpecs) {
       // Already without them: dropped by this load's first try (retried), or by a killed one.
-      if (!(await this.hasPrimaryKey(spec.days))) this.historyKeysDropped = true;
+      if (!(await this.hasIndex(spec.days, 'PRIMARY'))) this.historyKeysDropped = true;
       else keyed.push(spec);
-      if (!(await this.hasVersionKey(spec))) this.historyKeysDropped = true;
+      if (!(await this.hasIndex(spec.table, versionKeyName(spec.table)))) this.historyKeysDropped = true;
       else indexed.push(spec);
       // Counted only while every dimension so far fits: one that does not settles it.
       if (fits && (await this.hasRows(spec.days))) {
@@ -404,10 +404,11 @@ export class MysqlWarehouse extends SqlWarehouse {
     this.note(`a query or open transaction held ${what} for more than ${seconds}s: this load ${instead} (slower)`);
   }
 
-  private async hasPrimaryKey(table: string): Promise<boolean> {
+  /** Whether `table` has the index `index` ('PRIMARY': its primary key). */
+  private async hasIndex(table: string, index: string): Promise<boolean> {
     const [row] = await this.select(
-      "SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY') AS has_key",
-      [table],
+      'SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?) AS has_key',
+      [table, index],
     );
     return Number(row!.has_key) !== 0;
   }
@@ -416,14 +417,6 @@ export class MysqlWarehouse extends SqlWarehouse {
   private async movesWait(): Promise<boolean> {
     for (const { moved } of this.historySpecs) if (await this.hasRows(moved)) return true;
     return false;
-  }
-
-  private async hasVersionKey({ table }: DimensionSpec<unknown>): Promise<boolean> {
-    const [row] = await this.select(
-      'SELECT EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?) AS has_key',
-      [table, versionKeyName(table)],
-    );
-    return Number(row!.has_key) !== 0;
   }
 
   /**
@@ -442,7 +435,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    */
   private async restoreVersionKeys(step: string, wait = this.ddlWaitSeconds): Promise<void> {
     for (const spec of this.historySpecs) {
-      if (await this.hasVersionKey(spec)) continue;
+      if (await this.hasIndex(spec.table, versionKeyName(spec.table))) continue;
       const { table, naturalKey: nk } = spec;
       const started = performance.now();
       await this.alterWaiting(`ALTER TABLE ${table} ADD ${versionKey(table, nk)}`, `building the version index of ${table}`, (seconds) => `the version index of ${table} is not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds it`, wait);
@@ -458,7 +451,7 @@ export class MysqlWarehouse extends SqlWarehouse {
    */
   private async restoreDaysKeys(step: string): Promise<void> {
     for (const { days, naturalKey: nk } of this.historySpecs) {
-      if (await this.hasPrimaryKey(days)) continue;
+      if (await this.hasIndex(days, 'PRIMARY')) continue;
       const started = performance.now();
       const addKey = () =>
         this.alterWaiting(`ALTER TABLE ${days} ADD ${daysPrimaryKey(nk)}`, `building the primary key of ${days}`, (seconds) => `the primary key of ${days} is not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds it`);
