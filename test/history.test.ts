@@ -1140,6 +1140,65 @@ for (const dialect of DIALECTS) {
         });
       });
 
+      it('MariaDB: facts left to move, a dimension held past the wait: they move without its version index, built after them, and with the other one', async () => {
+        await withKilledBulkLoad(dialect, 'version-held', 95, { share: Infinity }, async (db, records, committed) => {
+          assert.deepEqual(await historyKeyed(db), [], 'the killed load dropped its history keys');
+          const before = await innodbTableId(db, 'orders');
+          // An open transaction that read customers holds its metadata lock until the first fact moves.
+          const holder = await adminConnection();
+          const saved = { ...FACT_DDL };
+          Object.assign(FACT_DDL, { dropKeysWaitSeconds: 1 });
+          const statements: string[] = [];
+          const notes: string[] = [];
+          let holding = true;
+          const release = async () => {
+            if (!holding) return;
+            holding = false;
+            await holder.query('COMMIT');
+          };
+          try {
+            await holder.query(`USE \`${db.mysql!.name}\``);
+            await holder.query('BEGIN');
+            await holder.query('SELECT COUNT(*) FROM customers');
+            // init, in this process, with the statements it runs noted in order.
+            const wh = await openWarehouse(db.url, { retries: 1, note: (m) => notes.push(m) });
+            const target = wh as unknown as { exec(sql: string, params?: unknown[]): Promise<number> };
+            const exec = target.exec.bind(wh);
+            target.exec = async (sql, params) => {
+              const flat = sql.replace(/\s+/g, ' ').trim();
+              statements.push(flat);
+              if (/^UPDATE (orders|etl_(customer|product)_moved) /.test(flat)) await release();
+              return exec(sql, params);
+            };
+            try {
+              await wh.ensureSchema(BOTH);
+            } finally {
+              await wh.close();
+            }
+          } finally {
+            Object.assign(FACT_DDL, saved);
+            await release().catch(() => {});
+            await holder.end();
+          }
+          assert.ok(!holding, `the facts moved in place:\n${statements.join('\n')}`);
+          assert.deepEqual(
+            notes.filter((n) => /version index/.test(n)),
+            ['a query or open transaction held customers for more than 1s: the facts waiting to move move without its version index (slower), which is built after them'],
+          );
+          const at = (re: RegExp) => statements.findIndex((sql) => re.test(sql));
+          const built = (table: string) => statements.map((sql, i) => (new RegExp(`^ALTER TABLE ${table} ADD KEY ix_${table}_version \\(`).test(sql) ? i : -1)).filter((i) => i >= 0);
+          const firstMove = at(/^UPDATE (orders|etl_(customer|product)_moved) /);
+          const [triedFirst, builtAfter, ...more] = built('customers');
+          assert.ok(triedFirst !== undefined && triedFirst < firstMove, `customers' version index tried before the first move:\n${statements.join('\n')}`);
+          assert.ok(builtAfter !== undefined && builtAfter > firstMove && more.length === 0, `and built once after the moves:\n${statements.join('\n')}`);
+          const products = built('products');
+          assert.ok(products.length === 1 && products[0]! > triedFirst! && products[0]! < firstMove, `products' version index built before the first move all the same:\n${statements.join('\n')}`);
+          assert.deepEqual(await historyKeyed(db), HISTORY_KEYED, 'every history key built');
+          assert.deepEqual(await factKeys(db), FACT_KEYS, 'and the fact keys');
+          await assertMovesFinished(db, before, false, records, committed, 'whole batches after SIGKILL and init, customers held at first');
+        });
+      });
+
       it('MariaDB: a rewrite killed after its swap, before its notes were deleted, is finished by the next init without moving a fact twice', async () => {
         await withKilledBulkLoad(dialect, 'swapped', 96, { share: 0 }, async (db, records, committed) => {
           // The state a kill right after the RENAME leaves: the facts written anew (in a table without the

@@ -431,14 +431,21 @@ export class MysqlWarehouse extends SqlWarehouse {
 
   /**
    * The history dimensions' version indexes (natural key, valid_from), where a bulk load dropped them, each
-   * waiting at most `wait` seconds for the queries that hold its table.
+   * waiting at most `wait` seconds for the queries that hold its table. With `held`, a table held that long is
+   * handed to it and the next is built (else: E_LOCK).
    */
-  private async restoreVersionKeys(step: string, wait = this.ddlWaitSeconds): Promise<void> {
+  private async restoreVersionKeys(step: string, wait = this.ddlWaitSeconds, held?: (table: string) => void): Promise<void> {
     for (const spec of this.historySpecs) {
       if (await this.hasIndex(spec.table, versionKeyName(spec.table))) continue;
       const { table, naturalKey: nk } = spec;
       const started = performance.now();
-      await this.alterWaiting(`ALTER TABLE ${table} ADD ${versionKey(table, nk)}`, `building the version index of ${table}`, (seconds) => `the version index of ${table} is not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds it`, wait);
+      try {
+        await this.alterWaiting(`ALTER TABLE ${table} ADD ${versionKey(table, nk)}`, `building the version index of ${table}`, (seconds) => `the version index of ${table} is not built: a query or open transaction held the table for more than ${seconds}s (--lock-timeout); no loaded data is lost, and the next load or init builds it`, wait);
+      } catch (err) {
+        if (!held || !(err instanceof EtlError) || err.code !== 'E_LOCK') throw err;
+        held(table);
+        continue;
+      }
       this.timedSince(step, started);
     }
   }
@@ -490,17 +497,15 @@ export class MysqlWarehouse extends SqlWarehouse {
     // Both ways of moving read versions by natural key and valid_from (the rewrite, those of the noted keys; in
     // place, each moved fact's): along the version index, built first where a bulk load dropped it
     // (dropHistoryKeys). A query that holds a dimension table past FACT_DDL.dropKeysWaitSeconds does not hold up
-    // the moves: they run without its index (slower), said, and the index is built after them.
+    // the moves: they run without that table's index (slower), said, and it is built after them; the other
+    // dimension's is built before them all the same.
     await this.withRetry('build the version indexes', async () => {
       if (!(await this.movesWait())) return;
-      try {
-        await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds);
-      } catch (err) {
-        if (!(err instanceof EtlError) || err.code !== 'E_LOCK') throw err;
+      await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds, (table) =>
         this.note(
-          `a query or open transaction held a dimension table for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
-        );
-      }
+          `a query or open transaction held ${table} for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
+        ),
+      );
     });
     if (this.historySpecs.length > 0) {
       await this.withRetry('move the facts of the changed versions by writing the fact table anew', () => this.rewriteMovedFacts());
