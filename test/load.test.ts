@@ -9,7 +9,13 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { applyOrders, emptyModel, modelSnapshot, type ModelState } from './helpers/model.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
-import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, type TestWarehouse } from './helpers/warehouses.ts';
+import { DEFAULTS } from '../src/options.ts';
+import { runLoad } from '../src/pipeline/load.ts';
+import { resolveSources } from '../src/sources/resolve.ts';
+import { OrderFilter } from '../src/warehouse/keys.ts';
+import { openWarehouse } from '../src/warehouse/index.ts';
+import { MYSQL_SQL } from '../src/warehouse/mysql/dialect.ts';
 
 const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
 const INCREMENTAL = join(ROOT, 'fixtures', 'orders_incremental.json');
@@ -162,6 +168,59 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
       t.cleanup();
     }
   });
+
+  if (dialect.name === 'mysql') {
+    it('MariaDB: new orders the order filter cannot rule out (a false positive for every one, or no filter past its limit) are replaced all the same, in bulk and keyed loads', async () => {
+      const t = tempDir();
+      const mightHold = Object.getOwnPropertyDescriptor(OrderFilter.prototype, 'mightHold')!;
+      const limit = MYSQL_SQL.orderFilterMaxLines;
+      try {
+        const a = join(t.dir, 'base.json');
+        const b = join(t.dir, 'increment.json');
+        // The increment delivers orders 2001-3000 again with other lines and 3001-4000 for the first time.
+        await generate(a, { orders: 3000, customers: 300, products: 100, ids: 'string', style: 'pretty', seed: 11 });
+        await generate(b, { orders: 2000, customers: 350, products: 120, ids: 'string', style: 'compact', version: 1, seed: 12, firstOrderId: 2001 });
+        const want = model(a, b);
+        for (const filter of ['every order might be there', 'no filter'] as const) {
+          for (const keepFactKeys of [false, true]) {
+            const what = `${filter}, ${keepFactKeys ? 'keyed' : 'bulk'} loads`;
+            const fresh = await freshDatabase();
+            let asked = 0;
+            try {
+              if (filter === 'no filter') MYSQL_SQL.orderFilterMaxLines = 0;
+              else
+                Object.defineProperty(OrderFilter.prototype, 'mightHold', {
+                  configurable: true,
+                  value: () => {
+                    asked++;
+                    return true;
+                  },
+                });
+              for (const file of [a, b]) {
+                const wh = await openWarehouse(fresh.url, { retries: 1 });
+                try {
+                  const sources = await resolveSources([file], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+                  await runLoad(sources, wh, { ...DEFAULTS, batchSize: 700, parser: 'scanner', force: false, keepFactKeys });
+                } finally {
+                  await wh.close();
+                }
+              }
+              if (filter === 'no filter') assert.equal(asked, 0, `${what}: no filter was asked`);
+              else assert.equal(asked, 5000, `${what}: the filter was asked for every order of both loads`);
+              assert.deepEqual(await factKeys(fresh), FACT_KEYS, `${what}: the fact keys are there`);
+              await assertMatchesModel(fresh, want);
+            } finally {
+              Object.defineProperty(OrderFilter.prototype, 'mightHold', mightHold);
+              MYSQL_SQL.orderFilterMaxLines = limit;
+              await fresh.drop();
+            }
+          }
+        }
+      } finally {
+        t.cleanup();
+      }
+    });
+  }
 
   it('matches the independent model on generated files: string ids, NDJSON, gzip, several versions', async () => {
     const t = tempDir();

@@ -48,8 +48,9 @@ export interface LoadSummary {
   /**
    * Where the time went: parsing and splitting run while the database works, so they overlap with it.
    * `databaseMs` is the writer's own wall time, batch after batch; `databaseSteps` are its parts, beside
-   * `plan ahead` (planning a batch while the one before it is written), `replace redelivered orders`, `move
-   * deferred facts` and `build fact keys` (after the load).
+   * `plan ahead` (planning a batch while the one before it is written), `drop history keys` (before the first
+   * batch), `replace redelivered orders`, `move deferred facts`, `build history keys` and `build fact keys`
+   * (after the last one).
    */
   stages: { parseMs: number; transformMs: number; databaseMs: number; databaseSteps: Record<string, number> };
   /** Peak resident memory of the process so far, in MB. */

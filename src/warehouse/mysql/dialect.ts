@@ -18,7 +18,7 @@ import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 import { TsvWriter } from './tsv.ts';
 
-const MYSQL_SQL: DialectSql = {
+export const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
   clear: (table) => `TRUNCATE TABLE ${table}`,
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
