@@ -1,6 +1,8 @@
 // Bundles src/ into dist/cli.mjs with esbuild (already installed as tsx's own dependency), so that the CLI
 // starts without transpiling and without tsx's loader thread (about 35 MB less at peak). Runs on `npm ci`
 // (the prepare script). bin/ falls back to running src/ through tsx when dist/ is missing or older than src/.
+import { rmSync } from 'node:fs';
+
 let build;
 try {
   ({ build } = await import('esbuild'));
@@ -10,9 +12,15 @@ try {
   process.exit(0);
 }
 
+// Split: what the CLI imports only when needed (DuckDB's bindings, the AWS SDK) lives in chunks loaded then, so
+// that a process which does not use them does not map their native code or build their modules.
+rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/cli.mjs',
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -32,10 +32,6 @@ export interface S3Options {
   pageSize?: number;
 }
 
-export function isS3Uri(s: string): boolean {
-  return /^s3:\/\//i.test(s);
-}
-
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/is.exec(uri);
   if (!m || !/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(m[1]!)) {
