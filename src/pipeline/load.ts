@@ -95,7 +95,8 @@ function gcTimer(): { stop(): number } {
 
 /**
  * How far V8 lets the old generation grow past what a full collection kept before it starts the next one, in
- * percent, for a load into a history warehouse (0: V8's own choice, the default).
+ * percent, for a load into a history warehouse, and for any load into a warehouse whose data lives outside the
+ * process (WarehouseCapabilities.growHeap: MySQL) (0: V8's own choice, the default).
  *
  * Under the heap's cap (--max-heap-mb, 160 MB) V8 grows it by a small factor: in a history first load of 1 M
  * orders each full collection started at about 1.5 times what the one before kept (67 against 45 MB on
@@ -106,8 +107,13 @@ function gcTimer(): { stop(): number } {
  * each), the process's user CPU 38 to 42 s against 42 to 53 s, peak RSS 15 to 30 MB higher; the DuckDB history
  * increment of 200 k on 1 M 28.0 and 27.5 s against 33.7 and 35.2 s; the MariaDB history first load 50.0 and
  * 41.9 s against 45.0 and 50.1 s (bound by the server; user CPU 28 to 30 s against 36 to 38 s), peak RSS 270
- * to 282 MB against 244 to 251 MB. Not for SCD1 warehouses: a DuckDB SCD1 first load took 333 to 343 MB peak
- * RSS (its budget is 320 MB, bench/RESULTS.md), and an SCD1 increment gained about 5%.
+ * to 282 MB against 244 to 251 MB. Not for DuckDB SCD1 warehouses, whose buffers share the process's memory: a
+ * first load of 1 M took 323 to 328 MB peak RSS (its budget is 320 MB, bench/RESULTS.md) against 291 to 296 MB,
+ * for 9.0 s against 9.8 to 9.9 s (2026-12-01, by hand), and an SCD1 increment gained about 5%. MySQL SCD1 loads
+ * grow it since 2026-12-01: there the heap is most of the process, and its full collections took the second
+ * core from the server; by hand (the bench's data, runs taking turns), a first load of 1 M 12.8 and 13.3 s
+ * against 14.8 and 14.9 s (user CPU 8.6 to 8.9 s against 11.8 to 11.9 s), peak RSS 197 to 206 MB against 177
+ * to 178 MB; of 3 M 43.3 s against 46.7 s, 222 MB against 207 MB (the budget: 256 MB at every size).
  *
  * V8's flags are the process's, and this one is read at every full collection (checked with --trace-gc): set
  * when such a load's first batch is read, back to V8's own choice (0) after its last batch, before the load
@@ -116,16 +122,16 @@ function gcTimer(): { stop(): number } {
  * one; a program may run several) share it: set by the first that writes batches, restored when the last of
  * them is done with it.
  */
-const HISTORY_HEAP_GROWING_PERCENT = 100;
+const HEAP_GROWING_PERCENT = 100;
 
-/** History loads of this process writing their batches now. */
+/** Loads of this process that grow the heap, writing their batches now. */
 let heapGrowers = 0;
 
-/** Sets HISTORY_HEAP_GROWING_PERCENT for a history load, unless node was started with a growth of its own. */
-function historyHeapGrowth(history: boolean): { restore(): void } {
+/** Sets HEAP_GROWING_PERCENT for a load that `grows`, unless node was started with a growth of its own. */
+function heapGrowth(grows: boolean): { restore(): void } {
   const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent\b/.test(a));
-  if (!history || own) return { restore() {} };
-  if (heapGrowers++ === 0) setFlagsFromString(`--heap-growing-percent=${HISTORY_HEAP_GROWING_PERCENT}`);
+  if (!grows || own) return { restore() {} };
+  if (heapGrowers++ === 0) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   let restored = false;
   return {
     restore() {
@@ -159,7 +165,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   // observer behind when it fails.
   const gc = gcTimer();
   // While batches are written only: finishing (the MariaDB rewrite weighs the heap still free) has V8's own.
-  const heap = historyHeapGrowth(mode.customers || mode.products);
+  const heap = heapGrowth(mode.customers || mode.products || warehouse.capabilities.growHeap);
   try {
     summary = await loadSources(sources, infos, warehouse, opts, hooks);
   } catch (err) {

@@ -153,7 +153,7 @@ export abstract class SqlWarehouse implements Warehouse {
   protected abstract readonly stagingDdl: readonly string[];
   /** The columns of a table, or null when there is no such table. */
   protected abstract columnsOf(table: string): Promise<string[] | null>;
-  protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024, defaultBatchSize: 2000 };
+  protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024, defaultBatchSize: 2000, growHeap: false };
   private readonly retry: RetryPolicy;
   protected readonly access: WarehouseAccess;
   private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);

@@ -92,6 +92,12 @@ export interface WarehouseCapabilities {
   readonly maxStatementBytes: number;
   /** Orders per batch when --batch-size is not given (bench/RESULTS.md, the sweep). */
   readonly defaultBatchSize: number;
+  /**
+   * Every load lets the engine's heap grow further between full collections (pipeline/load.ts, heapGrowth),
+   * not only a load into a history warehouse: where the warehouse's data lives outside the process (MySQL),
+   * not where its buffers share the process's memory budget (DuckDB).
+   */
+  readonly growHeap: boolean;
 }
 
 export interface Warehouse {

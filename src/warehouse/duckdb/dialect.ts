@@ -94,7 +94,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
     // Each commit costs a WAL write and the merge of the transaction's rows; each batch's writes wait on the
     // one thread that also parses. Larger batches pay off, up to what they hold in memory (bench/RESULTS.md:
     // the sweep).
-    this.caps = { maxStatementBytes: 64 * 1024 * 1024, defaultBatchSize: FIRST_LOAD_BATCH };
+    this.caps = { maxStatementBytes: 64 * 1024 * 1024, defaultBatchSize: FIRST_LOAD_BATCH, growHeap: false };
   }
 
   /**

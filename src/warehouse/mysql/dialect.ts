@@ -193,7 +193,7 @@ export class MysqlWarehouse extends SqlWarehouse {
       // Leave room for the protocol header and the statement text around the values.
       // Each statement of a batch waits for the one thread that also parses: fewer, larger batches keep the
       // server busy (bench/RESULTS.md: the sweep), up to what they hold in memory.
-      this.caps = { maxStatementBytes: Math.max(1024, Number(row.p) - 1024), defaultBatchSize: 10_000 };
+      this.caps = { maxStatementBytes: Math.max(1024, Number(row.p) - 1024), defaultBatchSize: 10_000, growHeap: true };
       this.conn = conn;
       if (this.lockTimeout !== null) await this.acquireLock(this.lockTimeout);
     } catch (err) {
