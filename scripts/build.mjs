@@ -2,6 +2,10 @@
 // starts without transpiling and without tsx's loader thread (about 35 MB less at peak). Runs on `npm ci`
 // (the prepare script). bin/ falls back to running src/ through tsx when dist/ is missing or older than src/.
 import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// Paths below are the package's, wherever this script is started from.
+process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 
 let build;
 try {

@@ -15,15 +15,24 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
 
-/** Each file of src/ (relative) -> the files of src/ it imports. */
+/** Each file of src/ (relative) -> the files of src/ it imports: statically (types too) or with import(). */
 function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sources(SRC)) {
     const text = readFileSync(file, 'utf8');
-    const targets = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms)].map((m) => relative(SRC, resolve(dirname(file), m[1]!)));
-    graph.set(relative(SRC, file), targets);
+    const specifiers = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms), ...text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)];
+    graph.set(
+      relative(SRC, file),
+      specifiers.map((m) => relative(SRC, resolve(dirname(file), m[1]!))),
+    );
   }
   return graph;
+}
+
+/** What a file of src/ imports at load time: `import`/`export … from` that are not `import type`. */
+function staticImports(file: string): string[] {
+  const text = readFileSync(join(SRC, file), 'utf8');
+  return [...text.matchAll(/^(?:import|export)\s(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
 }
 
 /** The room a file belongs to: its folder under src/, or the file itself at the top. */
@@ -73,5 +82,21 @@ describe('the module graph of src/', () => {
       }
     }
     assert.deepEqual(wrong, []);
+  });
+
+  it("loads DuckDB's bindings and the AWS SDK only on demand: the CLI's static imports reach neither", () => {
+    const seen = new Set<string>();
+    const heavy: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticImports(file)) {
+        if (spec.startsWith('.')) visit(relative(SRC, resolve(dirname(join(SRC, file)), spec)));
+        else if (/^@(duckdb|aws-sdk)\//.test(spec)) heavy.push(`${file} imports ${spec}`);
+      }
+    };
+    visit('cli/main.ts');
+    assert.ok(seen.has('warehouse/mysql/dialect.ts') && seen.has('sources/resolve.ts'), 'the walk reached the MySQL warehouse and the sources');
+    assert.deepEqual(heavy, []);
   });
 });

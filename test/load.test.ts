@@ -187,15 +187,16 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
             const fresh = await freshDatabase();
             let asked = 0;
             try {
-              if (filter === 'no filter') MYSQL_SQL.orderFilterMaxLines = 0;
-              else
-                Object.defineProperty(OrderFilter.prototype, 'mightHold', {
-                  configurable: true,
-                  value: () => {
-                    asked++;
-                    return true;
-                  },
-                });
+              // -1: even the first load's empty fact table is past the limit, so neither load builds a filter.
+              if (filter === 'no filter') MYSQL_SQL.orderFilterMaxLines = -1;
+              const original = mightHold.value as (this: OrderFilter, id: string) => boolean;
+              Object.defineProperty(OrderFilter.prototype, 'mightHold', {
+                configurable: true,
+                value(this: OrderFilter, id: string) {
+                  asked++;
+                  return filter === 'no filter' ? original.call(this, id) : true;
+                },
+              });
               for (const file of [a, b]) {
                 const wh = await openWarehouse(fresh.url, { retries: 1 });
                 try {
@@ -205,7 +206,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
                   await wh.close();
                 }
               }
-              if (filter === 'no filter') assert.equal(asked, 0, `${what}: no filter was asked`);
+              if (filter === 'no filter') assert.equal(asked, 0, `${what}: no filter was built, so none was asked`);
               else assert.equal(asked, 5000, `${what}: the filter was asked for every order of both loads`);
               assert.deepEqual(await factKeys(fresh), FACT_KEYS, `${what}: the fact keys are there`);
               await assertMatchesModel(fresh, want);
