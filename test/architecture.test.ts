@@ -15,24 +15,28 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
 
+/** What a file of src/ (relative) imports: a file of src/ (`local`, relative) or a package; `typeOnly` for `import type`. */
+function importsOf(file: string): { target: string; local: boolean; typeOnly: boolean; dynamic: boolean }[] {
+  const text = readFileSync(join(SRC, file), 'utf8');
+  const to = (spec: string) => (spec.startsWith('.') ? { target: relative(SRC, resolve(dirname(join(SRC, file)), spec)), local: true } : { target: spec, local: false });
+  return [
+    ...[...text.matchAll(/^(?:import|export)\s(type\s)?[^;]*?from\s+'([^']+)'/gms)].map((m) => ({ ...to(m[2]!), typeOnly: m[1] !== undefined, dynamic: false })),
+    ...[...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => ({ ...to(m[1]!), typeOnly: false, dynamic: true })),
+  ];
+}
+
 /** Each file of src/ (relative) -> the files of src/ it imports: statically (types too) or with import(). */
 function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
-  for (const file of sources(SRC)) {
-    const text = readFileSync(file, 'utf8');
-    const specifiers = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms), ...text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)];
+  for (const file of sources(SRC).map((f) => relative(SRC, f))) {
     graph.set(
-      relative(SRC, file),
-      specifiers.map((m) => relative(SRC, resolve(dirname(file), m[1]!))),
+      file,
+      importsOf(file)
+        .filter((i) => i.local)
+        .map((i) => i.target),
     );
   }
   return graph;
-}
-
-/** What a file of src/ imports at load time: `import`/`export … from` that are not `import type`. */
-function staticImports(file: string): string[] {
-  const text = readFileSync(join(SRC, file), 'utf8');
-  return [...text.matchAll(/^(?:import|export)\s(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
 }
 
 /** The room a file belongs to: its folder under src/, or the file itself at the top. */
@@ -90,9 +94,10 @@ describe('the module graph of src/', () => {
     const visit = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
-      for (const spec of staticImports(file)) {
-        if (spec.startsWith('.')) visit(relative(SRC, resolve(dirname(join(SRC, file)), spec)));
-        else if (/^@(duckdb|aws-sdk)\//.test(spec)) heavy.push(`${file} imports ${spec}`);
+      for (const { target, local, typeOnly, dynamic } of importsOf(file)) {
+        if (typeOnly || dynamic) continue;
+        if (local) visit(target);
+        else if (/^@(duckdb|aws-sdk)\//.test(target)) heavy.push(`${file} imports ${target}`);
       }
     };
     visit('cli/main.ts');

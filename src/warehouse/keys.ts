@@ -98,7 +98,6 @@ export class KeyIndex {
   add(key: string, slot: number): void {
     if ((this.size + 1) * 10 > this.index.length * 7) this.resize(this.index.length * 2);
     const n = integerKey(key);
-    this.place(n >= 0 ? hashInteger(n) : hashString(key), slot);
     while (this.keys.length < slot) this.keys.push(undefined);
     this.keys[slot] = n >= 0 ? null : key;
     if (slot >= this.numbers.length) {
@@ -107,6 +106,7 @@ export class KeyIndex {
       this.numbers = numbers;
     }
     this.numbers[slot] = n;
+    this.place(this.hashAt(slot), slot);
     this.size++;
   }
 
