@@ -15,9 +15,19 @@ function newestSource(dir) {
   return newest;
 }
 
+/** The newest source's time, or 0 where there are no sources (a copy of the package with dist/ only). */
+function newestSourceOrNone() {
+  try {
+    return newestSource(`${root}src`);
+  } catch (err) {
+    if (err && err.code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
 async function loadMain() {
   try {
-    if (statSync(`${root}dist/cli.mjs`).mtimeMs >= newestSource(`${root}src`)) return (await import('../dist/cli.mjs')).main;
+    if (statSync(`${root}dist/cli.mjs`).mtimeMs >= newestSourceOrNone()) return (await import('../dist/cli.mjs')).main;
   } catch {
     // no bundle: fall through to the sources
   }

@@ -3,6 +3,8 @@
  * context a user needs to act: which source, which record, which byte. `transient` errors (a dropped
  * connection, a deadlock, a stalled S3 body) may be retried; everything else is terminal.
  */
+import { createRequire } from 'node:module';
+
 export type EtlErrorCode =
   | 'E_USAGE' // a flag or argument is wrong (exit 2)
   | 'E_PARSE' // the bytes are not the JSON we expect
@@ -18,6 +20,7 @@ export type EtlErrorCode =
   | 'E_DB' // the database refused
   | 'E_DB_CONNECTION' // the database went away
   | 'E_LOCK' // another load holds the warehouse, or (MySQL) queries hold the fact table its keys are built on
+  | 'E_INSTALL' // a package the command needs is not installed, or its native code does not load
   | 'E_INTERNAL';
 
 export interface ErrorContext {
@@ -67,4 +70,31 @@ export function redact(text: string): string {
 /** An error's message as the user may see it: without credentials, unless it was written without them. */
 export function userMessage(err: unknown): string {
   return err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
+}
+
+/** How Node says that a module is not there (CommonJS, ES modules) or that its native code does not load. */
+const NOT_LOADED = new Set(['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND', 'ERR_DLOPEN_FAILED']);
+
+/**
+ * `load()`: the import of code only some commands need (DuckDB's bindings, the AWS SDK), which is why it is not
+ * checked at startup. When what it imports is not installed or does not load, an E_INSTALL error that says
+ * which argument needed it (`needer`, e.g. `--db duckdb:./w.duckdb`), what did not load and how to repair it,
+ * instead of Node's bare "Cannot find module". Any other error is rethrown as it is.
+ *
+ * `pkg`, the CommonJS package that code imports, is required first: on Node 20 a CommonJS module that throws
+ * while an ES module imports it fails the import() and, besides, ends the thread as an uncaught exception. A
+ * require() only throws; once it has loaded, the import finds the same module in require's cache.
+ */
+export async function importFor<T>(needer: string, pkg: string, what: string, load: () => Promise<T>): Promise<T> {
+  try {
+    createRequire(import.meta.url)(pkg);
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const message = err instanceof Error ? err.message : String(err);
+    // DuckDB's bindings throw a plain Error on a platform they have no binary for.
+    if (!(typeof code === 'string' && NOT_LOADED.has(code)) && !/native binding/i.test(message)) throw err;
+    const why = message.split('\n', 1)[0]!.trim();
+    throw new EtlError('E_INSTALL', `${needer}: ${what} did not load (${why}); install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: they hold the native binaries)`, {}, { cause: err });
+  }
 }

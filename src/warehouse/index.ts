@@ -1,5 +1,5 @@
 /** Pick the dialect from the --db URL. The only place outside a dialect folder that knows dialects exist. */
-import { EtlError } from '../errors.ts';
+import { EtlError, importFor } from '../errors.ts';
 import { parseMysqlUrl } from './mysql/connection.ts';
 import { MysqlWarehouse } from './mysql/dialect.ts';
 import type { WarehouseSettings } from './sql-warehouse.ts';
@@ -32,7 +32,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     const path = target.replace(/^duckdb:(\/\/)?/i, '');
     if (path === '') throw new EtlError('E_USAGE', '--db: duckdb: needs a file path, as in duckdb:./warehouse.duckdb');
     // Loaded only here: DuckDB's native library adds about 30 MB of resident memory to a process that loads it.
-    const { DuckdbWarehouse } = await import('./duckdb/dialect.ts');
+    const { DuckdbWarehouse } = await importFor(`--db ${target}`, '@duckdb/node-api', "DuckDB's library (@duckdb/node-api and its native binary for this platform)", () => import('./duckdb/dialect.ts'));
     return new DuckdbWarehouse(path, settings);
   }
   // Only the scheme of what was given is shown: a URL without // may hold a password redact() does not see.

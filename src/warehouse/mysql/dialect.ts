@@ -498,14 +498,17 @@ export class MysqlWarehouse extends SqlWarehouse {
     // place, each moved fact's): along the version index, built first where a bulk load dropped it
     // (dropHistoryKeys). A query that holds a dimension table past FACT_DDL.dropKeysWaitSeconds does not hold up
     // the moves: they run without that table's index (slower), said, and it is built after them; the other
-    // dimension's is built before them all the same.
+    // dimension's is built before them all the same. Said once per table, also when a retry waits for it again.
+    const said = new Set<string>();
     await this.withRetry('build the version indexes', async () => {
       if (!(await this.movesWait())) return;
-      await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds, (table) =>
+      await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds, (table) => {
+        if (said.has(table)) return;
+        said.add(table);
         this.note(
           `a query or open transaction held ${table} for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
-        ),
-      );
+        );
+      });
     });
     if (this.historySpecs.length > 0) {
       await this.withRetry('move the facts of the changed versions by writing the fact table anew', () => this.rewriteMovedFacts());

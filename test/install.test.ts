@@ -1,0 +1,93 @@
+/**
+ * A copy of the package whose install lacks what only some commands need: DuckDB's native binary for this
+ * platform (what `npm ci --omit=optional`, or an install copied from another platform, leaves out) and the AWS
+ * SDK. Commands that need neither work; those that do fail with exit 1 and an E_INSTALL error that names the
+ * argument that needed the package and says how to repair the install, not Node's bare "Cannot find module".
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT } from './helpers/run.ts';
+
+/**
+ * The package (bin/, src/, scripts/, package.json) with node_modules linked to this install's, but for the AWS
+ * SDK and DuckDB's platform binary, and bundled as `npm ci` does: the CLI runs dist/, as a user's does.
+ */
+function partialInstall(dir: string): void {
+  for (const f of ['bin', 'src', 'scripts']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+  for (const f of ['package.json', 'tsconfig.json']) cpSync(join(ROOT, f), join(dir, f));
+  const modules = join(dir, 'node_modules');
+  mkdirSync(join(modules, '@duckdb'), { recursive: true });
+  for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
+    if (entry === '@aws-sdk' || entry === '@duckdb' || entry === '.bin') continue;
+    symlinkSync(join(ROOT, 'node_modules', entry), join(modules, entry));
+  }
+  // Copied, not linked: Node resolves a linked package's own imports from where it really lies, where the
+  // platform binary is installed.
+  for (const pkg of ['node-api', 'node-bindings']) cpSync(join(ROOT, 'node_modules', '@duckdb', pkg), join(modules, '@duckdb', pkg), { recursive: true });
+  const build = spawnSync(process.execPath, [join(dir, 'scripts', 'build.mjs')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  assert.ok(existsSync(join(dir, 'dist', 'cli.mjs')), 'the bundle is built');
+}
+
+function run(bin: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('an install without DuckDB\'s native binary and without the AWS SDK', () => {
+  let dir = '';
+  let bin = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'orders-etl-install-'));
+    partialInstall(join(dir, 'pkg'));
+    bin = join(dir, 'pkg', 'bin', 'orders-etl.js');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fails a DuckDB command with E_INSTALL naming --db, and the repair', async () => {
+    const fixture = join(ROOT, 'fixtures', 'orders_initial.json');
+    for (const args of [['load', fixture, '--db', 'duckdb:./w.duckdb'], ['query', 'SELECT 1'], ['init', '--db', 'duckdb:./w.duckdb']]) {
+      const r = await run(bin, args, dir);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /failed \[E_INSTALL\]: --db duckdb:\.\/w(arehouse)?\.duckdb: DuckDB's library/, args[0]);
+      assert.match(r.stderr, /@duckdb\/node-bindings-[a-z0-9-]+\/duckdb\.node/, `${args[0]}: names the missing binary`);
+      assert.match(r.stderr, /npm ci .*not --omit=optional/, args[0]);
+      assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, `${args[0]}: no stack trace, no second report`);
+    }
+  });
+
+  it('fails an s3:// source with E_INSTALL naming the URI, before any warehouse is opened: the SDK missing, or broken', async () => {
+    const args = ['load', 's3://bucket/orders.json', '--db', 'duckdb:./w.duckdb'];
+    const missing = await run(bin, args, dir);
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, /failed \[E_INSTALL\]: s3:\/\/bucket\/orders\.json: the AWS SDK \(@aws-sdk\/client-s3\) did not load \(Cannot find module '@aws-sdk\/client-s3'/);
+    // The client without the rest of the SDK: CommonJS that throws while it loads (see importFor).
+    cpSync(join(ROOT, 'node_modules', '@aws-sdk', 'client-s3'), join(dir, 'pkg', 'node_modules', '@aws-sdk', 'client-s3'), { recursive: true });
+    const broken = await run(bin, args, dir);
+    assert.equal(broken.code, 1, broken.stderr);
+    assert.match(broken.stderr, /failed \[E_INSTALL\]: s3:\/\/bucket\/orders\.json: the AWS SDK \(@aws-sdk\/client-s3\) did not load \(Cannot find module '@(aws-sdk|smithy|aws-crypto)\//);
+    for (const r of [missing, broken]) {
+      assert.doesNotMatch(r.stderr, /DuckDB/);
+      assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no second report');
+    }
+  });
+
+  it('still loads files into MySQL/MariaDB: the missing packages are needed only on demand', async () => {
+    // Refused at once (port 1): the load got as far as connecting, past both imports it does not need.
+    const r = await run(bin, ['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://root@127.0.0.1:1/nothing', '--retries', '0'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /\[E_DB_CONNECTION\]/);
+    assert.doesNotMatch(r.stderr, /E_INSTALL|Cannot find/);
+  });
+});
