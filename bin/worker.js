@@ -25,12 +25,20 @@ function newestSourceOrNone() {
   }
 }
 
-async function loadMain() {
+/** The bundle's time, or -1 where there is none (esbuild was not installed). */
+function bundleTime() {
   try {
-    if (statSync(`${root}dist/cli.mjs`).mtimeMs >= newestSourceOrNone()) return (await import('../dist/cli.mjs')).main;
-  } catch {
-    // no bundle: fall through to the sources
+    return statSync(`${root}dist/cli.mjs`).mtimeMs;
+  } catch (err) {
+    if (err && err.code === 'ENOENT') return -1;
+    throw err;
   }
+}
+
+async function loadMain() {
+  const bundled = bundleTime();
+  // A bundle that does not load is an error, said as such: not hidden by running the sources instead.
+  if (bundled >= 0 && bundled >= newestSourceOrNone()) return (await import('../dist/cli.mjs')).main;
   const { register } = await import('tsx/esm/api');
   register();
   return (await import('../src/cli/main.ts')).main;

@@ -72,29 +72,49 @@ export function userMessage(err: unknown): string {
   return err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
 }
 
-/** How Node says that a module is not there (CommonJS, ES modules) or that its native code does not load. */
-const NOT_LOADED = new Set(['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND', 'ERR_DLOPEN_FAILED']);
+/** What importFor loads, and for what. */
+export interface OnDemand {
+  /** Who needed it, as the user gave it: `the warehouse duckdb:./w.duckdb (--db)`, an `s3://` URI. */
+  needer: string;
+  /**
+   * The CommonJS packages the imported code imports (a dependency imports its own). Each is required first: on
+   * Node 20 a CommonJS module that throws while an ES module imports it fails the import() and, besides, ends
+   * the thread as an uncaught exception (nodejs/node#51603). A require() only throws; once it has loaded, the
+   * import finds the same module in require's cache.
+   */
+  packages: readonly string[];
+  /** What did not load, for the message: `DuckDB's library (...)`. */
+  what: string;
+  /** How to repair the install, for the message. */
+  repair: string;
+}
 
 /**
  * `load()`: the import of code only some commands need (DuckDB's bindings, the AWS SDK), which is why it is not
- * checked at startup. When what it imports is not installed or does not load, an E_INSTALL error that says
- * which argument needed it (`needer`, e.g. `--db duckdb:./w.duckdb`), what did not load and how to repair it,
- * instead of Node's bare "Cannot find module". Any other error is rethrown as it is.
- *
- * `pkg`, the CommonJS package that code imports, is required first: on Node 20 a CommonJS module that throws
- * while an ES module imports it fails the import() and, besides, ends the thread as an uncaught exception. A
- * require() only throws; once it has loaded, the import finds the same module in require's cache.
+ * checked at startup. When a package it imports is not installed or does not load, an E_INSTALL error that says
+ * who needed it, what did not load and how to repair it, instead of Node's bare "Cannot find module". Any other
+ * error, a missing file of the project's own among them (a bug, not the install), is rethrown as it is.
  */
-export async function importFor<T>(needer: string, pkg: string, what: string, load: () => Promise<T>): Promise<T> {
+export async function importFor<T>(need: OnDemand, load: () => Promise<T>): Promise<T> {
   try {
-    createRequire(import.meta.url)(pkg);
+    const require = createRequire(import.meta.url);
+    for (const pkg of need.packages) {
+      try {
+        require(pkg);
+      } catch (err) {
+        // A package published as ES modules only (Node before 20.19 does not require those): the import loads it.
+        if ((err as NodeJS.ErrnoException | null)?.code !== 'ERR_REQUIRE_ESM') throw err;
+      }
+    }
     return await load();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | null)?.code;
     const message = err instanceof Error ? err.message : String(err);
-    // DuckDB's bindings throw a plain Error on a platform they have no binary for.
-    if (!(typeof code === 'string' && NOT_LOADED.has(code)) && !/native binding/i.test(message)) throw err;
     const why = message.split('\n', 1)[0]!.trim();
-    throw new EtlError('E_INSTALL', `${needer}: ${what} did not load (${why}); install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: they hold the native binaries)`, {}, { cause: err });
+    // A package (not a path: ./, /, file:, C:\) missing; a native library that does not load; DuckDB's bindings
+    // throw a plain Error on a platform they have no binary for.
+    const missingPackage = (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && /^Cannot find (?:module|package) '(?![./]|file:|[A-Za-z]:[\\/])/.test(why);
+    if (!missingPackage && code !== 'ERR_DLOPEN_FAILED' && !/native binding/i.test(why)) throw err;
+    throw new EtlError('E_INSTALL', `${need.needer}: ${need.what} did not load (${why}); ${need.repair}`, {}, { cause: err });
   }
 }

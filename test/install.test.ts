@@ -8,13 +8,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EtlError, importFor } from '../src/errors.ts';
 import { ROOT } from './helpers/run.ts';
 
 /**
- * The package (bin/, src/, scripts/, package.json) with node_modules linked to this install's, but for the AWS
- * SDK and DuckDB's platform binary, and bundled as `npm ci` does: the CLI runs dist/, as a user's does.
+ * The package (bin/, scripts/, package.json; src/ until it is bundled, as `npm ci` does, then removed: the CLI
+ * runs dist/, as a user's does) with node_modules linked to this install's, but for the AWS SDK and DuckDB's
+ * platform binary.
  */
 function partialInstall(dir: string): void {
   for (const f of ['bin', 'src', 'scripts']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
@@ -31,11 +34,20 @@ function partialInstall(dir: string): void {
   const build = spawnSync(process.execPath, [join(dir, 'scripts', 'build.mjs')], { encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr);
   assert.ok(existsSync(join(dir, 'dist', 'cli.mjs')), 'the bundle is built');
+  // Without the sources, the bin can only run the bundle (bin/worker.js), as an installed copy does.
+  rmSync(join(dir, 'src'), { recursive: true });
+  // The copy must not find what it lacks anywhere else (a node_modules above the temp folder, NODE_PATH).
+  const lookup = createRequire(join(dir, 'bin', 'worker.js'));
+  for (const pkg of ['@aws-sdk/client-s3', `@duckdb/node-bindings-${process.platform}-${process.arch}/duckdb.node`]) {
+    assert.throws(() => lookup.resolve(pkg), /Cannot find module/, `${pkg} is found from ${dir}: the test cannot run here (TMPDIR inside a folder with node_modules?)`);
+  }
 }
 
 function run(bin: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env };
+    delete env.NODE_PATH;
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,14 +67,15 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('fails a DuckDB command with E_INSTALL naming --db, and the repair', async () => {
+  it('fails a DuckDB command with E_INSTALL naming the warehouse, and the repair', async () => {
     const fixture = join(ROOT, 'fixtures', 'orders_initial.json');
     for (const args of [['load', fixture, '--db', 'duckdb:./w.duckdb'], ['query', 'SELECT 1'], ['init', '--db', 'duckdb:./w.duckdb']]) {
       const r = await run(bin, args, dir);
       assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
-      assert.match(r.stderr, /failed \[E_INSTALL\]: --db duckdb:\.\/w(arehouse)?\.duckdb: DuckDB's library/, args[0]);
+      const needer = args[0] === 'query' ? /the default warehouse duckdb:\.\/warehouse\.duckdb \(no --db given\)/ : /the warehouse duckdb:\.\/w\.duckdb \(--db\)/;
+      assert.match(r.stderr, new RegExp(`failed \\[E_INSTALL\\]: ${needer.source}: DuckDB's library`), args[0]);
       assert.match(r.stderr, /@duckdb\/node-bindings-[a-z0-9-]+\/duckdb\.node/, `${args[0]}: names the missing binary`);
-      assert.match(r.stderr, /npm ci .*not --omit=optional/, args[0]);
+      assert.match(r.stderr, /npm ci .*not --omit=optional.*use a mysql:\/\/ warehouse/, args[0]);
       assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, `${args[0]}: no stack trace, no second report`);
     }
   });
@@ -78,6 +91,7 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
     assert.equal(broken.code, 1, broken.stderr);
     assert.match(broken.stderr, /failed \[E_INSTALL\]: s3:\/\/bucket\/orders\.json: the AWS SDK \(@aws-sdk\/client-s3\) did not load \(Cannot find module '@(aws-sdk|smithy|aws-crypto)\//);
     for (const r of [missing, broken]) {
+      assert.match(r.stderr, /\); install the dependencies again with npm ci in the orders-etl folder\n$/, 'the repair, without the optional dependencies (the SDK is not one)');
       assert.doesNotMatch(r.stderr, /DuckDB/);
       assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no second report');
     }
@@ -89,5 +103,21 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /\[E_DB_CONNECTION\]/);
     assert.doesNotMatch(r.stderr, /E_INSTALL|Cannot find/);
+  });
+});
+
+describe('importFor', () => {
+  const missingFile = './no-such-file.ts';
+  const need = { needer: 'the test', packages: ['node:fs'], what: 'a module', repair: 'repair it' };
+  it('blames the install for a missing package, not for a missing file of the project (a bug)', async () => {
+    await assert.rejects(
+      importFor({ ...need, packages: ['orders-etl-no-such-package'] }, async () => ({})),
+      (err: unknown) => err instanceof EtlError && err.code === 'E_INSTALL' && /^the test: a module did not load \(Cannot find module 'orders-etl-no-such-package'\); repair it$/.test(err.message),
+    );
+    await assert.rejects(
+      // A specifier in a variable: TypeScript does not look for the file.
+      importFor(need, () => import(missingFile)),
+      (err: unknown) => !(err instanceof EtlError) && (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND',
+    );
   });
 });

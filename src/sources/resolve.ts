@@ -20,7 +20,10 @@ export async function resolveSources(args: readonly string[], opts: ResolveOptio
     if (arg === '-') out.push(new StdinSource(opts.format));
     else if (isS3Uri(arg)) {
       // Loaded only for an s3:// source: the AWS SDK adds about 18 MB of resident memory to a process that loads it.
-      const { makeS3Client, resolveS3 } = await importFor(arg, '@aws-sdk/client-s3', 'the AWS SDK (@aws-sdk/client-s3)', () => import('./s3.ts'));
+      const { makeS3Client, resolveS3 } = await importFor(
+        { needer: arg, packages: ['@aws-sdk/client-s3'], what: 'the AWS SDK (@aws-sdk/client-s3)', repair: 'install the dependencies again with npm ci in the orders-etl folder' },
+        () => import('./s3.ts'),
+      );
       out.push(...(await resolveS3(arg, (client ??= makeS3Client(opts.s3)), opts.s3, opts.format, opts.note)));
     } else out.push(new FileSource(arg, opts.format));
   }

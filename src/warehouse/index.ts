@@ -32,7 +32,17 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     const path = target.replace(/^duckdb:(\/\/)?/i, '');
     if (path === '') throw new EtlError('E_USAGE', '--db: duckdb: needs a file path, as in duckdb:./warehouse.duckdb');
     // Loaded only here: DuckDB's native library adds about 30 MB of resident memory to a process that loads it.
-    const { DuckdbWarehouse } = await importFor(`--db ${target}`, '@duckdb/node-api', "DuckDB's library (@duckdb/node-api and its native binary for this platform)", () => import('./duckdb/dialect.ts'));
+    const { DuckdbWarehouse } = await importFor(
+      {
+        needer: url === undefined ? `the default warehouse ${target} (no --db given)` : `the warehouse ${target} (--db)`,
+        packages: ['@duckdb/node-bindings', '@duckdb/node-api'],
+        what: "DuckDB's library (@duckdb/node-api and its native binary for this platform)",
+        repair:
+          'install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: DuckDB\'s binary for each platform is one); ' +
+          'where DuckDB has no binary for the platform, use a mysql:// warehouse',
+      },
+      () => import('./duckdb/dialect.ts'),
+    );
     return new DuckdbWarehouse(path, settings);
   }
   // Only the scheme of what was given is shown: a URL without // may hold a password redact() does not see.
