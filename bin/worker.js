@@ -1,6 +1,6 @@
 // Runs the CLI inside the worker started by orders-etl.js: the esbuild bundle (dist/cli.mjs) when it is
 // there and newer than every file in src/, else the TypeScript sources through tsx.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -10,19 +10,23 @@ function newestSource(dir) {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = `${dir}/${e.name}`;
-    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+    if (e.isDirectory()) {
+      newest = Math.max(newest, newestSource(p));
+      continue;
+    }
+    try {
+      newest = Math.max(newest, statSync(p).mtimeMs);
+    } catch (err) {
+      // Gone since it was listed (an editor's save), or a link to nothing (an editor's lock file): not a source.
+      if (!err || err.code !== 'ENOENT') throw err;
+    }
   }
   return newest;
 }
 
 /** The newest source's time, or 0 where there are no sources (a copy of the package with dist/ only). */
 function newestSourceOrNone() {
-  try {
-    return newestSource(`${root}src`);
-  } catch (err) {
-    if (err && err.code === 'ENOENT') return 0;
-    throw err;
-  }
+  return existsSync(`${root}src`) ? newestSource(`${root}src`) : 0;
 }
 
 /** The bundle's time, or -1 where there is none (esbuild was not installed). */
@@ -38,7 +42,13 @@ function bundleTime() {
 async function loadMain() {
   const bundled = bundleTime();
   // A bundle that does not load is an error, said as such: not hidden by running the sources instead.
-  if (bundled >= 0 && bundled >= newestSourceOrNone()) return (await import('../dist/cli.mjs')).main;
+  if (bundled >= 0 && bundled >= newestSourceOrNone()) {
+    try {
+      return (await import('../dist/cli.mjs')).main;
+    } catch (err) {
+      throw new Error(`dist/cli.mjs does not load (${err && err.message}): npm ci installs the dependencies again and builds it (npm run build builds it alone)`, { cause: err });
+    }
+  }
   const { register } = await import('tsx/esm/api');
   register();
   return (await import('../src/cli/main.ts')).main;

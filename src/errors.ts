@@ -102,19 +102,25 @@ export async function importFor<T>(need: OnDemand, load: () => Promise<T>): Prom
       try {
         require(pkg);
       } catch (err) {
-        // A package published as ES modules only (Node before 20.19 does not require those): the import loads it.
-        if ((err as NodeJS.ErrnoException | null)?.code !== 'ERR_REQUIRE_ESM') throw err;
+        // A package published as ES modules only (Node before 20.19 does not require those, nor later ones with
+        // top-level await): the import loads it.
+        const code = (err as NodeJS.ErrnoException | null)?.code;
+        if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err;
       }
     }
     return await load();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const { code, requireStack } = (err ?? {}) as NodeJS.ErrnoException & { requireStack?: unknown };
     const message = err instanceof Error ? err.message : String(err);
     const why = message.split('\n', 1)[0]!.trim();
-    // A package (not a path: ./, /, file:, C:\) missing; a native library that does not load; DuckDB's bindings
-    // throw a plain Error on a platform they have no binary for.
-    const missingPackage = (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && /^Cannot find (?:module|package) '(?![./]|file:|[A-Za-z]:[\\/])/.test(why);
-    if (!missingPackage && code !== 'ERR_DLOPEN_FAILED' && !/native binding/i.test(why)) throw err;
+    // Missing: a package (named, not a path: ./, /, file:, C:\), or a file of an installed package (a path in
+    // node_modules, or one a module in node_modules asked for: an install cut short). A native library that
+    // does not load; DuckDB's bindings throw a plain Error on a platform they have no binary for.
+    const inModules = (text: unknown) => typeof text === 'string' && /[\\/]node_modules[\\/]/.test(text);
+    const missing =
+      (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') &&
+      (/^Cannot find (?:module|package) '(?![./]|file:|[A-Za-z]:[\\/])/.test(why) || inModules(why) || (Array.isArray(requireStack) && inModules(requireStack[0])));
+    if (!missing && code !== 'ERR_DLOPEN_FAILED' && !/native binding/i.test(why)) throw err;
     throw new EtlError('E_INSTALL', `${need.needer}: ${need.what} did not load (${why}); ${need.repair}`, {}, { cause: err });
   }
 }

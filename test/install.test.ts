@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { EtlError, importFor } from '../src/errors.ts';
 import { ROOT } from './helpers/run.ts';
 
@@ -38,7 +39,8 @@ function partialInstall(dir: string): void {
   rmSync(join(dir, 'src'), { recursive: true });
   // The copy must not find what it lacks anywhere else (a node_modules above the temp folder, NODE_PATH).
   const lookup = createRequire(join(dir, 'bin', 'worker.js'));
-  for (const pkg of ['@aws-sdk/client-s3', `@duckdb/node-bindings-${process.platform}-${process.arch}/duckdb.node`]) {
+  const binary = `@duckdb/node-bindings-${process.platform}-${process.arch}`;
+  for (const pkg of ['@aws-sdk/client-s3', `${binary}/duckdb.node`, `${binary}-musl/duckdb.node`]) {
     assert.throws(() => lookup.resolve(pkg), /Cannot find module/, `${pkg} is found from ${dir}: the test cannot run here (TMPDIR inside a folder with node_modules?)`);
   }
 }
@@ -47,6 +49,7 @@ function run(bin: string, args: string[], cwd: string): Promise<{ code: number |
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.NODE_PATH;
+    delete env.ORDERS_ETL_REPORT_RSS;
     const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -109,15 +112,32 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
 describe('importFor', () => {
   const missingFile = './no-such-file.ts';
   const need = { needer: 'the test', packages: ['node:fs'], what: 'a module', repair: 'repair it' };
+  const install = (err: unknown) => err instanceof EtlError && err.code === 'E_INSTALL' && /^the test: a module did not load \(.+\); repair it$/.test(err.message);
+
   it('blames the install for a missing package, not for a missing file of the project (a bug)', async () => {
-    await assert.rejects(
-      importFor({ ...need, packages: ['orders-etl-no-such-package'] }, async () => ({})),
-      (err: unknown) => err instanceof EtlError && err.code === 'E_INSTALL' && /^the test: a module did not load \(Cannot find module 'orders-etl-no-such-package'\); repair it$/.test(err.message),
-    );
+    await assert.rejects(importFor({ ...need, packages: ['orders-etl-no-such-package'] }, async () => ({})), (err: unknown) => install(err) && /\(Cannot find module 'orders-etl-no-such-package'\)/.test((err as Error).message));
     await assert.rejects(
       // A specifier in a variable: TypeScript does not look for the file.
       importFor(need, () => import(missingFile)),
       (err: unknown) => !(err instanceof EtlError) && (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND',
     );
+  });
+
+  it('blames the install for a package cut short (a file of it missing, by import or require) and a native library that does not load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orders-etl-importfor-'));
+    try {
+      const pkg = join(dir, 'node_modules', 'cut-short');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), '{"name": "cut-short", "main": "index.js"}');
+      writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/gone');\n");
+      writeFileSync(join(pkg, 'index.mjs'), "export * from './gone.mjs';\n");
+      writeFileSync(join(pkg, 'native.node'), 'not a shared library');
+      const require = createRequire(join(dir, 'main.js'));
+      await assert.rejects(importFor(need, async () => require('cut-short')), (err: unknown) => install(err) && /Cannot find module '\.\/lib\/gone'/.test((err as Error).message));
+      await assert.rejects(importFor(need, () => import(pathToFileURL(join(pkg, 'index.mjs')).href)), (err: unknown) => install(err) && /node_modules\/cut-short\/gone\.mjs/.test((err as Error).message));
+      await assert.rejects(importFor(need, async () => require('cut-short/native.node')), (err: unknown) => install(err) && ((err as Error).cause as NodeJS.ErrnoException).code === 'ERR_DLOPEN_FAILED');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -38,8 +38,8 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
         packages: ['@duckdb/node-bindings', '@duckdb/node-api'],
         what: "DuckDB's library (@duckdb/node-api and its native binary for this platform)",
         repair:
-          'install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: DuckDB\'s binary for each platform is one); ' +
-          'where DuckDB has no binary for the platform, use a mysql:// warehouse',
+          "install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: DuckDB's binary for each platform is an optional dependency); " +
+          "where DuckDB's binary cannot run on this system, use a mysql:// warehouse",
       },
       () => import('./duckdb/dialect.ts'),
     );
