@@ -74,7 +74,7 @@ export function userMessage(err: unknown): string {
 
 /** What importFor loads, and for what. */
 export interface OnDemand {
-  /** Who needed it, as the user gave it: `the warehouse duckdb:./w.duckdb (--db)`, an `s3://` URI. */
+  /** Who needed it, as the user gave it: `the warehouse duckdb:./w.duckdb (--db or ORDERS_ETL_DB)`, an `s3://` URI. */
   needer: string;
   /**
    * The CommonJS packages the imported code imports (a dependency imports its own). Each is required first: on

@@ -50,6 +50,7 @@ function run(bin: string, args: string[], cwd: string): Promise<{ code: number |
     const env = { ...process.env };
     delete env.NODE_PATH;
     delete env.ORDERS_ETL_REPORT_RSS;
+    delete env.ORDERS_ETL_DB;
     const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -75,7 +76,7 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
     for (const args of [['load', fixture, '--db', 'duckdb:./w.duckdb'], ['query', 'SELECT 1'], ['init', '--db', 'duckdb:./w.duckdb']]) {
       const r = await run(bin, args, dir);
       assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
-      const needer = args[0] === 'query' ? /the default warehouse duckdb:\.\/warehouse\.duckdb \(no --db given\)/ : /the warehouse duckdb:\.\/w\.duckdb \(--db\)/;
+      const needer = args[0] === 'query' ? /the default warehouse duckdb:\.\/warehouse\.duckdb \(neither --db nor ORDERS_ETL_DB given\)/ : /the warehouse duckdb:\.\/w\.duckdb \(--db or ORDERS_ETL_DB\)/;
       assert.match(r.stderr, new RegExp(`failed \\[E_INSTALL\\]: ${needer.source}: DuckDB's library`), args[0]);
       assert.match(r.stderr, /@duckdb\/node-bindings-[a-z0-9-]+\/duckdb\.node/, `${args[0]}: names the missing binary`);
       assert.match(r.stderr, /npm ci .*not --omit=optional.*use a mysql:\/\/ warehouse/, args[0]);

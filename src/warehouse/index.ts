@@ -34,7 +34,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     // Loaded only here: DuckDB's native library adds about 30 MB of resident memory to a process that loads it.
     const { DuckdbWarehouse } = await importFor(
       {
-        needer: url === undefined ? `the default warehouse ${target} (no --db given)` : `the warehouse ${target} (--db)`,
+        needer: url === undefined ? `the default warehouse ${target} (neither --db nor ORDERS_ETL_DB given)` : `the warehouse ${target} (--db or ORDERS_ETL_DB)`,
         packages: ['@duckdb/node-bindings', '@duckdb/node-api'],
         what: "DuckDB's library (@duckdb/node-api and its native binary for this platform)",
         repair:
