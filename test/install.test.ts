@@ -5,15 +5,14 @@
  * argument that needed the package and says how to repair the install, not Node's bare "Cannot find module".
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { EtlError, importFor } from '../src/errors.ts';
-import { ROOT } from './helpers/run.ts';
+import { ROOT, runBin, tempDir } from './helpers/run.ts';
 
 /**
  * The package (bin/, scripts/, package.json; src/ until it is bundled, as `npm ci` does, then removed: the CLI
@@ -45,31 +44,15 @@ function partialInstall(dir: string): void {
   }
 }
 
-function run(bin: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.NODE_PATH;
-    delete env.ORDERS_ETL_REPORT_RSS;
-    delete env.ORDERS_ETL_DB;
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The copy's bin, without what could let it find the real install or change its output. */
+const run = (bin: string, args: string[], cwd: string) => runBin(args, { bin, cwd, env: { NODE_PATH: undefined, ORDERS_ETL_REPORT_RSS: undefined, ORDERS_ETL_DB: undefined } });
 
 describe('an install without DuckDB\'s native binary and without the AWS SDK', () => {
-  let dir = '';
-  let bin = '';
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'orders-etl-install-'));
-    partialInstall(join(dir, 'pkg'));
-    bin = join(dir, 'pkg', 'bin', 'orders-etl.js');
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const temp = tempDir();
+  const dir = temp.dir;
+  const bin = join(dir, 'pkg', 'bin', 'orders-etl.js');
+  before(() => partialInstall(join(dir, 'pkg')));
+  after(() => temp.cleanup());
 
   it('fails a DuckDB command with E_INSTALL naming the warehouse, and the repair', async () => {
     const fixture = join(ROOT, 'fixtures', 'orders_initial.json');
@@ -125,20 +108,20 @@ describe('importFor', () => {
   });
 
   it('blames the install for a package cut short (a file of it missing, by import or require) and a native library that does not load', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orders-etl-importfor-'));
+    const temp = tempDir();
     try {
-      const pkg = join(dir, 'node_modules', 'cut-short');
+      const pkg = join(temp.dir, 'node_modules', 'cut-short');
       mkdirSync(pkg, { recursive: true });
-      writeFileSync(join(pkg, 'package.json'), '{"name": "cut-short", "main": "index.js"}');
-      writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/gone');\n");
-      writeFileSync(join(pkg, 'index.mjs'), "export * from './gone.mjs';\n");
-      writeFileSync(join(pkg, 'native.node'), 'not a shared library');
-      const require = createRequire(join(dir, 'main.js'));
+      temp.file('node_modules/cut-short/package.json', '{"name": "cut-short", "main": "index.js"}');
+      temp.file('node_modules/cut-short/index.js', "module.exports = require('./lib/gone');\n");
+      temp.file('node_modules/cut-short/index.mjs', "export * from './gone.mjs';\n");
+      temp.file('node_modules/cut-short/native.node', 'not a shared library');
+      const require = createRequire(join(temp.dir, 'main.js'));
       await assert.rejects(importFor(need, async () => require('cut-short')), (err: unknown) => install(err) && /Cannot find module '\.\/lib\/gone'/.test((err as Error).message));
       await assert.rejects(importFor(need, () => import(pathToFileURL(join(pkg, 'index.mjs')).href)), (err: unknown) => install(err) && /node_modules\/cut-short\/gone\.mjs/.test((err as Error).message));
       await assert.rejects(importFor(need, async () => require('cut-short/native.node')), (err: unknown) => install(err) && ((err as Error).cause as NodeJS.ErrnoException).code === 'ERR_DLOPEN_FAILED');
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      temp.cleanup();
     }
   });
 });

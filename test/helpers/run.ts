@@ -32,9 +32,10 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-export function runBin(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: Buffer | string; cwd?: string } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
+/** `opts.bin`: another copy's bin entry (default this package's); an `env` value undefined removes the variable. */
+export function runBin(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: Buffer | string; cwd?: string; bin?: string } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: Object.fromEntries(Object.entries({ ...process.env, ...opts.env }).filter(([, v]) => v !== undefined)),
       stdio: ['pipe', 'pipe', 'pipe'],
