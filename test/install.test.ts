@@ -1,7 +1,7 @@
 /**
  * A copy of the package whose install lacks what only some commands need: DuckDB's native binary for this
- * platform (what `npm ci --omit=optional`, or an install copied from another platform, leaves out) and the AWS
- * SDK. Commands that need neither work; those that do fail with exit 1 and an E_INSTALL error that names the
+ * platform (what `npm ci --omit=optional`, or an install copied from another platform, leaves out), the AWS
+ * SDK, and at the end mysql2. Commands that need neither work; those that do fail with exit 1 and an E_INSTALL error that names the
  * argument that needed the package and says how to repair the install, not Node's bare "Cannot find module".
  */
 import assert from 'node:assert/strict';
@@ -90,6 +90,19 @@ describe('an install without DuckDB\'s native binary and without the AWS SDK', (
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /\[E_DB_CONNECTION\]/);
     assert.doesNotMatch(r.stderr, /E_INSTALL|Cannot find/);
+  });
+
+  it('fails a MySQL command with E_INSTALL naming the warehouse without its password once mysql2 is gone too', async () => {
+    rmSync(join(dir, 'pkg', 'node_modules', 'mysql2'));
+    const r = await run(bin, ['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://root:s3cret@127.0.0.1:1/nothing', '--retries', '0'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /failed \[E_INSTALL\]: the warehouse mysql:\/\/127\.0\.0\.1:1\/nothing \(--db or ORDERS_ETL_DB\): the MySQL client library \(mysql2\) did not load \(Cannot find module 'mysql2'/);
+    assert.match(r.stderr, /\); install the dependencies again with npm ci in the orders-etl folder\n$/);
+    assert.doesNotMatch(r.stderr, /s3cret|\n\s+at |internal error/);
+    // A bad URL is still a usage error, said before the library is needed.
+    const usage = await run(bin, ['query', 'SELECT 1', '--db', 'mysql://root@127.0.0.1/not-an-identifier'], dir);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /--db: database name "not-an-identifier" is not a plain identifier/);
   });
 });
 

@@ -5,10 +5,10 @@
  * their stored integers on the way (no per-value objects), and only strings still cross one at a time (DuckDB
  * copies each into its string heap). The chunk is then handed to the appender whole.
  */
-import duckdb from '@duckdb/node-bindings';
-import { DuckDBDataChunk, DuckDBTypeId, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBType } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { BulkRows, BulkValue } from '../dimensions.ts';
+import { bindings as duckdb, DuckDBDataChunk, DuckDBTypeId } from './library.ts';
 
 const ROWS = duckdb.vector_size();
 const TWO_32 = 4294967296;

@@ -8,7 +8,7 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType, DuckDBVector } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { HistoryMode } from '../../model.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
@@ -16,6 +16,7 @@ import { buildChunks, columnTypes } from './chunks.ts';
 import { hashOf3 } from '../keys.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type KeyRowSink, type KeyScan, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import { MIGRATE_FACT_TABLE, migrateHistoryDimension, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
+import { DuckDBInstance, type DuckDBDataChunk } from './library.ts';
 import './text.ts';
 import type { LoadIntent, QuerySink } from '../types.ts';
 import { streamDuckdbRows } from './query.ts';

@@ -4,9 +4,10 @@
  * result's size. Values are converted from DuckDB's own value types, not the JS convenience ones, which
  * would turn DECIMAL into a double: a DECIMAL keeps its exact digits.
  */
-import { DuckDBBlobValue, DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { EtlError } from '../../errors.ts';
 import type { ColumnKind, QueryCell, QueryColumn, QuerySink } from '../types.ts';
+import { DuckDBBlobValue, DuckDBTypeId } from './library.ts';
 
 const INTEGER_TYPES = new Set<DuckDBTypeId>([
   DuckDBTypeId.TINYINT,
