@@ -1,6 +1,7 @@
 /** The command line: help, exit codes (0 ok, 1 load failed, 2 bad usage), the bin entry, stdin and gzip. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -179,6 +180,61 @@ describe('standard input the load stops reading', () => {
       assert.match(r.stderr, /-: record \d+, byte \d+, line \d+: invalid JSON/);
       // Once it waited 2 s for the engine and said so (Node's port for the worker's standard input stayed open).
       assert.doesNotMatch(r.stderr, /did not stop by itself/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('a named pipe, a device and a folder as sources', () => {
+  it('loads a named pipe as it comes (gzip too), every time: no fingerprint, as standard input', async () => {
+    const t = tempDir();
+    const writers: ReturnType<typeof spawn>[] = [];
+    try {
+      const fifo = join(t.dir, 'export.pipe');
+      const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+      assert.equal(made.status, 0, `mkfifo (coreutils) is needed for this test: ${made.stderr ?? made.error}`);
+      const gz = t.file('export.json.gz', gzipSync(readFileSync(INITIAL)));
+      const db = `duckdb:${join(t.dir, 'w.duckdb')}`;
+      for (let i = 0; i < 2; i++) {
+        // The writer blocks until the load opens the pipe, as a shell's `<(gunzip -c ...)` does.
+        writers.push(spawn('sh', ['-c', 'exec cat "$0" > "$1"', gz, fifo], { stdio: 'ignore' }));
+        const r = await runBin(['load', fifo, '--db', db, '--json', '--no-progress']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).orders, 5);
+      }
+      const loads = await runBin(['loads', '--db', db, '--json']);
+      const rows = loads.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; source_uri: string });
+      assert.deepEqual(rows.map((l) => [l.status, l.source_uri]), [['completed', fifo], ['completed', fifo]]);
+    } finally {
+      for (const w of writers) w.kill();
+      t.cleanup();
+    }
+  });
+
+  it('does not skip another file behind /dev/stdin, and says what to do with a folder', async () => {
+    const t = tempDir();
+    try {
+      const db = `duckdb:${join(t.dir, 'w.duckdb')}`;
+      for (let i = 0; i < 2; i++) {
+        // Standard input a regular file: /dev/stdin names whatever is open there, so it has no fingerprint.
+        const fd = openSync(INITIAL, 'r');
+        const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [join(ROOT, 'bin', 'orders-etl.js'), 'load', '/dev/stdin', '--db', db, '--json', '--no-progress'], { stdio: [fd, 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          child.stdout!.on('data', (d) => (stdout += d));
+          child.stderr!.on('data', (d) => (stderr += d));
+          child.on('close', (code) => resolve({ code, stdout, stderr }));
+        });
+        closeSync(fd);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).skipped, 0, 'loaded again, not skipped');
+      }
+      mkdirSync(join(t.dir, 'exports'));
+      const folder = await runBin(['load', join(t.dir, 'exports'), '--db', db, '--no-progress']);
+      assert.equal(folder.code, 1);
+      assert.match(folder.stderr, /\[E_SOURCE\]: .*exports: a folder, not a file: give the files in it, as in .*exports\/\*\.json/);
     } finally {
       t.cleanup();
     }

@@ -1,4 +1,4 @@
-/** Local files and standard input. */
+/** Local files (named pipes and devices too) and standard input. */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -24,7 +24,14 @@ export class FileSource implements Source {
   async info(): Promise<SourceInfo> {
     try {
       const st = await stat(this.path);
-      if (!st.isFile()) throw new EtlError('E_SOURCE', `${this.path}: not a regular file`);
+      // A named pipe or a device (`<(gunzip -c export.json.gz)`, /dev/stdin): read once as it comes, as standard
+      // input is, with no size and no fingerprint (the ledger cannot know it again: it always loads).
+      if (st.isFIFO() || st.isCharacterDevice()) return { size: null, fingerprint: null };
+      if (st.isDirectory()) throw new EtlError('E_SOURCE', `${this.path}: a folder, not a file: give the files in it, as in ${this.path}/*.json (loaded in the order given)`);
+      if (!st.isFile()) throw new EtlError('E_SOURCE', `${this.path}: not a regular file, a named pipe or a device`);
+      // A name for whatever file is open (/dev/stdin < export.json, /dev/fd/3, /proc/self/fd/0) is not that file's
+      // name: another file of the same size and time behind it must not be skipped as loaded already.
+      if (/^\/(dev|proc)\//.test(this.path)) return { size: st.size, fingerprint: null };
       return { size: st.size, fingerprint: `size=${st.size};mtime=${st.mtimeMs}` };
     } catch (err) {
       if (err instanceof EtlError) throw err;
