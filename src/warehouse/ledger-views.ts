@@ -8,11 +8,20 @@ import type { QueryColumn, QuerySink } from './types.ts';
 /**
  * Newest first: the load a user just ran is at the top, also of a preview cut short. What a reader looks for
  * first comes first (status, source, times, rows, rejects); the dimension counts and the error follow.
+ *
+ * `deadThrough`: the largest load id that no process can still be running (the warehouse told: no load held
+ * it after that load's ledger row was written), or null when that is not known. A `running` row up to it is
+ * shown as `interrupted`: its process was killed (SIGKILL, Ctrl-C, a crash) before it could say so; the next
+ * load of that source resumes it.
  */
-export const LOADS_SQL = `SELECT load_id, status, source_uri, started_at, finished_at, records_committed, orders, fact_rows, rejected,
+export function loadsSql(deadThrough: number | null): string {
+  if (deadThrough !== null && !Number.isSafeInteger(deadThrough)) throw new Error(`not a load id: ${deadThrough}`);
+  const status = deadThrough === null ? 'status' : `CASE WHEN status = 'running' AND load_id <= ${deadThrough} THEN 'interrupted' ELSE status END AS status`;
+  return `SELECT load_id, ${status}, source_uri, started_at, finished_at, records_committed, orders, fact_rows, rejected,
     customers_inserted, customers_updated, products_inserted, products_updated, error
   FROM etl_loads
  ORDER BY load_id DESC`;
+}
 
 /** One load's rejects in record order, or every load's, newest load first. */
 export function rejectsSql(loadId: number | null): string {

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
 import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
-import { LEDGER_TIMESTAMPS, LOADS_SQL, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
+import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type Days, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
@@ -327,8 +327,9 @@ export abstract class SqlWarehouse implements Warehouse {
     );
   }
 
-  streamLoads(sink: QuerySink): Promise<void> {
-    return this.streamQuery(LOADS_SQL, timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
+  async streamLoads(sink: QuerySink): Promise<void> {
+    const deadThrough = await this.serial(() => this.withRetry('read the load ledger', () => this.noLoadRunningThrough()));
+    return this.streamQuery(loadsSql(deadThrough), timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
   }
 
   streamRejects(loadId: number | null, sink: QuerySink): Promise<void> {
@@ -478,6 +479,20 @@ export abstract class SqlWarehouse implements Warehouse {
   protected async hasRows(table: string): Promise<boolean> {
     const [row] = await this.select(`SELECT EXISTS (SELECT 1 FROM ${table}) AS held`);
     return Number(row!.held) !== 0;
+  }
+
+  /**
+   * For `orders-etl loads`: the largest load id no process can still be running, read so that a load which
+   * starts meanwhile has a larger one (see loadsSql); null where the dialect cannot tell.
+   */
+  protected async noLoadRunningThrough(): Promise<number | null> {
+    return null;
+  }
+
+  /** The largest load id in the ledger (0 when it is empty). */
+  protected async lastLoadId(): Promise<number> {
+    const [row] = await this.select('SELECT COALESCE(MAX(load_id), 0) AS id FROM etl_loads');
+    return Number(row!.id);
   }
 
   /** Before history is read by natural key (a store that no longer holds every key): the dialect's indexes for it. */

@@ -74,6 +74,8 @@ const BYTES_PER_LINE_AT_FEWEST = 150;
 
 /** In-process queue per database file: the tail of each file's chain of loads. */
 const fileQueues = new Map<string, Promise<void>>();
+/** In-process loads per database file that hold it (acquireLock to shut). */
+const holders = new Map<string, number>();
 
 export class DuckdbWarehouse extends SqlWarehouse {
   readonly dialect = 'duckdb';
@@ -166,8 +168,21 @@ export class DuckdbWarehouse extends SqlWarehouse {
 
   protected async shut(): Promise<void> {
     this.discard();
+    if (this.releaseQueue) holders.set(this.path, holders.get(this.path)! - 1);
     this.releaseQueue?.();
     this.releaseQueue = null;
+  }
+
+  /**
+   * Read-only (`loads`), this process holds the file with DuckDB's shared lock, which no writing process can hold
+   * beside it: every load of another process has ended. A load of this process (tests run several in one) holds
+   * it from before it writes its ledger row to its end, so the rows read before none is seen holding it belong to
+   * loads that have ended too.
+   */
+  protected override async noLoadRunningThrough(): Promise<number | null> {
+    if (this.access !== 'read') return null;
+    const last = await this.lastLoadId();
+    return (holders.get(this.path) ?? 0) === 0 ? last : null;
   }
 
   protected isTransient(): boolean {
@@ -187,6 +202,7 @@ export class DuckdbWarehouse extends SqlWarehouse {
       throw new EtlError('E_LOCK', `another load holds ${this.location}; waited ${timeoutSeconds}s (--lock-timeout)`);
     }
     this.releaseQueue = release;
+    holders.set(this.path, (holders.get(this.path) ?? 0) + 1);
   }
 
   protected override async takeLock(timeoutSeconds: number): Promise<void> {

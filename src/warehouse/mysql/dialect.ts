@@ -807,10 +807,24 @@ export class MysqlWarehouse extends SqlWarehouse {
     return this.conn;
   }
 
+  /**
+   * A load holds the warehouse's named lock from before it writes its ledger row to its end (acquireLock), so
+   * the rows read before the lock is seen free belong to loads that have ended: any still `running` was killed.
+   */
+  protected override async noLoadRunningThrough(): Promise<number | null> {
+    const last = await this.lastLoadId();
+    const [row] = await this.select('SELECT IS_FREE_LOCK(?) AS free', [this.lockName]);
+    return Number(row!.free) === 1 ? last : null;
+  }
+
+  private get lockName(): string {
+    return `orders-etl:${this.target.database}`;
+  }
+
   protected async acquireLock(timeoutSeconds: number): Promise<void> {
     // A named lock per database: a second load waits for the first instead of interleaving its batches.
     // It lives as long as the connection, so a killed process releases it by itself.
-    const [rows] = await this.c().query('SELECT GET_LOCK(?, ?) AS got', [`orders-etl:${this.target.database}`, timeoutSeconds]);
+    const [rows] = await this.c().query('SELECT GET_LOCK(?, ?) AS got', [this.lockName, timeoutSeconds]);
     if (Number((rows as { got: number | null }[])[0]!.got) !== 1) {
       throw new EtlError('E_LOCK', `another load holds ${this.location}; waited ${timeoutSeconds}s (--lock-timeout)`);
     }
