@@ -212,6 +212,27 @@ describe('a named pipe, a device and a folder as sources', () => {
     }
   });
 
+  it('ends a load that fails at once, while the writer of its pipe is alive and idle (a stalled download)', async () => {
+    const t = tempDir();
+    let writer: ReturnType<typeof spawn> | null = null;
+    try {
+      const fifo = join(t.dir, 'stalled.pipe');
+      const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+      assert.equal(made.status, 0, `mkfifo (coreutils) is needed for this test: ${made.stderr ?? made.error}`);
+      // An invalid first record, then the pipe held open without a byte more for a minute.
+      writer = spawn('sh', ['-c', 'exec 3>"$1"; printf "%s" "$0" >&3; exec sleep 60', '[{"order_id": 1,, }', fifo], { stdio: 'ignore' });
+      const started = Date.now();
+      const r = await runBin(['load', fifo, '--db', `duckdb:${join(t.dir, 'w.duckdb')}`, '--no-progress']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /stalled\.pipe: record 0, byte \d+, line 1: invalid JSON/);
+      assert.doesNotMatch(r.stderr, /did not stop by itself/);
+      assert.ok(Date.now() - started < 30_000, `ended after ${Date.now() - started} ms, not when the writer did`);
+    } finally {
+      writer?.kill();
+      t.cleanup();
+    }
+  });
+
   it('does not skip another file behind /dev/stdin, and says what to do with a folder', async () => {
     const t = tempDir();
     try {

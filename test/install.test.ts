@@ -47,7 +47,7 @@ function partialInstall(dir: string): void {
 /** The copy's bin, without what could let it find the real install or change its output. */
 const run = (bin: string, args: string[], cwd: string) => runBin(args, { bin, cwd, env: { NODE_PATH: undefined, ORDERS_ETL_REPORT_RSS: undefined, ORDERS_ETL_DB: undefined } });
 
-describe('an install without DuckDB\'s native binary and without the AWS SDK', () => {
+describe('an install without DuckDB\'s native binary and without the AWS SDK (at the end, without mysql2 too)', () => {
   const temp = tempDir();
   const dir = temp.dir;
   const bin = join(dir, 'pkg', 'bin', 'orders-etl.js');

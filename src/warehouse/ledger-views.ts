@@ -6,17 +6,30 @@
 import type { QueryColumn, QuerySink } from './types.ts';
 
 /**
+ * The `running` rows of loads that have ended: those up to load id `through` (the largest when the warehouse
+ * was seen free of loads, read before that), and where the dialect can tell, not updated since
+ * `notUpdatedSince` (the server's time, read with `through`): a load that resumed an older row after that
+ * check set its updated_at later.
+ */
+export interface DeadLoads {
+  through: number;
+  notUpdatedSince: string | null;
+}
+
+/**
  * Newest first: the load a user just ran is at the top, also of a preview cut short. What a reader looks for
  * first comes first (status, source, times, rows, rejects); the dimension counts and the error follow.
  *
- * `deadThrough`: the largest load id that no process can still be running (the warehouse told: no load held
- * it after that load's ledger row was written), or null when that is not known. A `running` row up to it is
- * shown as `interrupted`: its process was killed (SIGKILL, Ctrl-C, a crash) before it could say so; the next
- * load of that source resumes it.
+ * `dead`: which `running` rows no process can still be running (see DeadLoads), or null when that is not
+ * known. They are shown as `interrupted`: the process was killed (SIGKILL, Ctrl-C, a crash) before it could
+ * say so. The next load of a source with a fingerprint (a file, an S3 object) resumes it; standard input and
+ * pipes are never resumed, so theirs stay interrupted.
  */
-export function loadsSql(deadThrough: number | null): string {
-  if (deadThrough !== null && !Number.isSafeInteger(deadThrough)) throw new Error(`not a load id: ${deadThrough}`);
-  const status = deadThrough === null ? 'status' : `CASE WHEN status = 'running' AND load_id <= ${deadThrough} THEN 'interrupted' ELSE status END AS status`;
+export function loadsSql(dead: DeadLoads | null): string {
+  // Read from the warehouse, and written into the statement: only as a number and a plain timestamp.
+  const valid = dead !== null && Number.isSafeInteger(dead.through) && (dead.notUpdatedSince === null || /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$/.test(dead.notUpdatedSince));
+  const since = valid && dead.notUpdatedSince !== null ? ` AND updated_at < '${dead.notUpdatedSince}'` : '';
+  const status = valid ? `CASE WHEN status = 'running' AND load_id <= ${dead.through}${since} THEN 'interrupted' ELSE status END AS status` : 'status';
   return `SELECT load_id, ${status}, source_uri, started_at, finished_at, records_committed, orders, fact_rows, rejected,
     customers_inserted, customers_updated, products_inserted, products_updated, error
   FROM etl_loads

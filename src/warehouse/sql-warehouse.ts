@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { EtlError } from '../errors.ts';
 import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
-import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds } from './ledger-views.ts';
+import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type Days, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
 import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
@@ -328,8 +328,8 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   async streamLoads(sink: QuerySink): Promise<void> {
-    const deadThrough = await this.serial(() => this.withRetry('read the load ledger', () => this.noLoadRunningThrough()));
-    return this.streamQuery(loadsSql(deadThrough), timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
+    const dead = await this.serial(() => this.withRetry('read the load ledger', () => this.deadLoads()));
+    return this.streamQuery(loadsSql(dead), timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
   }
 
   streamRejects(loadId: number | null, sink: QuerySink): Promise<void> {
@@ -481,11 +481,8 @@ export abstract class SqlWarehouse implements Warehouse {
     return Number(row!.held) !== 0;
   }
 
-  /**
-   * For `orders-etl loads`: the largest load id no process can still be running, read so that a load which
-   * starts meanwhile has a larger one (see loadsSql); null where the dialect cannot tell.
-   */
-  protected async noLoadRunningThrough(): Promise<number | null> {
+  /** For `orders-etl loads`: the `running` rows no process can still be running (DeadLoads); null where the dialect cannot tell. */
+  protected async deadLoads(): Promise<DeadLoads | null> {
     return null;
   }
 
@@ -562,8 +559,7 @@ export abstract class SqlWarehouse implements Warehouse {
           return { action: 'load', loadId, resumeFrom, counts };
         }
       }
-      const [next] = await this.select('SELECT COALESCE(MAX(load_id), 0) + 1 AS id FROM etl_loads');
-      const loadId = Number(next!.id);
+      const loadId = (await this.lastLoadId()) + 1;
       await this.exec(
         `INSERT INTO etl_loads (load_id, source_uri, source_key, fingerprint, status, started_at, updated_at) VALUES (?, ?, ?, ?, 'running', ${this.sql.now}, ${this.sql.now})`,
         [loadId, source.uri, key, source.fingerprint],

@@ -141,7 +141,7 @@ export interface Warehouse {
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
   /** Run any SQL and hand its result to `sink` as it arrives, in bounded memory (`orders-etl query`). */
   streamQuery(sql: string, sink: QuerySink): Promise<void>;
-  /** The load ledger, one row per source load, oldest first (`orders-etl loads`). */
+  /** The load ledger, one row per source load, newest first (`orders-etl loads`); a killed load's `running` row shows as `interrupted` where the warehouse can tell. */
   streamLoads(sink: QuerySink): Promise<void>;
   /** The rejected records of one load, or of all loads, in load and record order (`orders-etl rejects`). */
   streamRejects(loadId: number | null, sink: QuerySink): Promise<void>;

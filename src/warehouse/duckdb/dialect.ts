@@ -14,6 +14,7 @@ import type { HistoryMode } from '../../model.ts';
 import type { BulkRows, BulkValue, DimensionSpec } from '../dimensions.ts';
 import { buildChunks, columnTypes } from './chunks.ts';
 import { hashOf3 } from '../keys.ts';
+import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type KeyRowSink, type KeyScan, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import { MIGRATE_FACT_TABLE, migrateHistoryDimension, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
 import { DuckDBInstance, type DuckDBDataChunk } from './library.ts';
@@ -177,12 +178,12 @@ export class DuckdbWarehouse extends SqlWarehouse {
    * Read-only (`loads`), this process holds the file with DuckDB's shared lock, which no writing process can hold
    * beside it: every load of another process has ended. A load of this process (tests run several in one) holds
    * it from before it writes its ledger row to its end, so the rows read before none is seen holding it belong to
-   * loads that have ended too.
+   * loads that have ended too. (Only such a load of this process could resume an older row meanwhile.)
    */
-  protected override async noLoadRunningThrough(): Promise<number | null> {
+  protected override async deadLoads(): Promise<DeadLoads | null> {
     if (this.access !== 'read') return null;
-    const last = await this.lastLoadId();
-    return (holders.get(this.path) ?? 0) === 0 ? last : null;
+    const through = await this.lastLoadId();
+    return (holders.get(this.path) ?? 0) === 0 ? { through, notUpdatedSince: null } : null;
   }
 
   protected isTransient(): boolean {

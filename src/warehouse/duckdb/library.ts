@@ -14,7 +14,6 @@ const api = require('@duckdb/node-api') as typeof NodeApi;
 
 export const bindings = require('@duckdb/node-bindings') as typeof NodeBindings;
 export const { DuckDBBlobValue, DuckDBDataChunk, DuckDBInstance, DuckDBTypeId } = api;
-export type DuckDBBlobValue = NodeApi.DuckDBBlobValue;
 export type DuckDBDataChunk = NodeApi.DuckDBDataChunk;
 export type DuckDBInstance = NodeApi.DuckDBInstance;
 export type DuckDBTypeId = NodeApi.DuckDBTypeId;

@@ -8,8 +8,6 @@ import { BYTE_COLLATIONS, type ByteCollation } from './ddl.ts';
 import { ident } from './sql.ts';
 import type { MysqlTarget } from './url.ts';
 
-export type { MysqlTarget } from './url.ts';
-
 export type Connection = mysql.Connection;
 
 /**

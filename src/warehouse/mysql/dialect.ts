@@ -9,14 +9,16 @@ import { EtlError } from '../../errors.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { epochDay } from '../history.ts';
 import { FactMoves } from '../moves.ts';
+import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
-import { connect, errnoOf, isTransient, type Connection, type MysqlTarget } from './connection.ts';
+import { connect, errnoOf, isTransient, type Connection } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 import { TsvWriter } from './tsv.ts';
+import type { MysqlTarget } from './url.ts';
 
 export const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
@@ -808,13 +810,15 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   /**
-   * A load holds the warehouse's named lock from before it writes its ledger row to its end (acquireLock), so
-   * the rows read before the lock is seen free belong to loads that have ended: any still `running` was killed.
+   * A load holds the warehouse's named lock from before it writes or resumes its ledger row to its end
+   * (acquireLock), so the rows read before the lock is seen free, and not updated since, belong to loads that
+   * have ended: any still `running` was killed. The lock is the connection's: a load that is reconnecting
+   * (withRetry) holds none for that moment, and one whose machine was lost holds it until the server notices.
    */
-  protected override async noLoadRunningThrough(): Promise<number | null> {
-    const last = await this.lastLoadId();
-    const [row] = await this.select('SELECT IS_FREE_LOCK(?) AS free', [this.lockName]);
-    return Number(row!.free) === 1 ? last : null;
+  protected override async deadLoads(): Promise<DeadLoads | null> {
+    const [row] = await this.select("SELECT COALESCE(MAX(load_id), 0) AS id, DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS at FROM etl_loads");
+    const [lock] = await this.select('SELECT IS_FREE_LOCK(?) AS free', [this.lockName]);
+    return Number(lock!.free) === 1 ? { through: Number(row!.id), notUpdatedSince: String(row!.at) } : null;
   }
 
   private get lockName(): string {
