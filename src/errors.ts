@@ -72,6 +72,9 @@ export function userMessage(err: unknown): string {
   return err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));
 }
 
+/** The repair of an install that lacks a package (OnDemand.repair), as every on-demand import says it. */
+export const REINSTALL = 'install the dependencies again with npm ci in the orders-etl folder';
+
 /** What importFor loads, and for what. */
 export interface OnDemand {
   /** Who needed it, as the user gave it: `the warehouse duckdb:./w.duckdb (--db or ORDERS_ETL_DB)`, an `s3://` URI. */

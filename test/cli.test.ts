@@ -240,15 +240,7 @@ describe('a named pipe, a device and a folder as sources', () => {
       for (let i = 0; i < 2; i++) {
         // Standard input a regular file: /dev/stdin names whatever is open there, so it has no fingerprint.
         const fd = openSync(INITIAL, 'r');
-        const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const child = spawn(process.execPath, [join(ROOT, 'bin', 'orders-etl.js'), 'load', '/dev/stdin', '--db', db, '--json', '--no-progress'], { stdio: [fd, 'pipe', 'pipe'] });
-          let stdout = '';
-          let stderr = '';
-          child.stdout!.on('data', (d) => (stdout += d));
-          child.stderr!.on('data', (d) => (stderr += d));
-          child.on('close', (code) => resolve({ code, stdout, stderr }));
-        });
-        closeSync(fd);
+        const r = await runBin(['load', '/dev/stdin', '--db', db, '--json', '--no-progress'], { stdin: { fd } }).finally(() => closeSync(fd));
         assert.equal(r.code, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout).skipped, 0, 'loaded again, not skipped');
       }

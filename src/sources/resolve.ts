@@ -1,6 +1,6 @@
 /** Turn the command line's sources into Source objects, in the order given. */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { importFor } from '../errors.ts';
+import { importFor, REINSTALL } from '../errors.ts';
 import type { InputFormat } from '../model.ts';
 import { FileSource, StdinSource } from './file.ts';
 import type { S3Options } from './s3.ts';
@@ -21,7 +21,7 @@ export async function resolveSources(args: readonly string[], opts: ResolveOptio
     else if (isS3Uri(arg)) {
       // Loaded only for an s3:// source: the AWS SDK adds about 18 MB of resident memory to a process that loads it.
       const { makeS3Client, resolveS3 } = await importFor(
-        { needer: arg, packages: ['@aws-sdk/client-s3'], what: 'the AWS SDK (@aws-sdk/client-s3)', repair: 'install the dependencies again with npm ci in the orders-etl folder' },
+        { needer: arg, packages: ['@aws-sdk/client-s3'], what: 'the AWS SDK (@aws-sdk/client-s3)', repair: REINSTALL },
         () => import('./s3.ts'),
       );
       out.push(...(await resolveS3(arg, (client ??= makeS3Client(opts.s3)), opts.s3, opts.format, opts.note)));

@@ -1,5 +1,5 @@
 /** Pick the dialect from the --db URL. The only place outside a dialect folder that knows dialects exist. */
-import { EtlError, importFor } from '../errors.ts';
+import { EtlError, importFor, REINSTALL } from '../errors.ts';
 import { parseMysqlUrl } from './mysql/url.ts';
 import type { WarehouseSettings } from './sql-warehouse.ts';
 import type { Warehouse, WarehouseAccess } from './types.ts';
@@ -35,7 +35,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
         needer: `the warehouse ${mysqlTarget.display} (--db or ORDERS_ETL_DB)`,
         packages: ['mysql2'],
         what: 'the MySQL client library (mysql2)',
-        repair: 'install the dependencies again with npm ci in the orders-etl folder',
+        repair: REINSTALL,
       },
       () => import('./mysql/dialect.ts'),
     );
@@ -51,7 +51,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
         packages: ['@duckdb/node-bindings', '@duckdb/node-api'],
         what: "DuckDB's library (@duckdb/node-api and its native binary for this platform)",
         repair:
-          "install the dependencies again with npm ci in the orders-etl folder, optional ones included (not --omit=optional: DuckDB's binary for each platform is an optional dependency); " +
+          `${REINSTALL}, optional ones included (not --omit=optional: DuckDB's binary for each platform is an optional dependency); ` +
           "where DuckDB's binary cannot run on this system, use a mysql:// warehouse",
       },
       () => import('./duckdb/dialect.ts'),

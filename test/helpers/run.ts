@@ -32,23 +32,28 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/** `opts.bin`: another copy's bin entry (default this package's); an `env` value undefined removes the variable. */
-export function runBin(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: Buffer | string; cwd?: string; bin?: string } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
+/**
+ * `opts.bin`: another copy's bin entry (default this package's); an `env` value undefined removes the variable;
+ * `opts.stdin`: the input, written to a pipe, or `{ fd }`, a file descriptor the child gets as it is (a file).
+ */
+export function runBin(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: Buffer | string | { fd: number }; cwd?: string; bin?: string } = {}): Promise<RunResult & { signal: NodeJS.Signals | null }> {
+  const fd = typeof opts.stdin === 'object' && 'fd' in opts.stdin ? opts.stdin.fd : null;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: Object.fromEntries(Object.entries({ ...process.env, ...opts.env }).filter(([, v]) => v !== undefined)),
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [fd ?? 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
+    if (fd !== null) return;
     // A child that fails before reading all of its input closes the pipe: not an error of the test's.
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? '');
+    child.stdin!.on('error', () => {});
+    child.stdin!.end((opts.stdin as Buffer | string | undefined) ?? '');
   });
 }
 

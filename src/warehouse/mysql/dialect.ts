@@ -816,9 +816,10 @@ export class MysqlWarehouse extends SqlWarehouse {
    * (withRetry) holds none for that moment, and one whose machine was lost holds it until the server notices.
    */
   protected override async deadLoads(): Promise<DeadLoads | null> {
-    const [row] = await this.select("SELECT COALESCE(MAX(load_id), 0) AS id, DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS at FROM etl_loads");
-    const [lock] = await this.select('SELECT IS_FREE_LOCK(?) AS free', [this.lockName]);
-    return Number(lock!.free) === 1 ? { through: Number(row!.id), notUpdatedSince: String(row!.at) } : null;
+    const through = await this.lastLoadId();
+    // NOW(3) is the statement's start: no later than the lock's check in the same statement.
+    const [row] = await this.select("SELECT DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS at, IS_FREE_LOCK(?) AS free", [this.lockName]);
+    return Number(row!.free) === 1 ? { through, notUpdatedSince: String(row!.at) } : null;
   }
 
   private get lockName(): string {
