@@ -93,7 +93,11 @@ for (const dialect of DIALECTS) describe(`input shapes into ${dialect.name}`, ()
       const bad = t.file('items.ndjson', '{"sku": "A", "qty": 1}\n{"sku": "B", "qty": 2}\n{"sku": "C", "qty": 3}\n');
       const r = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /load failed \[E_ALL_REJECTED\]: .*items\.ndjson: every record \(3\) was rejected, none is an order: the source has the wrong shape, not a few bad records \(the first: order_id: .*\); see them with orders-etl rejects --load 1\n$/);
+      assert.match(r.stderr, /load failed \[E_ALL_REJECTED\]: .*items\.ndjson: every record \(3\) was rejected, none is an order: the source has the wrong shape, not a few bad records \(the first: order_id: .*\); see them with orders-etl rejects --load 1 --db (\S+)\n$/);
+      // The command it gives names this warehouse, as every message does (a MySQL URL without its credentials).
+      const where = /--db (\S+)\n$/.exec(r.stderr)![1]!;
+      const url = new URL(db.url);
+      assert.equal(where, url.protocol === 'mysql:' ? `mysql://${url.host}${url.pathname}` : db.url);
       const [load] = await db.query<{ status: string }>('SELECT status FROM etl_loads');
       assert.equal(load!.status, 'failed');
       assert.equal((await db.query('SELECT record_index FROM etl_rejects')).length, 3);

@@ -106,6 +106,29 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     ]);
   });
 
+  it('gives is_current as a boolean on both warehouses (MySQL keeps it as TINYINT(1), its BOOLEAN)', async () => {
+    const h = await dialect.fresh();
+    try {
+      assert.equal((await runCli(['init', '--db', h.url, '--history', 'customers'])).code, 0);
+      assert.equal((await runCli(['load', INITIAL, '--db', h.url])).code, 0);
+      const sql = 'SELECT is_current, COUNT(*) AS n FROM customers GROUP BY is_current ORDER BY is_current';
+      const json = await runCli(['query', sql, '--db', h.url, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      const rows = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { is_current: unknown });
+      assert.ok(rows.length > 0 && rows.every((r) => typeof r.is_current === 'boolean'), json.stdout);
+      const csv = await runCli(['query', sql, '--db', h.url, '--csv']);
+      assert.match(csv.stdout, /^is_current,n\n(false,\d+\n)?true,\d+\n$/);
+      if (dialect.name !== 'mysql') return;
+      // A TINYINT(1) holds other numbers too: those stay numbers; another integer column is no boolean.
+      await h.query('CREATE TABLE flags (b TINYINT(1) NULL, n TINYINT NULL)');
+      await h.query('INSERT INTO flags VALUES (0, 0), (1, 1), (2, 2), (NULL, NULL)');
+      const flags = await runCli(['query', 'SELECT b, n FROM flags ORDER BY n IS NULL, n', '--db', h.url, '--json']);
+      assert.equal(flags.stdout, '{"b":false,"n":0}\n{"b":true,"n":1}\n{"b":2,"n":2}\n{"b":null,"n":null}\n');
+    } finally {
+      await h.drop();
+    }
+  });
+
   it('writes CSV by RFC 4180: a header, quotes where needed, NULL empty and an empty string ""', async () => {
     const r = await runCli(['query', "SELECT customer_id, name, email, customer_sk FROM customers WHERE customer_id IN ('E1', 'E2') ORDER BY customer_id", '--db', db.url, '--csv']);
     assert.equal(r.code, 0, r.stderr);
@@ -121,7 +144,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     assert.match(bad.stderr, /^orders-etl: query failed \[E_DB\]: cannot run the query on /);
     const write = await runCli(['query', 'DELETE FROM orders', '--db', db.url]);
     assert.equal(write.code, 1);
-    assert.match(write.stderr, /^orders-etl: query failed \[E_DB\]: .*(read.only|READ ONLY|read-only)/i);
+    assert.match(write.stderr, /^orders-etl: query failed \[E_DB\]: .*(read.only|READ ONLY|read-only|one statement that reads)/i);
     assert.equal(Number((await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM orders'))[0]!.n), 13);
     // One statement: DuckDB once ran them all and showed the last one's result; an empty text failed inside it.
     const two = await runCli(['query', 'SELECT 1; SELECT 2', '--db', db.url]);
@@ -131,7 +154,37 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     const empty = await runCli(['query', '  ', '--db', db.url]);
     assert.equal(empty.code, 2);
     assert.match(empty.stderr, /^orders-etl: query: the SQL is empty/);
-    if (dialect.name !== 'duckdb') return;
+    if (dialect.name !== 'duckdb') {
+      // A READ ONLY transaction refuses writes to tables, not statements that act elsewhere: once INTO OUTFILE
+      // wrote a file on the server and SET GLOBAL changed it (exit 0). Only statements that read run.
+      const refused = [
+        ["SELECT customer_id INTO OUTFILE '/tmp/orders-etl-never.txt' FROM customers", /INTO \(a file, a variable\) is not taken/],
+        ['SELECT 1--1 INTO @x', /INTO/], // `--` before a digit is arithmetic in MySQL, not a comment
+        ['/* a note */ SET GLOBAL max_connections = 151', /this one starts with SET/],
+        ['FLUSH PRIVILEGES', /this one starts with FLUSH/],
+        ['SET SESSION TRANSACTION READ WRITE', /this one starts with SET/],
+        ['SELECT 1 /*!50000 INTO @x */', /executable comment/],
+        ['/* nothing */', /this text has none/],
+      ] as const;
+      for (const [sql, why] of refused) {
+        const r = await runCli(['query', sql, '--db', db.url]);
+        assert.equal(r.code, 1, `${sql}: ${r.stdout}`);
+        assert.match(r.stderr, /^orders-etl: query failed \[E_DB\]: query runs one statement that reads \(SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, TABLE, VALUES\); /, sql);
+        assert.match(r.stderr, why, sql);
+      }
+      // What reads runs, INTO in a string, an identifier or a comment included.
+      for (const sql of [
+        "(SELECT 'INTO OUTFILE' AS `into`) UNION ALL (SELECT 'x') -- INTO",
+        '# a note\nWITH n AS (SELECT COUNT(*) AS c FROM orders) SELECT c FROM n',
+        'SHOW TABLES',
+        'DESCRIBE customers',
+        'EXPLAIN SELECT * FROM orders',
+      ]) {
+        const r = await runCli(['query', sql, '--db', db.url]);
+        assert.equal(r.code, 0, `${sql}: ${r.stderr}`);
+      }
+      return;
+    }
     // DuckDB's SQL reaches files beyond the warehouse: another warehouse by ATTACH, any file by COPY TO, EXPORT
     // DATABASE or read_csv. Once they all ran (the warehouse itself overwritten by a COPY TO its own path).
     const t = tempDir();

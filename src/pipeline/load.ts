@@ -284,7 +284,7 @@ async function loadSources(
     const orders = plan.counts.orders + counts.orders;
     const rejected = plan.counts.rejected + counts.rejected;
     if (orders === 0 && rejected > 0) {
-      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId);
+      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, warehouse.location);
       await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
       throw e;
     }
@@ -379,11 +379,12 @@ function maxRejectsError(max: number, uri: string, batch: Batch | null, committe
   });
 }
 
-function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number): EtlError {
+/** `where`: the warehouse as shown (no password), so that the command given reaches the same one. */
+function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, where: string): EtlError {
   const reason = firstReason ? ` (the first: ${firstReason})` : '';
   return new EtlError(
     'E_ALL_REJECTED',
-    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId}`,
+    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId} --db ${where}`,
     { source: uri },
   );
 }

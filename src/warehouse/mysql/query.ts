@@ -8,10 +8,12 @@
  */
 import type { ColumnKind, QueryCell, QueryColumn, QuerySink } from '../types.ts';
 import type { Connection } from './connection.ts';
+import { checkReading } from './reading.ts';
 
 interface FieldInfo {
   name: string;
   columnType?: number;
+  columnLength?: number;
 }
 
 interface StreamingQuery {
@@ -35,9 +37,12 @@ const ROWS_PER_CHUNK = 1000;
 const INTEGER_TYPES = new Set([0x01, 0x02, 0x03, 0x08, 0x09, 0x0d]); // TINY, SHORT, LONG, LONGLONG, INT24, YEAR
 const DECIMAL_TYPES = new Set([0x00, 0xf6]); // DECIMAL, NEWDECIMAL
 const FLOAT_TYPES = new Set([0x04, 0x05]); // FLOAT, DOUBLE
+const TINY = 0x01;
 
 function kindOf(f: FieldInfo): ColumnKind {
   const t = f.columnType ?? -1;
+  // MySQL's BOOLEAN is TINYINT(1), as is_current is: a boolean, as DuckDB's BOOLEAN is (README, Query output).
+  if (t === TINY && f.columnLength === 1) return 'boolean';
   if (INTEGER_TYPES.has(t)) return 'integer';
   if (DECIMAL_TYPES.has(t)) return 'decimal';
   if (FLOAT_TYPES.has(t)) return 'float';
@@ -49,17 +54,21 @@ function kindOf(f: FieldInfo): ColumnKind {
  * as text, DECIMAL as its exact digits, BIGINT as a number when it is safe and as digits when not. Binary
  * strings come as bytes (shown as hex), JSON columns parsed (shown as JSON text).
  */
-function cell(v: unknown): QueryCell {
+function cell(v: unknown, kind: ColumnKind): QueryCell {
   if (v === null || v === undefined) return null;
+  // A TINYINT(1) may hold other numbers than 0 and 1: those stay numbers, nothing is lost.
+  if (kind === 'boolean' && (v === 0 || v === 1)) return v === 1;
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
   if (Buffer.isBuffer(v)) return `0x${v.toString('hex')}`;
   return JSON.stringify(v) ?? String(v);
 }
 
 export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink): Promise<void> {
+  checkReading(sql);
   const core = (conn as unknown as { connection: CoreConnection }).connection;
   return new Promise<void>((resolve, reject) => {
     let width = 0;
+    let kinds: ColumnKind[] = [];
     let pending: QueryCell[][] = [];
     // The sink's calls, in order; a failure of the sink (standard output gone) ends the query: nothing would
     // read the rest, and the connection is dropped rather than drained.
@@ -93,6 +102,7 @@ export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink):
       if (!fields) return; // a statement without a result set: its header comes as a 'result'
       const columns: QueryColumn[] = fields.map((f) => ({ name: f.name, kind: kindOf(f) }));
       width = columns.length;
+      kinds = columns.map((c) => c.kind);
       deliver(() => sink.columns(columns));
     });
     query.on('result', (row) => {
@@ -102,7 +112,7 @@ export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink):
         return;
       }
       const out: QueryCell[] = new Array(width);
-      for (let i = 0; i < width; i++) out[i] = cell(row[i]);
+      for (let i = 0; i < width; i++) out[i] = cell(row[i], kinds[i]!);
       pending.push(out);
       if (pending.length >= ROWS_PER_CHUNK) flush();
     });
