@@ -98,7 +98,8 @@ describe('orders-etl CLI', () => {
       const r = await runBin(['load', INITIAL, join(ROOT, 'fixtures', 'orders_incremental.json')], { cwd: t.dir, env: { ORDERS_ETL_DB: undefined } });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`into duckdb:${join(t.dir, 'warehouse.duckdb').replace(/[.]/g, '\\.')}`));
-      const q = await runBin(['query', 'SELECT customer_id, email FROM customers ORDER BY customer_id'], { cwd: t.dir });
+      // An empty ORDERS_ETL_DB is an unset one, as in a shell (it was refused as a bad --db).
+      const q = await runBin(['query', 'SELECT customer_id, email FROM customers ORDER BY customer_id'], { cwd: t.dir, env: { ORDERS_ETL_DB: '' } });
       assert.equal(q.code, 0, q.stderr);
       assert.match(q.stdout, /customer_id \| email/);
       assert.match(q.stdout, /501 {9}\| alice\.j@newmail\.example/);

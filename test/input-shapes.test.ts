@@ -114,4 +114,63 @@ for (const dialect of DIALECTS) describe(`input shapes into ${dialect.name}`, ()
       t.cleanup();
     }
   });
+
+  it('takes another --records-path or --format as another source: never skipped as loaded or resumed at the other framing', async () => {
+    const t = tempDir();
+    try {
+      const count = async () => Number((await db.query<{ n: unknown }>('SELECT COUNT(DISTINCT order_id) AS n FROM orders'))[0]!.n);
+      // A first attempt at the wrong array fails with records committed (rejected); the right one loads them all.
+      const two = t.file('two-arrays.json', JSON.stringify({ meta: [{ x: 1 }, { x: 2 }], orders }));
+      assert.equal((await runCli(['load', two, '--db', db.url, '--records-path', 'meta'])).code, 1);
+      const right = await runCli(['load', two, '--db', db.url, '--records-path', 'orders', '--json']);
+      assert.equal(right.code, 0, right.stderr);
+      assert.deepEqual([JSON.parse(right.stdout).orders, JSON.parse(right.stdout).skipped], [orders.length, 0]);
+      await same();
+      // Each array of one file is a source of its own; the same one again is skipped.
+      const halves = t.file('halves.json', JSON.stringify({ a: orders.slice(0, 2), b: orders.slice(2) }));
+      const again = await dialect.fresh();
+      try {
+        for (const [path, skipped] of [['a', 0], ['b', 0], ['b', 1]] as const) {
+          const r = await runCli(['load', halves, '--db', again.url, '--records-path', path, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(JSON.parse(r.stdout).skipped, skipped, path);
+        }
+        assert.equal(Number((await again.query<{ n: unknown }>('SELECT COUNT(DISTINCT order_id) AS n FROM orders'))[0]!.n), orders.length);
+      } finally {
+        await again.drop();
+      }
+      // A JSON array read as NDJSON is one record, rejected; read as its name says, every order loads.
+      await db.drop();
+      db = await dialect.fresh();
+      assert.equal((await runCli(['load', INITIAL, '--db', db.url, '--format', 'ndjson'])).code, 1);
+      assert.equal((await runCli(['load', INITIAL, '--db', db.url])).code, 0);
+      assert.equal(await count(), orders.length);
+      await same();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('loads a gzip padded with zero bytes as gzip -d does, and refuses data after the padding', async () => {
+    const t = tempDir();
+    try {
+      const gz = gzipSync(readFileSync(INITIAL));
+      // Padding past the 256 KiB read: some in the chunk of the gzip data, the rest in chunks after it.
+      const padded = t.file('padded.json.gz', Buffer.concat([gz, Buffer.alloc(300 * 1024)]));
+      const r = await runCli(['load', padded, '--db', db.url]);
+      assert.equal(r.code, 0, r.stderr);
+      await same();
+      // A second gzip after padding: zlib stops at the padding and would drop it without a word.
+      for (const [name, bytes] of [
+        ['appended.json.gz', Buffer.concat([gz, Buffer.alloc(512), gz])],
+        ['appended-later.json.gz', Buffer.concat([gz, Buffer.alloc(300 * 1024), gz])],
+      ] as const) {
+        const bad = await runCli(['load', t.file(name, bytes), '--db', db.url]);
+        assert.equal(bad.code, 1, `${name}: ${bad.stderr}`);
+        assert.match(bad.stderr, new RegExp(`load failed \\[E_PARSE\\]: .*${name.replace(/\./g, '\\.')}: .*not valid gzip: data after the end of the gzip stream that is not zero padding`));
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
 });

@@ -82,6 +82,25 @@ describe('S3 sources', () => {
     assert.equal(JSON.parse(again.stdout).skipped, 3);
   });
 
+  it('skips markers and other files under a prefix whatever --format says; --format reads names without an extension', async () => {
+    // Hadoop and Redshift UNLOAD name their parts without an extension; _SUCCESS and a manifest sit beside them.
+    await s3.put('unload/2024-01-01/0000_part_00.gz', gzipSync(readFileSync(ndjson)));
+    await s3.put('unload/2024-01-01/_SUCCESS', '');
+    await s3.put('unload/2024-01-01/manifest.txt', '{"entries": []}');
+    for (const format of ['ndjson', 'auto']) {
+      const r = await runCli(['load', `s3://${BUCKET}/unload/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint, '--format', format, '--json', '--force']);
+      assert.equal(r.code, 0, `--format ${format}: ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout).sources.map((s: { uri: string }) => s.uri), [`s3://${BUCKET}/unload/2024-01-01/0000_part_00.gz`]);
+      assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/_SUCCESS: .*nor a name without an extension that --format can read/);
+      assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/manifest\.txt/);
+    }
+    same(await db.snapshot(), model(ndjson));
+    // Without --format a name says nothing: every object there is skipped, and the load says so.
+    const none = await runCli(['load', `s3://${BUCKET}/unload/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/0000_part_00\.gz: not \.json, \.ndjson, \.jsonl \(or \.gz of one\)\n/);
+  });
+
   it('loads an export wrapped in an object from S3, gzipped, with --records-path, by both parsers', async () => {
     const orders = JSON.parse(readFileSync(pretty, 'utf8')) as unknown[];
     await s3.put('wrapped/2024-01-01/orders.json.gz', gzipSync(JSON.stringify({ meta: { page: 1 }, data: { orders } })));

@@ -51,7 +51,7 @@ const HISTORY_FLAG = valued(
 );
 
 const LOCK_TIMEOUT_FLAG = valued(
-  'Seconds to wait while another load holds the warehouse; MySQL: also while a query or open transaction holds a table whose keys are built after a bulk load (the fact table; in a history warehouse also the dimensions and the days tables) (at least 10 s)',
+  'Seconds to wait while another load holds the warehouse; MySQL: also while a query or open transaction holds a table whose keys are built after a bulk load (the fact table; in a history warehouse also the dimensions and the days tables), at least 10 s for that',
   { defaultDescription: String(DEFAULTS.lockTimeout) },
 );
 
@@ -75,7 +75,7 @@ const LOAD_FLAGS: Record<string, Options> = {
   'max-inflate-ratio': valued('Fail when gzip expands more than this ratio', { defaultDescription: String(DEFAULTS.maxInflateRatio) }),
   'max-inflated-bytes': valued('Fail when one gzip source expands beyond this many bytes', { defaultDescription: String(DEFAULTS.maxInflatedBytes) }),
   'lock-timeout': LOCK_TIMEOUT_FLAG,
-  retries: valued('Retries of a batch after a lost connection or deadlock', { defaultDescription: String(DEFAULTS.retries) }),
+  retries: valued('Retries of a batch after a lost connection, deadlock or lock wait timeout; of an S3 body without progress', { defaultDescription: String(DEFAULTS.retries) }),
   json: flag('Print one JSON summary object on stdout'),
   progress: flag('Show a progress line on stderr when it is a terminal (--no-progress: never)', { default: true }),
   's3-region': valued('AWS region of the bucket (default: from the AWS configuration)'),
@@ -119,7 +119,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       failure = err;
     }
   };
-  const db = (args: Args) => (args.db as string | undefined) ?? io.env.ORDERS_ETL_DB;
+  const db = (args: Args) => (args.db as string | undefined) ?? (io.env.ORDERS_ETL_DB || undefined);
   const ca = (args: Args) => args.dbSslCa as string | undefined;
   const parser = yargs()
     .scriptName('orders-etl')

@@ -20,9 +20,9 @@ import type { Batch } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
 import { parseStage } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
-import type { Source, SourceInfo } from '../sources/types.ts';
+import { formatFromName, type Source, type SourceInfo } from '../sources/types.ts';
 import { SplitOrdersStream } from '../transform/stream.ts';
-import { addCounts, zeroCounts, type LoadCounts, type Warehouse } from '../warehouse/types.ts';
+import { addCounts, zeroCounts, type LoadCounts, type SourceIdentity, type Warehouse } from '../warehouse/types.ts';
 import { BatchStream } from './batch.ts';
 import { ByteCounter, Progress } from './progress.ts';
 
@@ -156,7 +156,7 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
   await warehouse.lock(opts.lockTimeout);
   const mode = await warehouse.ensureSchema(opts.history, true);
   await warehouse.beginLoad({
-    sources: sources.map((s, i) => ({ source: { uri: s.uri, fingerprint: infos[i]!.fingerprint }, bytes: infos[i]!.size })),
+    sources: sources.map((s, i) => ({ source: identity(s, infos[i]!, opts), bytes: infos[i]!.size })),
     force: opts.force,
     keepFactKeys: opts.keepFactKeys,
   });
@@ -233,7 +233,7 @@ async function loadSources(
   let bytes = 0;
   for (let i = 0; i < sources.length; i++) {
     const source = sources[i]!;
-    const plan = await warehouse.planSource({ uri: source.uri, fingerprint: infos[i]!.fingerprint }, opts.force);
+    const plan = await warehouse.planSource(identity(source, infos[i]!, opts), opts.force);
     if (plan.action === 'skip') {
       reports.push({ uri: source.uri, loadId: plan.loadId, status: 'skipped', resumedFrom: 0, counts: zeroCounts() });
       if (progress) progress.doneBytes += infos[i]!.size ?? 0;
@@ -380,6 +380,18 @@ function maxRejectsError(max: number, uri: string, batch: Batch | null, committe
 }
 
 /** `where`: the warehouse as shown (no password), so that the command given reaches the same one. */
+/**
+ * The source as the ledger knows it. Its framing (how records are found in its bytes) counts where it is not
+ * what the name says: a load with another --records-path or --format is another source, never skipped as
+ * loaded or resumed at a record index of the other framing (both once lost orders without an error).
+ */
+function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'recordsPath'>): SourceIdentity {
+  const framing: string[] = [];
+  if (source.format !== (formatFromName(source.uri) ?? 'auto')) framing.push(`format ${source.format}`);
+  if (opts.recordsPath) framing.push(`records-path ${JSON.stringify(opts.recordsPath)}`);
+  return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n') };
+}
+
 function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, where: string): EtlError {
   const reason = firstReason ? ` (the first: ${firstReason})` : '';
   return new EtlError(

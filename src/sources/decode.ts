@@ -22,6 +22,15 @@ export class DecodeStream extends Transform {
   private head: Buffer | null = null;
   private compressedIn = 0;
   private inflatedOut = 0;
+  /**
+   * Written to gunzip and not yet wholly taken by it (its bytesWritten), from compressed offset `pendingAt`:
+   * when zlib ends by itself (on zero bytes after the last member, as tape blocks pad a file) the bytes it did
+   * not take are checked to be zeros, the padding `gzip -d` ignores, and not data it would drop.
+   */
+  private pending: Buffer[] = [];
+  private pendingAt = 0;
+  /** gunzip emitted its end: by itself (padding), or after end(). */
+  private gzEnded = false;
 
   constructor(source: string, limits: InflateLimits) {
     super({ highWaterMark: 1 });
@@ -48,6 +57,13 @@ export class DecodeStream extends Transform {
       return;
     }
     this.compressedIn += chunk.length;
+    if (this.gzEnded) {
+      // After the padding that ended the gzip data: more padding, or data gunzip would not read.
+      if (!isZeros(chunk)) this.trailingData();
+      cb();
+      return;
+    }
+    this.pending.push(chunk);
     // Write into gunzip and wait for it to take the chunk: its own backpressure reaches our reader.
     if (this.gunzip.write(chunk)) cb();
     else this.gunzip.once('drain', () => cb());
@@ -59,7 +75,14 @@ export class DecodeStream extends Transform {
       cb();
       return;
     }
-    this.gunzip.once('end', () => cb());
+    if (this.gzEnded) {
+      cb();
+      return;
+    }
+    // Not once failed by its end (data after the padding): the error is the stream's outcome then.
+    this.gunzip.once('end', () => {
+      if (!this.destroyed) cb();
+    });
     this.gunzip.end();
   }
 
@@ -76,7 +99,23 @@ export class DecodeStream extends Transform {
         this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`);
         return;
       }
+      this.taken(gz.bytesWritten);
       if (!this.push(out)) gz.pause();
+    });
+    gz.on('end', () => {
+      this.gzEnded = true;
+      // What gunzip did not take: padding, or a member (or anything) after it that zlib would drop unsaid.
+      this.taken(gz.bytesWritten);
+      let at = this.pendingAt;
+      for (const b of this.pending) {
+        const from = Math.max(0, gz.bytesWritten - at);
+        if (from < b.length && !isZeros(from === 0 ? b : b.subarray(from))) {
+          this.trailingData();
+          break;
+        }
+        at += b.length;
+      }
+      this.pending = [];
     });
     gz.on('error', (err) => this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err));
   }
@@ -98,8 +137,22 @@ export class DecodeStream extends Transform {
     cb(err);
   }
 
+  /** Chunks gunzip has taken whole (`consumed` compressed bytes in all) are no longer kept. */
+  private taken(consumed: number): void {
+    while (this.pending.length > 0 && this.pendingAt + this.pending[0]!.length <= consumed) this.pendingAt += this.pending.shift()!.length;
+  }
+
+  private trailingData(): void {
+    this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)');
+  }
+
   private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown): void {
     if (this.destroyed) return;
     this.destroy(new EtlError(code, message, { source: this.source, byteOffset: this.inflatedOut }, { cause }));
   }
+}
+
+function isZeros(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }

@@ -74,15 +74,26 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
   keys.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
   for (const k of keys) {
     if (k.key.endsWith('/')) continue; // a "folder" marker
-    const f = format ?? formatFromName(k.key);
-    if (f === null) {
-      note(`skipping s3://${bucket}/${k.key}: not .json, .ndjson, .jsonl (or .gz of one)`);
+    const named = formatFromName(k.key);
+    if (named === null && !(format !== undefined && plainDataName(k.key))) {
+      const also = format === undefined ? '' : ', nor a name without an extension that --format can read (part-00000)';
+      note(`skipping s3://${bucket}/${k.key}: not .json, .ndjson, .jsonl (or .gz of one)${also}`);
       continue;
     }
-    out.push(new S3Source(client, bucket, k.key, f, opts));
+    out.push(new S3Source(client, bucket, k.key, format ?? named ?? 'auto', opts));
   }
   if (out.length === 0) note(`nothing to load under s3://${bucket}/${key}`);
   return out;
+}
+
+/**
+ * An object under a prefix that --format may read though its name says no format: a name without an
+ * extension, as Hadoop and Redshift UNLOAD write them (`part-00000`, `0000_part_00.gz`), and not a marker
+ * (`_SUCCESS`, `.keep`). A name with another extension (`manifest.txt`, `x.csv`) is never an export.
+ */
+function plainDataName(key: string): boolean {
+  const name = key.slice(key.lastIndexOf('/') + 1).replace(/\.(gz|gzip)$/i, '');
+  return name !== '' && !name.includes('.') && !name.startsWith('_');
 }
 
 export class S3Source implements Source {

@@ -1569,5 +1569,7 @@ function linesOf(sorted: PreparedOrder[], customerSk: (o: PreparedOrder, i: numb
 }
 
 export function sourceKey(source: SourceIdentity): string {
-  return createHash('sha256').update(`${source.uri}\n${source.fingerprint ?? ''}`).digest('hex');
+  // A source read as its name says keeps the key it always had: ledgers written before framing counted hold it.
+  const framing = source.framing === null ? '' : `\n${source.framing}`;
+  return createHash('sha256').update(`${source.uri}\n${source.fingerprint ?? ''}${framing}`).digest('hex');
 }

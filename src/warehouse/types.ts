@@ -23,6 +23,11 @@ export interface SourceIdentity {
   uri: string;
   /** What makes this version of the source distinct: ETag/version id, or size and mtime. Null: unknown (stdin). */
   fingerprint: string | null;
+  /**
+   * How records are found in its bytes, where that is not what its name says (a --format or --records-path):
+   * record indexes, and what was loaded, mean something else under another framing. Null: the name's.
+   */
+  framing: string | null;
 }
 
 export interface LoadCounts {
