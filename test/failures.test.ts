@@ -628,7 +628,7 @@ describe('smaller hazards of the same family', () => {
       assert.equal(del.code, 1);
       assert.match(del.stderr, /one statement that reads .*starts with DELETE/);
       // A statement that reads but writes through a function is stopped by the session itself.
-      await db.query('CREATE FUNCTION wipe() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM customers; RETURN 1; END');
+      await db.query('CREATE FUNCTION wipe() RETURNS INT DETERMINISTIC MODIFIES SQL DATA BEGIN DELETE FROM customers; RETURN 1; END');
       const hidden = await runCli(['query', 'SELECT wipe()', '--db', db.url]);
       assert.equal(hidden.code, 1, hidden.stdout);
       assert.match(hidden.stderr, /read only|READ ONLY/i);

@@ -86,13 +86,15 @@ describe('S3 sources', () => {
     // Hadoop and Redshift UNLOAD name their parts without an extension; _SUCCESS and a manifest sit beside them.
     await s3.put('unload/2024-01-01/0000_part_00.gz', gzipSync(readFileSync(ndjson)));
     await s3.put('unload/2024-01-01/_SUCCESS', '');
-    await s3.put('unload/2024-01-01/manifest.txt', '{"entries": []}');
+    await s3.put('unload/2024-01-01/manifest', '{"entries": [{"url": "s3://exports/unload/2024-01-01/0000_part_00.gz"}]}');
+    await s3.put('unload/2024-01-01/notes.txt', '{"note": 1}');
     for (const format of ['ndjson', 'auto']) {
       const r = await runCli(['load', `s3://${BUCKET}/unload/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint, '--format', format, '--json', '--force']);
       assert.equal(r.code, 0, `--format ${format}: ${r.stderr}`);
       assert.deepEqual(JSON.parse(r.stdout).sources.map((s: { uri: string }) => s.uri), [`s3://${BUCKET}/unload/2024-01-01/0000_part_00.gz`]);
       assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/_SUCCESS: .*nor a name without an extension that --format can read/);
-      assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/manifest\.txt/);
+      assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/manifest: /);
+      assert.match(r.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/notes\.txt: /);
     }
     same(await db.snapshot(), model(ndjson));
     // Without --format a name says nothing: every object there is skipped, and the load says so.

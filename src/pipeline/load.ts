@@ -379,7 +379,6 @@ function maxRejectsError(max: number, uri: string, batch: Batch | null, committe
   });
 }
 
-/** `where`: the warehouse as shown (no password), so that the command given reaches the same one. */
 /**
  * The source as the ledger knows it. Its framing (how records are found in its bytes) counts where it is not
  * what the name says: a load with another --records-path or --format is another source, never skipped as
@@ -392,6 +391,7 @@ function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'reco
   return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n') };
 }
 
+/** `where`: the warehouse as shown (no password), so that the command given names the same one. */
 function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, where: string): EtlError {
   const reason = firstReason ? ` (the first: ${firstReason})` : '';
   return new EtlError(

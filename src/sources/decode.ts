@@ -25,10 +25,13 @@ export class DecodeStream extends Transform {
   /**
    * Written to gunzip and not yet wholly taken by it (its bytesWritten), from compressed offset `pendingAt`:
    * when zlib ends by itself (on zero bytes after the last member, as tape blocks pad a file) the bytes it did
-   * not take are checked to be zeros, the padding `gzip -d` ignores, and not data it would drop.
+   * not take are checked to be zeros, the padding `gzip -d` ignores, and not data it would drop. Released as
+   * each write is taken: it holds the chunks in gunzip's buffer and the one it stopped in, no more.
    */
   private pending: Buffer[] = [];
   private pendingAt = 0;
+  /** gunzip took less than a whole write: it has stopped, and nothing more is written to it. */
+  private gzStopped = false;
   /** gunzip emitted its end: by itself (padding), or after end(). */
   private gzEnded = false;
 
@@ -57,16 +60,24 @@ export class DecodeStream extends Transform {
       return;
     }
     this.compressedIn += chunk.length;
-    if (this.gzEnded) {
+    if (this.gzStopped || this.gzEnded) {
       // After the padding that ended the gzip data: more padding, or data gunzip would not read.
       if (!isZeros(chunk)) this.trailingData();
       cb();
       return;
     }
     this.pending.push(chunk);
-    // Write into gunzip and wait for it to take the chunk: its own backpressure reaches our reader.
-    if (this.gunzip.write(chunk)) cb();
-    else this.gunzip.once('drain', () => cb());
+    const gz = this.gunzip;
+    const through = this.compressedIn;
+    // Write into gunzip and wait until it is done with the chunk: its own backpressure reaches our reader. What
+    // it did not take of it says it has stopped; nothing more is written to it then (a write queued behind
+    // one it stopped in is never done while its output waits unread).
+    gz.write(chunk, (err?: Error | null) => {
+      if (err || this.gunzip !== gz) return; // failed or torn down: the error handler and destroy() say so
+      this.taken(gz.bytesWritten);
+      if (gz.bytesWritten < through) this.gzStopped = true;
+      cb();
+    });
   }
 
   override _flush(cb: TransformCallback): void {
@@ -117,7 +128,11 @@ export class DecodeStream extends Transform {
       }
       this.pending = [];
     });
-    gz.on('error', (err) => this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err));
+    gz.on('error', (err: NodeJS.ErrnoException) => {
+      // A gzip written after the padding, before gunzip was seen to stop: zlib fails pushing its output.
+      if (err.code === 'ERR_STREAM_PUSH_AFTER_EOF') this.trailingData();
+      else this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err);
+    });
   }
 
   override _read(size: number): void {

@@ -89,11 +89,12 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
 /**
  * An object under a prefix that --format may read though its name says no format: a name without an
  * extension, as Hadoop and Redshift UNLOAD write them (`part-00000`, `0000_part_00.gz`), and not a marker
- * (`_SUCCESS`, `.keep`). A name with another extension (`manifest.txt`, `x.csv`) is never an export.
+ * (`_SUCCESS`, `.keep`) or a manifest (UNLOAD's `<prefix>manifest`). A name with another extension
+ * (`manifest.txt`, `x.csv`) is never an export.
  */
 function plainDataName(key: string): boolean {
   const name = key.slice(key.lastIndexOf('/') + 1).replace(/\.(gz|gzip)$/i, '');
-  return name !== '' && !name.includes('.') && !name.startsWith('_');
+  return name !== '' && !name.includes('.') && !name.startsWith('_') && !/manifest$/i.test(name);
 }
 
 export class S3Source implements Source {

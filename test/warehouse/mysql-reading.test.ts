@@ -29,6 +29,7 @@ describe('statements orders-etl query runs on MySQL', () => {
       "SELECT x'494E544F', N'INTO', _utf8mb4'INTO'",
       'SELECT 1 FROM t WHERE a = 1 ORDER BY b DESC',
       'SELECT naïve_into FROM t',
+      'SELECT into_date, 1abc, 1.5e3, .5, 0x1F, \\N FROM t',
     ]) {
       assert.doesNotThrow(() => checkReading(sql), sql);
     }
@@ -39,6 +40,10 @@ describe('statements orders-etl query runs on MySQL', () => {
     refused('SELECT a FROM t INTO DUMPFILE "/tmp/x"', /INTO/);
     refused('SELECT 1--1 INTO @x', /INTO/); // `--` before a digit is arithmetic
     refused("SELECT 'a\\\\' INTO @x", /INTO/); // the string ends after an escaped backslash
+    // Numbers end where MySQL ends them, and \N is a token: INTO right after one is still INTO.
+    for (const sql of ['SELECT 1.0INTO @x', 'SELECT .5INTO @x', 'SELECT 1.INTO @x', 'SELECT 1e1INTO @x', 'SELECT 1E+1INTO @x', 'SELECT \\NINTO @x', 'SELECT 0x1FINTO @x']) {
+      refused(sql, /INTO/);
+    }
     refused('SELECT 1 /*!50000 INTO @x */', /executable comment/);
     refused('SELECT 1 /*M!100000 INTO @x */', /executable comment/);
     refused('SET GLOBAL max_connections = 1', /starts with SET/);

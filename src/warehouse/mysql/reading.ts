@@ -6,7 +6,8 @@
  * real limit (README, *Query output*); this keeps a query from doing by mistake what it was not meant to.
  *
  * The statement is read as MySQL's lexer reads it: quoted strings and identifiers and comments are skipped
- * (`--` starts one only before a space or control character, as in MySQL: `1--1` is arithmetic), and an
+ * (`--` starts one only before a space or control character, as in MySQL: `1--1` is arithmetic), a number
+ * ends after its fraction or exponent and `\N` is a token of its own (`1.0INTO`, `\NINTO` hold INTO), and an
  * executable comment (`/*! ... *\/`, `/*M! ... *\/`), whose text MySQL runs, is refused.
  */
 import { EtlError } from '../../errors.ts';
@@ -40,15 +41,52 @@ function* words(sql: string): Generator<string> {
         else i++;
       }
       i++;
-    } else if (/[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) > 0x7f) {
+    } else if (isDigit(sql, i) || (c === '.' && isDigit(sql, i + 1))) {
+      // A number ends where MySQL ends it: after its fraction or exponent (`1.0INTO` is 1.0 then INTO); digits
+      // that run on into letters without either are a name (`1abc`, also `0x1F`), read as a word below.
+      let j = i;
+      while (isDigit(sql, j)) j++;
+      let decimal = false;
+      if (sql[j] === '.') {
+        decimal = true;
+        j++;
+        while (isDigit(sql, j)) j++;
+      }
+      const sign = sql[j + 1] === '+' || sql[j + 1] === '-' ? 1 : 0;
+      if ((sql[j] === 'e' || sql[j] === 'E') && isDigit(sql, j + 1 + sign)) {
+        decimal = true;
+        j += 1 + sign;
+        while (isDigit(sql, j)) j++;
+      }
+      if (decimal || !isWordChar(sql, j)) {
+        i = j;
+        yield '0';
+      } else {
+        const start = i;
+        while (isWordChar(sql, i)) i++;
+        yield sql.slice(start, i).toUpperCase();
+      }
+    } else if (c === '\\' && sql[i + 1] === 'N') {
+      i += 2; // \N, MySQL's NULL: a token of its own (`\NINTO` is NULL then INTO)
+      yield 'NULL';
+    } else if (isWordChar(sql, i)) {
       const start = i;
-      while (i < n && (/[A-Za-z0-9_$]/.test(sql[i]!) || sql.charCodeAt(i) > 0x7f)) i++;
+      while (isWordChar(sql, i)) i++;
       yield sql.slice(start, i).toUpperCase();
     } else {
       if (c === '(') yield '(';
       i++;
     }
   }
+}
+
+function isDigit(sql: string, i: number): boolean {
+  const c = sql.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isWordChar(sql: string, i: number): boolean {
+  return i < sql.length && (/[A-Za-z0-9_$]/.test(sql[i]!) || sql.charCodeAt(i) > 0x7f);
 }
 
 /** Throws E_DB unless `sql` is a statement that only reads. */
@@ -60,7 +98,8 @@ export function checkReading(sql: string): void {
       first = word;
       if (!READING_SET.has(word)) refuse(`this one starts with ${word}`);
     }
-    if (word === 'INTO') refuse('INTO (a file, a variable) is not taken: the result goes to standard output');
+    // A name that starts with a digit and ends in INTO may be a number MySQL reads otherwise: refused too.
+    if (word === 'INTO' || (/^[0-9]/.test(word) && word.endsWith('INTO'))) refuse('INTO (a file, a variable) is not taken: the result goes to standard output');
   }
   if (first === null) refuse('this text has none');
 }
