@@ -23,14 +23,10 @@ export class DecodeStream extends Transform {
   private compressedIn = 0;
   private inflatedOut = 0;
   /**
-   * Written to gunzip and not yet wholly taken by it (its bytesWritten), from compressed offset `pendingAt`:
-   * when zlib ends by itself (on zero bytes after the last member, as tape blocks pad a file) the bytes it did
-   * not take are checked to be zeros, the padding `gzip -d` ignores, and not data it would drop. Released as
-   * each write is taken: it holds the chunks in gunzip's buffer and the one it stopped in, no more.
+   * gunzip took less than a whole write: it ended by itself, on zero bytes after the last member (as tape
+   * blocks pad a file). What it did not take was checked to be zeros, the padding `gzip -d` ignores, and not
+   * data it would drop; nothing more is written to it.
    */
-  private pending: Buffer[] = [];
-  private pendingAt = 0;
-  /** gunzip took less than a whole write: it has stopped, and nothing more is written to it. */
   private gzStopped = false;
   /** gunzip emitted its end: by itself (padding), or after end(). */
   private gzEnded = false;
@@ -60,22 +56,24 @@ export class DecodeStream extends Transform {
       return;
     }
     this.compressedIn += chunk.length;
-    if (this.gzStopped || this.gzEnded) {
+    if (this.gzStopped) {
       // After the padding that ended the gzip data: more padding, or data gunzip would not read.
       if (!isZeros(chunk)) this.trailingData();
       cb();
       return;
     }
-    this.pending.push(chunk);
     const gz = this.gunzip;
     const through = this.compressedIn;
-    // Write into gunzip and wait until it is done with the chunk: its own backpressure reaches our reader. What
-    // it did not take of it says it has stopped; nothing more is written to it then (a write queued behind
-    // one it stopped in is never done while its output waits unread).
+    // Write into gunzip and wait until it is done with the chunk: its own backpressure reaches our reader, and
+    // one chunk at most is in it (a write queued behind one it stopped in is never done while its output waits
+    // unread). What it did not take of the chunk says it has stopped.
     gz.write(chunk, (err?: Error | null) => {
       if (err || this.gunzip !== gz) return; // failed or torn down: the error handler and destroy() say so
-      this.taken(gz.bytesWritten);
-      if (gz.bytesWritten < through) this.gzStopped = true;
+      const untaken = through - gz.bytesWritten;
+      if (untaken > 0) {
+        this.gzStopped = true;
+        if (!isZeros(chunk.subarray(Math.max(0, chunk.length - untaken)))) this.trailingData();
+      }
       cb();
     });
   }
@@ -90,7 +88,7 @@ export class DecodeStream extends Transform {
       cb();
       return;
     }
-    // Not once failed by its end (data after the padding): the error is the stream's outcome then.
+    // Not once failed meanwhile (data after the padding, corrupt data): the error is the stream's outcome then.
     this.gunzip.once('end', () => {
       if (!this.destroyed) cb();
     });
@@ -110,29 +108,12 @@ export class DecodeStream extends Transform {
         this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`);
         return;
       }
-      this.taken(gz.bytesWritten);
       if (!this.push(out)) gz.pause();
     });
     gz.on('end', () => {
       this.gzEnded = true;
-      // What gunzip did not take: padding, or a member (or anything) after it that zlib would drop unsaid.
-      this.taken(gz.bytesWritten);
-      let at = this.pendingAt;
-      for (const b of this.pending) {
-        const from = Math.max(0, gz.bytesWritten - at);
-        if (from < b.length && !isZeros(from === 0 ? b : b.subarray(from))) {
-          this.trailingData();
-          break;
-        }
-        at += b.length;
-      }
-      this.pending = [];
     });
-    gz.on('error', (err: NodeJS.ErrnoException) => {
-      // A gzip written after the padding, before gunzip was seen to stop: zlib fails pushing its output.
-      if (err.code === 'ERR_STREAM_PUSH_AFTER_EOF') this.trailingData();
-      else this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err);
-    });
+    gz.on('error', (err) => this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err));
   }
 
   override _read(size: number): void {
@@ -150,11 +131,6 @@ export class DecodeStream extends Transform {
       gz.destroy();
     }
     cb(err);
-  }
-
-  /** Chunks gunzip has taken whole (`consumed` compressed bytes in all) are no longer kept. */
-  private taken(consumed: number): void {
-    while (this.pending.length > 0 && this.pendingAt + this.pending[0]!.length <= consumed) this.pendingAt += this.pending.shift()!.length;
   }
 
   private trailingData(): void {

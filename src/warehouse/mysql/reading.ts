@@ -23,6 +23,7 @@ function refuse(why: string): never {
 function* words(sql: string): Generator<string> {
   let i = 0;
   const n = sql.length;
+  let number: number | null;
   while (i < n) {
     const c = sql[i]!;
     if (c === '#' || (c === '-' && sql[i + 1] === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 0x20))) {
@@ -41,31 +42,9 @@ function* words(sql: string): Generator<string> {
         else i++;
       }
       i++;
-    } else if (isDigit(sql, i) || (c === '.' && isDigit(sql, i + 1))) {
-      // A number ends where MySQL ends it: after its fraction or exponent (`1.0INTO` is 1.0 then INTO); digits
-      // that run on into letters without either are a name (`1abc`, also `0x1F`), read as a word below.
-      let j = i;
-      while (isDigit(sql, j)) j++;
-      let decimal = false;
-      if (sql[j] === '.') {
-        decimal = true;
-        j++;
-        while (isDigit(sql, j)) j++;
-      }
-      const sign = sql[j + 1] === '+' || sql[j + 1] === '-' ? 1 : 0;
-      if ((sql[j] === 'e' || sql[j] === 'E') && isDigit(sql, j + 1 + sign)) {
-        decimal = true;
-        j += 1 + sign;
-        while (isDigit(sql, j)) j++;
-      }
-      if (decimal || !isWordChar(sql, j)) {
-        i = j;
-        yield '0';
-      } else {
-        const start = i;
-        while (isWordChar(sql, i)) i++;
-        yield sql.slice(start, i).toUpperCase();
-      }
+    } else if ((number = numberEnd(sql, i)) !== null) {
+      i = number;
+      yield '0';
     } else if (c === '\\' && sql[i + 1] === 'N') {
       i += 2; // \N, MySQL's NULL: a token of its own (`\NINTO` is NULL then INTO)
       yield 'NULL';
@@ -78,6 +57,30 @@ function* words(sql: string): Generator<string> {
       i++;
     }
   }
+}
+
+/**
+ * Where a number that starts at `i` ends, as MySQL ends it: after its fraction or exponent (`1.0INTO` is 1.0
+ * then INTO). Null where none starts, or where digits run on into letters without either: a name (`1abc`,
+ * also `0x1F`), read as a word.
+ */
+function numberEnd(sql: string, i: number): number | null {
+  if (!isDigit(sql, i) && !(sql[i] === '.' && isDigit(sql, i + 1))) return null;
+  let j = i;
+  while (isDigit(sql, j)) j++;
+  let decimal = false;
+  if (sql[j] === '.') {
+    decimal = true;
+    j++;
+    while (isDigit(sql, j)) j++;
+  }
+  const sign = sql[j + 1] === '+' || sql[j + 1] === '-' ? 1 : 0;
+  if ((sql[j] === 'e' || sql[j] === 'E') && isDigit(sql, j + 1 + sign)) {
+    decimal = true;
+    j += 1 + sign;
+    while (isDigit(sql, j)) j++;
+  }
+  return decimal || !isWordChar(sql, j) ? j : null;
 }
 
 function isDigit(sql: string, i: number): boolean {
