@@ -67,6 +67,11 @@ export function redact(text: string): string {
   );
 }
 
+/** `word` as one word of a POSIX shell command, so that a command a message suggests can be pasted as it is. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
 /** An error's message as the user may see it: without credentials, unless it was written without them. */
 export function userMessage(err: unknown): string {
   return err instanceof EtlError && err.redacted ? err.message : redact(err instanceof Error ? err.message : String(err));

@@ -53,6 +53,11 @@ export const DEFAULTS = {
   s3StallTimeout: 30,
 } as const;
 
+/** The warehouse asked for: --db, else ORDERS_ETL_DB; an empty variable is an unset one, as shells treat it. */
+export function warehouseArg(flag: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  return (flag as string | undefined) ?? (env.ORDERS_ETL_DB || undefined);
+}
+
 export function usage(flag: string, given: unknown, allowed: string): EtlError {
   return new EtlError('E_USAGE', `${flag}: ${JSON.stringify(given)} is not allowed; expected ${allowed}`);
 }
@@ -131,8 +136,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
   if (recordsPath && format === 'ndjson') throw new EtlError('E_USAGE', '--records-path: a JSON document has a path to its orders; NDJSON (--format ndjson) has none: leave out one of the two');
   const parser = (raw.parser ?? 'scanner') as ParserKind;
   if (!['scanner', 'stream-json'].includes(parser)) throw usage('--parser', raw.parser, 'scanner or stream-json');
-  // An empty variable is an unset one, as shells treat it (ORDERS_ETL_DB= orders-etl load ...).
-  const db = (raw.db as string | undefined) ?? (env.ORDERS_ETL_DB || undefined);
+  const db = warehouseArg(raw.db, env);
   if (db !== undefined && typeof db !== 'string') throw usage('--db', '(not shown)', 'a URL');
   const s3Endpoint = (raw.s3Endpoint as string | undefined) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined;
   if (s3Endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(s3Endpoint)) throw usage('--s3-endpoint', s3Endpoint, 'an http:// or https:// URL');

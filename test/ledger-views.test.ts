@@ -4,6 +4,8 @@
  * where its rejects went; the raw record is cut for the terminal in the table only, and says so.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
@@ -98,6 +100,39 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
       const missing = await runCli(['loads', '--db', `duckdb:${join(t.dir, 'nothing.duckdb')}`]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /^orders-etl: query failed \[E_DB\]: no warehouse at .*nothing\.duckdb/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('the commands the messages suggest, pasted into a shell', () => {
+  /** `command` as a POSIX shell splits it into words. */
+  const words = (command: string): string[] => execFileSync('sh', ['-c', `printf '%s\\0' ${command}`]).toString('utf8').split('\0').slice(0, -1);
+
+  it("quote a warehouse path with a space and a quote, in the summary's hint and in E_ALL_REJECTED's", async () => {
+    const t = tempDir();
+    try {
+      mkdirSync(join(t.dir, "it's a dir"));
+      const location = `duckdb:${join(t.dir, "it's a dir", 'w.duckdb')}`;
+      const mixed = t.file('mixed.ndjson', '{"sku": "A"}\n{"order_id": "M1", "order_date": "2024-02-01", "customer": {"customer_id": "C9"}, "products": []}\n');
+      const loaded = await runCli(['load', mixed, '--db', location]);
+      assert.equal(loaded.code, 0, loaded.stderr);
+      const hint = /\(see them: (orders-etl rejects .*)\)\n/.exec(loaded.stderr)?.[1];
+      const failed = await runCli(['load', t.file('items.ndjson', '{"sku": "B"}\n'), '--db', location]);
+      assert.equal(failed.code, 1, failed.stderr);
+      const hint2 = /see them with (orders-etl rejects .*)\n$/.exec(failed.stderr)?.[1];
+      for (const [command, load, reason] of [[hint, '1', /^order_id: /], [hint2, '2', /^order_id: /]] as const) {
+        assert.ok(command, loaded.stderr + failed.stderr);
+        const argv = words(command);
+        assert.deepEqual(argv.slice(0, 5), ['orders-etl', 'rejects', '--load', load, '--db']);
+        assert.equal(argv[5], location);
+        const shown = await runCli([...argv.slice(1), '--json']);
+        assert.equal(shown.code, 0, shown.stderr);
+        const rows = shown.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+        assert.equal(rows.length, 1);
+        assert.match(rows[0].reason, reason);
+      }
     } finally {
       t.cleanup();
     }

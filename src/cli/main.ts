@@ -3,8 +3,8 @@
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
 import yargs, { type Options } from 'yargs';
-import { EtlError, userMessage } from '../errors.ts';
-import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, type LoadOptions } from '../options.ts';
+import { EtlError, shellWord, userMessage } from '../errors.ts';
+import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, warehouseArg, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
 import { runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
@@ -119,7 +119,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       failure = err;
     }
   };
-  const db = (args: Args) => (args.db as string | undefined) ?? (io.env.ORDERS_ETL_DB || undefined);
+  const db = (args: Args) => warehouseArg(args.db, io.env);
   const ca = (args: Args) => args.dbSslCa as string | undefined;
   const parser = yargs()
     .scriptName('orders-etl')
@@ -342,7 +342,7 @@ async function runView(
 function rejectsHint(s: LoadSummary, db: string | undefined): string {
   const ids = s.sources.filter((r) => r.counts.rejected > 0).map((r) => r.loadId);
   if (ids.length === 0) return '';
-  const where = db === undefined ? '' : ` --db ${s.warehouse}`;
+  const where = db === undefined ? '' : ` --db ${shellWord(s.warehouse)}`;
   return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${where}`).join('; ')})`;
 }
 

@@ -274,7 +274,7 @@ export class RecordScanner {
       this.pieceStart = i;
       return i + 1;
     }
-    this.fail(i, `a JSON value, found ${describeByte(c)}`);
+    this.fail(i, `a JSON value, found ${describeByte(c)}`, undefined, this.nextIndex);
   }
 
   /** Where the current value starts inside the current chunk (0 when it began in an earlier chunk). */

@@ -15,7 +15,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
-import { EtlError, redact, userMessage } from '../errors.ts';
+import { EtlError, redact, shellWord, userMessage } from '../errors.ts';
 import type { Batch } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
 import { parseStage } from '../parse/stream.ts';
@@ -396,7 +396,7 @@ function allRejectedError(uri: string, rejected: number, firstReason: string | n
   const reason = firstReason ? ` (the first: ${firstReason})` : '';
   return new EtlError(
     'E_ALL_REJECTED',
-    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId} --db ${where}`,
+    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId} --db ${shellWord(where)}`,
     { source: uri },
   );
 }

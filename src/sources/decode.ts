@@ -30,6 +30,8 @@ export class DecodeStream extends Transform {
   private gzStopped = false;
   /** gunzip emitted its end: by itself (padding), or after end(). */
   private gzEnded = false;
+  /** The compressed bytes of the write gunzip has now (one at most), where its errors point; null after end(). */
+  private inGunzip: { from: number; to: number } | null = null;
 
   constructor(source: string, limits: InflateLimits) {
     super({ highWaterMark: 1 });
@@ -64,6 +66,7 @@ export class DecodeStream extends Transform {
     }
     const gz = this.gunzip;
     const through = this.compressedIn;
+    this.inGunzip = { from: through - chunk.length, to: through };
     // Write into gunzip and wait until it is done with the chunk: its own backpressure reaches our reader, and
     // one chunk at most is in it (a write queued behind one it stopped in is never done while its output waits
     // unread). What it did not take of the chunk says it has stopped.
@@ -92,6 +95,7 @@ export class DecodeStream extends Transform {
     this.gunzip.once('end', () => {
       if (!this.destroyed) cb();
     });
+    this.inGunzip = null;
     this.gunzip.end();
   }
 
@@ -113,7 +117,13 @@ export class DecodeStream extends Transform {
     gz.on('end', () => {
       this.gzEnded = true;
     });
-    gz.on('error', (err) => this.fail('E_PARSE', `not valid gzip (truncated or corrupt): ${err.message}`, err));
+    // zlib says what is wrong, not where: the write it failed in is as close as it can be told (byte offsets
+    // of gzip's errors count compressed bytes; those of JSON's, the bytes gzip inflates to).
+    gz.on('error', (err) => {
+      const at = this.inGunzip;
+      const where = at ? `in compressed bytes ${at.from} to ${at.to - 1}` : `at its end, after ${this.compressedIn} compressed bytes`;
+      this.fail('E_PARSE', `not valid gzip (truncated or corrupt) ${where}: ${err.message}`, err, at ? at.from : this.compressedIn);
+    });
   }
 
   override _read(size: number): void {
@@ -137,9 +147,9 @@ export class DecodeStream extends Transform {
     this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)');
   }
 
-  private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown): void {
+  private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown, byteOffset = this.inflatedOut): void {
     if (this.destroyed) return;
-    this.destroy(new EtlError(code, message, { source: this.source, byteOffset: this.inflatedOut }, { cause }));
+    this.destroy(new EtlError(code, message, { source: this.source, byteOffset }, { cause }));
   }
 }
 

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { EtlError } from '../errors.ts';
 import type { InputFormat } from '../model.ts';
-import { formatFromName, type Source, type SourceInfo } from './types.ts';
+import { formatFromName, withoutGzipSuffix, type Source, type SourceInfo } from './types.ts';
 
 export interface S3Options {
   region?: string | undefined;
@@ -93,7 +93,7 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
  * (`manifest.txt`, `x.csv`) is never an export.
  */
 function plainDataName(key: string): boolean {
-  const name = key.slice(key.lastIndexOf('/') + 1).replace(/\.(gz|gzip)$/i, '');
+  const name = withoutGzipSuffix(key.slice(key.lastIndexOf('/') + 1));
   return name !== '' && !name.includes('.') && !name.startsWith('_') && !/manifest$/i.test(name);
 }
 

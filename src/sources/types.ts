@@ -23,9 +23,14 @@ export interface Source {
   open(): Readable;
 }
 
+/** A name without its `.gz` or `.gzip` (any case): what the data inside is called. */
+export function withoutGzipSuffix(name: string): string {
+  return name.replace(/\.(gz|gzip)$/i, '');
+}
+
 /** Format from a name: `.json` array, `.ndjson`/`.jsonl` lines, either optionally `.gz` (gzip is sniffed anyway). */
 export function formatFromName(name: string): InputFormat | null {
-  const n = name.toLowerCase().replace(/\.(gz|gzip)$/, '');
+  const n = withoutGzipSuffix(name).toLowerCase();
   if (n.endsWith('.json')) return 'json';
   if (n.endsWith('.ndjson') || n.endsWith('.jsonl')) return 'ndjson';
   return null;

@@ -102,6 +102,9 @@ describe('RecordScanner', () => {
     const csv = scanError('order_id,order_date\n1,2024-01-01\n');
     assert.match(csv.message, /expected a JSON value, found 'o'/);
     assert.equal(csv.context.byteOffset, 0);
+    // A stray token between NDJSON records names the record it stands in place of.
+    const stray = scanError('{"order_id": 1}\n]\n{"order_id": 2}\n', 1 << 16, 'ndjson');
+    assert.match(stray.message, /^test\.json: record 1, byte 16, line 2: invalid JSON: expected a JSON value, found '\]'/);
     assert.match(scanError('[{"a":1} {"a":2}]').message, /',' or ']' after array element/);
     assert.equal(scanError('[{"a":1} {"a":2}]').context.recordIndex, 1);
   });

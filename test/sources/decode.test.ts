@@ -64,4 +64,18 @@ describe('gzip edges in DecodeStream', () => {
       }
     }
   });
+
+  it('says where in the compressed bytes gzip broke: the piece zlib failed in, or the end', async () => {
+    for (const size of [1, 512, 8192, 256 * 1024]) {
+      // Not a gzip member after a whole one: zlib fails in the piece that holds the bad header.
+      const err = await decode(Buffer.concat([gz, Buffer.from('not gzip')]), size).then(() => assert.fail('no error'), (e: unknown) => e);
+      const m = /^test\.json\.gz: byte (\d+): not valid gzip \(truncated or corrupt\) in compressed bytes (\d+) to (\d+): /.exec(String((err as Error).message));
+      assert.ok(m, String(err));
+      const [from, to] = [Number(m[2]), Number(m[3])];
+      assert.equal(Number(m[1]), from);
+      assert.ok(from <= gz.length + 1 && gz.length + 1 <= to && to - from < size, `pieces of ${size}: ${from} to ${to}`);
+      // Cut short: the error is at the end, after every compressed byte.
+      await assert.rejects(decode(gz.subarray(0, 300), size), new RegExp(`test\\.json\\.gz: byte 300: not valid gzip \\(truncated or corrupt\\) at its end, after 300 compressed bytes: unexpected end of file`), `pieces of ${size}`);
+    }
+  });
 });
