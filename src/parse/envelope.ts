@@ -15,7 +15,7 @@
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-import { BARE, describeByte, describeValueStart, firstInvalidUtf8, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, describeByte, describeValueStart, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
 const enum Nav {
@@ -209,27 +209,16 @@ export class EnvelopeNavigator {
 
   private readKey(chunk: Buffer, i: number, base: number): number {
     const len = chunk.length;
-    while (i < len) {
-      const q = chunk.indexOf(0x22, i);
-      if (q < 0) {
-        this.keyCarry = trailingBackslashes(chunk, i, len, this.keyCarry);
-        return len;
-      }
-      let n = 0;
-      let j = q - 1;
-      while (j >= i && chunk[j] === 0x5c) {
-        n++;
-        j--;
-      }
-      if (j < i && i === 0) n += this.keyCarry;
-      this.keyCarry = 0;
-      i = q + 1;
-      if ((n & 1) === 1) continue; // an escaped quote
-      this.keepKeyPiece(chunk, q);
-      this.finishKey(base + q);
-      return i;
+    if (i >= len) return i;
+    const q = stringEnd(chunk, i, this.keyCarry);
+    if (q < 0) {
+      this.keyCarry = trailingBackslashes(chunk, i, len, this.keyCarry);
+      return len;
     }
-    return i;
+    this.keyCarry = 0;
+    this.keepKeyPiece(chunk, q);
+    this.finishKey(base + q);
+    return q + 1;
   }
 
   /** Keep the key's bytes from keyStart up to `end` (the chunk's end by default), up to MAX_KEY_BYTES. */
@@ -311,21 +300,13 @@ export class EnvelopeNavigator {
     }
     while (i < len) {
       if (this.skipInString) {
-        const q = chunk.indexOf(0x22, i);
+        const q = stringEnd(chunk, i, this.skipCarry);
         if (q < 0) {
           this.skipCarry = trailingBackslashes(chunk, i, len, this.skipCarry);
           return len;
         }
-        let n = 0;
-        let j = q - 1;
-        while (j >= i && chunk[j] === 0x5c) {
-          n++;
-          j--;
-        }
-        if (j < i && i === 0) n += this.skipCarry;
         this.skipCarry = 0;
         i = q + 1;
-        if ((n & 1) === 1) continue; // an escaped quote
         this.skipInString = false;
         if (this.skipKind === Skip.String) {
           this.state = Nav.After;

@@ -1,7 +1,7 @@
 /**
  * Byte-level facts about JSON text that the structural scanners share (scanner.ts for the records,
- * envelope.ts for what lies around them): whitespace, the bytes of bare values, backslash runs at a chunk's
- * end, and how to name a byte in a message.
+ * envelope.ts for what lies around them): whitespace, the bytes of bare values, where a string ends and the
+ * backslash runs at a chunk's end, and how to name a byte in a message.
  */
 
 export const WS = new Uint8Array(256);
@@ -11,6 +11,24 @@ WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 export const BARE = new Uint8Array(256);
 for (const c of '0123456789+-.eEtrufalsn') BARE[c.charCodeAt(0)] = 1;
 for (let c = 0x41; c <= 0x5a; c++) BARE[c] = BARE[c + 0x20] = 1;
+
+/**
+ * Where a string that is being read ends in `chunk`: the first quote at or after `i` that no backslash
+ * escapes, or -1 when the string goes on past the chunk (trailingBackslashes then gives the next `carry`).
+ * `carry`: the backslashes that ended the previous chunk inside this string; their parity escapes a quote
+ * at the very start of this one.
+ */
+export function stringEnd(chunk: Buffer, i: number, carry: number): number {
+  for (;;) {
+    const q = chunk.indexOf(0x22, i);
+    if (q < 0) return -1;
+    let j = q - 1;
+    while (j >= i && chunk[j] === 0x5c) j--;
+    const n = q - 1 - j + (j < i && i === 0 ? carry : 0);
+    if ((n & 1) === 0) return q;
+    i = q + 1; // an escaped quote
+  }
+}
 
 /**
  * Backslashes at the end of `chunk[from..len)`; when the run reaches back to the start of the chunk

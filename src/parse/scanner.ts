@@ -21,7 +21,7 @@ import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
-import { BARE, describeByte, firstInvalidUtf8, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, describeByte, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -289,21 +289,13 @@ export class RecordScanner {
     }
     while (i < len) {
       if (this.inString) {
-        const q = chunk.indexOf(0x22, i);
+        const q = stringEnd(chunk, i, this.carryBackslashes);
         if (q < 0) {
           this.carryBackslashes = trailingBackslashes(chunk, i, len, this.carryBackslashes);
           return len;
         }
-        let n = 0;
-        let j = q - 1;
-        while (j >= i && chunk[j] === 0x5c) {
-          n++;
-          j--;
-        }
-        if (j < i && i === 0) n += this.carryBackslashes;
         this.carryBackslashes = 0;
         i = q + 1;
-        if ((n & 1) === 1) continue; // an escaped quote
         this.inString = false;
         if (this.kind === Kind.String) {
           this.finishValue(chunk, i, out);

@@ -117,6 +117,30 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`--records-path
     assert.match((await parseError(kind, '"orders"', { path: 'orders' })).message, /the top level is a string, not an object/);
   });
 
+  it('finds the array among random keys and strings full of backslashes, quotes and brackets, fed 1 to 5 bytes at a time', async () => {
+    // Runs of backslashes split at every byte: a quote after an odd run is escaped, after an even one it ends
+    // the string, in keys on the path, in keys and strings skipped, and in the orders themselves.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const ALPHABET = ['\\', '\\', '\\', '"', '}', ']', '{', '[', '.', ',', ':', 'a', 'é', ' '];
+    const text = () => Array.from({ length: random(8) }, () => ALPHABET[random(ALPHABET.length)]).join('');
+    const pathKey = (k: string) => k.replace(/[\\.]/g, (c) => `\\${c}`);
+    for (let round = 0; round < 25; round++) {
+      const outer = `k${text()}`;
+      const inner = `o${text()}`;
+      const orders = ORDERS.map((o) => ({ ...o, note: text() }));
+      const siblings = () => Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`${i}${text()}`, random(2) ? text() : [text(), { [text()]: text() }]]));
+      const doc = JSON.stringify({ ...siblings(), [outer]: { ...siblings(), [inner]: orders, [`z${text()}`]: text() }, [`y${text()}`]: siblings() });
+      for (const slice of [1, 2, 3, 5]) {
+        const got = await parse(kind, doc, slice, { path: `${pathKey(outer)}.${pathKey(inner)}` });
+        assert.deepEqual(got.map((r) => r.value), orders, `round ${round}, ${slice} byte(s) at a time: ${doc}`);
+      }
+    }
+  });
+
   it('refuses a key of the path that appears twice, instead of loading one of the arrays', async () => {
     const err = await parseError(kind, `{"orders": ${JSON.stringify(ORDERS)}, "orders": []}`, { path: 'orders' });
     assert.match(err.message, /the key "orders" appears twice/);
