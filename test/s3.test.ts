@@ -101,6 +101,11 @@ describe('S3 sources', () => {
     const none = await runCli(['load', `s3://${BUCKET}/unload/2024-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stderr, /skipping s3:\/\/exports\/unload\/2024-01-01\/0000_part_00\.gz: not \.json, \.ndjson, \.jsonl \(or \.gz of one\)\n/);
+    assert.match(none.stderr, /nothing to load under s3:\/\/exports\/unload\/2024-01-01\/\n.*loaded 0 of 0 source\(s\)/s);
+    // A prefix with no object under it at all: the same note, nothing written, exit 0 (see the README).
+    const empty = await runCli(['load', `s3://${BUCKET}/unload/2099-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stderr, /^orders-etl: nothing to load under s3:\/\/exports\/unload\/2099-01-01\/\n.*loaded 0 of 0 source\(s\)/s);
   });
 
   it('loads an export wrapped in an object from S3, gzipped, with --records-path, by both parsers', async () => {
