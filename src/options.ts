@@ -2,13 +2,15 @@
  * The one place where options are validated and frozen. A bad value gets a message naming the flag, the
  * value given and what is allowed (exit 2).
  */
-import { EtlError } from './errors.ts';
+import { EtlError, shellWord } from './errors.ts';
 import { NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];
   readonly db: string | undefined;
   readonly dbSslCa: string | undefined;
+  /** The warehouse options of a command this load suggests (commandFlags). */
+  readonly dbFlags: string;
   /** Orders per batch; null: the warehouse's own default (WarehouseCapabilities.defaultBatchSize). */
   readonly batchSize: number | null;
   readonly format: InputFormat | undefined;
@@ -56,6 +58,19 @@ export const DEFAULTS = {
 /** The warehouse asked for: --db, else ORDERS_ETL_DB; an empty variable is an unset one, as shells treat it. */
 export function warehouseArg(flag: unknown, env: NodeJS.ProcessEnv): string | undefined {
   return (flag as string | undefined) ?? (env.ORDERS_ETL_DB || undefined);
+}
+
+/**
+ * The warehouse options of a command a message suggests (orders-etl rejects ...), as they were given, so that
+ * it reaches the same warehouse the same way: none when the warehouse came from ORDERS_ETL_DB or the default
+ * (the same shell has them), else --db as written but for the user and password, which become <user> and
+ * <password> (credentials never reach output, as redact() has it), and --db-ssl-ca. Each a shell word, with
+ * a leading space.
+ */
+export function commandFlags(db: unknown, sslCa: unknown): string {
+  if (typeof db !== 'string') return '';
+  const shown = db.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1<user>:<password>@');
+  return ` --db ${shellWord(shown)}${typeof sslCa === 'string' ? ` --db-ssl-ca ${shellWord(sslCa)}` : ''}`;
 }
 
 export function usage(flag: string, given: unknown, allowed: string): EtlError {
@@ -145,6 +160,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
     sources: Object.freeze([...(sources as string[])]),
     db,
     dbSslCa: raw.dbSslCa as string | undefined,
+    dbFlags: commandFlags(raw.db, raw.dbSslCa),
     batchSize: raw.batchSize === undefined || raw.batchSize === null ? null : integer('--batch-size', raw.batchSize, 1, 1_000_000),
     format,
     recordsPath,

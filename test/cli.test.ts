@@ -187,6 +187,33 @@ describe('standard input the load stops reading', () => {
   });
 });
 
+describe('standard input that is a terminal', () => {
+  it('says how to end it, instead of waiting without a word (run in a pseudo-terminal by script(1))', async () => {
+    const script = spawnSync('script', ['--version']);
+    assert.ok(!script.error, 'this test needs script(1) to give the engine a terminal: install util-linux (Debian: bsdutils)');
+    const t = tempDir();
+    try {
+      const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin', 'orders-etl.js'))} load - --no-progress --db ${JSON.stringify(`duckdb:${join(t.dir, 'w.duckdb')}`)}`;
+      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const code = await new Promise<number | null>((resolve) => {
+        const end = () => child.stdin.write('\x04'); // Ctrl-D at the terminal: the end of the input
+        const wait = setInterval(() => /end it with Ctrl-D/.test(out) && (clearInterval(wait), end()), 50);
+        const stop = setTimeout(() => (clearInterval(wait), child.kill('SIGKILL')), 30_000);
+        child.on('close', (c) => (clearTimeout(stop), resolve(c)));
+      });
+      assert.match(out, /^orders-etl: reading orders from standard input \(a terminal\): end it with Ctrl-D\r?\n/, out);
+      // Nothing typed: an empty input, said as such.
+      assert.match(out, /load failed \[E_PARSE\]: -: byte 0, line 1: invalid JSON: expected a JSON value \(the input is empty\)/, out);
+      assert.equal(code, 1, out);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe('a named pipe, a device and a folder as sources', () => {
   it('loads a named pipe as it comes (gzip too), every time: no fingerprint, as standard input', async () => {
     const t = tempDir();

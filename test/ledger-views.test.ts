@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { commandFlags } from '../src/options.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
@@ -41,7 +42,7 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
   });
 
   it('says in the load summary where the rejected records went', () => {
-    assert.match(summary, /rejected 2 \(see them: orders-etl rejects --load 2 --db (mysql|duckdb):\S+\)\n/);
+    assert.match(summary, /rejected 2 \(see them: orders-etl rejects --load 2 --db '?(mysql|duckdb):\S+\)\n/);
   });
 
   it('lists the ledger, newest first, with status, source, times, counts and the error', async () => {
@@ -89,7 +90,7 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
     assert.equal(none.stdout.trimEnd().split('\n').at(-1), '(0 rows)');
   });
 
-  it('refuses a --load that is not a load id (exit 2), and says "query failed" for a warehouse that is not there', async () => {
+  it('refuses a --load that is not a load id (exit 2), and says "loads failed" and "rejects failed" for a warehouse that is not there', async () => {
     for (const bad of ['0', 'abc', '-1', '1.5']) {
       const r = await runCli(['rejects', '--load', bad, '--db', db.url]);
       assert.equal(r.code, 2, bad);
@@ -99,7 +100,10 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
     try {
       const missing = await runCli(['loads', '--db', `duckdb:${join(t.dir, 'nothing.duckdb')}`]);
       assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /^orders-etl: query failed \[E_DB\]: no warehouse at .*nothing\.duckdb/);
+      assert.match(missing.stderr, /^orders-etl: loads failed \[E_DB\]: no warehouse at .*nothing\.duckdb/);
+      const none = await runCli(['rejects', '--db', `duckdb:${join(t.dir, 'nothing.duckdb')}`]);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /^orders-etl: rejects failed \[E_DB\]: no warehouse at .*nothing\.duckdb/);
     } finally {
       t.cleanup();
     }
@@ -109,6 +113,16 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
 describe('the commands the messages suggest, pasted into a shell', () => {
   /** `command` as a POSIX shell splits it into words. */
   const words = (command: string): string[] => execFileSync('sh', ['-c', `printf '%s\\0' ${command}`]).toString('utf8').split('\0').slice(0, -1);
+
+  it('name the warehouse as --db gave it, credentials as placeholders, with --db-ssl-ca; nothing when it came from the environment', () => {
+    const secret = 's3cret-do-not-print';
+    const flags = commandFlags(`mysql://etl:${secret}@db.example:3306/shop?ssl-mode=VERIFY_CA`, '/etc/ssl/our ca.pem');
+    assert.equal(flags, " --db 'mysql://<user>:<password>@db.example:3306/shop?ssl-mode=VERIFY_CA' --db-ssl-ca '/etc/ssl/our ca.pem'");
+    assert.equal(commandFlags('mysql://etl@db.example/shop', undefined), " --db 'mysql://<user>:<password>@db.example/shop'");
+    assert.equal(commandFlags('mysql://db.example/shop', undefined), ' --db mysql://db.example/shop');
+    assert.equal(commandFlags('duckdb:./w.duckdb', undefined), ' --db duckdb:./w.duckdb');
+    assert.equal(commandFlags(undefined, undefined), '');
+  });
 
   it("quote a warehouse path with a space and a quote, in the summary's hint and in E_ALL_REJECTED's", async () => {
     const t = tempDir();
@@ -122,6 +136,10 @@ describe('the commands the messages suggest, pasted into a shell', () => {
       const failed = await runCli(['load', t.file('items.ndjson', '{"sku": "B"}\n'), '--db', location]);
       assert.equal(failed.code, 1, failed.stderr);
       const hint2 = /see them with (orders-etl rejects .*)\n$/.exec(failed.stderr)?.[1];
+      // From ORDERS_ETL_DB, the warehouse is not repeated: the pasted command finds it the same way.
+      const fromEnv = await runCli(['load', mixed, '--force'], { ORDERS_ETL_DB: location });
+      assert.equal(fromEnv.code, 0, fromEnv.stderr);
+      assert.match(fromEnv.stderr, /\(see them: orders-etl rejects --load 3\)\n/);
       for (const [command, load, reason] of [[hint, '1', /^order_id: /], [hint2, '2', /^order_id: /]] as const) {
         assert.ok(command, loaded.stderr + failed.stderr);
         const argv = words(command);

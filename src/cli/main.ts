@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
 import yargs, { type Options } from 'yargs';
-import { EtlError, shellWord, userMessage } from '../errors.ts';
+import { EtlError, userMessage } from '../errors.ts';
 import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, warehouseArg, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
 import { runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
@@ -123,7 +123,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const ca = (args: Args) => args.dbSslCa as string | undefined;
   const parser = yargs()
     .scriptName('orders-etl')
-    .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a MySQL star schema.')
+    .usage('$0 <command> [options]\n\nStreams nested order exports (JSON, NDJSON, gzip; files, stdin, S3) into a star schema in an embedded DuckDB file (the default) or MySQL/MariaDB.')
     .env(false)
     .strict()
     .exitProcess(false)
@@ -162,7 +162,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       'loads',
       'The load ledger: every source load, newest first, with its status, records, counts, rejects, times and error',
       (y) => y.options(OUTPUT_FLAGS).conflicts('json', 'csv'),
-      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'query')(),
+      (args) => run(args, () => runView(db(args), ca(args), outputFormat(args), LOADS_TABLE, (w, sink) => w.streamLoads(sink), io), 'loads')(),
     )
     .command(
       'rejects',
@@ -175,7 +175,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             const only = args.load === undefined ? null : loadId(args.load);
             return runView(db(args), ca(args), outputFormat(args), REJECTS_TABLE, (w, sink) => w.streamRejects(only, sink), io);
           },
-          'query',
+          'rejects',
         )(),
     )
     .demandCommand(1, 'Give a command: load, init, query, loads or rejects')
@@ -278,7 +278,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   // A load committed whole whose end failed says so in its JSON too, with the error it exits 1 for.
   const failed = unfinished === null ? {} : { error: { code: unfinished.error instanceof EtlError ? unfinished.error.code : null, message: userMessage(unfinished.error) } };
   if (opts.json) io.stdout.write(`${JSON.stringify({ ...summary, ...failed })}\n`);
-  io.stderr.write(humanSummary(summary, opts.db));
+  io.stderr.write(humanSummary(summary, opts.dbFlags));
   if (unfinished !== null) throw unfinished.error;
   return 0;
 }
@@ -339,19 +339,18 @@ async function runView(
 }
 
 /** Where the rejects of this run went: the command that shows them. */
-function rejectsHint(s: LoadSummary, db: string | undefined): string {
+function rejectsHint(s: LoadSummary, dbFlags: string): string {
   const ids = s.sources.filter((r) => r.counts.rejected > 0).map((r) => r.loadId);
   if (ids.length === 0) return '';
-  const where = db === undefined ? '' : ` --db ${shellWord(s.warehouse)}`;
-  return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${where}`).join('; ')})`;
+  return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${dbFlags}`).join('; ')})`;
 }
 
-function humanSummary(s: LoadSummary, db?: string): string {
+function humanSummary(s: LoadSummary, dbFlags = ''): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const skipped = s.skipped ? ` (${s.skipped} already loaded, skipped)` : '';
   return (
     `orders-etl: loaded ${s.files - s.skipped} of ${s.files} source(s)${skipped} into ${s.warehouse} in ${(s.elapsedMs / 1000).toFixed(1)} s\n` +
-    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, db)}\n` +
+    `  orders ${n(s.orders)}, fact rows ${n(s.factRows)}, rejected ${n(s.rejected)}${rejectsHint(s, dbFlags)}\n` +
     `  customers +${n(s.customers.inserted)} new, ${n(s.customers.updated)} updated; products +${n(s.products.inserted)} new, ${n(s.products.updated)} updated\n`
   );
 }

@@ -90,6 +90,7 @@ export class RecordScanner {
   private carryBackslashes = 0;
   private valueStart = 0; // absolute
   private valueLine = 1;
+  private valueIsArray = false;
   private pieces: Buffer[] = [];
   private piecesLength = 0;
   /** With a records path: reads the document around the array of records. */
@@ -197,7 +198,9 @@ export class RecordScanner {
           if (this.format === 'ndjson') {
             i = this.startValue(chunk, i);
           } else {
-            this.fail(i, `end of input after the top-level value, found ${describeByte(c)}`);
+            // Another value after the first: JSON Lines read as one JSON document (a .json name, --format json).
+            const lines = c === 0x7b || c === 0x5b ? '; if the file holds one JSON value per line (JSON Lines), load it with --format ndjson' : '';
+            this.fail(i, `end of input after the top-level value, found ${describeByte(c)}${lines}`);
           }
           break;
       }
@@ -253,6 +256,7 @@ export class RecordScanner {
   private startValue(chunk: Buffer, i: number): number {
     const c = chunk[i]!;
     this.valueStart = this.base + i;
+    this.valueIsArray = c === 0x5b;
     this.valueLine = this.line;
     if (c === 0x7b || c === 0x5b) {
       this.kind = Kind.Container;
@@ -274,7 +278,9 @@ export class RecordScanner {
       this.pieceStart = i;
       return i + 1;
     }
-    this.fail(i, `a JSON value, found ${describeByte(c)}`, undefined, this.nextIndex);
+    // A UTF-16 export (Windows tools write it) starts with its byte-order mark.
+    const utf16 = this.base + i === 0 && (c === 0xff || c === 0xfe) ? ': the file starts with a UTF-16 byte-order mark; exports must be UTF-8 (iconv -f UTF-16 -t UTF-8 converts one)' : '';
+    this.fail(i, `a JSON value, found ${describeByte(c)}${utf16}`, undefined, this.nextIndex);
   }
 
   /** Where the current value starts inside the current chunk (0 when it began in an earlier chunk). */
@@ -335,9 +341,11 @@ export class RecordScanner {
       if (!this.inArray && this.nextIndex === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
         checkTopLevelKeys(keysInPrefix(Buffer.concat(this.pieces)), { source: this.opts.source, byteOffset: this.valueStart, line: this.valueLine });
       }
+      // A JSON array read as JSON Lines (--format ndjson) is one record as large as the file.
+      const array = this.format === 'ndjson' && this.nextIndex === 0 && this.valueIsArray;
       throw new EtlError(
         'E_RECORD_TOO_LARGE',
-        `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)`,
+        `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)${array ? '; it is a JSON array: if the file is one array of orders, not JSON Lines, leave out --format ndjson' : ''}`,
         { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: this.valueStart, line: this.valueLine },
       );
     }
@@ -422,7 +430,7 @@ export class RecordScanner {
     return null;
   }
 
-  /** `record`: the index of the record the error is at, where there is one (inside the array of records). */
+  /** `record`: the index of the record the error is at, where there is one (a value that starts or should start one). */
   private fail(i: number, expected: string, absolute?: number, record?: number): never {
     throw new EtlError('E_PARSE', `invalid JSON: expected ${expected}`, {
       source: this.opts.source,

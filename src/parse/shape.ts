@@ -5,7 +5,7 @@
  * one invalid record. So a top-level value that is not an array must look like an order, or the load stops
  * with the keys it found and the --records-path that would reach the array.
  */
-import { EtlError, type ErrorContext } from '../errors.ts';
+import { EtlError, shellWord, type ErrorContext } from '../errors.ts';
 import { describeValueStart, WS } from './json-bytes.ts';
 
 /** An object with any of these is an order, valid or not (an invalid one is rejected with its reason). */
@@ -98,7 +98,7 @@ function notOrders(keys: KeySeen[], count: number, arrayPath: string[] | null, w
   const more = count > KEYS_SHOWN ? `, and ${count - KEYS_SHOWN} more` : '';
   const listed = keys.length === 0 ? 'an empty object' : `an object with the keys ${shown.join(', ')}${more}${partial}`;
   const hint = arrayPath
-    ? `if the orders are the array under ${arrayPath.map((k) => JSON.stringify(k)).join(' > ')}, load them with --records-path ${formatRecordsPath(arrayPath)}`
+    ? `if the orders are the array under ${arrayPath.map((k) => JSON.stringify(k)).join(' > ')}, load them with --records-path ${shellWord(formatRecordsPath(arrayPath))}`
     : 'if the orders are an array inside it, give its path with --records-path (as in --records-path data.orders)';
   return new EtlError('E_PARSE', `the top level is ${listed}, not an order (no ${ORDER_FIELDS[0]}); ${hint}`, where);
 }
@@ -145,7 +145,7 @@ export function pathNotFound(path: readonly string[], depth: number, seen: KeySe
   const more = seenCount > shown.length ? `, and ${seenCount - shown.length} more` : '';
   const keys = seenCount === 0 ? 'it is an empty object' : `its keys: ${shown.join(', ')}${more}`;
   const array = seen.find((k) => k.kind === 'an array');
-  const hint = array ? `; did you mean --records-path ${formatRecordsPath([...path.slice(0, depth - 1), array.key])}?` : '';
+  const hint = array ? `; did you mean --records-path ${shellWord(formatRecordsPath([...path.slice(0, depth - 1), array.key]))}?` : '';
   const where = depth === 1 ? 'at the top level' : `in the object at ${formatRecordsPath(path.slice(0, depth - 1))}`;
   return `no key ${JSON.stringify(path[depth - 1])} ${where} (${keys})${hint}`;
 }

@@ -68,7 +68,7 @@ export interface LoadSummary {
 export type LoadTuning = Pick<
   LoadOptions,
   'batchSize' | 'parser' | 'force' | 'maxRejects' | 'maxRecordBytes' | 'maxInflateRatio' | 'maxInflatedBytes' | 'lockTimeout' | 'keepFactKeys' | 'history'
-> & { recordsPath?: LoadOptions['recordsPath'] };
+> & { recordsPath?: LoadOptions['recordsPath']; dbFlags?: LoadOptions['dbFlags'] };
 
 export interface LoadHooks {
   progress?: Progress;
@@ -254,16 +254,17 @@ async function loadSources(
     let rejectedSoFar = plan.counts.rejected;
     let firstReason: string | null = null;
     const sink = new BatchSink(async (batch) => {
+      const before = rejectedSoFar;
       rejectedSoFar += batch.rejects.length;
       firstReason ??= batch.rejects[0]?.reason ?? null;
-      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch);
+      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch.rejects[opts.maxRejects - before]);
       const c = await warehouse.applyBatch(plan.loadId, batch);
       addCounts(counts, c);
       if (progress) progress.orders += c.orders;
     });
     try {
       // Lowering --max-rejects below what an interrupted attempt already committed: say so before any work.
-      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, null, rejectedSoFar);
+      if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, undefined, rejectedSoFar);
       await pipeline(
         source.open(),
         counter,
@@ -284,7 +285,7 @@ async function loadSources(
     const orders = plan.counts.orders + counts.orders;
     const rejected = plan.counts.rejected + counts.rejected;
     if (orders === 0 && rejected > 0) {
-      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, warehouse.location);
+      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, opts.dbFlags ?? ` --db ${shellWord(warehouse.location)}`);
       await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
       throw e;
     }
@@ -367,15 +368,15 @@ class BatchSink extends Writable {
   }
 }
 
-function maxRejectsError(max: number, uri: string, batch: Batch | null, committed?: number): EtlError {
-  const last = batch?.rejects.at(-1);
-  if (!last) {
+/** `over`: the invalid record one past the limit (the error names it); none: an earlier attempt's were too many. */
+function maxRejectsError(max: number, uri: string, over: Batch['rejects'][number] | undefined, committed?: number): EtlError {
+  if (!over) {
     return new EtlError('E_MAX_REJECTS', `an earlier attempt at this source already committed ${committed} invalid records, more than --max-rejects (${max}); raise it or load with --force`, { source: uri });
   }
-  return new EtlError('E_MAX_REJECTS', `more than --max-rejects (${max}) invalid records; one of the last: ${last.reason}`, {
+  return new EtlError('E_MAX_REJECTS', `more than --max-rejects (${max}) invalid records; this record is the one over the limit: ${over.reason}`, {
     source: uri,
-    recordIndex: last.index,
-    ...(last.offset !== null ? { byteOffset: last.offset } : {}),
+    recordIndex: over.index,
+    ...(over.offset !== null ? { byteOffset: over.offset } : {}),
   });
 }
 
@@ -391,13 +392,16 @@ function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'reco
   return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n') };
 }
 
-/** `where`: the warehouse as shown (no password), so that the command given names the same one. */
-function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, where: string): EtlError {
-  const reason = firstReason ? ` (the first: ${firstReason})` : '';
+/** `dbFlags`: the warehouse options of the command given (options.commandFlags), so that it finds the same one. */
+function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, dbFlags: string): EtlError {
+  // Written without credentials (the reason redacted here, dbFlags by construction), so that the command's
+  // placeholders are not redacted again.
+  const reason = firstReason ? ` (the first: ${redact(firstReason)})` : '';
   return new EtlError(
     'E_ALL_REJECTED',
-    `every record (${rejected}) was rejected, none is an order: the source has the wrong shape, not a few bad records${reason}; see them with orders-etl rejects --load ${loadId} --db ${shellWord(where)}`,
+    `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}; see them with orders-etl rejects --load ${loadId}${dbFlags}`,
     { source: uri },
+    { redacted: true },
   );
 }
 

@@ -60,7 +60,8 @@ export class DecodeStream extends Transform {
     this.compressedIn += chunk.length;
     if (this.gzStopped) {
       // After the padding that ended the gzip data: more padding, or data gunzip would not read.
-      if (!isZeros(chunk)) this.trailingData();
+      const at = firstNonZero(chunk);
+      if (at >= 0) this.trailingData(this.compressedIn - chunk.length + at);
       cb();
       return;
     }
@@ -75,7 +76,9 @@ export class DecodeStream extends Transform {
       const untaken = through - gz.bytesWritten;
       if (untaken > 0) {
         this.gzStopped = true;
-        if (!isZeros(chunk.subarray(Math.max(0, chunk.length - untaken)))) this.trailingData();
+        const tail = Math.max(0, chunk.length - untaken);
+        const at = firstNonZero(chunk.subarray(tail));
+        if (at >= 0) this.trailingData(through - chunk.length + tail + at);
       }
       cb();
     });
@@ -105,11 +108,11 @@ export class DecodeStream extends Transform {
     gz.on('data', (out: Buffer) => {
       this.inflatedOut += out.length;
       if (this.inflatedOut > this.limits.maxBytes) {
-        this.fail('E_INFLATE_LIMIT', `gzip inflates beyond --max-inflated-bytes (${this.limits.maxBytes} bytes)`);
+        this.fail('E_INFLATE_LIMIT', `gzip inflates beyond --max-inflated-bytes (${this.limits.maxBytes} bytes)`, this.compressedIn);
         return;
       }
       if (this.inflatedOut > 1024 * 1024 && this.inflatedOut > this.limits.maxRatio * this.compressedIn) {
-        this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`);
+        this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`, this.compressedIn);
         return;
       }
       if (!this.push(out)) gz.pause();
@@ -117,13 +120,7 @@ export class DecodeStream extends Transform {
     gz.on('end', () => {
       this.gzEnded = true;
     });
-    // zlib says what is wrong, not where: the write it failed in is as close as it can be told (byte offsets
-    // of gzip's errors count compressed bytes; those of JSON's, the bytes gzip inflates to).
-    gz.on('error', (err) => {
-      const at = this.inGunzip;
-      const where = at ? `in compressed bytes ${at.from} to ${at.to - 1}` : `at its end, after ${this.compressedIn} compressed bytes`;
-      this.fail('E_PARSE', `not valid gzip (truncated or corrupt) ${where}: ${err.message}`, err, at ? at.from : this.compressedIn);
-    });
+    gz.on('error', (err) => this.gzipError(err));
   }
 
   override _read(size: number): void {
@@ -143,17 +140,37 @@ export class DecodeStream extends Transform {
     cb(err);
   }
 
-  private trailingData(): void {
-    this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)');
+  /**
+   * zlib says what is wrong, not where: the write it failed in is as close as it can be told. The byte offsets
+   * of gzip's own errors count compressed bytes (those of JSON's errors, the bytes gzip inflates to).
+   */
+  private gzipError(err: Error): void {
+    const at = this.inGunzip;
+    if (at === null) {
+      // After end(): zlib wanted more of a member.
+      this.fail('E_PARSE', `not valid gzip: the data ends inside a gzip member, after ${this.compressedIn} compressed bytes: the file is cut short, or bytes after its last member are not gzip (${err.message})`, this.compressedIn, err);
+      return;
+    }
+    if (/incorrect (data|length) check/.test(err.message)) {
+      // The checksum at a member's end: it says that the member is damaged, not where.
+      this.fail('E_PARSE', `not valid gzip (corrupt): the checksum at the end of a gzip member, in compressed bytes ${at.from} to ${at.to - 1}, does not match its data (${err.message}): the damage may be anywhere in that member`, undefined, err);
+      return;
+    }
+    this.fail('E_PARSE', `not valid gzip (corrupt) in compressed bytes ${at.from} to ${at.to - 1}: ${err.message}`, at.from, err);
   }
 
-  private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, cause?: unknown, byteOffset = this.inflatedOut): void {
+  /** `at`: the compressed offset of the first byte after the padding that is not zero. */
+  private trailingData(at: number): void {
+    this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)', at);
+  }
+
+  private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, byteOffset: number | undefined, cause?: unknown): void {
     if (this.destroyed) return;
     this.destroy(new EtlError(code, message, { source: this.source, byteOffset }, { cause }));
   }
 }
 
-function isZeros(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+function firstNonZero(b: Buffer): number {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return i;
+  return -1;
 }

@@ -5,6 +5,7 @@
  * that holds no orders, is a clear error naming what is there.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
@@ -105,6 +106,13 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`--records-path
     assert.match(err.message, /^export\.json: .*--records-path orders: no key "orders" at the top level \(its keys: "meta" \(an object\), "results" \(an array\), "total" \(a number\)\); did you mean --records-path results\?/);
     const deep = await parseError(kind, JSON.stringify({ data: { items: ORDERS } }), { path: 'data.orders' });
     assert.match(deep.message, /no key "orders" in the object at data \(its keys: "items" \(an array\)\); did you mean --records-path data\.items\?/);
+    // A path with a dot or a space is suggested as one shell word: pasted, it is the path that finds the array.
+    const odd = await parseError(kind, JSON.stringify({ 'v1.2': { 'my orders': ORDERS } }), { path: 'v1\\.2.orders' });
+    const suggested = /did you mean --records-path (.*)\?$/.exec(odd.message)?.[1];
+    assert.equal(suggested, "'v1\\.2.my orders'", odd.message);
+    const word = execFileSync('sh', ['-c', `printf '%s' ${suggested}`]).toString('utf8');
+    assert.deepEqual(parseRecordsPath(word), ['v1.2', 'my orders']);
+    assert.deepEqual((await parse(kind, JSON.stringify({ 'v1.2': { 'my orders': ORDERS } }), 1 << 16, { path: word })).map((r) => r.value), ORDERS);
     const empty = await parseError(kind, '{}', { path: 'orders' });
     assert.match(empty.message, /no key "orders" at the top level \(it is an empty object\)/);
   });

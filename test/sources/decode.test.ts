@@ -65,17 +65,27 @@ describe('gzip edges in DecodeStream', () => {
     }
   });
 
-  it('says where in the compressed bytes gzip broke: the piece zlib failed in, or the end', async () => {
+  it('says where in the compressed bytes gzip broke: the piece zlib failed in, the checksum, the end, the first byte after the padding', async () => {
+    const error = (input: Buffer, size: number) => decode(input, size).then(() => assert.fail('no error'), (e: unknown) => String((e as Error).message));
     for (const size of [1, 512, 8192, 256 * 1024]) {
       // Not a gzip member after a whole one: zlib fails in the piece that holds the bad header.
-      const err = await decode(Buffer.concat([gz, Buffer.from('not gzip')]), size).then(() => assert.fail('no error'), (e: unknown) => e);
-      const m = /^test\.json\.gz: byte (\d+): not valid gzip \(truncated or corrupt\) in compressed bytes (\d+) to (\d+): /.exec(String((err as Error).message));
-      assert.ok(m, String(err));
+      const header = await error(Buffer.concat([gz, Buffer.from('not gzip')]), size);
+      const m = /^test\.json\.gz: byte (\d+): not valid gzip \(corrupt\) in compressed bytes (\d+) to (\d+): incorrect header check$/.exec(header);
+      assert.ok(m, header);
       const [from, to] = [Number(m[2]), Number(m[3])];
       assert.equal(Number(m[1]), from);
-      assert.ok(from <= gz.length + 1 && gz.length + 1 <= to && to - from < size, `pieces of ${size}: ${from} to ${to}`);
-      // Cut short: the error is at the end, after every compressed byte.
-      await assert.rejects(decode(gz.subarray(0, 300), size), new RegExp(`test\\.json\\.gz: byte 300: not valid gzip \\(truncated or corrupt\\) at its end, after 300 compressed bytes: unexpected end of file`), `pieces of ${size}`);
+      assert.ok(from <= gz.length + 1 && gz.length + 1 <= to, `pieces of ${size}: ${from} to ${to}`);
+      // A byte changed inside the deflate data that still inflates: only the checksum at the member's end tells,
+      // and the message says the damage may be anywhere in the member, with no byte offset of its own.
+      const flipped = Buffer.from(gz);
+      flipped[gz.length - 8] ^= 0xff; // the CRC itself: the data inflates as it was
+      const crc = await error(flipped, size);
+      assert.match(crc, /^test\.json\.gz: not valid gzip \(corrupt\): the checksum at the end of a gzip member, in compressed bytes \d+ to \d+, does not match its data \(incorrect data check\): the damage may be anywhere in that member$/);
+      // Cut short: the data ends inside a member, after every compressed byte.
+      assert.equal(await error(gz.subarray(0, 300), size), 'test.json.gz: byte 300: not valid gzip: the data ends inside a gzip member, after 300 compressed bytes: the file is cut short, or bytes after its last member are not gzip (unexpected end of file)');
+      // Data after zero padding: the offset of its first byte.
+      const padded = Buffer.concat([gz, Buffer.alloc(4096), Buffer.from('x')]);
+      assert.match(await error(padded, size), new RegExp(`^test\\.json\\.gz: byte ${gz.length + 4096}: not valid gzip: data after the end of the gzip stream that is not zero padding`));
     }
   });
 });
