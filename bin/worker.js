@@ -69,7 +69,9 @@ parentPort.on('message', (message) => {
 parentPort.unref();
 
 const main = await loadMain();
-// Output written in a worker reaches the terminal through the main thread; say whether that is a terminal.
+// Output written in a worker reaches the terminal through the main thread, and input comes from it: say
+// whether that is a terminal.
+Object.defineProperty(process.stdin, 'isTTY', { value: workerData.stdinTTY });
 Object.defineProperty(process.stdout, 'isTTY', { value: workerData.stdoutTTY });
 Object.defineProperty(process.stderr, 'isTTY', { value: workerData.stderrTTY });
 if (workerData.columns) Object.defineProperty(process.stdout, 'columns', { value: workerData.columns });

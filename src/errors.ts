@@ -60,11 +60,13 @@ function formatMessage(message: string, ctx: ErrorContext): string {
   return prefix ? `${prefix}: ${message}` : message;
 }
 
-/** Remove user:password from any URL-looking text before it reaches a message or a log. */
+/**
+ * Remove user:password from any URL-looking text before it reaches a message or a log: everything from the
+ * scheme's // up to the last @ before the path, as a URL parser splits it (a password may hold @ or a space),
+ * even if that takes more of the line than the credentials.
+ */
 export function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi, (_m, scheme: string, user: string) =>
-    `${scheme}${user ? '***' : ''}:***@`,
-  );
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#@\r\n]*@)*([^/?#@\r\n]*)@/gi, (_m, scheme: string) => `${scheme}***:***@`);
 }
 
 /** `word` as one word of a POSIX shell command, so that a command a message suggests can be pasted as it is. */

@@ -2,6 +2,7 @@
  * The one place where options are validated and frozen. A bad value gets a message naming the flag, the
  * value given and what is allowed (exit 2).
  */
+import { resolve } from 'node:path';
 import { EtlError, shellWord } from './errors.ts';
 import { NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
@@ -62,15 +63,27 @@ export function warehouseArg(flag: unknown, env: NodeJS.ProcessEnv): string | un
 
 /**
  * The warehouse options of a command a message suggests (orders-etl rejects ...), as they were given, so that
- * it reaches the same warehouse the same way: none when the warehouse came from ORDERS_ETL_DB or the default
- * (the same shell has them), else --db as written but for the user and password, which become <user> and
- * <password> (credentials never reach output, as redact() has it), and --db-ssl-ca. Each a shell word, with
- * a leading space.
+ * it reaches the same warehouse the same way: no --db when the warehouse came from ORDERS_ETL_DB or the
+ * default (the same shell has them), else --db as written (a DuckDB path made absolute), but a MySQL URL with user info gets <user> and
+ * <password> in its place (credentials never reach output, as redact() has it); --db-ssl-ca whenever it was
+ * given (no variable holds it). Each a shell word, with a leading space.
  */
 export function commandFlags(db: unknown, sslCa: unknown): string {
-  if (typeof db !== 'string') return '';
-  const shown = db.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1<user>:<password>@');
-  return ` --db ${shellWord(shown)}${typeof sslCa === 'string' ? ` --db-ssl-ca ${shellWord(sslCa)}` : ''}`;
+  const ca = typeof sslCa === 'string' ? ` --db-ssl-ca ${shellWord(sslCa)}` : '';
+  if (typeof db !== 'string') return ca;
+  let shown = db;
+  // A DuckDB file by its absolute path, as the warehouse names it: the command finds it from any folder.
+  if (/^duckdb:/i.test(db)) shown = `duckdb:${resolve(db.replace(/^duckdb:(\/\/)?/i, ''))}`;
+  if (/^(mysql|mariadb):/i.test(db)) {
+    try {
+      // As the driver reads it: user info up to the last @ of the authority, spaces and all.
+      const u = new URL(db);
+      if (u.username !== '' || u.password !== '') shown = `${u.protocol}//<user>:<password>@${u.host}${u.pathname}${u.search}`;
+    } catch {
+      shown = '<the --db of this load>'; // not a URL (the load would not have run): nothing of it is shown
+    }
+  }
+  return ` --db ${shellWord(shown)}${ca}`;
 }
 
 export function usage(flag: string, given: unknown, allowed: string): EtlError {

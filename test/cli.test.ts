@@ -208,6 +208,10 @@ describe('standard input that is a terminal', () => {
       // Nothing typed: an empty input, said as such.
       assert.match(out, /load failed \[E_PARSE\]: -: byte 0, line 1: invalid JSON: expected a JSON value \(the input is empty\)/, out);
       assert.equal(code, 1, out);
+      // A `-` that is not a source (a flag's value) reads nothing from the terminal and says nothing of it.
+      const other = spawnSync('script', ['-qec', command.replace('load - ', `load ${JSON.stringify(INITIAL)} --records-path - `), '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+      assert.match(other.stdout, /--records-path -: the top level is an array, not an object/, other.stdout);
+      assert.doesNotMatch(other.stdout, /standard input/);
     } finally {
       t.cleanup();
     }

@@ -150,7 +150,7 @@ function s3Case(name: string, proxy: () => Promise<FaultProxy>, flags: string[],
 const gz = () => gzipSync(bigJson);
 const CASES: FailureCase[] = [
   ...[0.3, 0.6, 0.9].map((at) =>
-    fileCase(`a gzip cut at ${at * 100}%`, `cut-${at}.json.gz`, () => gz().subarray(0, Math.floor(gz().length * at)), gz, /cut-0\.\d\.json\.gz: byte \d+: not valid gzip: the data ends inside a gzip member, after \d+ compressed bytes: the file is cut short/),
+    fileCase(`a gzip cut at ${at * 100}%`, `cut-${at}.json.gz`, () => gz().subarray(0, Math.floor(gz().length * at)), gz, /cut-0\.\d\.json\.gz: not valid gzip: the data ends inside a gzip member, after \d+ compressed bytes: the file is cut short/),
   ),
   fileCase(
     'a gzip with corrupt bytes in the middle',

@@ -106,6 +106,13 @@ for (const dialect of DIALECTS) describe(`input shapes into ${dialect.name}`, ()
       const again = await runCli(['load', bad, '--db', db.url, '--max-rejects', '1000000']);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /E_ALL_REJECTED/);
+      // A JSON array named .ndjson is one record, an array: the message says which flag reads it, and it does.
+      const array = t.file('array.ndjson', JSON.stringify(orders.slice(0, 2)));
+      const asLines = await runCli(['load', array, '--db', db.url]);
+      assert.equal(asLines.code, 1, asLines.stderr);
+      assert.match(asLines.stderr, /array\.ndjson: every record \(1\) was rejected, .*\(the first: record: expected an object, got an array\); it is one JSON array read as JSON Lines: load it with --format json; see them with /);
+      const asJson = await runCli(['load', array, '--db', db.url, '--format', 'json']);
+      assert.equal(asJson.code, 0, asJson.stderr);
       // One good record among them is a load with rejects, as before.
       const mixed = t.file('mixed.ndjson', '{"sku": "A"}\n' + JSON.stringify(orders[0]) + '\n');
       const ok = await runCli(['load', mixed, '--db', db.url]);

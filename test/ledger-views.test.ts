@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { redact } from '../src/errors.ts';
 import { commandFlags } from '../src/options.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
@@ -120,8 +121,17 @@ describe('the commands the messages suggest, pasted into a shell', () => {
     assert.equal(flags, " --db 'mysql://<user>:<password>@db.example:3306/shop?ssl-mode=VERIFY_CA' --db-ssl-ca '/etc/ssl/our ca.pem'");
     assert.equal(commandFlags('mysql://etl@db.example/shop', undefined), " --db 'mysql://<user>:<password>@db.example/shop'");
     assert.equal(commandFlags('mysql://db.example/shop', undefined), ' --db mysql://db.example/shop');
-    assert.equal(commandFlags('duckdb:./w.duckdb', undefined), ' --db duckdb:./w.duckdb');
+    assert.equal(commandFlags('duckdb:./w.duckdb', undefined), ` --db duckdb:${join(process.cwd(), 'w.duckdb')}`);
     assert.equal(commandFlags(undefined, undefined), '');
+    // Passwords with @ or a space, as the driver takes them (up to the last @): none of it shown, here or by redact().
+    for (const url of [`mysql://etl:p@${secret}@db.example/shop`, `mysql://etl:p ${secret}@db.example/shop`]) {
+      assert.equal(commandFlags(url, undefined), " --db 'mysql://<user>:<password>@db.example/shop'");
+      assert.equal(redact(`cannot connect to ${url}: refused`), 'cannot connect to mysql://***:***@db.example/shop: refused');
+    }
+    // Only a MySQL URL has credentials: a DuckDB path with an @ is a path.
+    assert.equal(commandFlags('duckdb://me@w.duckdb', undefined), ` --db duckdb:${join(process.cwd(), 'me@w.duckdb')}`);
+    // --db from the environment is not repeated; --db-ssl-ca, which no variable holds, is.
+    assert.equal(commandFlags(undefined, '/etc/ca.pem'), ' --db-ssl-ca /etc/ca.pem');
   });
 
   it("quote a warehouse path with a space and a quote, in the summary's hint and in E_ALL_REJECTED's", async () => {
@@ -136,6 +146,10 @@ describe('the commands the messages suggest, pasted into a shell', () => {
       const failed = await runCli(['load', t.file('items.ndjson', '{"sku": "B"}\n'), '--db', location]);
       assert.equal(failed.code, 1, failed.stderr);
       const hint2 = /see them with (orders-etl rejects .*)\n$/.exec(failed.stderr)?.[1];
+      // The ledger keeps the same message, the command as pasteable as on stderr.
+      const ledger = await runCli(['loads', '--db', location, '--json']);
+      const failedLoad = ledger.stdout.trimEnd().split('\n').map((l) => JSON.parse(l)).find((r) => r.load_id === 2);
+      assert.ok(failedLoad?.error?.endsWith(`see them with ${hint2}`), `${failedLoad?.error}`);
       // From ORDERS_ETL_DB, the warehouse is not repeated: the pasted command finds it the same way.
       const fromEnv = await runCli(['load', mixed, '--force'], { ORDERS_ETL_DB: location });
       assert.equal(fromEnv.code, 0, fromEnv.stderr);

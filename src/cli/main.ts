@@ -110,6 +110,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   let doing = 'load';
   const run = (args: Args, work: () => Promise<number>, what: string) => async () => {
     doing = what;
+    // `-` went through yargs as STDIN_ARG (it would take it for a flag): a flag's value is `-` again.
+    for (const [k, v] of Object.entries(args)) {
+      if (k !== 'sources') (args as Record<string, unknown>)[k] = v === STDIN_ARG ? '-' : Array.isArray(v) ? v.map((x) => (x === STDIN_ARG ? '-' : x)) : v;
+    }
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
       checkGivenOnce(args);
@@ -259,6 +263,8 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
     s3: { region: opts.s3Region, endpoint: opts.s3Endpoint, stallTimeout: opts.s3StallTimeout, retries: opts.retries },
     note,
   });
+  // Typed at a terminal, standard input never ends by itself: say how to end it instead of waiting silently.
+  if (opts.sources.includes('-') && process.stdin.isTTY) note('reading orders from standard input (a terminal): end it with Ctrl-D');
   const warehouse = await openWarehouse(opts.db, { dbSslCa: opts.dbSslCa, retries: opts.retries, note });
   const progress = new Progress(opts.progress && io.stderr.isTTY ? io.stderr : null);
   let summary: LoadSummary;

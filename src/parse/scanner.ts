@@ -22,7 +22,7 @@ import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
 import { BARE, describeByte, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
-import { checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
+import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
   format: InputFormat;
@@ -198,8 +198,8 @@ export class RecordScanner {
           if (this.format === 'ndjson') {
             i = this.startValue(chunk, i);
           } else {
-            // Another value after the first: JSON Lines read as one JSON document (a .json name, --format json).
-            const lines = c === 0x7b || c === 0x5b ? '; if the file holds one JSON value per line (JSON Lines), load it with --format ndjson' : '';
+            // An object after a top-level object: JSON Lines read as one JSON document (a .json name, --format json).
+            const lines = !this.inArray && c === 0x7b ? '; if the file holds one JSON object per line (JSON Lines), load it with --format ndjson' : '';
             this.fail(i, `end of input after the top-level value, found ${describeByte(c)}${lines}`);
           }
           break;
@@ -279,7 +279,7 @@ export class RecordScanner {
       return i + 1;
     }
     // A UTF-16 export (Windows tools write it) starts with its byte-order mark.
-    const utf16 = this.base + i === 0 && (c === 0xff || c === 0xfe) ? ': the file starts with a UTF-16 byte-order mark; exports must be UTF-8 (iconv -f UTF-16 -t UTF-8 converts one)' : '';
+    const utf16 = this.base + i === 0 && ((c === 0xff && chunk[i + 1] === 0xfe) || (c === 0xfe && chunk[i + 1] === 0xff)) ? ': the file starts with a UTF-16 byte-order mark; exports must be UTF-8 (iconv -f UTF-16 -t UTF-8 converts one)' : '';
     this.fail(i, `a JSON value, found ${describeByte(c)}${utf16}`, undefined, this.nextIndex);
   }
 
@@ -345,7 +345,7 @@ export class RecordScanner {
       const array = this.format === 'ndjson' && this.nextIndex === 0 && this.valueIsArray;
       throw new EtlError(
         'E_RECORD_TOO_LARGE',
-        `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)${array ? '; it is a JSON array: if the file is one array of orders, not JSON Lines, leave out --format ndjson' : ''}`,
+        `record is larger than --max-record-bytes (${this.opts.maxRecordBytes} bytes)${array ? `; it is a JSON array: if the file is one array of orders, not JSON Lines, ${ARRAY_NOT_LINES}` : ''}`,
         { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: this.valueStart, line: this.valueLine },
       );
     }

@@ -16,8 +16,9 @@ import { setFlagsFromString } from 'node:v8';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact, shellWord, userMessage } from '../errors.ts';
-import type { Batch } from '../model.ts';
+import type { Batch, InputFormat } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
+import { ARRAY_NOT_LINES } from '../parse/shape.ts';
 import { parseStage } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
 import { formatFromName, type Source, type SourceInfo } from '../sources/types.ts';
@@ -277,7 +278,7 @@ async function loadSources(
     } catch (err) {
       await sink.settled();
       const e = asLoadError(err, source.uri);
-      await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
+      await warehouse.finishSource(plan.loadId, 'failed', userMessage(e)).catch(() => {});
       throw e;
     }
     // Records, and not one of them an order: the wrong file or a wrapped export read as one record, not a
@@ -285,8 +286,8 @@ async function loadSources(
     const orders = plan.counts.orders + counts.orders;
     const rejected = plan.counts.rejected + counts.rejected;
     if (orders === 0 && rejected > 0) {
-      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, opts.dbFlags ?? ` --db ${shellWord(warehouse.location)}`);
-      await warehouse.finishSource(plan.loadId, 'failed', redact(e.message)).catch(() => {});
+      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, opts.dbFlags ?? ` --db ${shellWord(warehouse.location)}`, source.format);
+      await warehouse.finishSource(plan.loadId, 'failed', userMessage(e)).catch(() => {});
       throw e;
     }
     await warehouse.finishSource(plan.loadId, 'completed');
@@ -393,13 +394,15 @@ function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'reco
 }
 
 /** `dbFlags`: the warehouse options of the command given (options.commandFlags), so that it finds the same one. */
-function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, dbFlags: string): EtlError {
+function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, dbFlags: string, format: InputFormat): EtlError {
   // Written without credentials (the reason redacted here, dbFlags by construction), so that the command's
-  // placeholders are not redacted again.
+  // placeholders are not redacted again, on stderr or in the ledger (userMessage).
   const reason = firstReason ? ` (the first: ${redact(firstReason)})` : '';
+  // One record, an array, read as JSON Lines: the whole file is one JSON array.
+  const array = rejected === 1 && format === 'ndjson' && firstReason?.startsWith('record: expected an object, got an array') ? `; it is one JSON array read as JSON Lines: ${ARRAY_NOT_LINES}` : '';
   return new EtlError(
     'E_ALL_REJECTED',
-    `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}; see them with orders-etl rejects --load ${loadId}${dbFlags}`,
+    `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}${array}; see them with orders-etl rejects --load ${loadId}${dbFlags}`,
     { source: uri },
     { redacted: true },
   );

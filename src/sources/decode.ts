@@ -108,11 +108,11 @@ export class DecodeStream extends Transform {
     gz.on('data', (out: Buffer) => {
       this.inflatedOut += out.length;
       if (this.inflatedOut > this.limits.maxBytes) {
-        this.fail('E_INFLATE_LIMIT', `gzip inflates beyond --max-inflated-bytes (${this.limits.maxBytes} bytes)`, this.compressedIn);
+        this.fail('E_INFLATE_LIMIT', `gzip inflates beyond --max-inflated-bytes (${this.limits.maxBytes} bytes) within its first ${this.compressedIn} compressed bytes`, undefined);
         return;
       }
       if (this.inflatedOut > 1024 * 1024 && this.inflatedOut > this.limits.maxRatio * this.compressedIn) {
-        this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`, this.compressedIn);
+        this.fail('E_INFLATE_LIMIT', `gzip inflates more than ${this.limits.maxRatio}x (--max-inflate-ratio): ${this.compressedIn} bytes became ${this.inflatedOut}`, undefined);
         return;
       }
       if (!this.push(out)) gz.pause();
@@ -148,7 +148,7 @@ export class DecodeStream extends Transform {
     const at = this.inGunzip;
     if (at === null) {
       // After end(): zlib wanted more of a member.
-      this.fail('E_PARSE', `not valid gzip: the data ends inside a gzip member, after ${this.compressedIn} compressed bytes: the file is cut short, or bytes after its last member are not gzip (${err.message})`, this.compressedIn, err);
+      this.fail('E_PARSE', `not valid gzip: the data ends inside a gzip member, after ${this.compressedIn} compressed bytes: the file is cut short, or bytes after its last member are not gzip (${err.message})`, undefined, err);
       return;
     }
     if (/incorrect (data|length) check/.test(err.message)) {

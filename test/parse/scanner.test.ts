@@ -103,7 +103,9 @@ describe('RecordScanner', () => {
     assert.match(csv.message, /expected a JSON value, found 'o'/);
     assert.equal(csv.context.byteOffset, 0);
     // JSON Lines read as one document, and a JSON array read as JSON Lines: the error says which flag reads it.
-    assert.match(scanError('{"order_id": 1}\n{"order_id": 2}\n').message, /expected end of input after the top-level value, found '\{'; if the file holds one JSON value per line \(JSON Lines\), load it with --format ndjson$/);
+    assert.match(scanError('{"order_id": 1}\n{"order_id": 2}\n').message, /expected end of input after the top-level value, found '\{'; if the file holds one JSON object per line \(JSON Lines\), load it with --format ndjson$/);
+    // Not after an array: JSON Lines would not read it either.
+    assert.match(scanError('[{"order_id": 1}]\n[{"order_id": 2}]\n').message, /expected end of input after the top-level value, found '\['$/);
     const array = (() => {
       try {
         new RecordScanner({ format: 'ndjson', source: 'test.json', maxRecordBytes: 1024 }).push(Buffer.from(JSON.stringify(Array(200).fill({ order_id: 1 }))), []);
@@ -113,10 +115,12 @@ describe('RecordScanner', () => {
       assert.fail('expected an error');
     })();
     assert.equal(array.code, 'E_RECORD_TOO_LARGE');
-    assert.match(array.message, /; it is a JSON array: if the file is one array of orders, not JSON Lines, leave out --format ndjson$/);
+    assert.match(array.message, /; it is a JSON array: if the file is one array of orders, not JSON Lines, load it with --format json$/);
     // UTF-16, as Windows tools write it: said as such, not only as a byte that cannot start a value.
     const utf16 = scanError(Buffer.from('\ufeff[{"order_id": 1}]', 'utf16le'));
     assert.match(utf16.message, /found byte 0xff: the file starts with a UTF-16 byte-order mark; exports must be UTF-8/);
+    assert.match(scanError(Buffer.from('\ufeff[{"order_id": 1}]', 'utf16le').subarray(0, 1)).message, /found byte 0xff$/);
+    assert.match(scanError(Buffer.from([0xff, 0xd8, 0xff, 0xe0])).message, /found byte 0xff$/, 'a JPEG is not UTF-16');
     // A stray token between NDJSON records names the record it stands in place of.
     const stray = scanError('{"order_id": 1}\n]\n{"order_id": 2}\n', 1 << 16, 'ndjson');
     assert.match(stray.message, /^test\.json: record 1, byte 16, line 2: invalid JSON: expected a JSON value, found '\]'/);

@@ -74,15 +74,15 @@ describe('gzip edges in DecodeStream', () => {
       assert.ok(m, header);
       const [from, to] = [Number(m[2]), Number(m[3])];
       assert.equal(Number(m[1]), from);
-      assert.ok(from <= gz.length + 1 && gz.length + 1 <= to, `pieces of ${size}: ${from} to ${to}`);
-      // A byte changed inside the deflate data that still inflates: only the checksum at the member's end tells,
-      // and the message says the damage may be anywhere in the member, with no byte offset of its own.
+      assert.ok(from <= gz.length + 1 && gz.length + 1 <= to && to - from < Math.max(size, 2), `pieces of ${size}: ${from} to ${to}`);
+      // The CRC at the member's end changed (as damage that still inflates would leave it): only the checksum
+      // tells, and the message says the damage may be anywhere in the member, with no byte offset of its own.
       const flipped = Buffer.from(gz);
       flipped[gz.length - 8] ^= 0xff; // the CRC itself: the data inflates as it was
       const crc = await error(flipped, size);
       assert.match(crc, /^test\.json\.gz: not valid gzip \(corrupt\): the checksum at the end of a gzip member, in compressed bytes \d+ to \d+, does not match its data \(incorrect data check\): the damage may be anywhere in that member$/);
       // Cut short: the data ends inside a member, after every compressed byte.
-      assert.equal(await error(gz.subarray(0, 300), size), 'test.json.gz: byte 300: not valid gzip: the data ends inside a gzip member, after 300 compressed bytes: the file is cut short, or bytes after its last member are not gzip (unexpected end of file)');
+      assert.equal(await error(gz.subarray(0, 300), size), 'test.json.gz: not valid gzip: the data ends inside a gzip member, after 300 compressed bytes: the file is cut short, or bytes after its last member are not gzip (unexpected end of file)');
       // Data after zero padding: the offset of its first byte.
       const padded = Buffer.concat([gz, Buffer.alloc(4096), Buffer.from('x')]);
       assert.match(await error(padded, size), new RegExp(`^test\\.json\\.gz: byte ${gz.length + 4096}: not valid gzip: data after the end of the gzip stream that is not zero padding`));
