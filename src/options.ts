@@ -64,9 +64,9 @@ export function warehouseArg(flag: unknown, env: NodeJS.ProcessEnv): string | un
 /**
  * The warehouse options of a command a message suggests (orders-etl rejects ...), as they were given, so that
  * it reaches the same warehouse the same way: no --db when the warehouse came from ORDERS_ETL_DB or the
- * default (the same shell has them), else --db as written (a DuckDB path made absolute), but a MySQL URL with user info gets <user> and
- * <password> in its place (credentials never reach output, as redact() has it); --db-ssl-ca whenever it was
- * given (no variable holds it). Each a shell word, with a leading space.
+ * default (the same shell has them), else --db as written (a DuckDB path made absolute; a MySQL URL with user
+ * info gets <user> and <password> in its place: credentials never reach output, as redact() has it);
+ * --db-ssl-ca whenever it was given (no variable holds it). Each a shell word, with a leading space.
  */
 export function commandFlags(db: unknown, sslCa: unknown): string {
   const ca = typeof sslCa === 'string' ? ` --db-ssl-ca ${shellWord(sslCa)}` : '';
