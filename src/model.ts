@@ -10,6 +10,11 @@ export type InputFormat = 'json' | 'ndjson' | 'auto';
 /** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
 export type ParserKind = 'scanner' | 'stream-json';
 
+/** The file of a DuckDB warehouse target (`duckdb:<path>`, `duckdb://<path>`) as written; null: not DuckDB. */
+export function duckdbFile(target: string): string | null {
+  return /^duckdb:/i.test(target) ? target.replace(/^duckdb:(\/\/)?/i, '') : null;
+}
+
 /**
  * Which dimensions keep their history (SCD Type 2, by order date) instead of overwriting it (SCD Type 1).
  * Fixed per warehouse when it is created (`orders-etl init --history customers,products`).

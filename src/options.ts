@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { EtlError, shellWord } from './errors.ts';
-import { NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
+import { duckdbFile, NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];
@@ -73,7 +73,8 @@ export function commandFlags(db: unknown, sslCa: unknown): string {
   if (typeof db !== 'string') return ca;
   let shown = db;
   // A DuckDB file by its absolute path, as the warehouse names it: the command finds it from any folder.
-  if (/^duckdb:/i.test(db)) shown = `duckdb:${resolve(db.replace(/^duckdb:(\/\/)?/i, ''))}`;
+  const file = duckdbFile(db);
+  if (file !== null) shown = `duckdb:${resolve(file)}`;
   if (/^(mysql|mariadb):/i.test(db)) {
     try {
       // As the driver reads it: user info up to the last @ of the authority, spaces and all.

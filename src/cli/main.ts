@@ -6,7 +6,7 @@ import yargs, { type Options } from 'yargs';
 import { EtlError, userMessage } from '../errors.ts';
 import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, warehouseArg, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
-import { runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
+import { rejectsCommand, runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { resolveSources } from '../sources/resolve.ts';
 import { openWarehouse } from '../warehouse/index.ts';
@@ -110,10 +110,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   let doing = 'load';
   const run = (args: Args, work: () => Promise<number>, what: string) => async () => {
     doing = what;
-    // `-` went through yargs as STDIN_ARG (it would take it for a flag): a flag's value is `-` again.
-    for (const [k, v] of Object.entries(args)) {
-      if (k !== 'sources') (args as Record<string, unknown>)[k] = v === STDIN_ARG ? '-' : Array.isArray(v) ? v.map((x) => (x === STDIN_ARG ? '-' : x)) : v;
-    }
+    // `-` went through yargs as STDIN_ARG (it would take it for a flag): a source or a flag's value is `-` again.
+    const dash = (v: unknown) => (v === STDIN_ARG ? '-' : v);
+    for (const [k, v] of Object.entries(args)) (args as Record<string, unknown>)[k] = Array.isArray(v) ? v.map(dash) : dash(v);
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
       checkGivenOnce(args);
@@ -144,8 +143,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         run(
           args,
           () => {
-            const sources = ((args.sources as string[] | undefined) ?? []).map((s) => (s === STDIN_ARG ? '-' : s));
-            return runLoadCommand(normalizeLoadOptions({ ...args, sources } as Record<string, unknown>, io.env), io);
+            return runLoadCommand(normalizeLoadOptions({ ...args, sources: args.sources ?? [] } as Record<string, unknown>, io.env), io);
           },
           'load',
         )(),
@@ -348,7 +346,7 @@ async function runView(
 function rejectsHint(s: LoadSummary, dbFlags: string): string {
   const ids = s.sources.filter((r) => r.counts.rejected > 0).map((r) => r.loadId);
   if (ids.length === 0) return '';
-  return ` (see them: ${ids.map((id) => `orders-etl rejects --load ${id}${dbFlags}`).join('; ')})`;
+  return ` (see them: ${ids.map((id) => rejectsCommand(id, dbFlags)).join('; ')})`;
 }
 
 function humanSummary(s: LoadSummary, dbFlags = ''): string {

@@ -150,10 +150,10 @@ export function pathNotFound(path: readonly string[], depth: number, seen: KeySe
   return `no key ${JSON.stringify(path[depth - 1])} ${where} (${keys})${hint}`;
 }
 
-/** A records path as it is written on the command line: keys joined by dots, a dot inside a key as `\.`. */
 /** What to do about a JSON array read as JSON Lines (a .ndjson name, --format ndjson): one record, an array. */
 export const ARRAY_NOT_LINES = 'load it with --format json';
 
+/** A records path as it is written on the command line: keys joined by dots, a dot inside a key as `\.`. */
 export function formatRecordsPath(path: readonly string[]): string {
   return path.map((k) => k.replace(/[\\.]/g, (c) => `\\${c}`)).join('.');
 }

@@ -393,6 +393,11 @@ function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'reco
   return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n') };
 }
 
+/** The command that shows a load's rejects; `dbFlags`: options.commandFlags, so that it finds the same warehouse. */
+export function rejectsCommand(loadId: number, dbFlags: string): string {
+  return `orders-etl rejects --load ${loadId}${dbFlags}`;
+}
+
 /** `dbFlags`: the warehouse options of the command given (options.commandFlags), so that it finds the same one. */
 function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, dbFlags: string, format: InputFormat): EtlError {
   // Written without credentials (the reason redacted here, dbFlags by construction), so that the command's
@@ -402,7 +407,7 @@ function allRejectedError(uri: string, rejected: number, firstReason: string | n
   const array = rejected === 1 && format === 'ndjson' && firstReason?.startsWith('record: expected an object, got an array') ? `; it is one JSON array read as JSON Lines: ${ARRAY_NOT_LINES}` : '';
   return new EtlError(
     'E_ALL_REJECTED',
-    `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}${array}; see them with orders-etl rejects --load ${loadId}${dbFlags}`,
+    `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}${array}; see them with ${rejectsCommand(loadId, dbFlags)}`,
     { source: uri },
     { redacted: true },
   );

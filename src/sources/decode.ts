@@ -60,8 +60,7 @@ export class DecodeStream extends Transform {
     this.compressedIn += chunk.length;
     if (this.gzStopped) {
       // After the padding that ended the gzip data: more padding, or data gunzip would not read.
-      const at = firstNonZero(chunk);
-      if (at >= 0) this.trailingData(this.compressedIn - chunk.length + at);
+      this.checkPadding(chunk, this.compressedIn - chunk.length);
       cb();
       return;
     }
@@ -77,8 +76,7 @@ export class DecodeStream extends Transform {
       if (untaken > 0) {
         this.gzStopped = true;
         const tail = Math.max(0, chunk.length - untaken);
-        const at = firstNonZero(chunk.subarray(tail));
-        if (at >= 0) this.trailingData(through - chunk.length + tail + at);
+        this.checkPadding(chunk.subarray(tail), through - chunk.length + tail);
       }
       cb();
     });
@@ -159,18 +157,14 @@ export class DecodeStream extends Transform {
     this.fail('E_PARSE', `not valid gzip (corrupt) in compressed bytes ${at.from} to ${at.to - 1}: ${err.message}`, at.from, err);
   }
 
-  /** `at`: the compressed offset of the first byte after the padding that is not zero. */
-  private trailingData(at: number): void {
-    this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)', at);
+  /** Bytes after the gzip data, from compressed offset `from`: zero padding, or a failure at its first other byte. */
+  private checkPadding(bytes: Buffer, from: number): void {
+    const at = bytes.findIndex((b) => b !== 0);
+    if (at >= 0) this.fail('E_PARSE', 'not valid gzip: data after the end of the gzip stream that is not zero padding (a gzip after padding, or another file appended)', from + at);
   }
 
   private fail(code: 'E_INFLATE_LIMIT' | 'E_PARSE', message: string, byteOffset: number | undefined, cause?: unknown): void {
     if (this.destroyed) return;
     this.destroy(new EtlError(code, message, { source: this.source, byteOffset }, { cause }));
   }
-}
-
-function firstNonZero(b: Buffer): number {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return i;
-  return -1;
 }

@@ -1,5 +1,6 @@
 /** Pick the dialect from the --db URL. The only place outside a dialect folder that knows dialects exist. */
 import { EtlError, importFor, REINSTALL } from '../errors.ts';
+import { duckdbFile } from '../model.ts';
 import { parseMysqlUrl } from './mysql/url.ts';
 import type { WarehouseSettings } from './sql-warehouse.ts';
 import type { Warehouse, WarehouseAccess } from './types.ts';
@@ -41,8 +42,8 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     );
     return new MysqlWarehouse(mysqlTarget, settings);
   }
-  if (/^duckdb:/i.test(target)) {
-    const path = target.replace(/^duckdb:(\/\/)?/i, '');
+  const path = duckdbFile(target);
+  if (path !== null) {
     if (path === '') throw new EtlError('E_USAGE', '--db: duckdb: needs a file path, as in duckdb:./warehouse.duckdb');
     // Loaded only here: DuckDB's native library adds about 30 MB of resident memory to a process that loads it.
     const { DuckdbWarehouse } = await importFor(
