@@ -103,6 +103,8 @@ export interface Rejection {
   offset: number | null;
   reason: string;
   raw: string;
+  /** The record is a JSON array, not an order at all (a hint for JSON Lines that hold one array). */
+  arrayRecord: boolean;
 }
 
 export type SplitResult = OrderRows | Rejection;

@@ -218,6 +218,7 @@ export class RecordScanner {
 
   /** The input has ended: flush a trailing bare value and check that the document is complete. */
   end(out: RawRecord[]): void {
+    if (this.bomMatched > 0 && this.bomMatched < 3) this.fail(0, 'the rest of a UTF-8 byte-order mark (the input ends inside it)', this.base);
     if (this.kind === Kind.Bare) this.finishValue(null, 0, out);
     if (this.kind !== Kind.None) throw this.truncatedValue();
     if (this.envelope) {

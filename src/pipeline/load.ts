@@ -16,7 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact, shellWord, userMessage } from '../errors.ts';
-import type { Batch, InputFormat } from '../model.ts';
+import type { Batch, InputFormat, Rejection } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
 import { ARRAY_NOT_LINES } from '../parse/shape.ts';
 import { parseStage } from '../parse/stream.ts';
@@ -253,11 +253,13 @@ async function loadSources(
     const split = new SplitOrdersStream(plan.resumeFrom);
     // Rejects already committed by an interrupted attempt count against --max-rejects too.
     let rejectedSoFar = plan.counts.rejected;
-    let firstReason: string | null = null;
+    // Not the reject itself: its raw text may be megabytes.
+    let firstReject: FirstReject | null = null;
     const sink = new BatchSink(async (batch) => {
       const before = rejectedSoFar;
       rejectedSoFar += batch.rejects.length;
-      firstReason ??= batch.rejects[0]?.reason ?? null;
+      const r = batch.rejects[0];
+      if (!firstReject && r) firstReject = { reason: r.reason, arrayRecord: r.arrayRecord };
       if (rejectedSoFar > opts.maxRejects) throw maxRejectsError(opts.maxRejects, source.uri, batch.rejects[opts.maxRejects - before]);
       const c = await warehouse.applyBatch(plan.loadId, batch);
       addCounts(counts, c);
@@ -286,7 +288,7 @@ async function loadSources(
     const orders = plan.counts.orders + counts.orders;
     const rejected = plan.counts.rejected + counts.rejected;
     if (orders === 0 && rejected > 0) {
-      const e = allRejectedError(source.uri, rejected, firstReason, plan.loadId, opts.dbFlags ?? ` --db ${shellWord(warehouse.location)}`, source.format);
+      const e = allRejectedError(source.uri, rejected, firstReject, plan.loadId, opts.dbFlags ?? ` --db ${shellWord(warehouse.location)}`, source.format);
       await warehouse.finishSource(plan.loadId, 'failed', userMessage(e)).catch(() => {});
       throw e;
     }
@@ -398,13 +400,16 @@ export function rejectsCommand(loadId: number, dbFlags: string): string {
   return `orders-etl rejects --load ${loadId}${dbFlags}`;
 }
 
+/** What E_ALL_REJECTED tells of a source's first reject. */
+type FirstReject = Pick<Rejection, 'reason' | 'arrayRecord'>;
+
 /** `dbFlags`: the warehouse options of the command given (options.commandFlags), so that it finds the same one. */
-function allRejectedError(uri: string, rejected: number, firstReason: string | null, loadId: number, dbFlags: string, format: InputFormat): EtlError {
+function allRejectedError(uri: string, rejected: number, first: FirstReject | null, loadId: number, dbFlags: string, format: InputFormat): EtlError {
   // Written without credentials (the reason redacted here, dbFlags by construction), so that the command's
   // placeholders are not redacted again, on stderr or in the ledger (userMessage).
-  const reason = firstReason ? ` (the first: ${redact(firstReason)})` : '';
+  const reason = first ? ` (the first: ${redact(first.reason)})` : '';
   // One record, an array, read as JSON Lines: the whole file is one JSON array.
-  const array = rejected === 1 && format === 'ndjson' && firstReason?.startsWith('record: expected an object, got an array') ? `; it is one JSON array read as JSON Lines: ${ARRAY_NOT_LINES}` : '';
+  const array = rejected === 1 && format === 'ndjson' && first?.arrayRecord ? `; it is one JSON array read as JSON Lines: ${ARRAY_NOT_LINES}` : '';
   return new EtlError(
     'E_ALL_REJECTED',
     `every record (${rejected}) was rejected, none loaded: a source without one valid order is taken for the wrong file or shape, whatever --max-rejects allows${reason}${array}; see them with ${rejectsCommand(loadId, dbFlags)}`,

@@ -14,7 +14,7 @@ export function splitOrder(value: unknown, index: number, offset: number | null,
   try {
     return toRows(value, index, offset);
   } catch (err) {
-    if (err instanceof Invalid) return { kind: 'reject', index, offset, reason: err.message, raw };
+    if (err instanceof Invalid) return { kind: 'reject', index, offset, reason: err.message, raw, arrayRecord: Array.isArray(value) };
     throw err;
   }
 }

@@ -19,7 +19,7 @@ function randomBatch(r: () => number, firstIndex: number): Batch {
   for (let index = firstIndex; index < firstIndex + n; index++) {
     batch.nextIndex = index + 1;
     if (r() < 0.15) {
-      batch.rejects.push({ kind: 'reject', index, offset: null, reason: 'bad', raw: '{}' });
+      batch.rejects.push({ kind: 'reject', index, offset: null, reason: 'bad', raw: '{}', arrayRecord: false });
       continue;
     }
     const version = String(Math.floor(r() * 1000));
