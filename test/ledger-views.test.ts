@@ -109,6 +109,33 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
       t.cleanup();
     }
   });
+
+  it('shows the --format and --records-path a source was read with (read_with); reads, and on init migrates, a ledger made before that column', async () => {
+    const order = (id: string) => ({ order_id: id, order_date: '2024-02-01', customer: { customer_id: 'C9' }, products: [] });
+    const wrapped = files.file('wrapped.json', JSON.stringify({ 'my data': { orders: [order('W1')] } }));
+    const jsonLines = files.file('lines.txt', `${JSON.stringify(order('L1'))}\n${JSON.stringify(order('L2'))}\n`);
+    for (const args of [[wrapped, '--records-path', 'my data.orders'], [jsonLines, '--format', 'ndjson']]) {
+      const r = await runCli(['load', ...args, '--db', db.url]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const ledger = async () => {
+      const r = await runCli(['loads', '--db', db.url, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    assert.deepEqual((await ledger()).map((r) => [r.load_id, r.read_with]), [[5, '--format ndjson'], [4, "--records-path 'my data.orders'"], [3, null], [2, null], [1, null]]);
+    const table = await runCli(['loads', '--db', db.url]);
+    assert.match(table.stdout.split('\n')[0]!, /\| error +\| read_with$/);
+
+    // As an earlier version left it: the ledger is shown without the column, and the next init or load adds it.
+    await db.query('ALTER TABLE etl_loads DROP COLUMN read_with');
+    const old = await ledger();
+    assert.equal(old.length, 5);
+    assert.ok(!('read_with' in old[0]!));
+    const init = await runCli(['init', '--db', db.url]);
+    assert.equal(init.code, 0, init.stderr);
+    assert.deepEqual((await ledger()).map((r) => r.read_with), [null, null, null, null, null]);
+  });
 });
 
 describe('the commands the messages suggest, pasted into a shell', () => {

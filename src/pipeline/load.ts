@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { EtlError, redact, shellWord, userMessage } from '../errors.ts';
 import type { Batch, InputFormat, Rejection } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
-import { ARRAY_NOT_LINES } from '../parse/shape.ts';
+import { ARRAY_NOT_LINES, formatRecordsPath } from '../parse/shape.ts';
 import { parseStage } from '../parse/stream.ts';
 import { DecodeStream } from '../sources/decode.ts';
 import { formatFromName, type Source, type SourceInfo } from '../sources/types.ts';
@@ -389,10 +389,18 @@ function maxRejectsError(max: number, uri: string, over: Batch['rejects'][number
  * loaded or resumed at a record index of the other framing (both once lost orders without an error).
  */
 function identity(source: Source, info: SourceInfo, opts: Pick<LoadTuning, 'recordsPath'>): SourceIdentity {
+  // The ledger's key is made of `framing` as it always was; `readWith` says the same to a reader.
   const framing: string[] = [];
-  if (source.format !== (formatFromName(source.uri) ?? 'auto')) framing.push(`format ${source.format}`);
-  if (opts.recordsPath) framing.push(`records-path ${JSON.stringify(opts.recordsPath)}`);
-  return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n') };
+  const flags: string[] = [];
+  if (source.format !== (formatFromName(source.uri) ?? 'auto')) {
+    framing.push(`format ${source.format}`);
+    flags.push(`--format ${source.format}`);
+  }
+  if (opts.recordsPath) {
+    framing.push(`records-path ${JSON.stringify(opts.recordsPath)}`);
+    flags.push(`--records-path ${shellWord(formatRecordsPath(opts.recordsPath))}`);
+  }
+  return { uri: source.uri, fingerprint: info.fingerprint, framing: framing.length === 0 ? null : framing.join('\n'), readWith: flags.length === 0 ? null : flags.join(' ') };
 }
 
 /** The command that shows a load's rejects; `dbFlags`: options.commandFlags, so that it finds the same warehouse. */

@@ -24,14 +24,17 @@ export interface DeadLoads {
  * known. They are shown as `interrupted`: the process was killed (SIGKILL, Ctrl-C, a crash) before it could
  * say so. The next load of a source with a fingerprint (a file, an S3 object) resumes it; standard input and
  * pipes are never resumed, so theirs stay interrupted.
+ *
+ * `readWith`: the ledger has etl_loads.read_with (the --format and --records-path a source was read with,
+ * where not what its name says), shown last.
  */
-export function loadsSql(dead: DeadLoads | null): string {
+export function loadsSql(dead: DeadLoads | null, readWith: boolean): string {
   // Read from the warehouse, and written into the statement: only as a number and a plain timestamp.
   const valid = dead !== null && Number.isSafeInteger(dead.through) && (dead.notUpdatedSince === null || /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$/.test(dead.notUpdatedSince));
   const since = valid && dead.notUpdatedSince !== null ? ` AND updated_at < '${dead.notUpdatedSince}'` : '';
   const status = valid ? `CASE WHEN status = 'running' AND load_id <= ${dead.through}${since} THEN 'interrupted' ELSE status END AS status` : 'status';
   return `SELECT load_id, ${status}, source_uri, started_at, finished_at, records_committed, orders, fact_rows, rejected,
-    customers_inserted, customers_updated, products_inserted, products_updated, error
+    customers_inserted, customers_updated, products_inserted, products_updated, error${readWith ? ', read_with' : ''}
   FROM etl_loads
  ORDER BY load_id DESC`;
 }

@@ -46,6 +46,8 @@ export interface RetryPolicy {
 export interface DialectSql {
   /** Current timestamp with milliseconds. */
   now: string;
+  /** The definition of etl_loads.read_with, for a ledger made before it. */
+  readWithColumn: string;
   /** Empty a staging table (outside the batch transaction). */
   clear(table: string): string;
   /** Overwrite a dimension's attributes from its staging table (surrogate key, attributes), by surrogate key. */
@@ -329,7 +331,9 @@ export abstract class SqlWarehouse implements Warehouse {
 
   async streamLoads(sink: QuerySink): Promise<void> {
     const dead = await this.serial(() => this.withRetry('read the load ledger', () => this.deadLoads()));
-    return this.streamQuery(loadsSql(dead), timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
+    // A ledger made before read_with (by an earlier version, not loaded into since) shows the rest.
+    const columns = await this.serial(() => this.withRetry('read the load ledger', () => this.columnsOf('etl_loads')));
+    return this.streamQuery(loadsSql(dead, columns?.includes('read_with') ?? false), timestampsToSeconds(sink, LEDGER_TIMESTAMPS));
   }
 
   streamRejects(loadId: number | null, sink: QuerySink): Promise<void> {
@@ -421,6 +425,8 @@ export abstract class SqlWarehouse implements Warehouse {
       await this.exec(this.settingsDdl);
       const mode = await this.decideHistory(requested);
       for (const ddl of this.schemaDdl(mode)) await this.exec(ddl);
+      // A ledger made before etl_loads.read_with (load and init hold the warehouse's lock here).
+      if (!(await this.columnsOf('etl_loads'))!.includes('read_with')) await this.exec(`ALTER TABLE etl_loads ADD COLUMN ${this.sql.readWithColumn}`);
       this.history = mode;
       return mode;
     });
@@ -561,8 +567,8 @@ export abstract class SqlWarehouse implements Warehouse {
       }
       const loadId = (await this.lastLoadId()) + 1;
       await this.exec(
-        `INSERT INTO etl_loads (load_id, source_uri, source_key, fingerprint, status, started_at, updated_at) VALUES (?, ?, ?, ?, 'running', ${this.sql.now}, ${this.sql.now})`,
-        [loadId, source.uri, key, source.fingerprint],
+        `INSERT INTO etl_loads (load_id, source_uri, source_key, fingerprint, read_with, status, started_at, updated_at) VALUES (?, ?, ?, ?, ?, 'running', ${this.sql.now}, ${this.sql.now})`,
+        [loadId, source.uri, key, source.fingerprint, source.readWith],
       );
       this.loads.set(loadId, { uri: source.uri, counts: zeroCounts() });
       return { action: 'load', loadId, resumeFrom: 0, counts: zeroCounts() };

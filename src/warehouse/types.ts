@@ -28,6 +28,8 @@ export interface SourceIdentity {
    * record indexes, and what was loaded, mean something else under another framing. Null: the name's.
    */
   framing: string | null;
+  /** The same as the flags that set it (`--format ndjson --records-path data.orders`), for `orders-etl loads`. */
+  readWith: string | null;
 }
 
 export interface LoadCounts {

@@ -80,6 +80,9 @@ function dimensionDdl(table: 'customers' | 'products', history: boolean): string
   ];
 }
 
+/** etl_loads.read_with (added by ALTER to a ledger made before it, hence last). */
+export const READ_WITH_COLUMN = 'read_with VARCHAR';
+
 export const schemaDdl = (mode: HistoryMode): string[] => [
   ...dimensionDdl('customers', mode.customers),
   ...dimensionDdl('products', mode.products),
@@ -102,7 +105,8 @@ export const schemaDdl = (mode: HistoryMode): string[] => [
     started_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP,
-    error VARCHAR
+    error VARCHAR,
+    ${READ_WITH_COLUMN}
   )`,
   `CREATE TABLE IF NOT EXISTS etl_rejects (
     load_id BIGINT NOT NULL,

@@ -16,7 +16,7 @@ import { buildChunks, columnTypes } from './chunks.ts';
 import { hashOf3 } from '../keys.ts';
 import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type KeyRowSink, type KeyScan, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
-import { MIGRATE_FACT_TABLE, migrateHistoryDimension, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
+import { MIGRATE_FACT_TABLE, migrateHistoryDimension, READ_WITH_COLUMN, schemaDdl, SETTINGS_DDL, STAGING_DDL } from './ddl.ts';
 import { DuckDBInstance, type DuckDBDataChunk } from './library.ts';
 import './text.ts';
 import type { LoadIntent, QuerySink } from '../types.ts';
@@ -24,6 +24,7 @@ import { streamDuckdbRows } from './query.ts';
 
 const DUCKDB_SQL: DialectSql = {
   now: 'current_timestamp',
+  readWithColumn: READ_WITH_COLUMN,
   clear: (table) => `DELETE FROM ${table}`,
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
     `UPDATE ${table} SET ${attributes.map((a) => `${a} = s.${a}`).join(', ')} FROM ${stage} s WHERE ${table}.${sk} = s.${sk}`,

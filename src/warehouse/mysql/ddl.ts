@@ -18,6 +18,9 @@ export type ByteCollation = (typeof BYTE_COLLATIONS)[number];
 /** The tables the engine owns (a migration touches these and nothing else). */
 export const TABLES = ['customers', 'products', 'orders', 'etl_loads', 'etl_rejects', 'etl_settings', 'etl_customer_days', 'etl_product_days', 'etl_customer_moved', 'etl_product_moved', 'etl_redelivered_lines', 'etl_redelivered_sizes'] as const;
 
+/** etl_loads.read_with (added by ALTER to a ledger made before it, hence last). */
+export const READ_WITH_COLUMN = 'read_with TEXT NULL';
+
 const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
 /**
@@ -132,6 +135,7 @@ export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
     updated_at DATETIME(3) NOT NULL,
     finished_at DATETIME(3) NULL,
     error TEXT NULL,
+    ${READ_WITH_COLUMN},
     PRIMARY KEY (load_id),
     KEY ix_etl_loads_source (source_key, load_id)
   ) ${tableOptions(c)}`,

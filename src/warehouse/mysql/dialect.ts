@@ -14,7 +14,7 @@ import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type Pre
 import type { HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, errnoOf, isTransient, type Connection } from './connection.ts';
-import { daysPrimaryKey, FACT_SECONDARY_KEYS, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
+import { daysPrimaryKey, FACT_SECONDARY_KEYS, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 import { TsvWriter } from './tsv.ts';
@@ -22,6 +22,7 @@ import type { MysqlTarget } from './url.ts';
 
 export const MYSQL_SQL: DialectSql = {
   now: 'NOW(3)',
+  readWithColumn: READ_WITH_COLUMN,
   clear: (table) => `TRUNCATE TABLE ${table}`,
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
     `UPDATE ${table} d JOIN ${stage} s ON d.${sk} = s.${sk} SET ${attributes.map((a) => `d.${a} = s.${a}`).join(', ')}`,
