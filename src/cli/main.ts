@@ -184,6 +184,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .help()
     .alias('h', 'help')
     .version(packageVersion());
+  // After it calls a command's handler, yargs renders the whole help text, to have it at hand should the handler
+  // fail; this CLI prints its own messages then, so it is not made: it took about 90 ms of a load's start (its
+  // many flags, wrapped), on the thread that then loads. An internal method of yargs: where it is gone, nothing.
+  const internals = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.();
+  const usage = internals?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
   const args = argv.map((a) => (a === '-' ? STDIN_ARG : a));
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
