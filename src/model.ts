@@ -63,6 +63,20 @@ export interface RawRecord {
   value: unknown;
   /** The record's JSON text (kept for rejects). */
   text: string;
+  /**
+   * The number literals in the record that a double may not hold exactly (more digits than
+   * parse/json-bytes.ts EXACT_DIGITS, or an exponent), by path; null when it has none (nearly always). The
+   * transform takes such a number from its literal, not from `value`'s double.
+   */
+  literals: NumberLiterals | null;
+}
+
+/** Number literals by their path in the record (literalKey): parse/literals.ts. */
+export type NumberLiterals = ReadonlyMap<string, string>;
+
+/** The key of a path in NumberLiterals: ['products', 0, 'price'] for products[0].price. */
+export function literalKey(...path: (string | number)[]): string {
+  return JSON.stringify(path);
 }
 
 export interface CustomerRow {

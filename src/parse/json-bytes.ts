@@ -13,6 +13,14 @@ for (const c of '0123456789+-.eEtrufalsn') BARE[c.charCodeAt(0)] = 1;
 for (let c = 0x41; c <= 0x5a; c++) BARE[c] = BARE[c + 0x20] = 1;
 
 /**
+ * A number literal longer than this many digits, or with an exponent, may not be what JSON.parse's double
+ * holds: up to 15 significant digits every decimal reads back exactly (DBL_DIG), and an exponent can put a
+ * value below the smallest double or between two far apart. A record with one is read exactly
+ * (transform/numbers.ts); every other number's double is its literal's value.
+ */
+export const EXACT_DIGITS = 15;
+
+/**
  * Where a string that is being read ends in `chunk`: the first quote at or after `i` that no backslash
  * escapes, or -1 when the string goes on past the chunk (trailingBackslashes then gives the next `carry`).
  * `carry`: the backslashes that ended the previous chunk inside this string; their parity escapes a quote

@@ -21,7 +21,8 @@ import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
-import { BARE, describeByte, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { numberLiterals } from './literals.ts';
+import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -91,6 +92,9 @@ export class RecordScanner {
   private valueStart = 0; // absolute
   private valueLine = 1;
   private valueIsArray = false;
+  /** Digits of the number literal being read, and whether the value holds a long one (RawRecord.longNumbers). */
+  private numberDigits = 0;
+  private longNumbers = false;
   private pieces: Buffer[] = [];
   private piecesLength = 0;
   /** With a records path: reads the document around the array of records. */
@@ -259,6 +263,8 @@ export class RecordScanner {
     this.valueStart = this.base + i;
     this.valueIsArray = c === 0x5b;
     this.valueLine = this.line;
+    this.numberDigits = 0;
+    this.longNumbers = false;
     if (c === 0x7b || c === 0x5b) {
       this.kind = Kind.Container;
       this.depth = 1;
@@ -294,11 +300,14 @@ export class RecordScanner {
       if (i < len) this.finishValue(chunk, i, out);
       return i;
     }
+    // Digits of the number literal being read (a quote sets it to 0: a string's bytes are not counted).
+    let digits = this.numberDigits;
     while (i < len) {
       if (this.inString) {
         const q = stringEnd(chunk, i, this.carryBackslashes);
         if (q < 0) {
           this.carryBackslashes = trailingBackslashes(chunk, i, len, this.carryBackslashes);
+          this.numberDigits = 0;
           return len;
         }
         this.carryBackslashes = 0;
@@ -310,21 +319,34 @@ export class RecordScanner {
         }
         continue;
       }
+      // Whitespace first: most of what lies between strings in an indented export.
       const c = chunk[i]!;
-      if (c === 0x22) {
+      if (c <= 0x20) {
+        digits = 0;
+        if (c === 0x0a) this.line++;
+      } else if (c === 0x22) {
+        digits = 0;
         this.inString = true;
+      } else if (c <= 0x39 && c >= 0x30) {
+        if (++digits > EXACT_DIGITS) this.longNumbers = true;
       } else if (c === 0x7b || c === 0x5b) {
+        digits = 0;
         this.depth++;
       } else if (c === 0x7d || c === 0x5d) {
+        digits = 0;
         if (--this.depth === 0) {
+          this.numberDigits = 0;
           this.finishValue(chunk, i + 1, out);
           return i + 1;
         }
-      } else if (c === 0x0a) {
-        this.line++;
+      } else if (c !== 0x2e) {
+        // An e or E after a digit is an exponent (outside strings only true and false hold an e otherwise).
+        if (digits > 0 && (c === 0x65 || c === 0x45)) this.longNumbers = true;
+        digits = 0;
       }
       i++;
     }
+    this.numberDigits = digits;
     return i;
   }
 
@@ -394,7 +416,7 @@ export class RecordScanner {
         checkTopLevelRecord(value, { source: this.opts.source, byteOffset: this.valueStart, line: this.valueLine });
       }
     }
-    out.push({ index, offset: this.valueStart, line: this.valueLine, value, text });
+    out.push({ index, offset: this.valueStart, line: this.valueLine, value, text, literals: this.longNumbers ? numberLiterals(text) : null });
   }
 
   /** JSON.parse does not always say where; stream-json's verifier does, to the character. */

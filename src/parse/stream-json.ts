@@ -17,6 +17,7 @@ import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { EtlError } from '../errors.ts';
 import type { RawRecord } from '../model.ts';
+import { LiteralTracker } from './literals.ts';
 import type { ScannerOptions } from './scanner.ts';
 import { checkTopLevelKeys, checkTopLevelRecord, formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
@@ -47,6 +48,8 @@ export class StreamJsonParseStream extends Transform {
   private readonly tokenize: Step;
   private assemble: Step | null = null;
   private readonly guard: RecordSizeGuard;
+  /** The long number literals of the record being read (RawRecord.literals). */
+  private readonly literals = new LiteralTracker();
   private started = false;
   /** Bytes fed to the tokenizer so far. */
   private bytes = 0;
@@ -141,6 +144,7 @@ export class StreamJsonParseStream extends Transform {
       }
       if (this.guard.recordDepth === 0 && this.opts.requireOrders) this.noteTopKey(t);
       this.guard.token(t);
+      if (this.guard.isOpen) this.literals.token(t.name, t.value);
       const item = this.assemble(t) as { key: number; value: unknown } | typeof none;
       if (item === none) continue;
       if (item.key === 0 && this.guard.recordDepth === 0 && this.opts.requireOrders && this.opts.format !== 'ndjson') {
@@ -148,7 +152,7 @@ export class StreamJsonParseStream extends Transform {
       }
       const text = stringify(item.value);
       this.guard.recordDone(item.key);
-      out.push({ index: item.key, offset: null, line: 0, value: item.value, text });
+      out.push({ index: item.key, offset: null, line: 0, value: item.value, text, literals: this.literals.take() });
     }
   }
 
@@ -233,6 +237,11 @@ class RecordSizeGuard {
 
   slice(bytes: number): void {
     this.current = bytes;
+  }
+
+  /** Inside a record: from its first token to its last. */
+  get isOpen(): boolean {
+    return this.open;
   }
 
   endSlice(): void {

@@ -5,14 +5,17 @@
  * natural keys as strings, money as a decimal string, dates as YYYY-MM-DD. Anything that cannot be stored
  * faithfully is a rejection with a reason, never a silent rounding or truncation.
  */
-import { LIMITS, type CustomerRow, type OrderLine, type OrderRows, type SplitResult } from '../model.ts';
+import { LIMITS, literalKey, type CustomerRow, type NumberLiterals, type OrderLine, type OrderRows, type SplitResult } from '../model.ts';
 
 class Invalid extends Error {}
 
-/** Split one record into rows, or say why it cannot be loaded. */
-export function splitOrder(value: unknown, index: number, offset: number | null, raw: string): SplitResult {
+/**
+ * Split one record into rows, or say why it cannot be loaded. `literals`: its numbers that a double may not
+ * hold exactly (RawRecord.literals), taken from their text where they are used.
+ */
+export function splitOrder(value: unknown, index: number, offset: number | null, raw: string, literals: NumberLiterals | null = null): SplitResult {
   try {
-    return toRows(value, index, offset);
+    return toRows(value, index, offset, literals);
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'reject', index, offset, reason: err.message, raw, arrayRecord: Array.isArray(value) };
     throw err;
@@ -20,15 +23,21 @@ export function splitOrder(value: unknown, index: number, offset: number | null,
 }
 
 /** The order's rows, made as one object (a spread into another cost a copy of every order). */
-function toRows(value: unknown, index: number, offset: number | null): OrderRows {
+function toRows(value: unknown, index: number, offset: number | null, lits: NumberLiterals | null): OrderRows {
   const order = asObject(value, 'record');
-  const orderId = naturalKey(order.order_id, 'order_id');
+  // `lits &&`: a path's key is made only for a record that has long literals.
+  const orderId = naturalKey(order.order_id, 'order_id', lits && lits.get(literalKey('order_id')));
   const orderDate = date(order.order_date, 'order_date');
-  const totalAmount = money(order.total_amount, 'total_amount', true);
+  const totalAmount = money(order.total_amount, 'total_amount', true, lits && lits.get(literalKey('total_amount')));
   const c = asObject(order.customer, 'customer');
   let customer: CustomerRow;
   try {
-    customer = { customerId: naturalKey(c.customer_id, 'customer_id'), name: text(c.name, 'name'), email: text(c.email, 'email'), address: text(c.address, 'address') };
+    customer = {
+      customerId: naturalKey(c.customer_id, 'customer_id', lits && lits.get(literalKey('customer', 'customer_id'))),
+      name: text(c.name, 'name', lits && lits.get(literalKey('customer', 'name'))),
+      email: text(c.email, 'email', lits && lits.get(literalKey('customer', 'email'))),
+      address: text(c.address, 'address', lits && lits.get(literalKey('customer', 'address'))),
+    };
   } catch (err) {
     throw within('customer', err);
   }
@@ -40,11 +49,11 @@ function toRows(value: unknown, index: number, offset: number | null): OrderRows
     try {
       const p = asObject(items[i], '');
       lines[i] = {
-        productId: naturalKey(p.product_id, 'product_id'),
-        name: text(p.name, 'name'),
-        category: text(p.category, 'category'),
-        price: money(p.price, 'price', true),
-        quantity: quantity(p.quantity, 'quantity'),
+        productId: naturalKey(p.product_id, 'product_id', lits && lits.get(literalKey('products', i, 'product_id'))),
+        name: text(p.name, 'name', lits && lits.get(literalKey('products', i, 'name'))),
+        category: text(p.category, 'category', lits && lits.get(literalKey('products', i, 'category'))),
+        price: money(p.price, 'price', true, lits && lits.get(literalKey('products', i, 'price'))),
+        quantity: quantity(p.quantity, 'quantity', lits && lits.get(literalKey('products', i, 'quantity'))),
       };
     } catch (err) {
       throw within(`products[${i}]`, err);
@@ -73,12 +82,19 @@ function typeName(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-/** Natural keys: integers and strings alike become text; 17 and "17" are the same key. */
-function naturalKey(v: unknown, field: string): string {
+/**
+ * Natural keys: integers and strings alike become text; 17 and "17" are the same key. `literal`: the number's
+ * text where its double may not be exact (RawRecord.literals): an integer of any size is then its digits.
+ */
+function naturalKey(v: unknown, field: string, literal: string | null | undefined): string {
   let s: string;
   if (typeof v === 'string') {
     s = v;
     if (s.length === 0) throw new Invalid(`${field}: empty`);
+  } else if (typeof v === 'number' && literal) {
+    const d = exactDecimal(literal);
+    if (d === null || d.includes('.')) throw new Invalid(`${field}: ${literal} is not an integer id`);
+    s = d;
   } else if (typeof v === 'number') {
     // Beyond 2^53 JSON.parse has already rounded the id: refuse rather than load a different key.
     if (!Number.isSafeInteger(v)) throw new Invalid(`${field}: ${v} is not an integer id that can be read exactly (export large ids as strings)`);
@@ -91,11 +107,17 @@ function naturalKey(v: unknown, field: string): string {
   return s;
 }
 
-function text(v: unknown, field: string): string | null {
+/**
+ * Text attributes. A number is taken as its exact value written out in plain decimals (1.50 as 1.5, 1e2 as
+ * 100, 12345678901234567890 digit for digit: `literal`, RawRecord.literals), never rounded.
+ */
+function text(v: unknown, field: string, literal: string | null | undefined): string | null {
   if (v === undefined || v === null) return null;
   let s: string;
   if (typeof v === 'string') s = v;
-  else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
+  else if (typeof v === 'number' && literal) s = exactDecimal(literal) ?? tooLong(field, literal);
+  // Without a literal the double is the number's value, and its shortest text reads back as it.
+  else if (typeof v === 'number' && Number.isFinite(v)) s = exactDecimal(String(v))!;
   else throw new Invalid(`${field}: expected a string, got ${typeName(v)}`);
   checkText(s, field, LIMITS.textChars);
   return s;
@@ -109,17 +131,49 @@ function checkText(s: string, field: string, maxChars: number): void {
   if (!s.isWellFormed()) throw new Invalid(`${field}: contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape), which is not text`);
 }
 
+function tooLong(field: string, literal: string): never {
+  throw new Invalid(`${field}: ${literal} is too large or too small to write out`);
+}
+
+/**
+ * The exact value of a JSON number literal in plain decimals, without an exponent or zeros that say nothing:
+ * "-12.5", "0", "100" (of "1e2"), "0.000000000000000000006" (of "6e-21"); null when that would take more
+ * than 400 digits (no column holds such a value; "1e999999999" is not written out).
+ */
+export function exactDecimal(literal: string): string | null {
+  const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
+  if (!m) return null;
+  let digits = m[2]! + (m[3] ?? '');
+  // Digits before the decimal point.
+  let point = m[2]!.length + (m[4] ? Number(m[4]) : 0);
+  let lead = 0;
+  while (lead < digits.length - 1 && digits.charCodeAt(lead) === 0x30) lead++;
+  digits = digits.slice(lead);
+  point -= lead;
+  let end = digits.length;
+  while (end > 1 && digits.charCodeAt(end - 1) === 0x30) end--;
+  digits = digits.slice(0, end);
+  if (digits === '0') return '0';
+  if (point > 400 || point < -400) return null;
+  const int = point <= 0 ? '0' : point >= digits.length ? digits + '0'.repeat(point - digits.length) : digits.slice(0, point);
+  const frac = point >= digits.length ? '' : point <= 0 ? '0'.repeat(-point) + digits : digits.slice(point);
+  return `${m[1]}${int}${frac ? `.${frac}` : ''}`;
+}
+
 const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 
 /**
- * Money as exact decimal text. A JSON number has already been read into a double; `String(n)` gives the
- * shortest text that reads back as the same double, which is the source text for every value with at most 15
- * significant digits, and DECIMAL(12,2) never needs more. So nothing is rounded on the way.
+ * Money as exact decimal text. A JSON number has already been read into a double: where its literal has at
+ * most 15 significant digits and no exponent, `String(n)` is a text of the literal's value (the shortest that
+ * reads back as the same double), and DECIMAL(12,2) never needs more digits; any other literal comes as
+ * `literal` (RawRecord.literals) and is read exactly. So nothing is rounded on the way.
  */
-export function money(v: unknown, field: string, optional: boolean): string | null {
+export function money(v: unknown, field: string, optional: boolean, literal?: string | null): string | null {
   if ((v === undefined || v === null) && optional) return null;
   let s: string;
-  if (typeof v === 'number') {
+  if (typeof v === 'number' && literal) {
+    s = exactDecimal(literal) ?? tooLong(field, literal);
+  } else if (typeof v === 'number') {
     // The common case, without number-to-text conversion: a value with at most two decimals, in range. For
     // such a value (at most 12 significant digits) the text below is exactly what the general path gives.
     const cents = Math.round(v * 100);
@@ -136,10 +190,11 @@ export function money(v: unknown, field: string, optional: boolean): string | nu
   let frac = m[2] ? m[2].slice(1) : '';
   frac = frac.replace(/0+$/, '');
   if (frac.length > LIMITS.moneyScale) {
-    throw new Invalid(`${field}: ${s} has more than ${LIMITS.moneyScale} decimal places`);
+    // A long literal as written (5e-324, not its 324 decimals).
+    throw new Invalid(`${field}: ${typeof v === 'number' && literal ? literal : s} has more than ${LIMITS.moneyScale} decimal places`);
   }
   if (m[1]!.length > LIMITS.moneyIntegerDigits) {
-    throw new Invalid(`${field}: ${s} has more than ${LIMITS.moneyIntegerDigits} integer digits`);
+    throw new Invalid(`${field}: ${typeof v === 'number' && literal ? literal : s} has more than ${LIMITS.moneyIntegerDigits} integer digits`);
   }
   const sign = s.startsWith('-') && (m[1] !== '0' || frac !== '') ? '-' : '';
   return `${sign}${m[1]}.${frac.padEnd(LIMITS.moneyScale, '0')}`;
@@ -153,17 +208,22 @@ function centsText(cents: number): string {
   return `${cents < 0 ? '-' : ''}${(a - frac) / 100}.${frac < 10 ? '0' : ''}${frac}`;
 }
 
+/** A finite double's value in plain decimals (its shortest text, written out). */
 function plainDecimal(n: number): string {
   const s = String(n);
-  if (!/e/i.test(s)) return s;
-  // Exponent form appears below 1e-6 and at 1e21 and above: both outside DECIMAL(12,2) unless zero-ish.
-  if (Math.abs(n) < 1) return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
-  return s; // rejected by the pattern above as not a (storable) decimal
+  return /e/i.test(s) ? exactDecimal(s)! : s;
 }
 
-function quantity(v: unknown, field: string): number {
+function quantity(v: unknown, field: string, literal: string | null | undefined): number {
   let n: number;
-  if (typeof v === 'number') n = v;
+  if (typeof v === 'number' && literal) {
+    const d = exactDecimal(literal);
+    if (d === null) throw new Invalid(`${field}: ${literal} is not a quantity that can be stored`);
+    if (d.includes('.')) throw new Invalid(`${field}: ${literal} is not an integer`);
+    if (d.startsWith('-')) throw new Invalid(`${field}: ${literal} is negative`);
+    if (d.length > String(LIMITS.maxQuantity).length) throw new Invalid(`${field}: ${literal} is too large`);
+    n = Number(d);
+  } else if (typeof v === 'number') n = v;
   else if (typeof v === 'string' && /^[0-9]+$/.test(v.trim())) n = Number(v.trim());
   else throw new Invalid(`${field}: expected a non-negative integer, got ${typeName(v)}${typeof v === 'string' ? ` ${JSON.stringify(v)}` : ''}`);
   if (!Number.isInteger(n)) throw new Invalid(`${field}: ${n} is not an integer`);

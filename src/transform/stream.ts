@@ -19,7 +19,7 @@ export class SplitOrdersStream extends Transform {
     const t = performance.now();
     for (const r of records) {
       if (r.index < this.skipBelow) continue;
-      out.push(splitOrder(r.value, r.index, r.offset, r.text));
+      out.push(splitOrder(r.value, r.index, r.offset, r.text, r.literals));
     }
     this.busyMs += performance.now() - t;
     if (out.length > 0) this.push(out);
