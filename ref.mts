@@ -1,3 +1,0 @@
-import { duckdbReference } from './bench/duckdb-reference.ts';
-const r = await duckdbReference(process.argv[2], process.argv[3]);
-console.log(JSON.stringify(r));
