@@ -74,9 +74,34 @@ export interface RawRecord {
 /** Number literals by their path in the record (literalKey): parse/literals.ts. */
 export type NumberLiterals = ReadonlyMap<string, string>;
 
-/** The key of a path in NumberLiterals: ['products', 0, 'price'] for products[0].price. */
+/** The fields of an order that the transform (transform/order.ts) reads, numbers or text: the order's own, */
+const ORDER_FIELDS = new Set(['order_id', 'total_amount']);
+/** its customer's, */
+const CUSTOMER_FIELDS = new Set(['customer_id', 'name', 'email', 'address']);
+/** and its lines'. */
+const LINE_FIELDS = new Set(['product_id', 'name', 'category', 'price', 'quantity']);
+
+/**
+ * Whether the transform reads the value at the first `depth` segments of `path` (a long literal elsewhere,
+ * such as a nanosecond timestamp in every order, is not collected: NumberLiterals stays null).
+ */
+export function readsNumberAt(path: readonly (string | number)[], depth: number): boolean {
+  const last = path[depth - 1];
+  if (typeof last !== 'string') return false;
+  if (depth === 1) return ORDER_FIELDS.has(last);
+  if (depth === 2) return path[0] === 'customer' && CUSTOMER_FIELDS.has(last);
+  return depth === 3 && path[0] === 'products' && typeof path[1] === 'number' && LINE_FIELDS.has(last);
+}
+
+/**
+ * The key of a path in NumberLiterals: literalKey('products', 0, 'price') for products[0].price. Each name is
+ * written with its length before it and each index with # (`8:products#05:price`), so that no two paths
+ * share a key whatever their names hold; cheaper than JSON.stringify (the transform asks for every field).
+ */
 export function literalKey(...path: (string | number)[]): string {
-  return JSON.stringify(path);
+  let key = '';
+  for (const p of path) key += typeof p === 'number' ? `#${p}` : `${p.length}:${p}`;
+  return key;
 }
 
 export interface CustomerRow {

@@ -135,6 +135,12 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
     const init = await runCli(['init', '--db', db.url]);
     assert.equal(init.code, 0, init.stderr);
     assert.deepEqual((await ledger()).map((r) => r.read_with), [null, null, null, null, null]);
+
+    // A load that an earlier version started and did not finish: resumed, it records how the source is read.
+    await db.query("UPDATE etl_loads SET status = 'failed' WHERE load_id = 5");
+    const resumed = await runCli(['load', jsonLines, '--format', 'ndjson', '--db', db.url]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual((await ledger()).map((r) => [r.load_id, r.status, r.read_with]), [[5, 'completed', '--format ndjson'], [4, 'completed', null], [3, 'failed', null], [2, 'completed', null], [1, 'completed', null]]);
   });
 });
 

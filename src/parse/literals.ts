@@ -4,11 +4,8 @@
  * 10.000000000000000001 to 10 and 1e-400 to 0 without a word). Only records that hold one get a map: the
  * parsers flag them (json-bytes.ts EXACT_DIGITS), and every other number's double is its literal's value.
  */
-import { literalKey, type NumberLiterals } from '../model.ts';
-import { EXACT_DIGITS } from './json-bytes.ts';
-
-/** Paths up to this deep: the order's fields, its customer's, and its lines' (products[i].price). */
-const MAX_DEPTH = 3;
+import { literalKey, readsNumberAt, type NumberLiterals } from '../model.ts';
+import { EXACT_DIGITS, LITERAL_DEPTH as MAX_DEPTH } from './json-bytes.ts';
 
 /** More digits than a double holds exactly, or an exponent. */
 export function isLongNumber(literal: string): boolean {
@@ -27,7 +24,7 @@ export function isLongNumber(literal: string): boolean {
 /**
  * Follows one record's tokens (stream-json's names, from its first token to its last) and keeps the long
  * number literals by path (model.ts literalKey). A path's value is its last one, as JSON.parse takes the last
- * of a key given twice: a short number there later removes the long one.
+ * of a key given twice: any other value there later (a short number, a string, an object) removes the long one.
  */
 export class LiteralTracker {
   /** Per open container (up to MAX_DEPTH): the key of the value being read in it, or its index in an array. */
@@ -35,12 +32,14 @@ export class LiteralTracker {
   private readonly arrays: boolean[] = [];
   private depth = 0;
   private found: Map<string, string> | null = null;
+  /** The keys (last path segments) under which `found` holds a literal: only such a key given twice matters. */
+  private readonly names = new Set<string>();
 
   token(name: string, value?: unknown): void {
     switch (name) {
       case 'startObject':
       case 'startArray':
-        this.nextValue();
+        this.otherValue();
         if (this.depth < MAX_DEPTH) {
           this.arrays[this.depth] = name === 'startArray';
           this.keys[this.depth] = -1;
@@ -59,7 +58,7 @@ export class LiteralTracker {
         this.number(value as string);
         return;
       default:
-        this.nextValue();
+        this.otherValue();
     }
   }
 
@@ -67,6 +66,7 @@ export class LiteralTracker {
   take(): NumberLiterals | null {
     const found = this.found;
     this.found = null;
+    this.names.clear();
     this.depth = 0;
     return found;
   }
@@ -77,14 +77,31 @@ export class LiteralTracker {
     if (d > 0 && d <= MAX_DEPTH && this.arrays[d - 1]) (this.keys[d - 1] as number)++;
   }
 
+  /** A value that is not a number. */
+  private otherValue(): void {
+    this.nextValue();
+    this.forget();
+  }
+
   private number(literal: string): void {
     const d = this.depth;
     if (d === 0 || d > MAX_DEPTH) return;
-    const long = isLongNumber(literal);
-    if (!long && this.found === null) return;
-    const key = literalKey(...this.keys.slice(0, d));
-    if (long) (this.found ??= new Map()).set(key, literal);
-    else this.found!.delete(key);
+    if (!isLongNumber(literal) || !readsNumberAt(this.keys, d)) return this.forget();
+    const last = this.keys[d - 1]!;
+    (this.found ??= new Map()).set(literalKey(...this.keys.slice(0, d)), literal);
+    if (typeof last === 'string') this.names.add(last);
+  }
+
+  /**
+   * Where a long literal stood at the path of the value starting (its key given twice), it is gone. A path
+   * that a later value of a key higher up removes altogether (`"customer"` given twice, the second without
+   * that field) may keep its literal: the transform takes a literal only for a value that is a number.
+   */
+  private forget(): void {
+    const d = this.depth;
+    if (this.found === null || d === 0 || d > MAX_DEPTH) return;
+    const last = this.keys[d - 1]!;
+    if (typeof last === 'string' && this.names.has(last)) this.found.delete(literalKey(...this.keys.slice(0, d)));
   }
 }
 
@@ -102,23 +119,27 @@ export function numberLiterals(text: string): NumberLiterals | null {
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      let j = i + 1;
-      let escaped = false;
+    // Whitespace first: most of what lies between strings in an indented export.
+    if (c <= 0x20) {
+      i++;
+    } else if (c === 0x22) {
+      // The closing quote: the next one after an even number of backslashes.
+      let j = text.indexOf('"', i + 1);
       for (;;) {
-        const q = text.charCodeAt(j);
-        if (q === 0x22) break;
-        if (q === 0x5c) {
-          escaped = true;
-          j += 2;
-        } else {
-          j++;
-        }
+        if (j < 0) return tracker.take(); // not JSON.parse's text: cannot happen
+        let b = 0;
+        while (text.charCodeAt(j - 1 - b) === 0x5c) b++;
+        if ((b & 1) === 0) break;
+        j = text.indexOf('"', j + 1);
       }
       let k = j + 1;
       while (k < n && isSpace(text.charCodeAt(k))) k++;
-      if (text.charCodeAt(k) === 0x3a) tracker.token('keyValue', escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j));
-      else tracker.token('stringValue');
+      if (text.charCodeAt(k) === 0x3a) {
+        const key = text.slice(i + 1, j);
+        tracker.token('keyValue', key.includes('\\') ? (JSON.parse(text.slice(i, j + 1)) as string) : key);
+      } else {
+        tracker.token('stringValue');
+      }
       i = j + 1;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let j = i + 1;
@@ -142,7 +163,7 @@ export function numberLiterals(text: string): NumberLiterals | null {
       tracker.token('trueValue');
       i += c === 0x66 ? 5 : 4;
     } else {
-      i++; // whitespace, ':' and ','
+      i++; // ':' and ','
     }
   }
   return tracker.take();

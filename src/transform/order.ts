@@ -137,8 +137,9 @@ function tooLong(field: string, literal: string): never {
 
 /**
  * The exact value of a JSON number literal in plain decimals, without an exponent or zeros that say nothing:
- * "-12.5", "0", "100" (of "1e2"), "0.000000000000000000006" (of "6e-21"); null when that would take more
- * than 400 digits (no column holds such a value; "1e999999999" is not written out).
+ * "-12.5", "0", "100" (of "1e2"), "0.000000000000000000006" (of "6e-21"); null when the decimal point would
+ * lie more than 400 places from the first digit that is written (no column holds such a value; "1e999999999"
+ * is not written out). A literal's own digits are all kept: the record's size limit bounds them.
  */
 export function exactDecimal(literal: string): string | null {
   const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
@@ -173,6 +174,7 @@ export function money(v: unknown, field: string, optional: boolean, literal?: st
   let s: string;
   if (typeof v === 'number' && literal) {
     s = exactDecimal(literal) ?? tooLong(field, literal);
+    if (decimalPlaces(s) > LIMITS.moneyScale) s = doubleSpelling(v, s) ?? s;
   } else if (typeof v === 'number') {
     // The common case, without number-to-text conversion: a value with at most two decimals, in range. For
     // such a value (at most 12 significant digits) the text below is exactly what the general path gives.
@@ -198,6 +200,23 @@ export function money(v: unknown, field: string, optional: boolean, literal?: st
   }
   const sign = s.startsWith('-') && (m[1] !== '0' || frac !== '') ? '-' : '';
   return `${sign}${m[1]}.${frac.padEnd(LIMITS.moneyScale, '0')}`;
+}
+
+function decimalPlaces(s: string): number {
+  const point = s.indexOf('.');
+  return point < 0 ? 0 : s.length - point - 1;
+}
+
+/**
+ * Where `exact` (a literal's exact value) is the double `v` printed with 16 or 17 significant digits, as
+ * printf's %.17g and exporters built on it write 19.99 (19.989999999999998): that double's shortest text,
+ * which is what the exporter held. Otherwise null: the literal says more than a double does, and is taken as
+ * written.
+ */
+function doubleSpelling(v: number, exact: string): string | null {
+  if (!Number.isFinite(v) || v === 0) return null;
+  if (exactDecimal(v.toPrecision(17)) !== exact && exactDecimal(v.toPrecision(16)) !== exact) return null;
+  return plainDecimal(v);
 }
 
 const MAX_CENTS = 10 ** (LIMITS.moneyIntegerDigits + LIMITS.moneyScale) - 1;

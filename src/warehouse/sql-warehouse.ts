@@ -560,7 +560,8 @@ export abstract class SqlWarehouse implements Warehouse {
           const counts = ledgerCounts(last);
           if (last.status === 'completed') return { action: 'skip', loadId, counts };
           const resumeFrom = Number(last.records_committed);
-          await this.exec(`UPDATE etl_loads SET status = 'running', error = NULL, updated_at = ${this.sql.now} WHERE load_id = ?`, [loadId]);
+          // read_with is NULL where an older version started the load: the source is read the same way now.
+          await this.exec(`UPDATE etl_loads SET status = 'running', error = NULL, read_with = COALESCE(read_with, ?), updated_at = ${this.sql.now} WHERE load_id = ?`, [source.readWith, loadId]);
           this.loads.set(loadId, { uri: source.uri, counts });
           return { action: 'load', loadId, resumeFrom, counts };
         }

@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import type { OrderRows, ParserKind, RawRecord, Rejection, SplitResult } from '../../src/model.ts';
+import { literalKey, type OrderRows, type ParserKind, type RawRecord, type Rejection, type SplitResult } from '../../src/model.ts';
+import { numberLiterals } from '../../src/parse/literals.ts';
 import { parseStage } from '../../src/parse/stream.ts';
 import { exactDecimal, splitOrder } from '../../src/transform/order.ts';
 
-async function split(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<SplitResult[]> {
+async function parse(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<RawRecord[]> {
   const bytes = Buffer.from(text);
   const slices: Buffer[] = [];
   for (let i = 0; i < bytes.length; i += slice) slices.push(bytes.subarray(i, i + slice));
@@ -29,7 +30,11 @@ async function split(kind: ParserKind, text: string, slice: number, options: { f
       },
     }),
   );
-  return records.map((r) => splitOrder(r.value, r.index, r.offset, r.text, r.literals));
+  return records;
+}
+
+async function split(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<SplitResult[]> {
+  return (await parse(kind, text, slice, options)).map((r) => splitOrder(r.value, r.index, r.offset, r.text, r.literals));
 }
 
 /** An order whose fields are given as JSON text, so that numbers keep their literals. */
@@ -91,6 +96,27 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
     });
   }
 
+  it('takes an amount printed with 16 or 17 digits (printf %.17g) as the double it spells, and nothing else', async () => {
+    const input = `[${[
+      order({ total: '19.989999999999998', product: ', "price": 0.10000000000000001' }),
+      order({ total: '-1234.5699999999999' }),
+      order({ total: '0.30000000000000004' }),
+      order({ product: ', "price": 19.989999999999999' }),
+      order({ product: ', "price": 2.0000000000000001' }),
+      order({ total: '1.9989999999999998e1' }),
+    ].join(',')}]`;
+    const r = await split(kind, input, 9);
+    assert.equal(rows(r[0]!).totalAmount, '19.99');
+    assert.equal(rows(r[0]!).lines[1]!.price, '0.10');
+    assert.equal(rows(r[1]!).totalAmount, '-1234.57');
+    // The double nearest 0.1 + 0.2 is not 0.30: its shortest text has 17 decimals.
+    assert.equal(reason(r[2]!), 'total_amount: 0.30000000000000004 has more than 2 decimal places');
+    // The same double as 19.99, but not how a double is printed: the literal says more than the double.
+    assert.equal(reason(r[3]!), 'products[1].price: 19.989999999999999 has more than 2 decimal places');
+    assert.equal(reason(r[4]!), 'products[1].price: 2.0000000000000001 has more than 2 decimal places');
+    assert.equal(rows(r[5]!).totalAmount, '19.99');
+  });
+
   it('keeps every digit of an integer id, refuses one that is not an integer, and takes 17, 17.0 and 1.7e1 as 17', async () => {
     const input = `[${[
       order({ id: '12345678901234567890123', customer: '' }).replace('"customer_id": 1', '"customer_id": 9007199254740993'),
@@ -128,6 +154,15 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
     assert.equal(rows(r[2]!).lines[1]!.price, '3.00');
   });
 
+  it('collects literals only for a record with a long number in a field the transform reads', async () => {
+    const unread = `, "created_ns": 1733212345678901234, "geo": {"lat": 1e-30}, "customer_note": {"name": 1e21}, "products_seen": [{"price": 1e-30}]`;
+    const deep = `, "customer": {"customer_id": 1, "x": {"name": {"c": 1e400}}}, "lines": [[[1e-30]]], "more": [{"x": [1.00000000000000000001]}]`;
+    const records = await parse(kind, `[${order({ extra: unread })}, ${order({ extra: deep })}, ${order({ total: '1e-30', product: ', "price": 1e-30' })}]`, 5);
+    assert.equal(records[0]!.literals, null);
+    assert.equal(records[1]!.literals, null);
+    assert.deepEqual([...(records[2]!.literals ?? [])], [[literalKey('total_amount'), '1e-30'], [literalKey('products', 1, 'price'), '1e-30']]);
+  });
+
   it('ignores long literals in fields it does not read, however deep, also in NDJSON and under --records-path', async () => {
     const extra = `, "geo": {"lat": 52.520008123456789123, "deep": ${'['.repeat(2000)}1e999${']'.repeat(2000)}}, "weights": [1.00000000000000000001]`;
     const cases: [string, { format?: 'ndjson'; recordsPath?: string[] }][] = [
@@ -140,5 +175,25 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
       assert.equal(rows(r[0]!).totalAmount, '1.00', JSON.stringify(options));
       if (r.length > 1) assert.equal(reason(r[1]!), 'total_amount: 1e-30 has more than 2 decimal places');
     }
+  });
+});
+
+describe('numberLiterals', () => {
+  it('keeps the last value of a key given twice, whatever its type', () => {
+    const map = numberLiterals(
+      '{"order_id": 1e-30, "order_id": "x", "total_amount": 1e-30, "total_amount": {"c": 1}, "customer": {"name": 1e-30, "name": [2], ' +
+        '"email": 1e-30, "email": null, "address": 1e-30, "address": 2, "customer_id": 2, "customer_id": 1e-30}}',
+    );
+    assert.deepEqual([...(map ?? [])], [[literalKey('customer', 'customer_id'), '1e-30']]);
+  });
+
+  it('keeps paths apart whatever their names hold', () => {
+    const keys = [literalKey('a', 'b'), literalKey('a:b'), literalKey('1:a'), literalKey('a', 0), literalKey('a', '0'), literalKey('a#0'), literalKey('a', 1, 'b')];
+    assert.equal(new Set(keys).size, keys.length);
+  });
+
+  it('reads keys with escapes and strings with escaped quotes and backslashes', () => {
+    const map = numberLiterals('{"s": "a\\"b\\\\", "total\\u005famount": 1e-30, "\\\\": 1e400, "order_\\"id": 1e400, "products": ["\\"", {"pr\\u0069ce": 1e-3}]}');
+    assert.deepEqual([...(map ?? [])], [[literalKey('total_amount'), '1e-30'], [literalKey('products', 1, 'price'), '1e-3']]);
   });
 });
