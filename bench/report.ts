@@ -185,7 +185,7 @@ export interface Target {
  */
 const REASONS: Record<string, string> = {
   'MariaDB first load vs the seed':
-    "the seed's to_sql writes a fact table with no keys at all and merges no dimension keys; the engine builds the star schema with primary, unique and foreign keys, SCD1 merges per batch and a ledger, and its Node thread (parsing, splitting, key resolution, the LOAD DATA text) and the server take turns on 2 cores. A parse worker thread moved work between the cores and removed none (built, measured, not kept). The ratio moves with the machine: 0.23x to 0.31x across runs of the same SCD1 code, the seed alone taking from 66 s to 158 s. Measurements behind this reason: bench/MEASUREMENTS.md, *MariaDB first load vs the seed*",
+    "the seed's to_sql writes a fact table with no keys at all and merges no dimension keys; the engine builds the star schema with primary, unique and foreign keys, SCD1 merges per batch and a ledger, and its Node thread (parsing, splitting, key resolution, the LOAD DATA text) and the server take turns on 2 cores. A parse worker thread moved work between the cores and removed none (built, measured, not kept). The ratio moves with the machine: 0.23x to 0.33x across runs of the same SCD1 code, the seed alone taking from 66 s to 158 s. Measurements behind this reason: bench/MEASUREMENTS.md, *MariaDB first load vs the seed*",
   'DuckDB first load, peak RSS':
     "DuckDB's buffer manager holds the table's row groups and its indexes (the dimensions' unique keys) in native memory on top of the engine's JavaScript heap; memory_limit is not lowered because spilling costs more than the target",
   'MariaDB increment':
