@@ -65,8 +65,9 @@ export interface RawRecord {
   text: string;
   /**
    * The number literals in the record that a double may not hold exactly (more digits than
-   * parse/json-bytes.ts EXACT_DIGITS, or an exponent), by path; null when it has none (nearly always). The
-   * transform takes such a number from its literal, not from `value`'s double.
+   * parse/json-bytes.ts EXACT_DIGITS, or an exponent), by path, of the fields the transform reads
+   * (readsNumberAt); null when it has none (nearly always). The transform takes such a number from its
+   * literal, not from `value`'s double.
    */
   literals: NumberLiterals | null;
 }
@@ -74,7 +75,11 @@ export interface RawRecord {
 /** Number literals by their path in the record (literalKey): parse/literals.ts. */
 export type NumberLiterals = ReadonlyMap<string, string>;
 
-/** The fields of an order that the transform (transform/order.ts) reads, numbers or text: the order's own, */
+/**
+ * The fields of an order that the transform (transform/order.ts) reads, numbers or text (a field left out
+ * here would have its double used: test/transform/exact-numbers.test.ts gives each a long literal): the
+ * order's own,
+ */
 const ORDER_FIELDS = new Set(['order_id', 'total_amount']);
 /** its customer's, */
 const CUSTOMER_FIELDS = new Set(['customer_id', 'name', 'email', 'address']);
@@ -94,13 +99,13 @@ export function readsNumberAt(path: readonly (string | number)[], depth: number)
 }
 
 /**
- * The key of a path in NumberLiterals: literalKey('products', 0, 'price') for products[0].price. Each name is
- * written with its length before it and each index with # (`8:products#05:price`), so that no two paths
- * share a key whatever their names hold; cheaper than JSON.stringify (the transform asks for every field).
+ * The key of a path in NumberLiterals: literalKey('products', 0, 'price') for products[0].price. Each name
+ * is written with its length before it and each index between # and ; (`8:products#0;5:price`), so that no
+ * two paths share a key whatever their names hold; cheaper than JSON.stringify.
  */
 export function literalKey(...path: (string | number)[]): string {
   let key = '';
-  for (const p of path) key += typeof p === 'number' ? `#${p}` : `${p.length}:${p}`;
+  for (const p of path) key += typeof p === 'number' ? `#${p};` : `${p.length}:${p}`;
   return key;
 }
 

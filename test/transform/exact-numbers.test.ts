@@ -135,11 +135,13 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
     const input = `[${[
       order({ customer: ', "name": 12345678901234567890, "email": 0.0000001, "address": 3.14159265358979323846', product: ', "name": 1e21, "category": 1.50' }),
       order({ customer: ', "name": "12345678901234567890", "email": 17.0' }),
+      order({ customer: ', "email": 1e-7', product: ', "category": 12345678901234567890.5' }),
     ].join(',')}]`;
     const r = await split(kind, input, 3);
     assert.deepEqual(rows(r[0]!).customer, { customerId: '1', name: '12345678901234567890', email: '0.0000001', address: '3.14159265358979323846' });
     assert.deepEqual([rows(r[0]!).lines[1]!.name, rows(r[0]!).lines[1]!.category], ['1000000000000000000000', '1.5']);
     assert.deepEqual([rows(r[1]!).customer.name, rows(r[1]!).customer.email], ['12345678901234567890', '17']);
+    assert.deepEqual([rows(r[2]!).customer.email, rows(r[2]!).lines[1]!.category], ['0.0000001', '12345678901234567890.5']);
   });
 
   it('takes the last of a key given twice, as JSON.parse does, long literal or not', async () => {
@@ -188,7 +190,7 @@ describe('numberLiterals', () => {
   });
 
   it('keeps paths apart whatever their names hold', () => {
-    const keys = [literalKey('a', 'b'), literalKey('a:b'), literalKey('1:a'), literalKey('a', 0), literalKey('a', '0'), literalKey('a#0'), literalKey('a', 1, 'b')];
+    const keys = [literalKey('a', 'b'), literalKey('a:b'), literalKey('1:a'), literalKey('a', 0), literalKey('a', '0'), literalKey('a#0'), literalKey('a', 1, 'b'), literalKey('p', 1, 'ab8:cdefghij'), literalKey('p', 11, 'ab', 'cdefghij')];
     assert.equal(new Set(keys).size, keys.length);
   });
 
