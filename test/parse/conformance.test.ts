@@ -7,29 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EtlError } from '../../src/errors.ts';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ParserKind, RawRecord } from '../../src/model.ts';
-import { parseStage } from '../../src/parse/stream.ts';
 import { suiteFiles } from '../helpers/conformance.ts';
+import { parseChunks } from '../helpers/parse.ts';
 
 /** Run a parser stage over `bytes` fed `slice` bytes at a time. */
-export async function parseAll(kind: ParserKind, bytes: Buffer, slice: number, recordsPath: string[] | null = null): Promise<RawRecord[]> {
-  const slices: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += slice) slices.push(bytes.subarray(i, i + slice));
-  const out: RawRecord[] = [];
-  await pipeline(
-    Readable.from(slices, { objectMode: false }),
-    parseStage(kind, { format: 'json', source: 'doc', maxRecordBytes: 1 << 24, recordsPath }),
-    new Writable({
-      objectMode: true,
-      write: (records: RawRecord[], _e, cb) => {
-        out.push(...records);
-        cb();
-      },
-    }),
-  );
-  return out;
+function parseAll(kind: ParserKind, bytes: Buffer, slice: number, recordsPath: string[] | null = null): Promise<RawRecord[]> {
+  return parseChunks(kind, bytes, slice, { recordsPath });
 }
 
 async function outcome(kind: ParserKind, bytes: Buffer, slice: number, recordsPath: string[] | null): Promise<'accepted' | 'rejected'> {

@@ -6,13 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { EtlError } from '../../src/errors.ts';
 import type { InputFormat, ParserKind, RawRecord } from '../../src/model.ts';
 import { parseRecordsPath } from '../../src/options.ts';
-import { parseStage } from '../../src/parse/stream.ts';
+import { parseChunks } from '../helpers/parse.ts';
 
 interface Opts {
   path?: string;
@@ -21,32 +19,14 @@ interface Opts {
   maxRecordBytes?: number;
 }
 
-async function parse(kind: ParserKind, input: string | Buffer | Iterable<Buffer>, slice: number, o: Opts = {}): Promise<RawRecord[]> {
-  const chunks: Iterable<Buffer> =
-    typeof input === 'string' || Buffer.isBuffer(input) ? slices(Buffer.isBuffer(input) ? input : Buffer.from(input), slice) : input;
-  const out: RawRecord[] = [];
-  await pipeline(
-    Readable.from(chunks, { objectMode: false }),
-    parseStage(kind, {
-      format: o.format ?? 'json',
-      source: 'export.json',
-      maxRecordBytes: o.maxRecordBytes ?? 1 << 20,
-      recordsPath: o.path === undefined ? null : parseRecordsPath(o.path),
-      requireOrders: o.requireOrders ?? true,
-    }),
-    new Writable({
-      objectMode: true,
-      write: (records: RawRecord[], _e, cb) => {
-        out.push(...records);
-        cb();
-      },
-    }),
-  );
-  return out;
-}
-
-function* slices(bytes: Buffer, slice: number): Generator<Buffer> {
-  for (let i = 0; i < bytes.length; i += slice) yield bytes.subarray(i, i + slice);
+function parse(kind: ParserKind, input: string | Buffer | Iterable<Buffer>, slice: number, o: Opts = {}): Promise<RawRecord[]> {
+  return parseChunks(kind, typeof input === 'string' ? Buffer.from(input) : input, slice, {
+    format: o.format ?? 'json',
+    source: 'export.json',
+    maxRecordBytes: o.maxRecordBytes ?? 1 << 20,
+    recordsPath: o.path === undefined ? null : parseRecordsPath(o.path),
+    requireOrders: o.requireOrders ?? true,
+  });
 }
 
 async function parseError(kind: ParserKind, input: string | Buffer, o: Opts = {}, slice = 1 << 16): Promise<EtlError> {

@@ -6,31 +6,14 @@
  * engine does not read changes nothing.
  */
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { literalKey, type OrderRows, type ParserKind, type RawRecord, type Rejection, type SplitResult } from '../../src/model.ts';
 import { numberLiterals } from '../../src/parse/literals.ts';
-import { parseStage } from '../../src/parse/stream.ts';
 import { exactDecimal, splitOrder } from '../../src/transform/order.ts';
+import { parseChunks } from '../helpers/parse.ts';
 
-async function parse(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<RawRecord[]> {
-  const bytes = Buffer.from(text);
-  const slices: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += slice) slices.push(bytes.subarray(i, i + slice));
-  const records: RawRecord[] = [];
-  await pipeline(
-    Readable.from(slices, { objectMode: false }),
-    parseStage(kind, { format: options.format ?? 'json', source: 'doc', maxRecordBytes: 1 << 24, recordsPath: options.recordsPath ?? null }),
-    new Writable({
-      objectMode: true,
-      write: (batch: RawRecord[], _e, cb) => {
-        records.push(...batch);
-        cb();
-      },
-    }),
-  );
-  return records;
+function parse(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<RawRecord[]> {
+  return parseChunks(kind, Buffer.from(text), slice, options);
 }
 
 async function split(kind: ParserKind, text: string, slice: number, options: { format?: 'json' | 'ndjson'; recordsPath?: string[] } = {}): Promise<SplitResult[]> {
