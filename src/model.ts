@@ -86,6 +86,9 @@ const CUSTOMER_FIELDS = new Set(['customer_id', 'name', 'email', 'address']);
 /** and its lines'. */
 const LINE_FIELDS = new Set(['product_id', 'name', 'category', 'price', 'quantity']);
 
+/** How deep in an order the fields the transform reads lie, at most: products[i].price is 3 (the order is 1). */
+export const READ_DEPTH = 3;
+
 /**
  * Whether the transform reads the value at the first `depth` segments of `path` (a long literal elsewhere,
  * such as a nanosecond timestamp in every order, is not collected: NumberLiterals stays null).
@@ -95,7 +98,7 @@ export function readsNumberAt(path: readonly (string | number)[], depth: number)
   if (typeof last !== 'string') return false;
   if (depth === 1) return ORDER_FIELDS.has(last);
   if (depth === 2) return path[0] === 'customer' && CUSTOMER_FIELDS.has(last);
-  return depth === 3 && path[0] === 'products' && typeof path[1] === 'number' && LINE_FIELDS.has(last);
+  return depth === READ_DEPTH && path[0] === 'products' && typeof path[1] === 'number' && LINE_FIELDS.has(last);
 }
 
 /**

@@ -17,13 +17,10 @@ for (let c = 0x41; c <= 0x5a; c++) BARE[c] = BARE[c + 0x20] = 1;
  * holds: up to 15 significant digits every decimal reads back exactly (DBL_DIG), and an exponent can put a
  * value below the smallest double or between two far apart. A record with one is read exactly
  * (parse/literals.ts, transform/order.ts exactDecimal); every other number's double is its literal's value.
- * Only numbers at most three levels deep are such a record's (an order's fields, its customer's, its lines'):
- * a long literal deeper than that (in a field the engine does not read) changes nothing.
+ * Only numbers at most model.ts READ_DEPTH levels deep are such a record's: a long literal deeper than that
+ * (in a field the engine does not read) changes nothing.
  */
 export const EXACT_DIGITS = 15;
-
-/** How deep in a record a number may be read exactly: an order's fields, its customer's, its lines' (products[i].price). */
-export const LITERAL_DEPTH = 3;
 
 /**
  * Where a string that is being read ends in `chunk`: the first quote at or after `i` that no backslash

@@ -4,8 +4,8 @@
  * 10.000000000000000001 to 10 and 1e-400 to 0 without a word). Only records that hold one get a map: the
  * parsers flag them (json-bytes.ts EXACT_DIGITS), and every other number's double is its literal's value.
  */
-import { literalKey, readsNumberAt, type NumberLiterals } from '../model.ts';
-import { EXACT_DIGITS, LITERAL_DEPTH as MAX_DEPTH } from './json-bytes.ts';
+import { literalKey, READ_DEPTH, readsNumberAt, type NumberLiterals } from '../model.ts';
+import { EXACT_DIGITS } from './json-bytes.ts';
 
 /** More digits than a double holds exactly, or an exponent. */
 export function isLongNumber(literal: string): boolean {
@@ -27,7 +27,7 @@ export function isLongNumber(literal: string): boolean {
  * of a key given twice: any other value there later (a short number, a string, an object) removes the long one.
  */
 export class LiteralTracker {
-  /** Per open container (up to MAX_DEPTH): the key of the value being read in it, or its index in an array. */
+  /** Per open container (up to READ_DEPTH): the key of the value being read in it, or its index in an array. */
   private readonly keys: (string | number)[] = [];
   private readonly arrays: boolean[] = [];
   private depth = 0;
@@ -40,7 +40,7 @@ export class LiteralTracker {
       case 'startObject':
       case 'startArray':
         this.otherValue();
-        if (this.depth < MAX_DEPTH) {
+        if (this.depth < READ_DEPTH) {
           this.arrays[this.depth] = name === 'startArray';
           this.keys[this.depth] = -1;
         }
@@ -51,7 +51,7 @@ export class LiteralTracker {
         this.depth--;
         return;
       case 'keyValue':
-        if (this.depth <= MAX_DEPTH) this.keys[this.depth - 1] = value as string;
+        if (this.depth <= READ_DEPTH) this.keys[this.depth - 1] = value as string;
         return;
       case 'numberValue':
         this.nextValue();
@@ -74,7 +74,7 @@ export class LiteralTracker {
   /** A value starts: in an array, at the next index. */
   private nextValue(): void {
     const d = this.depth;
-    if (d > 0 && d <= MAX_DEPTH && this.arrays[d - 1]) (this.keys[d - 1] as number)++;
+    if (d > 0 && d <= READ_DEPTH && this.arrays[d - 1]) (this.keys[d - 1] as number)++;
   }
 
   /** A value that is not a number. */
@@ -85,7 +85,7 @@ export class LiteralTracker {
 
   private number(literal: string): void {
     const d = this.depth;
-    if (d === 0 || d > MAX_DEPTH) return;
+    if (d === 0 || d > READ_DEPTH) return;
     if (!isLongNumber(literal) || !readsNumberAt(this.keys, d)) return this.forget();
     const last = this.keys[d - 1]!;
     (this.found ??= new Map()).set(literalKey(...this.keys.slice(0, d)), literal);
@@ -99,7 +99,7 @@ export class LiteralTracker {
    */
   private forget(): void {
     const d = this.depth;
-    if (this.found === null || d === 0 || d > MAX_DEPTH) return;
+    if (this.found === null || d === 0 || d > READ_DEPTH) return;
     const last = this.keys[d - 1]!;
     if (typeof last === 'string' && this.names.has(last)) this.found.delete(literalKey(...this.keys.slice(0, d)));
   }

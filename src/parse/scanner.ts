@@ -19,10 +19,10 @@ import { isUtf8 } from 'node:buffer';
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-import type { InputFormat, RawRecord } from '../model.ts';
+import { READ_DEPTH, type InputFormat, type RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
 import { numberLiterals } from './literals.ts';
-import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, LITERAL_DEPTH, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -328,7 +328,7 @@ export class RecordScanner {
         digits = 0;
         this.inString = true;
       } else if (c <= 0x39 && c >= 0x30) {
-        if (++digits > EXACT_DIGITS && this.depth <= LITERAL_DEPTH) this.longNumbers = true;
+        if (++digits > EXACT_DIGITS && this.depth <= READ_DEPTH) this.longNumbers = true;
       } else if (c === 0x7b || c === 0x5b) {
         digits = 0;
         this.depth++;
@@ -341,7 +341,7 @@ export class RecordScanner {
         }
       } else if (c !== 0x2e) {
         // An e or E after a digit is an exponent (outside strings only true and false hold an e otherwise).
-        if (digits > 0 && (c === 0x65 || c === 0x45) && this.depth <= LITERAL_DEPTH) this.longNumbers = true;
+        if (digits > 0 && (c === 0x65 || c === 0x45) && this.depth <= READ_DEPTH) this.longNumbers = true;
         digits = 0;
       }
       i++;
