@@ -115,7 +115,7 @@ function text(v: unknown, field: string, literal: string | null | undefined): st
   if (v === undefined || v === null) return null;
   let s: string;
   if (typeof v === 'string') s = v;
-  else if (typeof v === 'number' && literal) s = exactDecimal(literal) ?? tooLong(field, literal);
+  else if (typeof v === 'number' && literal) s = exactDecimal(literal) ?? outOfRange(field, literal, ...TEXT_RANGE);
   // Without a literal the double is the number's value, and its shortest text reads back as it.
   else if (typeof v === 'number' && Number.isFinite(v)) s = exactDecimal(String(v))!;
   else throw new Invalid(`${field}: expected a string, got ${typeName(v)}`);
@@ -131,9 +131,16 @@ function checkText(s: string, field: string, maxChars: number): void {
   if (!s.isWellFormed()) throw new Invalid(`${field}: contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape), which is not text`);
 }
 
-function tooLong(field: string, literal: string): never {
-  throw new Invalid(`${field}: ${literal} is too large or too small to write out`);
+/**
+ * A literal exactDecimal does not write out (its decimal point more than 400 places from its first digit), in
+ * the words the field uses for a value out of its range: `large` for 1e400, `small` for 1e-400.
+ */
+function outOfRange(field: string, literal: string, large: string, small: string): never {
+  const exponent = Number(/[eE]([+-]?[0-9]+)$/.exec(literal)?.[1] ?? 0);
+  throw new Invalid(`${field}: ${literal} ${exponent > 0 ? large : small}`);
 }
+
+const TEXT_RANGE = ['is too large to store as text (more than 400 digits written out)', 'is too small to store as text (more than 400 decimal places written out)'] as const;
 
 /**
  * The exact value of a JSON number literal in plain decimals, without an exponent or zeros that say nothing:
@@ -173,7 +180,7 @@ export function money(v: unknown, field: string, optional: boolean, literal?: st
   if ((v === undefined || v === null) && optional) return null;
   let s: string;
   if (typeof v === 'number' && literal) {
-    s = exactDecimal(literal) ?? tooLong(field, literal);
+    s = exactDecimal(literal) ?? outOfRange(field, literal, `has more than ${LIMITS.moneyIntegerDigits} integer digits`, `has more than ${LIMITS.moneyScale} decimal places`);
     if (decimalPlaces(s) > LIMITS.moneyScale) s = doubleSpelling(v, s) ?? s;
   } else if (typeof v === 'number') {
     // The common case, without number-to-text conversion: a value with at most two decimals, in range. For
@@ -237,7 +244,7 @@ function quantity(v: unknown, field: string, literal: string | null | undefined)
   let n: number;
   if (typeof v === 'number' && literal) {
     const d = exactDecimal(literal);
-    if (d === null) throw new Invalid(`${field}: ${literal} is not a quantity that can be stored`);
+    if (d === null) outOfRange(field, literal, 'is too large', 'is not an integer');
     if (d.includes('.')) throw new Invalid(`${field}: ${literal} is not an integer`);
     if (d.startsWith('-')) throw new Invalid(`${field}: ${literal} is negative`);
     if (d.length > String(LIMITS.maxQuantity).length) throw new Invalid(`${field}: ${literal} is too large`);

@@ -61,9 +61,13 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
         order({ product: ', "quantity": 1e999999999' }),
         order({ total: '1E+2' }),
         order({ total: '123456789012.5' }),
+        order({ total: '-1e-402' }),
+        order({ product: ', "quantity": 1e-999' }),
+        order({ customer: ', "name": 1e400' }),
+        order({ product: ', "category": 1e-402' }),
       ].join(',\n')}]`;
       const r = await split(kind, input, slice);
-      assert.equal(r.length, 11);
+      assert.equal(r.length, 15);
       assert.equal(reason(r[0]!), 'total_amount: 10.000000000000000001 has more than 2 decimal places');
       assert.equal(rows(r[1]!).totalAmount, '10.00');
       assert.deepEqual(rows(r[1]!).lines.map((l) => [l.price, l.quantity]), [['2.50', 1], ['19.99', 2]]);
@@ -72,10 +76,15 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
       assert.equal(reason(r[4]!), 'total_amount: 1e-30 has more than 2 decimal places');
       assert.equal(reason(r[5]!), 'total_amount: 5e-324 has more than 2 decimal places');
       assert.equal(reason(r[6]!), 'products[1].price: -4.9e-21 has more than 2 decimal places');
-      assert.equal(reason(r[7]!), 'total_amount: 1e400 is too large or too small to write out');
-      assert.equal(reason(r[8]!), 'products[1].quantity: 1e999999999 is not a quantity that can be stored');
+      assert.equal(reason(r[7]!), 'total_amount: 1e400 has more than 10 integer digits');
+      assert.equal(reason(r[8]!), 'products[1].quantity: 1e999999999 is too large');
       assert.equal(rows(r[9]!).totalAmount, '100.00');
       assert.equal(reason(r[10]!), 'total_amount: 123456789012.5 has more than 10 integer digits');
+      // Beyond what exactDecimal writes out: said in the words the field uses for a value out of its range.
+      assert.equal(reason(r[11]!), 'total_amount: -1e-402 has more than 2 decimal places');
+      assert.equal(reason(r[12]!), 'products[1].quantity: 1e-999 is not an integer');
+      assert.equal(reason(r[13]!), 'customer.name: 1e400 is too large to store as text (more than 400 digits written out)');
+      assert.equal(reason(r[14]!), 'products[1].category: 1e-402 is too small to store as text (more than 400 decimal places written out)');
     });
   }
 
