@@ -69,6 +69,13 @@ export function redact(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#@\r\n]*@)*([^/?#@\r\n]*)@/gi, (_m, scheme: string) => `${scheme}***:***@`);
 }
 
+/** `text` cut to at most `max` UTF-16 units, never between the two halves of a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
 /** `word` as one word of a POSIX shell command, so that a command a message suggests can be pasted as it is. */
 export function shellWord(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;

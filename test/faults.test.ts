@@ -378,4 +378,40 @@ describe('faults of the MySQL server', () => {
       }
     });
   });
+
+  it('quarantines a rejected record larger than max_allowed_packet: whole by LOAD DATA, cut to fit (and said so) by INSERT', { skip: privateServerOnly('this test changes the global max_allowed_packet') }, async () => {
+    // A name of 60,000 characters, each escaped in JSON (\"): 120 KB of raw record, doubled again by SQL's escapes,
+    // against a packet of 32 KiB; then a valid order, committed in the same batch.
+    const order = (id: number, name: string) => ({ order_id: id, order_date: '2024-01-01', customer: { customer_id: 1, name }, products: [{ product_id: 'P', price: 1, quantity: 1 }] });
+    const input = files.file('huge-reject.json', JSON.stringify([order(1, '"'.repeat(60_000)), order(2, 'ok')]));
+    const raw = JSON.stringify(order(1, '"'.repeat(60_000)));
+    await withPrivateGlobal('max_allowed_packet', 32768, async () => {
+      for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
+        const fresh = await MYSQL.fresh();
+        const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
+        Object.assign(process.env, env);
+        try {
+          const r = await runCli(['load', input, '--db', fresh.url, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual([JSON.parse(r.stdout).orders, JSON.parse(r.stdout).rejected], [1, 1]);
+          const rejects = await runCli(['rejects', '--db', fresh.url, '--json']);
+          assert.equal(rejects.code, 0, rejects.stderr);
+          const [row] = rejects.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reason: string; raw: string });
+          if (env.ORDERS_ETL_NO_LOAD_DATA) {
+            const said = /^customer\.name: longer than 255 characters \(raw record cut to its first (\d+) of (\d+) characters: the server's max_allowed_packet is too small for it without LOAD DATA LOCAL\)$/.exec(row!.reason);
+            assert.ok(said, row!.reason);
+            assert.deepEqual([Number(said[1]), Number(said[2])], [row!.raw.length, raw.length]);
+            assert.ok(row!.raw.length > 1000 && raw.startsWith(row!.raw), `cut raw: ${row!.raw.length} characters`);
+          } else {
+            assert.equal(row!.reason, 'customer.name: longer than 255 characters');
+            assert.equal(row!.raw.replace(/\s/g, ''), raw);
+          }
+        } finally {
+          if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
+          else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
+          await fresh.drop();
+        }
+      }
+    });
+  });
 });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { redact } from '../src/errors.ts';
+import { cutText, redact } from '../src/errors.ts';
 import { commandFlags } from '../src/options.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
@@ -201,5 +201,17 @@ describe('the commands the messages suggest, pasted into a shell', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('text cut to fit a column (reasons, errors, raw records)', () => {
+  it('never splits a surrogate pair: a reason of emoji cut at 1,024 units ends on a whole one, not U+FFFD', () => {
+    assert.equal(cutText('abc', 5), 'abc');
+    assert.equal(cutText('abc', 2), 'ab');
+    assert.equal(cutText('a😀', 2), 'a');
+    assert.equal(cutText('😀😀', 3), '😀');
+    const reason = `total_amount: "${'😀'.repeat(600)}" is not a decimal amount`;
+    const cut = cutText(reason, 1024);
+    assert.ok(cut.isWellFormed() && reason.startsWith(cut) && cut.length >= 1023, `${cut.length} units`);
   });
 });

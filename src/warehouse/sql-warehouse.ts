@@ -19,7 +19,7 @@
  * fault and re-run, on every dialect.
  */
 import { createHash } from 'node:crypto';
-import { EtlError } from '../errors.ts';
+import { cutText, EtlError } from '../errors.ts';
 import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
@@ -367,7 +367,13 @@ export abstract class SqlWarehouse implements Warehouse {
       (p) => {
         if (p !== null && p.epoch === epoch) planned();
       },
-      () => planned(),
+      () => {
+        // A plan that failed may have changed what the engine knows halfway (apply learns the warehouse anew):
+        // forgotten at once, so that the next batch does not plan ahead on it, nor while it is read again.
+        this.knowsWarehouse = false;
+        this.epoch++;
+        planned();
+      },
     );
     return this.serial(() => this.apply(loadId, batch, seq, prepared, ahead, planned));
   }
@@ -377,7 +383,8 @@ export abstract class SqlWarehouse implements Warehouse {
       this.withRetry('update the load ledger', async () => {
         await this.exec(`UPDATE etl_loads SET status = ?, error = ?, finished_at = ${this.sql.now}, updated_at = ${this.sql.now} WHERE load_id = ?`, [
           status,
-          error === undefined ? null : error.slice(0, 60000),
+          // MySQL's TEXT holds 65,535 bytes: at most 3 of them per UTF-16 unit.
+          error === undefined ? null : cutText(error, 21_000),
           loadId,
         ]);
       }),
@@ -886,7 +893,7 @@ export abstract class SqlWarehouse implements Warehouse {
         await this.timed('rejects', async () => {
           // Idempotent by (load, record): a retried or resumed batch replaces its own rejects.
           await this.exec('DELETE FROM etl_rejects WHERE load_id = ? AND record_index >= ? AND record_index < ?', [loadId, batch.firstIndex, batch.nextIndex]);
-          const rows = planned.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, r.reason.slice(0, 1024), r.raw]);
+          const rows = planned.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, cutText(r.reason, 1024), r.raw]);
           await this.writeBulk(this.prepareBulk('etl_rejects', REJECT_COLUMNS, bulkRows(rows), 'rejects'));
         });
       }

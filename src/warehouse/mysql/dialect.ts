@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
-import { EtlError } from '../../errors.ts';
+import { cutText, EtlError } from '../../errors.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, PRODUCTS, type BulkRows, type BulkValue, type DimensionSpec } from '../dimensions.ts';
 import { epochDay } from '../history.ts';
 import { FactMoves } from '../moves.ts';
@@ -957,13 +957,14 @@ export class MysqlWarehouse extends SqlWarehouse {
 
   /**
    * Rows encoded for the wire: LOAD DATA LOCAL INFILE's text (tab-separated, backslash escapes, \N for NULL)
-   * in pieces under max_allowed_packet, or, without local_infile (and for rejects, which are rare and large),
-   * multi-row INSERT statements that each fit the packet limit.
+   * in pieces under max_allowed_packet, or, without local_infile, multi-row INSERT statements that each fit
+   * the packet limit. LOAD DATA takes a row of any size in pieces: a rejected record (up to
+   * --max-record-bytes, its escapes doubling that) is stored whole; in an INSERT it is cut to fit (fitRejects).
    */
   protected prepareBulk(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind): MysqlBulk {
     const bulk: MysqlBulk = { table, count: rows.count, columns, pieces: null, statements: null };
     if (rows.count === 0) return bulk;
-    if (kind !== 'rejects' && this.loadDataLocal) {
+    if (this.loadDataLocal) {
       const writer = new TsvWriter(rows.count * 16 * columns.length);
       rows.each((r) => writer.row(r));
       const data = writer.bytes();
@@ -974,7 +975,9 @@ export class MysqlWarehouse extends SqlWarehouse {
       return bulk;
     }
     const tuples: string[] = [];
-    rows.each((r) => {
+    const fit = kind === 'rejects' ? fitRejects(columns, this.caps.maxStatementBytes) : (r: readonly BulkValue[]) => r;
+    rows.each((row) => {
+      const r = fit(row);
       let t = '(';
       for (let i = 0; i < r.length; i++) t += (i ? ',' : '') + (typeof r[i] === 'string' ? str(r[i] as string) : num(r[i] as number | null));
       tuples.push(`${t})`);
@@ -1064,5 +1067,30 @@ interface MysqlBulk extends PreparedBulk {
   pieces: Buffer[] | null;
   /** Or INSERT statements. */
   statements: string[] | null;
+}
+
+/**
+ * Rejects for INSERT statements (no LOAD DATA): a raw record whose escaped text cannot fit one statement under
+ * max_allowed_packet is cut to its first characters that do, and its reason says so, so that one huge invalid
+ * record is quarantined like any other instead of failing its batch (and every re-run of it) with the packet
+ * limit. `budget`: the statement's bytes; a character is at most 3 bytes, and escaping at most doubles it.
+ */
+function fitRejects(columns: readonly string[], budget: number): (row: readonly BulkValue[]) => readonly BulkValue[] {
+  const rawAt = columns.indexOf('raw');
+  const reasonAt = columns.indexOf('reason');
+  if (rawAt < 0 || reasonAt < 0) throw new EtlError('E_INTERNAL', `rejects written without raw or reason: ${columns.join(', ')}`);
+  // Room for the statement's other text (column names, the reason of at most 1,024 characters, the source's
+  // name of at most 2,048), escaped.
+  const maxRaw = Math.floor((budget - 24 * 1024) / 6);
+  return (row) => {
+    const raw = row[rawAt];
+    if (typeof raw !== 'string' || raw.length <= maxRaw) return row;
+    const cut = cutText(raw, Math.max(0, maxRaw));
+    const out = [...row];
+    out[rawAt] = cut;
+    const note = ` (raw record cut to its first ${cut.length} of ${raw.length} characters: the server's max_allowed_packet is too small for it without LOAD DATA LOCAL)`;
+    out[reasonAt] = cutText(String(row[reasonAt]), 1024 - note.length) + note;
+    return out;
+  };
 }
 
