@@ -49,6 +49,8 @@ export const LIMITS = {
   moneyIntegerDigits: 10,
   moneyScale: 2,
   maxQuantity: 2147483647,
+  /** A source's name as the ledger and the rejects keep it (a path, an s3:// URI: S3 keys have at most 1,024 bytes). */
+  sourceUriChars: 2048,
 } as const;
 
 /** One record of an export, as the parser found it. */

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Readable, type Transform, Writable } from 'node:stream';
@@ -491,6 +491,26 @@ describe('smaller hazards of the same family', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(gunzip.destroyed, true);
   });
+
+  for (const dialect of DIALECTS) {
+    it(`refuses a source whose name is longer than the ledger keeps, before loading the ones before it, alike on both warehouses (${dialect.name})`, async () => {
+      let dir = files.dir;
+      for (let i = 0; i < 9; i++) dir = join(dir, String(i).repeat(250));
+      mkdirSync(dir, { recursive: true });
+      const far = join(dir, 'orders.json');
+      writeFileSync(far, readFileSync(prior));
+      const db = await dialect.fresh();
+      try {
+        const r = await runCli(['load', prior, far, '--db', db.url]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /orders\.json: a source's name is longer than the 2048 characters the load ledger keeps: give it by a shorter path/);
+        const loads = await runCli(['loads', '--db', db.url, '--json']);
+        assert.equal(loads.stdout.trim(), '', 'nothing loaded');
+      } finally {
+        await db.drop();
+      }
+    });
+  }
 
   it('refuses --max-heap-mb it cannot apply (exit 2, naming the flag)', async () => {
     const r = await runBinTimed(['load', prior, '--db', 'duckdb:/nonexistent/never.duckdb', '--max-heap-mb', '10'], {}, 30_000);

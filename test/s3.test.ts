@@ -3,7 +3,7 @@
  * prefixes mixing formats, paging, missing keys and buckets, refused credentials, cut and stalled bodies.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -106,6 +106,17 @@ describe('S3 sources', () => {
     const empty = await runCli(['load', `s3://${BUCKET}/unload/2099-01-01/`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stderr, /^orders-etl: nothing to load under s3:\/\/exports\/unload\/2099-01-01\/\n.*loaded 0 of 0 source\(s\)/s);
+    // Nothing written means no warehouse made either: a DuckDB file that did not exist still does not.
+    const tmp = tempDir();
+    try {
+      const absent = join(tmp.dir, 'never-made.duckdb');
+      const made = await runCli(['load', `s3://${BUCKET}/unload/2099-01-01/`, '--db', `duckdb:${absent}`, '--s3-endpoint', s3.endpoint, '--json']);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(JSON.parse(made.stdout).files, 0);
+      assert.equal(existsSync(absent), false, `${absent} was created by a load with nothing to load`);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('loads an export wrapped in an object from S3, gzipped, with --records-path, by both parsers', async () => {

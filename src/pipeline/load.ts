@@ -16,7 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { EtlError, redact, shellWord, userMessage } from '../errors.ts';
-import type { Batch, InputFormat, Rejection } from '../model.ts';
+import { LIMITS, type Batch, type InputFormat, type Rejection } from '../model.ts';
 import type { LoadOptions } from '../options.ts';
 import { ARRAY_NOT_LINES, formatRecordsPath } from '../parse/shape.ts';
 import { parseStage } from '../parse/stream.ts';
@@ -149,11 +149,21 @@ const SOURCE_INFO_CONCURRENCY = 8;
 export async function runLoad(sources: Source[], warehouse: Warehouse, opts: LoadTuning, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
+  // The ledger keeps a source's name, and MySQL's column has a size: refused here alike on every warehouse,
+  // before anything is loaded (a load failed at such a source once, after the ones before it).
+  for (const s of sources) {
+    if (s.uri.length > LIMITS.sourceUriChars && [...s.uri].length > LIMITS.sourceUriChars) {
+      throw new EtlError('E_SOURCE', `a source's name is longer than the ${LIMITS.sourceUriChars} characters the load ledger keeps: give it by a shorter path (a symbolic link, or from a folder nearer to it)`, { source: s.uri });
+    }
+  }
   // Fail fast: every source must exist and be readable before anything is written. A prefix may hold
   // thousands of objects: their HEAD requests go out a few at a time, not one after another.
   const limit = pLimit(SOURCE_INFO_CONCURRENCY);
   const infos = await Promise.all(sources.map((s) => limit(() => s.info())));
   if (hooks.progress) hooks.progress.totalBytes = infos.every((i) => i.size !== null) ? infos.reduce((a, i) => a + i.size!, 0) : null;
+  // Nothing to load (a prefix with no export under it yet): nothing is written, not even the schema, and the
+  // warehouse is not opened (a DuckDB file or a MySQL database would be created).
+  if (sources.length === 0) return measured(await loadSources([], [], warehouse, opts, hooks), warehouse, started, cpuAtStart, 0);
   await warehouse.lock(opts.lockTimeout);
   const mode = await warehouse.ensureSchema(opts.history, true);
   await warehouse.beginLoad({
@@ -192,15 +202,21 @@ export async function runLoad(sources: Source[], warehouse: Warehouse, opts: Loa
     () => null,
     (error: unknown) => ({ error }),
   );
+  measured(summary, warehouse, started, cpuAtStart, gc.stop());
+  if (unfinished !== null) throw new UnfinishedLoad(summary, unfinished.error);
+  return summary;
+}
+
+/** The summary with what the load took: time, CPU, GC, memory, the warehouse's steps and retries. */
+function measured(summary: LoadSummary, warehouse: Warehouse, started: number, cpuAtStart: NodeJS.CpuUsage, gcMs: number): LoadSummary {
   const cpu = process.cpuUsage(cpuAtStart);
   summary.cpu = { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) };
-  summary.gcMs = Math.round(gc.stop());
+  summary.gcMs = Math.round(gcMs);
   summary.elapsedMs = Date.now() - started;
   summary.stages.databaseMs = Math.round(warehouse.writerMs);
   summary.stages.databaseSteps = Object.fromEntries(Object.entries(warehouse.timings).map(([k, v]) => [k, Math.round(v)]));
   summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   summary.retries = warehouse.retries;
-  if (unfinished !== null) throw new UnfinishedLoad(summary, unfinished.error);
   return summary;
 }
 

@@ -118,7 +118,7 @@ export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
   ) ${tableOptions(c)}`,
   `CREATE TABLE IF NOT EXISTS etl_loads (
     load_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    source_uri VARCHAR(2048) NOT NULL,
+    source_uri VARCHAR(${LIMITS.sourceUriChars}) NOT NULL,
     source_key CHAR(64) NOT NULL,
     fingerprint VARCHAR(512) NULL,
     status ENUM('running','completed','failed') NOT NULL,
@@ -152,7 +152,7 @@ export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
   `CREATE TABLE IF NOT EXISTS etl_rejects (
     load_id BIGINT UNSIGNED NOT NULL,
     record_index BIGINT UNSIGNED NOT NULL,
-    source_uri VARCHAR(2048) NOT NULL,
+    source_uri VARCHAR(${LIMITS.sourceUriChars}) NOT NULL,
     byte_offset BIGINT UNSIGNED NULL,
     reason VARCHAR(1024) NOT NULL,
     raw LONGTEXT NOT NULL,
