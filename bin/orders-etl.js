@@ -31,18 +31,19 @@ if (readsStdin) process.stdin.pipe(worker.stdin);
 // The worker is told, and stops by itself: its standard output fails as a pipe would, its query ends and
 // the warehouse is closed. Terminating it while DuckDB's native code runs can abort the whole process
 // (`terminate called after throwing an instance of 'Napi::Error'`), so that is only the last resort.
+// Standard output that fails otherwise (ENOSPC on /dev/full, EIO) is a failure, exit 1, and the worker is stopped
+// the same way, for the same reason.
 let readerGone = false;
+let stdoutFailed = false;
 process.stdout.on('error', (err) => {
-  if (err && err.code === 'EPIPE') {
-    if (readerGone) return;
-    readerGone = true;
-    worker.postMessage('reader-gone');
-    setTimeout(() => void worker.terminate(), 5000).unref();
-    return;
+  if (readerGone || stdoutFailed) return;
+  if (err && err.code === 'EPIPE') readerGone = true;
+  else {
+    stdoutFailed = true;
+    process.stderr.write(`orders-etl: cannot write to standard output: ${err && err.message}\n`);
   }
-  process.stderr.write(`orders-etl: cannot write to standard output: ${err && err.message}\n`);
-  process.exitCode = 1;
-  void worker.terminate();
+  worker.postMessage('reader-gone');
+  setTimeout(() => void worker.terminate(), 5000).unref();
 });
 // Once the CLI has finished, the worker ends by itself. If something it started were still holding it, the
 // process must end anyway: a nightly job never hangs on us. Saying so makes such a leak visible.
@@ -51,7 +52,7 @@ let finished = false;
 worker.on('message', (code) => {
   finished = true;
   // Stopped because the reader went away: not a failure (see above).
-  process.exitCode = readerGone ? 0 : code;
+  process.exitCode = stdoutFailed ? 1 : readerGone ? 0 : code;
   stopper = setTimeout(() => {
     process.stderr.write('orders-etl: internal: the engine did not stop by itself within 2 s of finishing; stopping it\n');
     void worker.terminate();
@@ -63,7 +64,8 @@ worker.on('exit', () => {
   if (process.env.ORDERS_ETL_REPORT_RSS === '1') {
     process.stderr.write(`orders-etl: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
   }
-  if (readerGone && !finished) process.exitCode ??= 0;
+  if (stdoutFailed) process.exitCode = 1;
+  else if (readerGone && !finished) process.exitCode ??= 0;
   // A worker that ends without handing over an exit code stopped before the CLI finished (its event loop ran
   // dry while it was still waiting): that is a failure, never a success.
   if (!finished && process.exitCode === undefined) {

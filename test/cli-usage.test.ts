@@ -36,6 +36,13 @@ describe('orders-etl usage', () => {
       assert.equal(r.code, 2, args.join(' '));
       assert.equal(r.stderr, `orders-etl: ${message}\n`);
     }
+    // yargs' choices, in the same words, every refused one on a line of its own.
+    const choices = await runCli(['load', 'x.json', '--parser', 'foo', '--format', 'xml']);
+    assert.equal(choices.code, 2);
+    assert.equal(
+      choices.stderr,
+      'orders-etl: --parser: "foo" is not allowed; expected one of scanner, stream-json\norders-etl: --format: "xml" is not allowed; expected one of auto, json, ndjson\nRun orders-etl --help for usage.\n',
+    );
     const bin = await runBin(['load', 'x.json', '--batch-size', 'abc']);
     assert.deepEqual([bin.code, bin.stderr], [2, 'orders-etl: --batch-size: "abc" is not allowed; expected an integer from 1 to 1000000\n']);
   });
@@ -94,5 +101,21 @@ describe('orders-etl usage', () => {
     assert.equal(noSlashes.code, 2);
     assert.ok(!noSlashes.stderr.includes('S3cret'), noSlashes.stderr);
     assert.match(noSlashes.stderr, /expected mysql:\/\/user:password@host:3306\/database or duckdb:<path>/);
+  });
+
+  it('never shows the password of a --db URL typed where a command or a source belongs (exit 2)', async () => {
+    const url = 'mysql://u:TOPSECRET@127.0.0.1/db';
+    const cases: [string[], RegExp][] = [
+      [['loads', url], /^orders-etl: Unknown argument: mysql:\/\/\*\*\*:\*\*\*@127\.0\.0\.1\/db\n/],
+      [[url], /^orders-etl: unknown command "mysql:\/\/\*\*\*:\*\*\*@127\.0\.0\.1\/db"/],
+      [['load', 'x.json', url], /^orders-etl: <source>: mysql:… is a warehouse, not an export: give it with --db \(a file whose name starts so: \.\/mysql:…\)\n$/],
+      [['load', 'duckdb:./w.duckdb'], /^orders-etl: <source>: duckdb:… is a warehouse, not an export: give it with --db/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.ok(!r.stderr.includes('TOPSECRET'), r.stderr);
+    }
   });
 });

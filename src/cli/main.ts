@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 the load failed, 2 bad usage.
  */
 import yargs, { type Options } from 'yargs';
-import { EtlError, userMessage } from '../errors.ts';
+import { EtlError, redact, userMessage } from '../errors.ts';
 import { BATCH_SIZE_HELP, DEFAULTS, loadId, lockTimeout, normalizeLoadOptions, parseHistory, usage, warehouseArg, type LoadOptions } from '../options.ts';
 import { historyName, type HistoryMode } from '../model.ts';
 import { rejectsCommand, runLoad, UnfinishedLoad, type LoadSummary } from '../pipeline/load.ts';
@@ -28,6 +28,13 @@ type Args = Record<string, unknown>;
 
 /** yargs drops a lone `-`; it stands for standard input, so it travels under another name through yargs. */
 const STDIN_ARG = '\u0000stdin';
+
+/**
+ * A word that starts with `-` and holds white space is no flag: SQL that starts with a comment
+ * (`orders-etl query "-- top customers<newline>SELECT ..."`), which yargs would take for one. It travels
+ * with this prefix, which `run` takes off again.
+ */
+const WORD_ARG = '\u0000word:';
 
 /**
  * A flag that takes a value takes it as text, and must have one: yargs' number type would turn `abc` into NaN
@@ -110,8 +117,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   let doing = 'load';
   const run = (args: Args, work: () => Promise<number>, what: string) => async () => {
     doing = what;
-    // `-` went through yargs as STDIN_ARG (it would take it for a flag): a source or a flag's value is `-` again.
-    const dash = (v: unknown) => (v === STDIN_ARG ? '-' : v);
+    // `-` went through yargs as STDIN_ARG (it would take it for a flag): a source or a flag's value is `-` again;
+    // likewise a word that only looked like a flag (WORD_ARG).
+    const dash = (v: unknown) => (v === STDIN_ARG ? '-' : typeof v === 'string' && v.startsWith(WORD_ARG) ? v.slice(WORD_ARG.length) : v);
     for (const [k, v] of Object.entries(args)) (args as Record<string, unknown>)[k] = Array.isArray(v) ? v.map(dash) : dash(v);
     try {
       // bin/orders-etl.js applies --max-heap-mb to the worker it starts; a value it cannot apply is refused here.
@@ -191,13 +199,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const usage = internals?.getUsageInstance?.();
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
-  const args = argv.map((a) => (a === '-' ? STDIN_ARG : a));
+  const args = argv.map((a) => (a === '-' ? STDIN_ARG : /^-.*\s/s.test(a) ? WORD_ARG + a : a));
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
     void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
   });
   if (failure) return report(failure, io, doing);
   if (err) {
-    io.stderr.write(`orders-etl: ${usageError(err.message, argv)}\nRun orders-etl --help for usage.\n`);
+    // A --db URL typed where a word belongs (`orders-etl loads mysql://u:secret@h/db`) is quoted back: without its password.
+    io.stderr.write(`orders-etl: ${redact(usageError(err.message, argv))}\nRun orders-etl --help for usage.\n`);
     return 2;
   }
   if (output) io.stdout.write(`${output}\n`);
@@ -211,6 +220,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 function usageError(message: string, argv: string[]): string {
   const missing = /^Not enough arguments following: (.+)$/.exec(message);
   if (missing) return `--${missing[1]}: needs a value`;
+  // yargs' own words for a choice and a conflict, in the form of every other refusal (`--flag: "value" is not allowed; ...`).
+  if (message.startsWith('Invalid values:')) {
+    const refusals = [...message.matchAll(/Argument: ([\w-]+), Given: (.*), Choices: (.*)$/gm)].map(([, flag, given, choices]) => `--${flag}: ${given} is not allowed; expected one of ${choices!.replace(/"/g, '')}`);
+    if (refusals.length > 0) return refusals.join('\norders-etl: ');
+  }
+  const conflict = /^Arguments ([\w-]+) and ([\w-]+) are mutually exclusive$/.exec(message);
+  if (conflict) return `--${conflict[1]} and --${conflict[2]}: give one of them, not both`;
   if (!/^Unknown arguments?: /.test(message)) return message;
   // The command: the first word that is neither a flag nor the value of a global flag.
   let command: string | undefined;

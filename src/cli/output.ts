@@ -105,13 +105,16 @@ export function jsonCell(v: QueryCell, kind: ColumnKind): string {
   }
 }
 
-/** Keys of a JSON object must differ: a name seen before gets _2, _3, ... */
+/** Keys of a JSON object must differ: a name seen before gets _2, _3, ..., the first of them no column has. */
 function distinctNames(names: string[]): string[] {
-  const seen = new Map<string, number>();
+  // The names given come first: a made-up a_2 never takes the name of a column called a_2.
+  const taken = new Set(names);
+  const used = new Set<string>();
   return names.map((n) => {
-    const count = (seen.get(n) ?? 0) + 1;
-    seen.set(n, count);
-    return count === 1 ? n : `${n}_${count}`;
+    let name = n;
+    for (let i = 2; used.has(name) || (name !== n && taken.has(name)); i++) name = `${n}_${i}`;
+    used.add(name);
+    return name;
   });
 }
 

@@ -70,6 +70,18 @@ describe('JSON values: one rule for every warehouse', () => {
   });
 });
 
+describe('JSON lines: keys', () => {
+  it('gives each column a key of its own: a repeated name gets the first _2, _3, ... that no column has', async () => {
+    let text = '';
+    const out = new Output(new Writable({ write: (c, _e, cb) => ((text += c), cb()) }));
+    const w = resultWriter('json', out);
+    await w.columns(['a', 'a', 'a_2', 'a', 'b'].map((name) => ({ name, kind: 'integer' as const })));
+    await w.rows([[1, 2, 3, 4, 5]]);
+    await w.finish();
+    assert.equal(text, '{"a":1,"a_3":2,"a_2":3,"a_4":4,"b":5}\n');
+  });
+});
+
 describe('CSV fields (RFC 4180)', () => {
   it('quotes a field with a comma, quote, CR or LF, doubles quotes, and keeps NULL and "" apart', () => {
     assert.equal(csvField('plain'), 'plain');
