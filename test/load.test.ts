@@ -15,6 +15,7 @@ import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import { OrderFilter } from '../src/warehouse/keys.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
+import { DIMENSION_KEYS } from '../src/warehouse/sql-warehouse.ts';
 import { MYSQL_SQL } from '../src/warehouse/mysql/dialect.ts';
 
 const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
@@ -236,6 +237,35 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
       assert.equal(r.code, 0, r.stderr);
       await assertMatchesModel(db, model(a, b, c));
     } finally {
+      t.cleanup();
+    }
+  });
+
+  it('loads the same with a key map too small for the dimensions: forgotten keys are looked up per batch', async () => {
+    // Integer and string ids, new and changed attributes, re-deliveries, loads in separate processes' worth of
+    // warehouses: every batch finds most of its keys forgotten and reads them back (lookupUnknown).
+    const t = tempDir();
+    const saved = DIMENSION_KEYS.entries;
+    try {
+      const a = join(t.dir, 'v0.json');
+      const b = join(t.dir, 'v1.ndjson');
+      const c = join(t.dir, 'v2.json');
+      await generate(a, { orders: 3000, customers: 400, products: 150, seed: 21 });
+      await generate(b, { orders: 2000, customers: 500, products: 200, style: 'ndjson', version: 1, seed: 22, firstOrderId: 2001, redeliver: 0.4 });
+      await generate(c, { orders: 1500, customers: 450, products: 180, ids: 'string', version: 2, seed: 23, firstOrderId: 1 });
+      DIMENSION_KEYS.entries = 16;
+      for (const [files, batchSize] of [[[a], 300], [[b, c], 170]] as const) {
+        const wh = await openWarehouse(db.url, { retries: 1 });
+        try {
+          const sources = await resolveSources([...files], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+          await runLoad(sources, wh, { ...DEFAULTS, batchSize, parser: 'scanner', force: false, keepFactKeys: false });
+        } finally {
+          await wh.close();
+        }
+      }
+      await assertMatchesModel(db, model(a, b, c));
+    } finally {
+      DIMENSION_KEYS.entries = saved;
       t.cleanup();
     }
   });

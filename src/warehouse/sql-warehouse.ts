@@ -135,8 +135,9 @@ const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
 /**
  * Natural keys remembered per dimension (keys.ts). About 80 bytes each: 600,000 customers (3 M orders of the
  * bench) take some 50 MB. A larger dimension works too: keys the map has forgotten are looked up per batch.
+ * Read when a warehouse is opened; tests make it small to take that path.
  */
-const DIMENSION_KEYS = 1_000_000;
+export const DIMENSION_KEYS = { entries: 1_000_000 };
 
 /**
  * Versions and observed days remembered per history dimension (history.ts). About 40 bytes each beyond the
@@ -158,8 +159,10 @@ export abstract class SqlWarehouse implements Warehouse {
   protected caps: WarehouseCapabilities = { maxStatementBytes: 4 * 1024 * 1024, defaultBatchSize: 2000, growHeap: false };
   private readonly retry: RetryPolicy;
   protected readonly access: WarehouseAccess;
-  private readonly customerKeys = new DimensionKeys(DIMENSION_KEYS);
-  private readonly productKeys = new DimensionKeys(DIMENSION_KEYS);
+  /** DIMENSION_KEYS.entries when the warehouse was opened. */
+  private readonly dimensionKeyEntries = DIMENSION_KEYS.entries;
+  private readonly customerKeys = new DimensionKeys(this.dimensionKeyEntries);
+  private readonly productKeys = new DimensionKeys(this.dimensionKeyEntries);
   /** HISTORY_STORE.entries when the warehouse was opened. */
   protected readonly historyEntries = HISTORY_STORE.entries;
   private readonly customerHistory = new HistoryStore(this.historyEntries);
@@ -979,7 +982,7 @@ export abstract class SqlWarehouse implements Warehouse {
         const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
         const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
         keys.maxSk = Number(stats!.top);
-        if (Number(stats!.n) > DIMENSION_KEYS) continue; // too many to hold: looked up as needed
+        if (Number(stats!.n) > this.dimensionKeyEntries) continue; // too many to hold: looked up as needed
         await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes }, (id, [s], hash) => keys.set(id, s!, hash));
         keys.complete = true; // every row of the table, and it cannot change while this process holds the lock
       }
