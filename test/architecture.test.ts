@@ -61,8 +61,8 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['pipeline', 'warehouse', 'transform', 'sources', 'parse', 'options', 'model', 'errors'],
 };
 
-/** Packages only some commands need: the DuckDB warehouse, S3 sources, the MySQL warehouse. */
-const HEAVY = /^(@duckdb|@aws-sdk)\/|^mysql2(\/|$)/;
+/** Packages only some commands need: the DuckDB warehouse, S3 sources (the AWS SDK and its @smithy/core), the MySQL warehouse. */
+const HEAVY = /^(@duckdb|@aws-sdk|@smithy)\/|^mysql2(\/|$)/;
 
 describe('the module graph of src/', () => {
   const graph = importGraph();

@@ -1,6 +1,7 @@
 /**
  * S3 sources against a real S3 HTTP server (s3rver) on loopback, through a fault-injecting proxy of our own:
- * prefixes mixing formats, paging, missing keys and buckets, refused credentials, cut and stalled bodies.
+ * prefixes mixing formats, paging, missing keys and buckets, refused credentials, cut and stalled bodies; the
+ * region requests to an endpoint are signed for.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { generate } from '../bench/generate.ts';
 import { DEFAULTS } from '../src/options.ts';
 import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
+import { makeS3Client, type S3Options } from '../src/sources/s3.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot } from './helpers/model.ts';
 import { runCli, tempDir } from './helpers/run.ts';
@@ -230,6 +232,70 @@ describe('S3 sources', () => {
       const err = await done;
       assert.ok(err, `expected an error after ${bytes} bytes`);
       assert.match(err.message, /s3:\/\/exports\/changing\/x\.json changed while it was being read .* at byte \d+/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('the S3 client', () => {
+  let s3: TestS3;
+  const files = tempDir();
+  const saved = { ...process.env };
+  before(async () => {
+    s3 = await startS3();
+    await s3.put('client/x.json', '[]');
+  });
+  after(async () => {
+    await s3.close();
+    files.cleanup();
+  });
+  afterEach(() => {
+    for (const name of ['AWS_REGION', 'AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE']) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  /** The region a client made with these options signs for, with these AWS_ variables (undefined: unset). */
+  async function region(opts: Partial<S3Options>, env: Record<string, string | undefined>): Promise<string> {
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    const client = makeS3Client({ stallTimeout: 5, retries: 0, ...opts });
+    try {
+      return await client.config.region();
+    } finally {
+      client.destroy();
+    }
+  }
+
+  it('signs requests to an endpoint for the region of AWS_REGION or the profile, us-east-1 only when neither has one; --s3-region first', async () => {
+    // Shared files of this test only: the machine's ~/.aws must not decide. Each case its own file name, as the
+    // SDK caches a file's contents by its path.
+    const profiles = (name: string, text: string) => ({ AWS_CONFIG_FILE: files.file(name, text), AWS_SHARED_CREDENTIALS_FILE: join(files.dir, 'no-credentials') });
+    const endpoint = s3.endpoint;
+    assert.equal(await region({ endpoint }, { AWS_REGION: 'eu-central-1', AWS_PROFILE: undefined, ...profiles('none', '') }), 'eu-central-1');
+    assert.equal(await region({ endpoint }, { AWS_REGION: undefined, AWS_PROFILE: 'minio', ...profiles('minio', '[profile minio]\nregion = eu-north-1\n') }), 'eu-north-1');
+    assert.equal(await region({ endpoint }, { AWS_REGION: undefined, AWS_PROFILE: undefined, ...profiles('default', '[default]\nregion = ap-south-1\n') }), 'ap-south-1');
+    // Nothing configured (an empty variable is an unset one): what MinIO and Ceph expect by default.
+    assert.equal(await region({ endpoint }, { AWS_REGION: undefined, AWS_PROFILE: 'minio', ...profiles('no-region', '[profile minio]\noutput = json\n') }), 'us-east-1');
+    assert.equal(await region({ endpoint }, { AWS_REGION: '', AWS_PROFILE: undefined, ...profiles('empty', '') }), 'us-east-1');
+    assert.equal(await region({ endpoint, region: 'ca-central-1' }, { AWS_REGION: 'eu-central-1', AWS_PROFILE: undefined, ...profiles('flag', '') }), 'ca-central-1');
+    // Without an endpoint, AWS itself: the SDK's chain, as before.
+    assert.equal(await region({}, { AWS_REGION: 'eu-west-3', AWS_PROFILE: undefined, ...profiles('aws', '') }), 'eu-west-3');
+
+    // On the wire: the HEAD of an object through an endpoint is signed for AWS_REGION's region.
+    process.env.AWS_REGION = 'eu-central-1';
+    const proxy = await startFaultProxy(s3.endpoint, []);
+    try {
+      const [source] = await resolveSources([`s3://${BUCKET}/client/x.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 5, retries: 0 }, note: () => {} });
+      await source!.info();
+      const heads = proxy.requests();
+      assert.equal(heads.length, 1);
+      assert.match(heads[0]!, /^HEAD \/exports\/client\/x\.json HTTP/);
+      assert.match(heads[0]!, /^authorization: AWS4-HMAC-SHA256 Credential=S3RVER\/\d{8}\/eu-central-1\/s3\/aws4_request,/im);
     } finally {
       await proxy.close();
     }

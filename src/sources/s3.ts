@@ -15,6 +15,7 @@ import {
   S3Client,
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
+import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config';
 import { EtlError } from '../errors.ts';
 import type { InputFormat } from '../model.ts';
 import { formatFromName, withoutGzipSuffix, type Source, type SourceInfo } from './types.ts';
@@ -42,7 +43,7 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
 
 export function makeS3Client(opts: S3Options): S3Client {
   return new S3Client({
-    ...(opts.region ? { region: opts.region } : opts.endpoint ? { region: 'us-east-1' } : {}),
+    ...(opts.region ? { region: opts.region } : opts.endpoint ? { region: endpointRegion() } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
     // Since 3.729 the SDK adds CRC checksums to requests and validates them on responses by default; many
     // S3-compatible servers reject or do not send them. Only where an operation requires it.
@@ -50,6 +51,20 @@ export function makeS3Client(opts: S3Options): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 4,
   });
+}
+
+/**
+ * The region of requests to an --s3-endpoint when --s3-region is not given: AWS_REGION, else the profile's
+ * (AWS_PROFILE, the shared config and credentials files), read by the SDK's own selectors (@smithy/core, which
+ * @aws-sdk/client-s3 is built on); us-east-1 only when neither names one (an empty AWS_REGION names none). A
+ * store that is not AWS (MinIO, Ceph, R2) refuses a request signed for a region other than its own, so the
+ * region the user configured must win; us-east-1 is only what such stores default to. The instance metadata
+ * service, the SDK's last resort, is not asked: the region an EC2 instance runs in says nothing of another
+ * store's, and off EC2 the probe would hold every load for its timeout (a second).
+ */
+function endpointRegion(): () => Promise<string> {
+  const configured = loadConfig({ ...NODE_REGION_CONFIG_OPTIONS, default: '' }, NODE_REGION_CONFIG_FILE_OPTIONS);
+  return async () => (await configured()) || 'us-east-1';
 }
 
 /** Turn one s3:// argument into sources: the object itself, or every loadable object under the prefix. */

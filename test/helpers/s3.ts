@@ -57,6 +57,8 @@ export interface FaultProxy {
   endpoint: string;
   /** Faults not yet triggered. */
   pending(): number;
+  /** The head (request line and headers) of every request the proxy received, in order. */
+  requests(): string[];
   close(): Promise<void>;
 }
 
@@ -72,19 +74,45 @@ export interface IgnoreRange {
 /**
  * Forwards TCP to `target`. Each fault, in order, fires on the first connection whose server-to-client bytes
  * pass `after`: `cut` destroys both sides; `stall` stops forwarding and holds the connection open. With
- * `ignoreRange`, ranged requests never reach the server (see IgnoreRange).
+ * `ignoreRange`, ranged requests never reach the server (see IgnoreRange). Every request's head is recorded
+ * (requests()): what a test counts and what it finds signed how.
  */
 export async function startFaultProxy(target: string, faults: Fault[], opts: { ignoreRange?: IgnoreRange } = {}): Promise<FaultProxy> {
   const { hostname, port } = new URL(target);
   const queue = [...faults];
   const sockets = new Set<net.Socket>();
+  const heads: string[] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(port), hostname);
     sockets.add(client);
     sockets.add(upstream);
     let down = 0;
     let stalled = false;
+    // Requests follow one another on a kept-alive connection, each a head and then as many bytes of body as its
+    // Content-Length says (the SDK sends no chunked bodies): the next head starts after them.
+    let head = '';
+    let bodyLeft = 0;
+    const record = (d: Buffer) => {
+      let text = d.toString('latin1');
+      while (text !== '') {
+        if (bodyLeft > 0) {
+          const n = Math.min(bodyLeft, text.length);
+          bodyLeft -= n;
+          text = text.slice(n);
+          continue;
+        }
+        head += text;
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        text = head.slice(end + 4);
+        head = head.slice(0, end);
+        heads.push(head);
+        bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+        head = '';
+      }
+    };
     client.on('data', (d: Buffer) => {
+      record(d);
       const range = opts.ignoreRange;
       if (range && /^range:/im.test(d.toString('latin1').split('\r\n\r\n')[0]!)) {
         client.end(
@@ -135,6 +163,7 @@ export async function startFaultProxy(target: string, faults: Fault[], opts: { i
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
     pending: () => queue.length,
+    requests: () => [...heads],
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
