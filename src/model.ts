@@ -10,6 +10,11 @@ export type InputFormat = 'json' | 'ndjson' | 'auto';
 /** `scanner`: structural scanner + JSON.parse per record (default, fastest); `stream-json`: stream-json's tokenizer. */
 export type ParserKind = 'scanner' | 'stream-json';
 
+/** A source the S3 reader loads (`s3://bucket/key`, `s3://bucket/prefix/`); the scheme in any case. */
+export function isS3Uri(source: string): boolean {
+  return /^s3:\/\//i.test(source);
+}
+
 /** The file of a DuckDB warehouse target (`duckdb:<path>`, `duckdb://<path>`) as written; null: not DuckDB. */
 export function duckdbFile(target: string): string | null {
   return /^duckdb:/i.test(target) ? target.replace(/^duckdb:(\/\/)?/i, '') : null;

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { EtlError, shellWord } from './errors.ts';
-import { duckdbFile, NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
+import { duckdbFile, isS3Uri, NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];
@@ -59,6 +59,26 @@ export const DEFAULTS = {
 /** The warehouse asked for: --db, else ORDERS_ETL_DB; an empty variable is an unset one, as shells treat it. */
 export function warehouseArg(flag: unknown, env: NodeJS.ProcessEnv): string | undefined {
   return (flag as string | undefined) ?? (env.ORDERS_ETL_DB || undefined);
+}
+
+/**
+ * The endpoint of S3 sources: --s3-endpoint, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, as the SDK reads
+ * them (an empty variable is an unset one, for the SDK as in a shell). The flag is checked whatever the
+ * sources, as any flag given is. A variable is set for a whole environment, other tools included, so it is
+ * read only when a source is s3:// (a load of local files has no endpoint), and a bad one is refused by its
+ * own name, not by that of a flag the user never gave.
+ */
+export function s3EndpointArg(flag: unknown, env: NodeJS.ProcessEnv, sources: readonly string[]): string | undefined {
+  const allowed = 'an http:// or https:// URL';
+  const valid = (v: unknown): v is string => typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v);
+  if (flag !== undefined) {
+    if (!valid(flag)) throw usage('--s3-endpoint', flag, allowed);
+    return flag;
+  }
+  const name = ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'].find((n) => env[n]);
+  if (name === undefined || !sources.some(isS3Uri)) return undefined;
+  if (!valid(env[name])) throw usage(name, env[name], allowed);
+  return env[name];
 }
 
 /**
@@ -167,8 +187,7 @@ export function normalizeLoadOptions(raw: Record<string, unknown>, env: NodeJS.P
   if (!['scanner', 'stream-json'].includes(parser)) throw usage('--parser', raw.parser, 'scanner or stream-json');
   const db = warehouseArg(raw.db, env);
   if (db !== undefined && typeof db !== 'string') throw usage('--db', '(not shown)', 'a URL');
-  const s3Endpoint = (raw.s3Endpoint as string | undefined) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined;
-  if (s3Endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(s3Endpoint)) throw usage('--s3-endpoint', s3Endpoint, 'an http:// or https:// URL');
+  const s3Endpoint = s3EndpointArg(raw.s3Endpoint, env, sources as string[]);
 
   return Object.freeze({
     sources: Object.freeze([...(sources as string[])]),

@@ -1,14 +1,17 @@
 /**
  * Usage as a new user meets it (issue 12), without a database: --version, values quoted as given, a flag
  * without its value, "did you mean" for a mistyped command or flag, the --db examples shown as written while
- * what the user typed stays redacted. Exit code 2 for all of them.
+ * what the user typed stays redacted. Exit code 2 for all of them. Also what the environment may hold that a
+ * load has no use for (an AWS_ENDPOINT_URL empty or not a URL, loading local files into a DuckDB file of a
+ * temp folder).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { closest } from '../src/cli/suggest.ts';
-import { ROOT, runBin, runCli } from './helpers/run.ts';
+import { normalizeLoadOptions } from '../src/options.ts';
+import { ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const HINT = 'Run orders-etl --help for usage.\n';
@@ -91,6 +94,37 @@ describe('orders-etl usage', () => {
       assert.equal(r.stderr, `orders-etl: ${message}\n${HINT}`);
     }
     assert.equal(closest('bogus-flag', ['batch-size', 'db', 'json']), null);
+  });
+
+  it('reads AWS_ENDPOINT_URL(_S3) only for an s3:// source: empty is unset, a bad one refused by its own name', async () => {
+    const t = tempDir();
+    try {
+      const fixture = join(ROOT, 'fixtures', 'orders_initial.json');
+      // Set for the whole environment, for other tools too: a load of local files goes on whatever they hold.
+      const envs: NodeJS.ProcessEnv[] = [{ AWS_ENDPOINT_URL: '' }, { AWS_ENDPOINT_URL_S3: '' }, { AWS_ENDPOINT_URL: 'minio:9000' }, { AWS_ENDPOINT_URL_S3: 'not a url' }];
+      for (const [i, env] of envs.entries()) {
+        const r = await runCli(['load', fixture, '--db', `duckdb:${join(t.dir, `w${i}.duckdb`)}`, '--json'], env);
+        assert.equal(r.code, 0, `${JSON.stringify(env)}: ${r.stderr}`);
+        assert.ok(JSON.parse(r.stdout).orders > 0);
+      }
+    } finally {
+      t.cleanup();
+    }
+    // With an s3:// source the variable is the endpoint, and a bad one is refused naming it, not --s3-endpoint.
+    const url = 'expected an http:// or https:// URL\n';
+    const bad = await runCli(['load', 's3://exports/x.json'], { AWS_ENDPOINT_URL: 'minio:9000' });
+    assert.deepEqual([bad.code, bad.stderr], [2, `orders-etl: AWS_ENDPOINT_URL: "minio:9000" is not allowed; ${url}`]);
+    const specific = await runCli(['load', 'S3://exports/x.json'], { AWS_ENDPOINT_URL_S3: 'minio:9000', AWS_ENDPOINT_URL: 'http://minio:9000' });
+    assert.deepEqual([specific.code, specific.stderr], [2, `orders-etl: AWS_ENDPOINT_URL_S3: "minio:9000" is not allowed; ${url}`]);
+    // A flag given is checked whatever the sources, and named.
+    const flag = await runCli(['load', 'x.json', '--s3-endpoint', '']);
+    assert.deepEqual([flag.code, flag.stderr], [2, `orders-etl: --s3-endpoint: "" is not allowed; ${url}`]);
+    // Which endpoint: the flag, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, an empty one skipped as unset.
+    const endpoint = (raw: Record<string, unknown>, env: NodeJS.ProcessEnv) => normalizeLoadOptions({ sources: ['s3://exports/x.json'], ...raw }, env).s3Endpoint;
+    assert.equal(endpoint({}, { AWS_ENDPOINT_URL: '', AWS_ENDPOINT_URL_S3: '' }), undefined);
+    assert.equal(endpoint({}, { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: 'http://minio:9000' }), 'http://minio:9000');
+    assert.equal(endpoint({}, { AWS_ENDPOINT_URL_S3: 'http://s3.local:9000', AWS_ENDPOINT_URL: 'http://minio:9000' }), 'http://s3.local:9000');
+    assert.equal(endpoint({ s3Endpoint: 'https://r2.example' }, { AWS_ENDPOINT_URL_S3: 'not a url' }), 'https://r2.example');
   });
 
   it('shows the --db examples as written, and nothing of what the user typed but its scheme', async () => {

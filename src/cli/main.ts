@@ -86,7 +86,7 @@ const LOAD_FLAGS: Record<string, Options> = {
   json: flag('Print one JSON summary object on stdout'),
   progress: flag('Show a progress line on stderr when it is a terminal (--no-progress: never)', { default: true }),
   's3-region': valued('AWS region of the bucket (default: from the AWS configuration)'),
-  's3-endpoint': valued('S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL)'),
+  's3-endpoint': valued('S3-compatible endpoint URL, path-style (env AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)'),
   's3-stall-timeout': valued('Seconds without a byte before an S3 body is resumed', { defaultDescription: String(DEFAULTS.s3StallTimeout) }),
 };
 

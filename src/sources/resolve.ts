@@ -1,7 +1,7 @@
 /** Turn the command line's sources into Source objects, in the order given. */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { EtlError, importFor, REINSTALL } from '../errors.ts';
-import type { InputFormat } from '../model.ts';
+import { isS3Uri, type InputFormat } from '../model.ts';
 import { FileSource, StdinSource } from './file.ts';
 import type { S3Options } from './s3.ts';
 import type { Source } from './types.ts';
@@ -36,7 +36,3 @@ export async function resolveSources(args: readonly string[], opts: ResolveOptio
 
 /** What --db takes, given as a source by mistake. */
 const WAREHOUSE_URL = /^(mysql|mariadb|duckdb):/i;
-
-export function isS3Uri(s: string): boolean {
-  return /^s3:\/\//i.test(s);
-}
