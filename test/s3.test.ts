@@ -1,7 +1,7 @@
 /**
  * S3 sources against a real S3 HTTP server (s3rver) on loopback, through a fault-injecting proxy of our own:
  * prefixes mixing formats, paging, missing keys and buckets, refused credentials, cut and stalled bodies; the
- * region requests to an endpoint are signed for.
+ * region requests to an endpoint are signed for, and how many requests a failing object gets.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { generate } from '../bench/generate.ts';
 import { DEFAULTS } from '../src/options.ts';
 import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
-import { makeS3Client, type S3Options } from '../src/sources/s3.ts';
+import { makeS3Clients, type S3Options } from '../src/sources/s3.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot } from './helpers/model.ts';
 import { runCli, tempDir } from './helpers/run.ts';
@@ -263,11 +263,14 @@ describe('the S3 client', () => {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
-    const client = makeS3Client({ stallTimeout: 5, retries: 0, ...opts });
+    const { lookup, body } = makeS3Clients({ stallTimeout: 5, retries: 0, ...opts });
     try {
-      return await client.config.region();
+      const signed = await lookup.config.region();
+      assert.equal(await body.config.region(), signed, 'both clients sign for one region');
+      return signed;
     } finally {
-      client.destroy();
+      lookup.destroy();
+      body.destroy();
     }
   }
 
@@ -297,6 +300,61 @@ describe('the S3 client', () => {
       assert.match(heads[0]!, /^HEAD \/exports\/client\/x\.json HTTP/);
       assert.match(heads[0]!, /^authorization: AWS4-HMAC-SHA256 Credential=S3RVER\/\d{8}\/eu-central-1\/s3\/aws4_request,/im);
     } finally {
+      await proxy.close();
+    }
+  });
+
+  /** The error that ends a body read to its end (null: it ended whole); its bytes are thrown away. */
+  function readError(body: NodeJS.ReadableStream): Promise<Error | null> {
+    return new Promise((resolve) => {
+      body.on('data', () => {});
+      body.on('error', resolve);
+      body.on('end', () => resolve(null));
+    });
+  }
+
+  it('sends one GET per attempt of a body: --retries n against a server answering HTTP 500 is n + 1 GETs, as the message says', async () => {
+    for (const retries of [0, 2]) {
+      await s3.put('client/broken.json', '[]');
+      const proxy = await startFaultProxy(s3.endpoint, []);
+      try {
+        const [source] = await resolveSources([`s3://${BUCKET}/client/broken.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 5, retries, backoffMs: 1 }, note: () => {} });
+        await source!.info();
+        s3.breakObject('client/broken.json');
+        const err = await readError(source!.open());
+        const gets = proxy.requests().filter((h) => h.startsWith('GET ')).length;
+        assert.equal(gets, retries + 1, `--retries ${retries}`);
+        assert.match(err?.message ?? '', new RegExp(`giving up on s3://exports/client/broken\\.json at byte 0 of 2 after ${retries + 1} failed attempt\\(s\\): We encountered an internal error`));
+      } finally {
+        await proxy.close();
+      }
+    }
+    // HEAD, which the load does not retry itself, keeps the SDK's retries: 4 requests, then the error.
+    const proxy = await startFaultProxy(s3.endpoint, []);
+    try {
+      const [source] = await resolveSources([`s3://${BUCKET}/client/broken.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 5, retries: 0 }, note: () => {} });
+      await assert.rejects(source!.info(), /cannot read s3:\/\/exports\/client\/broken\.json/);
+      assert.equal(proxy.requests().filter((h) => h.startsWith('HEAD ')).length, 4);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reads a body whose first GET is refused for the clock\'s skew, as the SDK\'s own retries did', async () => {
+    await s3.put('client/skewed.json', '[]');
+    const proxy = await startFaultProxy(s3.endpoint, []);
+    // This process's clock an hour slow: s3rver, as S3, refuses a request signed more than 15 minutes off its own
+    // time. The SDK corrects each client's clock offset from the time the refusal carries.
+    const now = Date.now;
+    Date.now = () => now() - 3_600_000;
+    try {
+      const [source] = await resolveSources([`s3://${BUCKET}/client/skewed.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 5, retries: 1, backoffMs: 1 }, note: () => {} });
+      await source!.info();
+      assert.equal(await readError(source!.open()), null);
+      // The HEAD again by the SDK; the GET again by the body, whose client learns the offset from its own refusal.
+      assert.deepEqual(proxy.requests().map((h) => h.split(' ', 1)[0]), ['HEAD', 'HEAD', 'GET', 'GET']);
+    } finally {
+      Date.now = now;
       await proxy.close();
     }
   });

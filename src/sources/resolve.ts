@@ -1,9 +1,8 @@
 /** Turn the command line's sources into Source objects, in the order given. */
-import type { S3Client } from '@aws-sdk/client-s3';
 import { EtlError, importFor, REINSTALL } from '../errors.ts';
 import { isS3Uri, type InputFormat } from '../model.ts';
 import { FileSource, StdinSource } from './file.ts';
-import type { S3Options } from './s3.ts';
+import type { S3Clients, S3Options } from './s3.ts';
 import type { Source } from './types.ts';
 
 export interface ResolveOptions {
@@ -15,16 +14,16 @@ export interface ResolveOptions {
 
 export async function resolveSources(args: readonly string[], opts: ResolveOptions): Promise<Source[]> {
   const out: Source[] = [];
-  let client: S3Client | null = null;
+  let clients: S3Clients | null = null;
   for (const arg of args) {
     if (arg === '-') out.push(new StdinSource(opts.format));
     else if (isS3Uri(arg)) {
       // Loaded only for an s3:// source: the AWS SDK adds about 18 MB of resident memory to a process that loads it.
-      const { makeS3Client, resolveS3 } = await importFor(
+      const { makeS3Clients, resolveS3 } = await importFor(
         { needer: arg, packages: ['@aws-sdk/client-s3'], what: 'the AWS SDK (@aws-sdk/client-s3)', repair: REINSTALL },
         () => import('./s3.ts'),
       );
-      out.push(...(await resolveS3(arg, (client ??= makeS3Client(opts.s3)), opts.s3, opts.format, opts.note)));
+      out.push(...(await resolveS3(arg, (clients ??= makeS3Clients(opts.s3)), opts.s3, opts.format, opts.note)));
     } else if (WAREHOUSE_URL.test(arg)) {
       // A path would make mysql://u:secret@h/db into /cwd/mysql:/u:secret@h/db, which no message can redact.
       const scheme = WAREHOUSE_URL.exec(arg)![0];

@@ -14,6 +14,7 @@ import {
   ListObjectsV2Command,
   S3Client,
   type GetObjectCommandOutput,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config';
 import { EtlError } from '../errors.ts';
@@ -25,7 +26,7 @@ export interface S3Options {
   endpoint?: string | undefined;
   /** Seconds without a byte before the body is abandoned and resumed. */
   stallTimeout: number;
-  /** Consecutive failed attempts (without a byte of progress) before giving up. */
+  /** Retries of a body after a failed attempt, counted anew after each byte of progress; an attempt is one GET. */
   retries: number;
   /** First backoff in ms, doubling, capped at 5 s. */
   backoffMs?: number;
@@ -41,16 +42,35 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: m[1]!, key: m[2]! };
 }
 
-export function makeS3Client(opts: S3Options): S3Client {
-  return new S3Client({
+/**
+ * Two clients of one configuration, told apart by who retries their requests. The SDK's retries are set per
+ * client, not per command.
+ */
+export interface S3Clients {
+  /** ListObjectsV2 and HEAD: the load does not retry them, the SDK does (4 attempts). */
+  lookup: S3Client;
+  /**
+   * GetObject: one request per call. ResumableBody retries a body itself (--retries, resuming where it
+   * stopped); SDK retries beneath it multiplied its count (--retries 2 against a server answering HTTP 500 sent
+   * 12 requests, and --retries 0 four) and made "after n failed attempt(s)" untrue.
+   */
+  body: S3Client;
+}
+
+export function makeS3Clients(opts: S3Options): S3Clients {
+  const config: S3ClientConfig = {
     ...(opts.region ? { region: opts.region } : opts.endpoint ? { region: endpointRegion() } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
     // Since 3.729 the SDK adds CRC checksums to requests and validates them on responses by default; many
     // S3-compatible servers reject or do not send them. Only where an operation requires it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 4,
-  });
+  };
+  const lookup = new S3Client({ ...config, maxAttempts: 4 });
+  // The lookup client's credentials provider (memoized): a role, SSO or the instance metadata service is asked
+  // for credentials once, not once per client.
+  const body = new S3Client({ ...config, credentials: lookup.config.credentials, maxAttempts: 1 });
+  return { lookup, body };
 }
 
 /**
@@ -68,9 +88,9 @@ function endpointRegion(): () => Promise<string> {
 }
 
 /** Turn one s3:// argument into sources: the object itself, or every loadable object under the prefix. */
-export async function resolveS3(uri: string, client: S3Client, opts: S3Options, format: InputFormat | undefined, note: (msg: string) => void): Promise<Source[]> {
+export async function resolveS3(uri: string, clients: S3Clients, opts: S3Options, format: InputFormat | undefined, note: (msg: string) => void): Promise<Source[]> {
   const { bucket, key } = parseS3Uri(uri);
-  if (key !== '' && !key.endsWith('/')) return [new S3Source(client, bucket, key, format ?? formatFromName(key) ?? 'auto', opts)];
+  if (key !== '' && !key.endsWith('/')) return [new S3Source(clients, bucket, key, format ?? formatFromName(key) ?? 'auto', opts)];
   const out: Source[] = [];
   let token: string | undefined;
   const keys: { key: string; size: number; etag: string }[] = [];
@@ -78,7 +98,7 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
     let page;
     try {
       const cmd = new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize });
-      page = await withDeadline(opts.stallTimeout, (abortSignal) => client.send(cmd, { abortSignal }));
+      page = await withDeadline(opts.stallTimeout, (abortSignal) => clients.lookup.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, bucket, key, 'list');
     }
@@ -95,7 +115,7 @@ export async function resolveS3(uri: string, client: S3Client, opts: S3Options, 
       note(`skipping s3://${bucket}/${k.key}: not .json, .ndjson, .jsonl (or .gz of one)${also}`);
       continue;
     }
-    out.push(new S3Source(client, bucket, k.key, format ?? named ?? 'auto', opts));
+    out.push(new S3Source(clients, bucket, k.key, format ?? named ?? 'auto', opts));
   }
   if (out.length === 0) note(`nothing to load under s3://${bucket}/${key}`);
   return out;
@@ -115,14 +135,14 @@ function plainDataName(key: string): boolean {
 export class S3Source implements Source {
   readonly uri: string;
   readonly format: InputFormat;
-  private readonly client: S3Client;
+  private readonly clients: S3Clients;
   private readonly bucket: string;
   private readonly key: string;
   private readonly opts: S3Options;
   private head: { size: number; etag: string; versionId: string | undefined } | null = null;
 
-  constructor(client: S3Client, bucket: string, key: string, format: InputFormat, opts: S3Options) {
-    this.client = client;
+  constructor(clients: S3Clients, bucket: string, key: string, format: InputFormat, opts: S3Options) {
+    this.clients = clients;
     this.bucket = bucket;
     this.key = key;
     this.format = format;
@@ -134,7 +154,7 @@ export class S3Source implements Source {
     let res;
     try {
       const cmd = new HeadObjectCommand({ Bucket: this.bucket, Key: this.key });
-      res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.client.send(cmd, { abortSignal }));
+      res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, this.bucket, this.key, 'read');
     }
@@ -144,7 +164,7 @@ export class S3Source implements Source {
 
   open(): Readable {
     if (!this.head) throw new EtlError('E_INTERNAL', `${this.uri}: open() before info()`);
-    return new ResumableBody(this.client, this.bucket, this.key, this.head, this.opts);
+    return new ResumableBody(this.clients.body, this.bucket, this.key, this.head, this.opts);
   }
 }
 
@@ -210,14 +230,18 @@ class ResumableBody extends Readable {
       res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.client.send(cmd, { abortSignal }), this.abort.signal);
     } catch (err) {
       if (this.destroyed) return;
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const meta = (err as { $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean } }).$metadata;
+      const status = meta?.httpStatusCode;
       // 412: If-Match failed. 416: the object is now shorter than what we already read (a server that
       // ignores If-Match lets the new version through; its size gives it away).
       if (status === 412 || (status === 416 && this.received > 0)) {
         this.destroy(new EtlError('E_SOURCE_CHANGED', `s3://${this.bucket}/${this.key} changed while it was being read (ETag ${this.version.etag} no longer matches) at byte ${this.received}`, { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received }, { cause: err }));
         return;
       }
-      if (status !== undefined && status < 500 && status !== 408 && status !== 429) {
+      // A request refused for the skew of this machine's clock (403 RequestTimeTooSkewed) is retried too: the
+      // SDK has just corrected the client's clock offset from the server's time, and the next one is signed with
+      // it (the SDK's own retries, which this client does not make, did the same).
+      if (status !== undefined && status < 500 && status !== 408 && status !== 429 && meta?.clockSkewCorrected !== true) {
         this.destroy(s3Error(err, this.bucket, this.key, 'read'));
         return;
       }

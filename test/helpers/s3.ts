@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
@@ -19,6 +19,11 @@ export const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3R
 export interface TestS3 {
   endpoint: string;
   put(key: string, body: Buffer | string): Promise<void>;
+  /**
+   * From now on (until the key is put again) s3rver answers every HEAD and GET of the key with HTTP 500
+   * InternalError: the metadata it keeps beside the object, and reads for both, no longer parses.
+   */
+  breakObject(key: string): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +46,10 @@ export async function startS3(): Promise<TestS3> {
     endpoint,
     async put(key, body) {
       await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    },
+    breakObject(key) {
+      // s3rver's file store: <dir>/<bucket>/<key>._S3rver_metadata.json (keys are paths as they are on POSIX).
+      writeFileSync(join(dir, BUCKET, `${key}._S3rver_metadata.json`), 'not JSON');
     },
     async close() {
       client.destroy();
