@@ -361,21 +361,10 @@ describe('faults of the MySQL server', () => {
   });
 
   it("splits batches to fit the server's max_allowed_packet whatever --batch-size says", { skip: privateServerOnly('this test changes the global max_allowed_packet') }, async () => {
-    await withPrivateGlobal('max_allowed_packet', 32768, async () => {
-      for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
-        const fresh = await MYSQL.fresh();
-        const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
-        Object.assign(process.env, env);
-        try {
-          const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
-          assert.equal(r.code, 0, r.stderr);
-          same(await fresh.snapshot(), cleanBig, `packet 32 KiB ${JSON.stringify(env)}`);
-        } finally {
-          if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
-          else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
-          await fresh.drop();
-        }
-      }
+    await withSmallPacket(async (fresh, loadData) => {
+      const r = await runCli(['load', big, '--db', fresh.url, '--batch-size', '10000']);
+      assert.equal(r.code, 0, r.stderr);
+      same(await fresh.snapshot(), cleanBig, `packet 32 KiB, ${loadData ? 'LOAD DATA' : 'INSERT'}`);
     });
   });
 
@@ -385,33 +374,43 @@ describe('faults of the MySQL server', () => {
     const order = (id: number, name: string) => ({ order_id: id, order_date: '2024-01-01', customer: { customer_id: 1, name }, products: [{ product_id: 'P', price: 1, quantity: 1 }] });
     const input = files.file('huge-reject.json', JSON.stringify([order(1, '"'.repeat(60_000)), order(2, 'ok')]));
     const raw = JSON.stringify(order(1, '"'.repeat(60_000)));
-    await withPrivateGlobal('max_allowed_packet', 32768, async () => {
-      for (const env of [{}, { ORDERS_ETL_NO_LOAD_DATA: '1' }]) {
-        const fresh = await MYSQL.fresh();
-        const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
-        Object.assign(process.env, env);
-        try {
-          const r = await runCli(['load', input, '--db', fresh.url, '--json']);
-          assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual([JSON.parse(r.stdout).orders, JSON.parse(r.stdout).rejected], [1, 1]);
-          const rejects = await runCli(['rejects', '--db', fresh.url, '--json']);
-          assert.equal(rejects.code, 0, rejects.stderr);
-          const [row] = rejects.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reason: string; raw: string });
-          if (env.ORDERS_ETL_NO_LOAD_DATA) {
-            const said = /^customer\.name: longer than 255 characters \(raw record cut to its first (\d+) of (\d+) characters: the server's max_allowed_packet is too small for it without LOAD DATA LOCAL\)$/.exec(row!.reason);
-            assert.ok(said, row!.reason);
-            assert.deepEqual([Number(said[1]), Number(said[2])], [row!.raw.length, raw.length]);
-            assert.ok(row!.raw.length > 1000 && raw.startsWith(row!.raw), `cut raw: ${row!.raw.length} characters`);
-          } else {
-            assert.equal(row!.reason, 'customer.name: longer than 255 characters');
-            assert.equal(row!.raw.replace(/\s/g, ''), raw);
-          }
-        } finally {
-          if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
-          else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
-          await fresh.drop();
-        }
+    await withSmallPacket(async (fresh, loadData) => {
+      const r = await runCli(['load', input, '--db', fresh.url, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual([JSON.parse(r.stdout).orders, JSON.parse(r.stdout).rejected], [1, 1]);
+      const rejects = await runCli(['rejects', '--db', fresh.url, '--json']);
+      assert.equal(rejects.code, 0, rejects.stderr);
+      const [row] = rejects.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reason: string; raw: string });
+      if (!loadData) {
+        const said = /^customer\.name: longer than 255 characters \(raw record cut to its first (\d+) of (\d+) characters: the server's max_allowed_packet is too small for it without LOAD DATA LOCAL\)$/.exec(row!.reason);
+        assert.ok(said, row!.reason);
+        assert.deepEqual([Number(said[1]), Number(said[2])], [row!.raw.length, raw.length]);
+        assert.ok(row!.raw.length > 1000 && raw.startsWith(row!.raw), `cut raw: ${row!.raw.length} characters`);
+      } else {
+        assert.equal(row!.reason, 'customer.name: longer than 255 characters');
+        assert.equal(row!.raw.replace(/\s/g, ''), raw);
       }
     });
   });
 });
+
+/**
+ * `work` on a fresh MySQL database of the private server with a max_allowed_packet of 32 KiB, twice: rows
+ * written by LOAD DATA LOCAL, then by INSERT statements (ORDERS_ETL_NO_LOAD_DATA).
+ */
+async function withSmallPacket(work: (fresh: TestWarehouse, loadData: boolean) => Promise<void>): Promise<void> {
+  await withPrivateGlobal('max_allowed_packet', 32768, async () => {
+    for (const loadData of [true, false]) {
+      const fresh = await MYSQL.fresh();
+      const saved = process.env.ORDERS_ETL_NO_LOAD_DATA;
+      if (!loadData) process.env.ORDERS_ETL_NO_LOAD_DATA = '1';
+      try {
+        await work(fresh, loadData);
+      } finally {
+        if (saved === undefined) delete process.env.ORDERS_ETL_NO_LOAD_DATA;
+        else process.env.ORDERS_ETL_NO_LOAD_DATA = saved;
+        await fresh.drop();
+      }
+    }
+  });
+}
