@@ -288,6 +288,11 @@ describe('orders-etl query creates nothing', () => {
       assert.equal(r.code, 1);
       assert.equal(r.stderr, `orders-etl: query failed [E_DB]: no warehouse at ${join(t.dir, 'warehouse.duckdb')} (load something into it first, or pass --db)\n`);
       assert.equal(existsSync(join(t.dir, 'warehouse.duckdb')), false);
+      // A flag's value after = may hold white space: still the flag's (not a word, as SQL starting with -- is).
+      const spaced = join(t.dir, 'my dir', 'w.duckdb');
+      const eq = await runBin(['query', `--db=duckdb:${spaced}`, 'SELECT 1'], { cwd: t.dir, env: { ORDERS_ETL_DB: undefined } });
+      assert.equal(eq.code, 1, eq.stderr);
+      assert.equal(eq.stderr, `orders-etl: query failed [E_DB]: no warehouse at ${spaced} (load something into it first, or pass --db)\n`);
     } finally {
       t.cleanup();
     }

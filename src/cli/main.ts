@@ -30,9 +30,10 @@ type Args = Record<string, unknown>;
 const STDIN_ARG = '\u0000stdin';
 
 /**
- * A word that starts with `-` and holds white space is no flag: SQL that starts with a comment
- * (`orders-etl query "-- top customers<newline>SELECT ..."`), which yargs would take for one. It travels
- * with this prefix, which `run` takes off again.
+ * A word that starts with `-` and holds white space before any `=` is no flag: SQL that starts with a comment
+ * (`orders-etl query "-- top customers<newline>SELECT ..."`), which yargs would take for one. (A flag's value
+ * after `=` may hold white space: `--db=duckdb:/my dir/w.duckdb`.) It travels with this prefix, which `run`
+ * takes off again.
  */
 const WORD_ARG = '\u0000word:';
 
@@ -199,7 +200,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const usage = internals?.getUsageInstance?.();
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
-  const args = argv.map((a) => (a === '-' ? STDIN_ARG : /^-.*\s/s.test(a) ? WORD_ARG + a : a));
+  const args = argv.map((a) => (a === '-' ? STDIN_ARG : /^-[^=]*\s/s.test(a) ? WORD_ARG + a : a));
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
     void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
   });

@@ -83,7 +83,12 @@ export function makeS3Clients(opts: S3Options): S3Clients {
  * store's, and off EC2 the probe would hold every load for its timeout (a second).
  */
 function endpointRegion(): () => Promise<string> {
-  const configured = loadConfig({ ...NODE_REGION_CONFIG_OPTIONS, default: '' }, NODE_REGION_CONFIG_FILE_OPTIONS);
+  // An empty AWS_REGION names no region: the profile's is read then (the SDK's selector would stop at '').
+  const fromEnv = NODE_REGION_CONFIG_OPTIONS.environmentVariableSelector;
+  const configured = loadConfig(
+    { ...NODE_REGION_CONFIG_OPTIONS, environmentVariableSelector: (env, options) => fromEnv(env, options) || undefined, default: '' },
+    NODE_REGION_CONFIG_FILE_OPTIONS,
+  );
   return async () => (await configured()) || 'us-east-1';
 }
 
@@ -182,6 +187,8 @@ class ResumableBody extends Readable {
   private body: Readable | null = null;
   private requesting = false;
   private failures = 0;
+  /** A request refused for this machine's clock has been made again once already (see request). */
+  private skewCorrected = false;
   private stallTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
 
@@ -238,9 +245,16 @@ class ResumableBody extends Readable {
         this.destroy(new EtlError('E_SOURCE_CHANGED', `s3://${this.bucket}/${this.key} changed while it was being read (ETag ${this.version.etag} no longer matches) at byte ${this.received}`, { source: `s3://${this.bucket}/${this.key}`, byteOffset: this.received }, { cause: err }));
         return;
       }
-      // A request refused for the skew of this machine's clock (403 RequestTimeTooSkewed) is retried too: the
-      // SDK has just corrected the client's clock offset from the server's time, and the next one is signed with
-      // it (the SDK's own retries, which this client does not make, did the same).
+      // A request refused for the skew of this machine's clock (403 RequestTimeTooSkewed) is made again at once,
+      // once, and not counted against --retries: the SDK has just corrected this client's clock offset from the
+      // server's time, and the next one is signed with it (the SDK's own retries, which this client does not
+      // make, did the same). The HEAD before it corrected the other client's offset only, so with a clock far
+      // off the first GET is always refused so.
+      if (meta?.clockSkewCorrected === true && !this.skewCorrected) {
+        this.skewCorrected = true;
+        void this.request();
+        return;
+      }
       if (status !== undefined && status < 500 && status !== 408 && status !== 429 && meta?.clockSkewCorrected !== true) {
         this.destroy(s3Error(err, this.bucket, this.key, 'read'));
         return;

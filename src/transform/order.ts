@@ -136,8 +136,12 @@ function checkText(s: string, field: string, maxChars: number): void {
  * the words the field uses for a value out of its range: `large` for 1e400, `small` for 1e-400.
  */
 function outOfRange(field: string, literal: string, large: string, small: string): never {
-  const exponent = Number(/[eE]([+-]?[0-9]+)$/.exec(literal)?.[1] ?? 0);
-  throw new Invalid(`${field}: ${literal} ${exponent > 0 ? large : small}`);
+  // Where the decimal point lies from the first digit that is not 0, as exactDecimal finds it.
+  const m = /^-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
+  const digits = m ? m[1]! + (m[2] ?? '') : '';
+  const lead = digits.length - digits.replace(/^0+/, '').length;
+  const point = m ? m[1]!.length + Number(m[3] ?? 0) - lead : 0;
+  throw new Invalid(`${field}: ${literal} ${point > 0 ? large : small}`);
 }
 
 const TEXT_RANGE = ['is too large to store as text (more than 400 digits written out)', 'is too small to store as text (more than 400 decimal places written out)'] as const;

@@ -372,9 +372,10 @@ export abstract class SqlWarehouse implements Warehouse {
       },
       () => {
         // A plan that failed may have changed what the engine knows halfway (apply learns the warehouse anew):
-        // forgotten at once, so that the next batch does not plan ahead on it, nor while it is read again.
+        // forgotten at once, so that the next batch does not plan ahead on it (canPlanAhead). The epoch moves
+        // when the writer learns the warehouse, in its turn: moved here, it could make stale a plan the writer
+        // is making meanwhile, and fail that batch.
         this.knowsWarehouse = false;
-        this.epoch++;
         planned();
       },
     );

@@ -65,9 +65,11 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
         order({ product: ', "quantity": 1e-999' }),
         order({ customer: ', "name": 1e400' }),
         order({ product: ', "category": 1e-402' }),
+        order({ total: `1${'0'.repeat(450)}` }),
+        order({ total: `0.${'0'.repeat(500)}1e50` }),
       ].join(',\n')}]`;
       const r = await split(kind, input, slice);
-      assert.equal(r.length, 15);
+      assert.equal(r.length, 17);
       assert.equal(reason(r[0]!), 'total_amount: 10.000000000000000001 has more than 2 decimal places');
       assert.equal(rows(r[1]!).totalAmount, '10.00');
       assert.deepEqual(rows(r[1]!).lines.map((l) => [l.price, l.quantity]), [['2.50', 1], ['19.99', 2]]);
@@ -85,6 +87,9 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`numbers read e
       assert.equal(reason(r[12]!), 'products[1].quantity: 1e-999 is not an integer');
       assert.equal(reason(r[13]!), 'customer.name: 1e400 is too large to store as text (more than 400 digits written out)');
       assert.equal(reason(r[14]!), 'products[1].category: 1e-402 is too small to store as text (more than 400 decimal places written out)');
+      // Large or small by where the decimal point lies, not by the exponent's sign.
+      assert.equal(reason(r[15]!), `total_amount: 1${'0'.repeat(450)} has more than 10 integer digits`);
+      assert.equal(reason(r[16]!), `total_amount: 0.${'0'.repeat(500)}1e50 has more than 2 decimal places`);
     });
   }
 
