@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { adminConnection } from './helpers/mysql.ts';
+import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
@@ -275,6 +276,72 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
         assert.equal(stderr, 'orders-etl: cannot write to standard output: ENOSPC: no space left on device, write\n');
       } finally {
         closeSync(out);
+      }
+    }
+  });
+
+  // mysql2 tells a streaming query nothing when its connection dies under it (only the connection hears of it):
+  // the query once waited for rows that never came, until the engine's event loop ran dry and the bin said
+  // "internal: the engine stopped before it finished".
+  if (dialect.name === 'mysql') it('fails with "query failed [E_DB_CONNECTION]" when the connection dies mid-result: KILLed by the server, or cut', async () => {
+    // About a million rows (orders x 200 copies of themselves), a few hundred MB of JSON: far more than is
+    // read before the cut, and each way of cutting sees the query still running.
+    const sql = "SELECT /* cut-me */ o.*, c.order_id AS copy, REPEAT('x', 200) AS pad FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 200) c";
+    const location = (url: string) => `mysql://${new URL(url).host}/${big.mysql!.name}`;
+    const cuts: { name: string; url: () => Promise<{ url: string; close(): Promise<void> }>; cut(): Promise<void> }[] = [
+      {
+        // The server ends the connection (KILL from a second connection) while the client waits for its
+        // output to drain: the query is running on the server, its connection paused.
+        name: 'KILL',
+        url: async () => ({ url: big.url, close: async () => {} }),
+        async cut() {
+          const admin = await adminConnection();
+          try {
+            const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%cut-me%' AND ID <> CONNECTION_ID()");
+            assert.equal((rows as unknown[]).length, 1, 'the query runs on one connection');
+            await admin.query(`KILL ${Number((rows as { ID: number }[])[0]!.ID)}`);
+          } finally {
+            await admin.end();
+          }
+        },
+      },
+      {
+        // The network closes the connection after 4 MB of the answer (a TCP proxy): past the first rows written.
+        name: 'proxy',
+        url: () => startQueryCutProxy(big.url, /cut-me/, 1, 4_000_000),
+        async cut() {},
+      },
+    ];
+    for (const way of cuts) {
+      const target = await way.url();
+      try {
+        const started = Date.now();
+        const child = spawn(process.execPath, [BIN, 'query', sql, '--json', '--db', target.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        let out = 0;
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = once(child, 'exit') as Promise<[number | null]>;
+        const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        try {
+          // Rows have been written: the query is past its columns (a retry now would write them twice).
+          const first = await new Promise<Buffer>((resolve, reject) => {
+            child.stdout.once('data', resolve);
+            child.stdout.once('end', () => reject(new Error(`${way.name}: no output: ${stderr}`)));
+          });
+          out += first.length;
+          child.stdout.pause();
+          await way.cut();
+          child.stdout.on('data', (d: Buffer) => (out += d.length)).resume();
+          const [code] = await exited;
+          assert.equal(code, 1, `${way.name}: ${stderr}`);
+          assert.equal(stderr, `orders-etl: query failed [E_DB_CONNECTION]: lost ${location(target.url)} while the result was being written: the connection to ${location(target.url)} closed\n`, way.name);
+          assert.ok(out > 0 && out < 100_000_000, `${way.name}: ${out} bytes written before the cut`);
+          assert.ok(Date.now() - started < 20_000, `${way.name}: ended ${Date.now() - started} ms after it started`);
+        } finally {
+          clearTimeout(killer);
+        }
+      } finally {
+        await target.close();
       }
     }
   });

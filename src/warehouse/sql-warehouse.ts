@@ -323,7 +323,7 @@ export abstract class SqlWarehouse implements Warehouse {
         try {
           await this.streamRows(sql, tracked);
         } catch (err) {
-          if (started && this.isTransient(err)) {
+          if (started && this.retriable(err)) {
             throw new EtlError('E_DB_CONNECTION', `lost ${this.location} while the result was being written: ${(err as Error).message}`, {}, { cause: err });
           }
           throw err;
@@ -1126,8 +1126,8 @@ export abstract class SqlWarehouse implements Warehouse {
         }
         return await work();
       } catch (err) {
-        // Only the database's own transient failures (and our "not connected") are retried; never after close().
-        if (this.closed || (!this.isTransient(err) && !(err instanceof EtlError && err.code === 'E_DB_CONNECTION' && err.transient))) {
+        // Only what retriable() names is retried; never after close().
+        if (this.closed || !this.retriable(err)) {
           throw this.asEtlError(err, what);
         }
         this.connected = false;
@@ -1140,6 +1140,14 @@ export abstract class SqlWarehouse implements Warehouse {
         await new Promise((r) => setTimeout(r, Math.min(5000, this.retry.backoffMs * 2 ** (attempt - 1))));
       }
     }
+  }
+
+  /**
+   * What withRetry runs again: the database's own transient failures, and the engine's own transient
+   * E_DB_CONNECTION (not connected; a connection that died under a streaming query).
+   */
+  private retriable(err: unknown): boolean {
+    return this.isTransient(err) || (err instanceof EtlError && err.code === 'E_DB_CONNECTION' && err.transient);
   }
 
   private asEtlError(err: unknown, what: string): EtlError {

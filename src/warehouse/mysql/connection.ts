@@ -59,6 +59,44 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
   }
 }
 
+/** What watchStreaming uses of mysql2's callback connection (its promise wrapper's `.connection`). */
+interface CallbackConnection {
+  _closing?: boolean;
+  _fatalError?: unknown;
+  stream?: { destroyed: boolean };
+  on(event: 'error' | 'end', listener: (err?: Error) => void): void;
+  off(event: 'error' | 'end', listener: (err?: Error) => void): void;
+}
+
+/**
+ * Watches `conn` while a query without a callback (a streaming one) runs on it, until the returned function is
+ * called. mysql2 tells such a query nothing when the connection dies under it (closed by the server, a KILL, or
+ * by the network): only the connection hears of it, on its 'error' or 'end' event (whose errors connect()
+ * swallows), and the query then neither ends nor fails. `lost` hears of it instead, as a transient
+ * E_DB_CONNECTION. On a connection already dead mysql2 would not even start the query, and tell only the
+ * connection: that throws at once.
+ */
+export function watchStreaming(conn: Connection, location: string, lost: (err: EtlError) => void): () => void {
+  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
+  if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
+    throw new EtlError('E_DB_CONNECTION', `the connection to ${location} is gone`, {}, { transient: true });
+  }
+  // Either may come first, and both may come: the first one says it.
+  let told = false;
+  const tell = (err?: Error) => {
+    if (told) return;
+    told = true;
+    const why = err?.message ? `: ${err.message}` : '';
+    lost(new EtlError('E_DB_CONNECTION', `the connection to ${location} closed${why}`, {}, { ...(err ? { cause: err } : {}), transient: true }));
+  };
+  raw.on('error', tell);
+  raw.on('end', tell);
+  return () => {
+    raw.off('error', tell);
+    raw.off('end', tell);
+  };
+}
+
 /** The server's byte-exact NO PAD collation (ddl.ts says why it must be NO PAD). */
 async function byteCollation(conn: Connection, t: MysqlTarget): Promise<ByteCollation> {
   const [rows] = await conn.query('SELECT COLLATION_NAME AS c FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?)', [BYTE_COLLATIONS]);

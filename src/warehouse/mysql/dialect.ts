@@ -13,7 +13,7 @@ import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import type { HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
-import { connect, errnoOf, isTransient, type Connection } from './connection.ts';
+import { connect, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
@@ -856,7 +856,7 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   protected streamRows(sql: string, sink: QuerySink): Promise<void> {
-    return streamMysqlRows(this.c(), sql, sink);
+    return streamMysqlRows(this.c(), this.location, sql, sink);
   }
 
   protected scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
@@ -1017,48 +1017,38 @@ export class MysqlWarehouse extends SqlWarehouse {
  * 2 microseconds in read keys). `started` gets the stream, to pause and resume it.
  */
 async function scanRows(conn: Connection, location: string, sql: string, params: unknown[], onRow: (row: unknown[]) => void, started?: (rows: Readable) => void): Promise<void> {
-  const raw = (conn as unknown as { connection: RawConnection }).connection;
-  const gone = () => new EtlError('E_DB_CONNECTION', `the connection to ${location} closed`, {}, { transient: true });
-  // mysql2 hands a streaming query on a connection that has died to the connection's 'error' event, never
-  // to the stream, which then neither ends nor fails: say it is gone instead of waiting forever.
-  if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
-    throw new EtlError('E_DB_CONNECTION', `the connection to ${location} is gone`, {}, { transient: true });
-  }
-  const rows = raw.query({ sql, rowsAsArray: true }, params).stream();
-  started?.(rows);
-  // If the connection dies under the query, mysql2 may tell only the connection: end the stream with it.
-  const onError = (err: Error) => rows.destroy(err);
-  const onEnd = () => rows.destroy(gone());
-  raw.on('error', onError);
-  raw.on('end', onEnd);
+  // A connection that dies under the query ends the stream with it (watchStreaming says why it must be watched).
+  // Watched from before the query is sent: mysql2 may tell the connection at once, before the stream exists.
+  let rows: Readable | null = null;
+  let early: Error | null = null;
+  const unwatch = watchStreaming(conn, location, (err) => (rows ? rows.destroy(err) : (early = err)));
   try {
+    const raw = (conn as unknown as { connection: RawConnection }).connection;
+    const stream = raw.query({ sql, rowsAsArray: true }, params).stream();
+    rows = stream;
+    if (early) stream.destroy(early);
+    started?.(stream);
     await new Promise<void>((resolve, reject) => {
-      rows.on('data', (row: unknown[]) => {
+      stream.on('data', (row: unknown[]) => {
         try {
           onRow(row);
         } catch (err) {
-          rows.destroy(err as Error);
+          stream.destroy(err as Error);
         }
       });
-      rows.once('end', resolve);
-      rows.once('error', reject);
+      stream.once('end', resolve);
+      stream.once('error', reject);
       // Destroyed without an error (nothing here does that), the stream would otherwise leave this waiting.
-      rows.once('close', () => reject(gone()));
+      stream.once('close', () => reject(new EtlError('E_DB_CONNECTION', `the connection to ${location} closed`, {}, { transient: true })));
     });
   } finally {
-    raw.off('error', onError);
-    raw.off('end', onEnd);
+    unwatch();
   }
 }
 
 /** What scanRows uses of mysql2's callback connection (its promise wrapper's `.connection`). */
 interface RawConnection {
-  _closing?: boolean;
-  _fatalError?: unknown;
-  stream?: { destroyed: boolean };
   query(options: object, values: unknown[]): { stream(): Readable };
-  on(event: 'error' | 'end', listener: (err: Error) => void): void;
-  off(event: 'error' | 'end', listener: (err: Error) => void): void;
 }
 
 interface MysqlBulk extends PreparedBulk {

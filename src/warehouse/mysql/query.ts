@@ -7,7 +7,7 @@
  * mysql2's callback connection is declared structurally: only what this file uses.
  */
 import type { ColumnKind, QueryCell, QueryColumn, QuerySink } from '../types.ts';
-import type { Connection } from './connection.ts';
+import { watchStreaming, type Connection } from './connection.ts';
 import { checkReading } from './reading.ts';
 
 interface FieldInfo {
@@ -63,7 +63,8 @@ function cell(v: unknown, kind: ColumnKind): QueryCell {
   return JSON.stringify(v) ?? String(v);
 }
 
-export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink): Promise<void> {
+/** `location` names the warehouse in messages. */
+export function streamMysqlRows(conn: Connection, location: string, sql: string, sink: QuerySink): Promise<void> {
   checkReading(sql);
   const core = (conn as unknown as { connection: CoreConnection }).connection;
   return new Promise<void>((resolve, reject) => {
@@ -74,11 +75,16 @@ export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink):
     // read the rest, and the connection is dropped rather than drained.
     let chain: Promise<void> = Promise.resolve();
     let failed = false;
+    let unwatch = () => {};
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
+      unwatch();
       reject(err);
     };
+    // A connection that dies under the query fails it (watchStreaming says why it must be watched), until the
+    // query has ended on the wire: the sink may still be at work on its last rows, which are all there are.
+    unwatch = watchStreaming(conn, location, fail);
     const deliver = (work: () => void | Promise<void>) => {
       chain = chain
         .then(() => (failed ? undefined : work()))
@@ -117,6 +123,7 @@ export function streamMysqlRows(conn: Connection, sql: string, sink: QuerySink):
       if (pending.length >= ROWS_PER_CHUNK) flush();
     });
     query.on('end', () => {
+      unwatch();
       flush();
       void chain.then(() => {
         if (!failed) resolve();
