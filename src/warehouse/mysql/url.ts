@@ -25,7 +25,7 @@ export interface TlsOptions {
 
 /**
  * mysql://user:pass@host:3306/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=/path/ca.pem
- * ssl-mode: DISABLED (default unless a CA is given), VERIFY_CA (the certificate chain is verified, not the host
+ * ssl-mode: DISABLED (default unless a CA is given, and refused with one), VERIFY_CA (the certificate chain is verified, not the host
  * name), VERIFY_IDENTITY (the chain and the host name, when the URL gives a name: see below); REQUIRED is treated
  * as VERIFY_IDENTITY (see README). A certificate that does not verify is refused, never a fallback to plain text.
  */
@@ -63,6 +63,12 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const caFile = tls.caFile ?? u.searchParams.get('ssl-ca') ?? undefined;
   const mode = (u.searchParams.get('ssl-mode') ?? u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'VERIFY_IDENTITY' : caFile ? 'VERIFY_IDENTITY' : 'DISABLED')).toUpperCase();
+  // A CA asks for TLS (README: "TLS is then on"), DISABLED for plain text: neither may silently win, since one
+  // of them is a mistake, and taking DISABLED would be the fallback to plain text that TLS never makes.
+  if (mode === 'DISABLED' && caFile) {
+    const ca = tls.caFile !== undefined ? '--db-ssl-ca' : 'ssl-ca in the URL';
+    throw new EtlError('E_USAGE', `--db: ${ca} asks for TLS and ssl-mode=DISABLED in the URL turns it off; give one or the other`);
+  }
   let ssl: MysqlTarget['ssl'] = null;
   if (mode !== 'DISABLED') {
     if (!['REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY', 'PREFERRED'].includes(mode)) {
