@@ -3,13 +3,15 @@
  * server certificate for IP 127.0.0.1 and a name that does not resolve): --db-ssl-ca and ssl-mode=VERIFY_IDENTITY
  * connect and the engine's own session is encrypted; VERIFY_CA accepts the server's certificate under a host name
  * it does not carry; a certificate from another CA, and under VERIFY_IDENTITY a host name the certificate does not
- * carry, are refused with a clear error before anything reaches the server.
+ * carry, are refused with a clear error before anything reaches the server; so is a server without TLS when TLS
+ * is asked for. Such refusals fail at once: another attempt would meet the same certificate.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PrivateServer } from './helpers/mariadb-server.ts';
 import { mysqlServer, privateServerOnly } from './helpers/mysql.ts';
+import { startCountingProxy, type CountingProxy } from './helpers/mysql-proxy.ts';
 import { ROOT, runCli } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
@@ -27,10 +29,11 @@ describe('TLS to MySQL', { skip: privateServerOnly('these tests need the certifi
     await db?.drop();
   });
 
-  /** The test database's URL, at another host or database, with a password, with URL parameters. */
-  function urlOf(at: { host?: string; database?: string; password?: string }, params: Record<string, string> = {}): string {
+  /** The test database's URL, at another host, port or database, with a password, with URL parameters. */
+  function urlOf(at: { host?: string; port?: number; database?: string; password?: string }, params: Record<string, string> = {}): string {
     const u = new URL(db.url);
     if (at.host) u.hostname = at.host;
+    if (at.port) u.port = String(at.port);
     if (at.database) u.pathname = `/${at.database}`;
     if (at.password) u.password = at.password;
     u.search = new URLSearchParams(params).toString();
@@ -42,6 +45,25 @@ describe('TLS to MySQL', { skip: privateServerOnly('these tests need the certifi
     const r = await runCli(['query', "SHOW STATUS LIKE 'Ssl_cipher'", '--json', ...dbArgs]);
     assert.equal(r.code, 0, r.stderr);
     return (JSON.parse(r.stdout) as { Value: string }).Value;
+  }
+
+  /**
+   * `orders-etl load` through a proxy that counts connections (`hideTls`: the server appears to have no TLS),
+   * `args` made for the proxy's port: a refusal is final, so it fails after one connection, as E_DB (a
+   * transient failure would be E_DB_CONNECTION "gave up after 6 attempts", some 7 s later).
+   */
+  async function refusedAtOnce(args: (port: number) => string[], why: (port: number) => RegExp, opts: { hideTls?: boolean } = {}): Promise<string> {
+    const proxy: CountingProxy = await startCountingProxy(db.url, opts);
+    try {
+      const port = Number(new URL(proxy.url).port);
+      const r = await runCli(['load', INITIAL, ...args(port)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, why(port));
+      assert.equal(proxy.connections(), 1, `one attempt: ${r.stderr}`);
+      return r.stdout + r.stderr;
+    } finally {
+      await proxy.close();
+    }
   }
 
   /** A connection refused before anything reached the server: the database the URL names was not created. */
@@ -69,13 +91,11 @@ describe('TLS to MySQL', { skip: privateServerOnly('these tests need the certifi
     const secret = 'Tls-S3cret-do-not-print';
     const database = `${db.mysql!.name}_other_ca`;
     for (const args of [
-      ['--db', urlOf({ database, password: secret }), '--db-ssl-ca', server.otherCaFile],
-      ['--db', urlOf({ database, password: secret }, { 'ssl-mode': 'VERIFY_CA', 'ssl-ca': server.otherCaFile })],
+      (port: number) => ['--db', urlOf({ port, database, password: secret }), '--db-ssl-ca', server.otherCaFile],
+      (port: number) => ['--db', urlOf({ port, database, password: secret }, { 'ssl-mode': 'VERIFY_CA', 'ssl-ca': server.otherCaFile })],
     ]) {
-      const r = await runCli(['load', INITIAL, ...args]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`cannot connect to mysql://127\\.0\\.0\\.1:${server.port}/${database}: .*certificate`), r.stderr);
-      assert.ok(!(r.stdout + r.stderr).includes(secret), r.stderr);
+      const output = await refusedAtOnce(args, (port) => new RegExp(`^orders-etl: load failed \\[E_DB\\]: cannot connect to mysql://127\\.0\\.0\\.1:${port}/${database}: .*certificate`));
+      assert.ok(!output.includes(secret), output);
     }
     await assertNotCreated(database);
   });
@@ -85,13 +105,38 @@ describe('TLS to MySQL', { skip: privateServerOnly('these tests need the certifi
     // localhost reaches the server, but its certificate names 127.0.0.1 and another host. --db-ssl-ca alone
     // means VERIFY_IDENTITY, and REQUIRED is treated the same way (README).
     for (const args of [
-      ['--db', urlOf({ host: 'localhost', database }, { 'ssl-mode': 'VERIFY_IDENTITY', 'ssl-ca': server.caFile })],
-      ['--db', urlOf({ host: 'localhost', database }), '--db-ssl-ca', server.caFile],
-      ['--db', urlOf({ host: 'localhost', database }, { 'ssl-mode': 'REQUIRED', 'ssl-ca': server.caFile })],
+      (port: number) => ['--db', urlOf({ host: 'localhost', port, database }, { 'ssl-mode': 'VERIFY_IDENTITY', 'ssl-ca': server.caFile })],
+      (port: number) => ['--db', urlOf({ host: 'localhost', port, database }), '--db-ssl-ca', server.caFile],
+      (port: number) => ['--db', urlOf({ host: 'localhost', port, database }, { 'ssl-mode': 'REQUIRED', 'ssl-ca': server.caFile })],
     ]) {
-      const r = await runCli(['load', INITIAL, ...args]);
+      await refusedAtOnce(args, (port) => new RegExp(`^orders-etl: load failed \\[E_DB\\]: cannot connect to mysql://localhost:${port}/${database}: .*does not match certificate's altnames`));
+    }
+    await assertNotCreated(database);
+  });
+
+  // A server without TLS was taken for a dropped connection: six attempts over some 7 s, then "gave up".
+  it('refuses at once a server without TLS when TLS is asked for', async () => {
+    const database = `${db.mysql!.name}_no_tls`;
+    for (const args of [
+      (port: number) => ['--db', urlOf({ port, database }, { 'ssl-mode': 'REQUIRED' })],
+      (port: number) => ['--db', urlOf({ port, database }), '--db-ssl-ca', server.caFile],
+    ]) {
+      await refusedAtOnce(args, (port) => new RegExp(`^orders-etl: load failed \\[E_DB\\]: cannot connect to mysql://127\\.0\\.0\\.1:${port}/${database}: Server does not support secure connection\n$`), { hideTls: true });
+    }
+    await assertNotCreated(database);
+  });
+
+  it('still retries a connection dropped during the TLS handshake: that may be transient', async () => {
+    const database = `${db.mysql!.name}_dropped`;
+    const proxy = await startCountingProxy(db.url, { closeOnReply: true });
+    try {
+      const port = Number(new URL(proxy.url).port);
+      const r = await runCli(['load', INITIAL, '--db', urlOf({ port, database }), '--db-ssl-ca', server.caFile, '--retries', '1']);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`cannot connect to mysql://localhost:${server.port}/${database}: .*does not match certificate's altnames`), r.stderr);
+      assert.match(r.stderr, new RegExp(`^orders-etl: load failed \\[E_DB_CONNECTION\\]: gave up after 2 attempts to take the load lock on mysql://127\\.0\\.0\\.1:${port}/${database}: cannot connect to mysql://127\\.0\\.0\\.1:${port}/${database}: `));
+      assert.equal(proxy.connections(), 2, r.stderr);
+    } finally {
+      await proxy.close();
     }
     await assertNotCreated(database);
   });

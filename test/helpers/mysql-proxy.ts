@@ -10,6 +10,11 @@ import net from 'node:net';
  *   cannot know the outcome: exactly the case the engine settles from its ledger.
  * - startQueryCutProxy: a query's result set is cut off after some rows (a read connection that dies
  *   mid-stream).
+ *
+ * startCountingProxy forwards everything, and counts the connections made through it; with `hideTls`, it
+ * clears the TLS flag in the server's greeting: the real server, as one without TLS appears to a client; with
+ * `closeOnReply`, it closes each connection when the client first answers the greeting: under TLS, as the
+ * client starts its TLS handshake (a connection dropped during the handshake).
  */
 
 export interface MysqlProxy {
@@ -84,6 +89,74 @@ export async function startQueryCutProxy(targetUrl: string, match: RegExp, nth: 
   return {
     url: url.toString(),
     matches: () => matches,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export interface CountingProxy {
+  /** The URL to give the engine: the same database, through the proxy. */
+  url: string;
+  /** Connections made through the proxy so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** CLIENT_SSL among the capability flags of the server's greeting (the protocol's HandshakeV10). */
+const CLIENT_SSL = 0x0800;
+
+export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean } = {}): Promise<CountingProxy> {
+  const target = new URL(targetUrl);
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    connections++;
+    const upstream = net.connect(Number(target.port || 3306), target.hostname);
+    sockets.add(client).add(upstream);
+    // The greeting, gathered whole before it is forwarded when its flags are to change; null once forwarded.
+    let greeting: Buffer | null = opts.hideTls ? Buffer.alloc(0) : null;
+    client.on('data', (d: Buffer) => {
+      if (!opts.closeOnReply) {
+        upstream.write(d);
+        return;
+      }
+      client.destroy();
+      upstream.destroy();
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (greeting === null) {
+        client.write(d);
+        return;
+      }
+      greeting = Buffer.concat([greeting, d]);
+      if (greeting.length < 4) return;
+      const len = greeting[0]! | (greeting[1]! << 8) | (greeting[2]! << 16);
+      if (greeting.length < 4 + len) return;
+      // Payload: protocol version (1 byte), server version (NUL-terminated), connection id (4), the first 8
+      // bytes of the auth data, a filler byte, then the lower 2 bytes of the capability flags.
+      const flagsAt = greeting.indexOf(0, 5) + 1 + 4 + 8 + 1;
+      greeting.writeUInt16LE(greeting.readUInt16LE(flagsAt) & ~CLIENT_SSL, flagsAt);
+      client.write(greeting);
+      greeting = null;
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = new URL(targetUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    connections: () => connections,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -139,6 +139,42 @@ const TRANSIENT_ERRNOS = new Set([1205, 1213, 1053, 1317, 1927, 2006, 2013, 1040
 // auth plugin refusals (1698, 1251).
 const REFUSALS = new Set([1045, 1044, 1698, 1251]);
 
+// TLS refusals: the server has no TLS though TLS was asked for, or its certificate does not verify (by its
+// chain, its dates or its name); another attempt would meet the same server and the same certificate. Node names
+// them by these codes (OpenSSL's verification errors, and its own for a name the certificate does not carry).
+const TLS_REFUSAL_CODES = new Set([
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * A TLS refusal (TLS_REFUSAL_CODES). mysql2 replaces the code of any failure of the TLS handshake with
+ * HANDSHAKE_SSL_ERROR, a connection dropped during the handshake included, which another attempt may well get
+ * past: there the message tells them apart. Every verification error's message (OpenSSL's words: "self-signed
+ * certificate in certificate chain", "unable to verify the first certificate", "certificate has expired"; Node's:
+ * "does not match certificate's altnames") speaks of a certificate, and a dropped connection's never does.
+ */
+function isTlsRefusal(e: { code?: string; message?: string }): boolean {
+  if (e.code && TLS_REFUSAL_CODES.has(e.code)) return true;
+  return e.code === 'HANDSHAKE_SSL_ERROR' && /certificate/i.test(e.message ?? '');
+}
+
 /** The server's error number of a failure (mysql2's `errno`), or undefined. */
 export function errnoOf(err: unknown): number | undefined {
   const errno = (err as { errno?: unknown } | null)?.errno;
@@ -146,10 +182,12 @@ export function errnoOf(err: unknown): number | undefined {
 }
 
 export function isTransient(err: unknown): boolean {
-  const e = err as { code?: string; errno?: number; fatal?: boolean };
+  const e = err as { code?: string; errno?: number; fatal?: boolean; message?: string };
   // mysql2 marks errors that end the connection as fatal, whatever their code: the connection is gone,
-  // and a fresh one may well succeed (a KILL mid-LOAD DATA surfaces with codes of its own).
+  // and a fresh one may well succeed (a KILL mid-LOAD DATA surfaces with codes of its own). Refusals, which
+  // mysql2 marks fatal too, are not worth another attempt.
   if (typeof e?.errno === 'number' && REFUSALS.has(e.errno)) return false;
+  if (e && isTlsRefusal(e)) return false;
   if (e?.fatal) return true;
   if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
   if (typeof e?.errno === 'number' && TRANSIENT_ERRNOS.has(e.errno)) return true;
