@@ -10,6 +10,9 @@ import type { MysqlTarget } from './url.ts';
 
 export type Connection = mysql.Connection;
 
+/** Silence before the first TCP keepalive probe (see connect()). */
+const KEEPALIVE_DELAY_MS = 10_000;
+
 /**
  * A session for `write` (load, init: the database is created when missing, and foreign key checks are off
  * because the engine writes only keys it has just resolved) or for `read` (query: nothing is created, the
@@ -28,6 +31,20 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
       decimalNumbers: false,
       supportBigNumbers: true,
       connectTimeout: 10_000,
+      // TCP keepalive after 10 s of silence (then Node probes every second, 10 times): a server whose machine
+      // died, or a network cut, ends the connection in about 20 s with an error the engine retries, where the
+      // system's default (two hours before the first probe) left a load waiting for hours. Keepalive sees only
+      // a peer whose system no longer answers: a server process that is stuck while its machine answers looks,
+      // from the socket, exactly like a long statement. And it does not apply while bytes sent are still
+      // unacknowledged (a LOAD DATA into a cut network): the system's retransmissions give up then, after some
+      // 15 minutes by Linux's default, which Node offers no way to shorten (TCP_USER_TIMEOUT).
+      //
+      // No timeout on a silent socket besides: a statement that works legitimately sends nothing for minutes
+      // (the fact table's keys built on a large table, a wait for a lock up to --lock-timeout, a large batch),
+      // and no bound on silence tells it from a stuck server without killing such work. Only the server could
+      // tell them apart, asked on another connection whether the statement's thread is still at work.
+      enableKeepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
       ...(t.ssl ? { ssl: t.ssl } : {}),
     });
   } catch (err) {
