@@ -39,12 +39,8 @@ export async function startCommitDropProxy(targetUrl: string, dropCommit: number
 
 /** Cut the connection that sends the `nth` query matching `match`, after `afterBytes` of its answer. */
 export async function startQueryCutProxy(targetUrl: string, match: RegExp, nth: number, afterBytes: number): Promise<MysqlProxy> {
-  const target = new URL(targetUrl);
   let matches = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 3306), target.hostname);
-    sockets.add(client).add(upstream);
+  const proxy = await listenProxy(targetUrl, (client, upstream) => {
     let pending = Buffer.alloc(0);
     // Bytes of the answer still to forward before the cut; null: no cut on this connection.
     let left: number | null = null;
@@ -73,27 +69,8 @@ export async function startQueryCutProxy(targetUrl: string, match: RegExp, nth: 
       if (left !== null) left -= d.length;
       client.write(d);
     });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = new URL(targetUrl);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.toString(),
-    matches: () => matches,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return { ...proxy, matches: () => matches };
 }
 
 export interface CountingProxy {
@@ -108,13 +85,9 @@ export interface CountingProxy {
 const CLIENT_SSL = 0x0800;
 
 export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean } = {}): Promise<CountingProxy> {
-  const target = new URL(targetUrl);
   let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  const proxy = await listenProxy(targetUrl, (client, upstream) => {
     connections++;
-    const upstream = net.connect(Number(target.port || 3306), target.hostname);
-    sockets.add(client).add(upstream);
     // The greeting, gathered whole before it is forwarded when its flags are to change; null once forwarded.
     let greeting: Buffer | null = opts.hideTls ? Buffer.alloc(0) : null;
     client.on('data', (d: Buffer) => {
@@ -141,6 +114,22 @@ export async function startCountingProxy(targetUrl: string, opts: { hideTls?: bo
       client.write(greeting);
       greeting = null;
     });
+  });
+  return { ...proxy, connections: () => connections };
+}
+
+/**
+ * A TCP server on loopback in front of `targetUrl`'s server: each client connection gets one upstream, handed
+ * to `pair` to wire their data; either side's error or close ends both. The URL names the same database
+ * through the proxy.
+ */
+async function listenProxy(targetUrl: string, pair: (client: net.Socket, upstream: net.Socket) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 3306), target.hostname);
+    sockets.add(client).add(upstream);
+    pair(client, upstream);
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -156,7 +145,6 @@ export async function startCountingProxy(targetUrl: string, opts: { hideTls?: bo
   url.port = String((server.address() as net.AddressInfo).port);
   return {
     url: url.toString(),
-    connections: () => connections,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
