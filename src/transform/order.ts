@@ -136,12 +136,7 @@ function checkText(s: string, field: string, maxChars: number): void {
  * the words the field uses for a value out of its range: `large` for 1e400, `small` for 1e-400.
  */
 function outOfRange(field: string, literal: string, large: string, small: string): never {
-  // Where the decimal point lies from the first digit that is not 0, as exactDecimal finds it.
-  const m = /^-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
-  const digits = m ? m[1]! + (m[2] ?? '') : '';
-  const lead = digits.length - digits.replace(/^0+/, '').length;
-  const point = m ? m[1]!.length + Number(m[3] ?? 0) - lead : 0;
-  throw new Invalid(`${field}: ${literal} ${point > 0 ? large : small}`);
+  throw new Invalid(`${field}: ${literal} ${(literalParts(literal)?.point ?? 0) > 0 ? large : small}`);
 }
 
 const TEXT_RANGE = ['is too large to store as text (more than 400 digits written out)', 'is too small to store as text (more than 400 decimal places written out)'] as const;
@@ -153,15 +148,10 @@ const TEXT_RANGE = ['is too large to store as text (more than 400 digits written
  * is not written out). A literal's own digits are all kept: the record's size limit bounds them.
  */
 export function exactDecimal(literal: string): string | null {
-  const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
-  if (!m) return null;
-  let digits = m[2]! + (m[3] ?? '');
-  // Digits before the decimal point.
-  let point = m[2]!.length + (m[4] ? Number(m[4]) : 0);
-  let lead = 0;
-  while (lead < digits.length - 1 && digits.charCodeAt(lead) === 0x30) lead++;
-  digits = digits.slice(lead);
-  point -= lead;
+  const parts = literalParts(literal);
+  if (!parts) return null;
+  const { sign, point } = parts;
+  let digits = parts.digits;
   let end = digits.length;
   while (end > 1 && digits.charCodeAt(end - 1) === 0x30) end--;
   digits = digits.slice(0, end);
@@ -169,7 +159,21 @@ export function exactDecimal(literal: string): string | null {
   if (point > 400 || point < -400) return null;
   const int = point <= 0 ? '0' : point >= digits.length ? digits + '0'.repeat(point - digits.length) : digits.slice(0, point);
   const frac = point >= digits.length ? '' : point <= 0 ? '0'.repeat(-point) + digits : digits.slice(point);
-  return `${m[1]}${int}${frac ? `.${frac}` : ''}`;
+  return `${sign}${int}${frac ? `.${frac}` : ''}`;
+}
+
+/**
+ * A JSON number literal as its sign, its digits without leading zeros (one 0 left of a zero) and `point`, the
+ * number of those digits before its decimal point (negative: zeros after the point come first); null for a
+ * text that is not a number literal.
+ */
+function literalParts(literal: string): { sign: string; digits: string; point: number } | null {
+  const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(literal);
+  if (!m) return null;
+  const digits = m[2]! + (m[3] ?? '');
+  let lead = 0;
+  while (lead < digits.length - 1 && digits.charCodeAt(lead) === 0x30) lead++;
+  return { sign: m[1]!, digits: digits.slice(lead), point: m[2]!.length + (m[4] ? Number(m[4]) : 0) - lead };
 }
 
 const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
