@@ -15,6 +15,11 @@ export function isS3Uri(source: string): boolean {
   return /^s3:\/\//i.test(source);
 }
 
+/** A MySQL/MariaDB warehouse target (`mysql:`, `mariadb:`, any case). */
+export function isMysqlUrl(target: string): boolean {
+  return /^(mysql|mariadb):/i.test(target);
+}
+
 /** The file of a DuckDB warehouse target (`duckdb:<path>`, `duckdb://<path>`) as written; null: not DuckDB. */
 export function duckdbFile(target: string): string | null {
   return /^duckdb:/i.test(target) ? target.replace(/^duckdb:(\/\/)?/i, '') : null;

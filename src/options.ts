@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { EtlError, shellWord } from './errors.ts';
-import { duckdbFile, isS3Uri, NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
+import { duckdbFile, isMysqlUrl, isS3Uri, NO_HISTORY, type HistoryMode, type InputFormat, type ParserKind } from './model.ts';
 
 export interface LoadOptions {
   readonly sources: readonly string[];
@@ -95,7 +95,7 @@ export function commandFlags(db: unknown, sslCa: unknown): string {
   // A DuckDB file by its absolute path, as the warehouse names it: the command finds it from any folder.
   const file = duckdbFile(db);
   if (file !== null) shown = `duckdb:${resolve(file)}`;
-  if (/^(mysql|mariadb):/i.test(db)) {
+  if (isMysqlUrl(db)) {
     try {
       // As the driver reads it: user info up to the last @ of the authority, spaces and all.
       const u = new URL(db);

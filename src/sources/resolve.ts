@@ -1,6 +1,6 @@
 /** Turn the command line's sources into Source objects, in the order given. */
 import { EtlError, importFor, REINSTALL } from '../errors.ts';
-import { isS3Uri, type InputFormat } from '../model.ts';
+import { duckdbFile, isMysqlUrl, isS3Uri, type InputFormat } from '../model.ts';
 import { FileSource, StdinSource } from './file.ts';
 import type { S3Clients, S3Options } from './s3.ts';
 import type { Source } from './types.ts';
@@ -24,14 +24,12 @@ export async function resolveSources(args: readonly string[], opts: ResolveOptio
         () => import('./s3.ts'),
       );
       out.push(...(await resolveS3(arg, (clients ??= makeS3Clients(opts.s3)), opts.s3, opts.format, opts.note)));
-    } else if (WAREHOUSE_URL.test(arg)) {
-      // A path would make mysql://u:secret@h/db into /cwd/mysql:/u:secret@h/db, which no message can redact.
-      const scheme = WAREHOUSE_URL.exec(arg)![0];
+    } else if (isMysqlUrl(arg) || duckdbFile(arg) !== null) {
+      // What --db takes, given as a source by mistake: a path would make mysql://u:secret@h/db into
+      // /cwd/mysql:/u:secret@h/db, which no message can redact. Only its scheme is shown.
+      const scheme = arg.slice(0, arg.indexOf(':') + 1);
       throw new EtlError('E_USAGE', `<source>: ${scheme}… is a warehouse, not an export: give it with --db (a file whose name starts so: ./${scheme}…)`, {}, { redacted: true });
     } else out.push(new FileSource(arg, opts.format));
   }
   return out;
 }
-
-/** What --db takes, given as a source by mistake. */
-const WAREHOUSE_URL = /^(mysql|mariadb|duckdb):/i;

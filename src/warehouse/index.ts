@@ -1,6 +1,6 @@
 /** Pick the dialect from the --db URL. The only place outside a dialect folder that knows dialects exist. */
 import { EtlError, importFor, REINSTALL } from '../errors.ts';
-import { duckdbFile } from '../model.ts';
+import { duckdbFile, isMysqlUrl } from '../model.ts';
 import { parseMysqlUrl } from './mysql/url.ts';
 import type { WarehouseSettings } from './sql-warehouse.ts';
 import type { Warehouse, WarehouseAccess } from './types.ts';
@@ -27,7 +27,7 @@ export async function openWarehouse(url: string | undefined, opts: WarehouseOpti
     access: opts.access ?? 'write',
     note: opts.note ?? (() => {}),
   };
-  if (/^(mysql|mariadb):/i.test(target)) {
+  if (isMysqlUrl(target)) {
     const mysqlTarget = parseMysqlUrl(target, { caFile: opts.dbSslCa });
     // Loaded only here, as DuckDB's library is below: a DuckDB warehouse's process does not build mysql2's
     // modules (about 0.1 s of every start, measured by a CPU profile).
