@@ -61,6 +61,8 @@ export const LIMITS = {
   maxQuantity: 2147483647,
   /** A source's name as the ledger and the rejects keep it (a path, an s3:// URI: S3 keys have at most 1,024 bytes). */
   sourceUriChars: 2048,
+  /** A reject's reason as the rejects table keeps it (longer ones are cut). */
+  rejectReasonChars: 1024,
 } as const;
 
 /** One record of an export, as the parser found it. */

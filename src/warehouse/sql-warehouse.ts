@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { cutText, EtlError } from '../errors.ts';
-import { historyFromName, historyName, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
+import { historyFromName, historyName, LIMITS, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type Days, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
@@ -897,7 +897,7 @@ export abstract class SqlWarehouse implements Warehouse {
         await this.timed('rejects', async () => {
           // Idempotent by (load, record): a retried or resumed batch replaces its own rejects.
           await this.exec('DELETE FROM etl_rejects WHERE load_id = ? AND record_index >= ? AND record_index < ?', [loadId, batch.firstIndex, batch.nextIndex]);
-          const rows = planned.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, cutText(r.reason, 1024), r.raw]);
+          const rows = planned.rejects.map((r): BulkValue[] => [loadId, r.index, uri, r.offset, cutText(r.reason, LIMITS.rejectReasonChars), r.raw]);
           await this.writeBulk(this.prepareBulk('etl_rejects', REJECT_COLUMNS, bulkRows(rows), 'rejects'));
         });
       }

@@ -154,7 +154,7 @@ export const schemaDdl = (c: ByteCollation, mode: HistoryMode): string[] => [
     record_index BIGINT UNSIGNED NOT NULL,
     source_uri VARCHAR(${LIMITS.sourceUriChars}) NOT NULL,
     byte_offset BIGINT UNSIGNED NULL,
-    reason VARCHAR(1024) NOT NULL,
+    reason VARCHAR(${LIMITS.rejectReasonChars}) NOT NULL,
     raw LONGTEXT NOT NULL,
     rejected_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (load_id, record_index)

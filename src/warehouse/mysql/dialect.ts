@@ -11,7 +11,7 @@ import { epochDay } from '../history.ts';
 import { FactMoves } from '../moves.ts';
 import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
-import type { HistoryMode } from '../../model.ts';
+import { LIMITS, type HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
@@ -1079,7 +1079,7 @@ function fitRejects(columns: readonly string[], budget: number): (row: readonly 
     const out = [...row];
     out[rawAt] = cut;
     const note = ` (raw record cut to its first ${cut.length} of ${raw.length} characters: the server's max_allowed_packet is too small for it without LOAD DATA LOCAL)`;
-    out[reasonAt] = cutText(String(row[reasonAt]), 1024 - note.length) + note;
+    out[reasonAt] = cutText(String(row[reasonAt]), LIMITS.rejectReasonChars - note.length) + note;
     return out;
   };
 }
