@@ -265,6 +265,39 @@ describe('a named pipe, a device and a folder as sources', () => {
     }
   });
 
+  it('ends a load whose input stalls part way through a record that is already broken, with either parser', async () => {
+    const t = tempDir();
+    const writers: ReturnType<typeof spawn>[] = [];
+    try {
+      // The fixture's valid orders, then one broken before it ends ("order_id": 2,,), and the pipe held open for
+      // a minute: that record never closes, so only a check of its bytes so far can find the error.
+      const orders = readFileSync(INITIAL, 'utf8').trim().replace(/^\[/, '').replace(/\]$/, '').trim();
+      const broken = (JSON.parse(readFileSync(INITIAL, 'utf8')) as unknown[]).length;
+      const input = `[${orders},\n{"order_id": 2,, "customer": {"customer_id": 7, "name": "Ann`;
+      for (const parser of ['scanner', 'stream-json']) {
+        const fifo = join(t.dir, `stalled-${parser}.pipe`);
+        const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+        assert.equal(made.status, 0, `mkfifo (coreutils) is needed for this test: ${made.stderr ?? made.error}`);
+        writers.push(spawn('sh', ['-c', 'exec 3>"$1"; printf "%s" "$0" >&3; exec sleep 60', input, fifo], { stdio: 'ignore' }));
+        const db = `duckdb:${join(t.dir, `${parser}.duckdb`)}`;
+        const started = Date.now();
+        const r = await runBin(['load', fifo, '--db', db, '--parser', parser, '--no-progress']);
+        assert.equal(r.code, 1, `${parser}: ${r.stderr}`);
+        const at = Buffer.byteLength(input.slice(0, input.indexOf(',, ') + 1));
+        // stream-json's tokenizer gives no offsets: its errors name the bytes it was reading (here all of them).
+        const where = parser === 'scanner' ? `record ${broken}, byte ${at}, line \\d+: invalid JSON: ` : `invalid JSON \\(stream-json\\) found while reading bytes 0 to ${Buffer.byteLength(input)}: `;
+        assert.match(r.stderr, new RegExp(`stalled-${parser}\\.pipe: ${where}.*expected an object key`), parser);
+        assert.ok(Date.now() - started < 30_000, `${parser}: ended after ${Date.now() - started} ms, not when the writer did`);
+        // The valid orders were in the failed batch: nothing is loaded, and the ledger says why.
+        const loads = await runBin(['loads', '--db', db, '--json']);
+        assert.match(loads.stdout, /"status":"failed"/, parser);
+      }
+    } finally {
+      for (const w of writers) w.kill();
+      t.cleanup();
+    }
+  });
+
   it('does not skip another file behind /dev/stdin, and says what to do with a folder', async () => {
     const t = tempDir();
     try {

@@ -241,16 +241,30 @@ export class RecordScanner {
    * first real syntax error in it (a line cut short in NDJSON, say) is more useful than "truncated" at EOF.
    */
   private truncatedValue(): EtlError {
-    // Up to VERIFY_MAX bytes of valid UTF-8 (offsets count bytes): a value larger still is only "truncated".
-    const bytes = this.piecesLength <= VERIFY_MAX ? withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength)) : null;
-    const found = bytes && isUtf8(bytes) ? this.locate(bytes.toString('utf8')) : null;
-    if (found) return new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line });
+    const found = this.pendingError();
+    if (found) return found;
     return new EtlError('E_PARSE', `invalid JSON: expected the rest of a value that starts at byte ${this.valueStart} (the input is truncated)`, {
       source: this.opts.source,
       recordIndex: this.nextIndex,
       byteOffset: this.base,
       line: this.line,
     });
+  }
+
+  /**
+   * The syntax error in the value the input has stopped inside, if its bytes so far already hold one; null
+   * when they do not (or when the scanner is between values). A record's grammar is otherwise checked when
+   * it ends: this is for input that pauses part way through one (a stalled download, a writer that stays
+   * open), so that a record already broken fails the load then, not when (or if) the rest of it arrives.
+   * Costs a pass over the value's bytes so far (up to VERIFY_MAX), so the caller asks only when input idles.
+   */
+  pendingError(): EtlError | null {
+    // Up to VERIFY_MAX bytes of valid UTF-8 (offsets count bytes): a value larger still is only checked whole.
+    if (this.kind === Kind.None || this.kind === Kind.Bare || this.piecesLength > VERIFY_MAX) return null;
+    const bytes = withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength));
+    if (!isUtf8(bytes)) return null; // said, with its offset, when the record ends
+    const found = this.locate(bytes.toString('utf8'));
+    return found ? new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line }) : null;
   }
 
   /** Bytes consumed so far. */

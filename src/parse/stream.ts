@@ -14,10 +14,20 @@ export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform & 
   return kind === 'stream-json' ? new StreamJsonParseStream(opts) : new RecordParseStream(opts);
 }
 
+/**
+ * How long input may pause inside a record before the bytes of it read so far are checked for a syntax error
+ * (RecordScanner.pendingError). The scanner checks a record's grammar when the record ends; an input that
+ * stops part way through a broken record (a stalled download, a writer that stays open) would otherwise keep
+ * the load waiting for an end that may never come, where stream-json's tokenizer fails at once.
+ */
+export const IDLE_CHECK_MS = 250;
+
 export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;
   /** Milliseconds spent parsing (for the summary's stage breakdown). */
   busyMs = 0;
+  /** Armed after a chunk that ends inside a record: checks that record's bytes so far once, if no chunk follows. */
+  private idle: NodeJS.Timeout | null = null;
 
   constructor(opts: ScannerOptions) {
     super({ readableObjectMode: true, readableHighWaterMark: 1 });
@@ -25,11 +35,33 @@ export class RecordParseStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.disarm();
     this.run(cb, (out) => this.scanner.push(chunk, out));
+    if (!this.destroyed) this.idle = setTimeout(() => this.checkPending(), IDLE_CHECK_MS).unref();
   }
 
   override _flush(cb: TransformCallback): void {
+    this.disarm();
     this.run(cb, (out) => this.scanner.end(out));
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.disarm();
+    cb(err);
+  }
+
+  private disarm(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+  }
+
+  private checkPending(): void {
+    this.idle = null;
+    if (this.destroyed) return;
+    const t = performance.now();
+    const err = this.scanner.pendingError();
+    this.busyMs += performance.now() - t;
+    if (err) this.destroy(err);
   }
 
   private run(cb: TransformCallback, scan: (out: RawRecord[]) => void): void {

@@ -146,6 +146,31 @@ describe('RecordScanner', () => {
     assert.match(err.message, /expected an object key/);
   });
 
+  it('says whether the record the input stopped inside is already broken (pendingError, asked when input idles)', () => {
+    const s = new RecordScanner({ format: 'json', source: 'test.json', maxRecordBytes: 1 << 20 });
+    const out: RawRecord[] = [];
+    s.push(Buffer.from('[{"order_id": 1},\n{"order_id": 2, "customer": {"name": "Ann'), out);
+    assert.equal(out.length, 1);
+    assert.equal(s.pendingError(), null, 'an unfinished record that is valid so far is not an error');
+    s.push(Buffer.from('"}, "note": "\\u00e9", "x": [1, 2'), out);
+    assert.equal(s.pendingError(), null);
+    // Cut in the middle of a character: the cut character is not an error either.
+    s.push(Buffer.concat([Buffer.from('], "y": "'), Buffer.from('é').subarray(0, 1)]), out);
+    assert.equal(s.pendingError(), null);
+    s.push(Buffer.concat([Buffer.from('é').subarray(1), Buffer.from('",, ')]), out);
+    const err = s.pendingError();
+    assert.ok(err, 'a second comma is an error before the record ends');
+    assert.equal(err.code, 'E_PARSE');
+    assert.deepEqual([err.context.recordIndex, err.context.line], [1, 2]);
+    const text = '[{"order_id": 1},\n{"order_id": 2, "customer": {"name": "Ann"}, "note": "\\u00e9", "x": [1, 2], "y": "é",, ';
+    assert.equal(err.context.byteOffset, Buffer.byteLength(text.slice(0, text.indexOf(',, ') + 1)));
+    assert.match(err.message, /^test\.json: record 1, byte \d+, line 2: invalid JSON: /);
+    // Between records there is nothing to check.
+    const between = new RecordScanner({ format: 'ndjson', source: 'test.json', maxRecordBytes: 1 << 20 });
+    between.push(Buffer.from('{"order_id": 1}\n'), out);
+    assert.equal(between.pendingError(), null);
+  });
+
   it('refuses bytes that are not UTF-8, naming where', () => {
     const bytes = Buffer.concat([Buffer.from('[{"a":"ok"},{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]')]);
     const err = scanError(bytes, 4);
