@@ -103,8 +103,7 @@ export function watchStreaming(conn: Connection, location: string, lost: (err: E
   const tell = (err?: Error) => {
     if (told) return;
     told = true;
-    const why = err?.message ? `: ${err.message}` : '';
-    lost(new EtlError('E_DB_CONNECTION', `the connection to ${location} closed${why}`, {}, { ...(err ? { cause: err } : {}), transient: true }));
+    lost(connectionClosed(location, err));
   };
   raw.on('error', tell);
   raw.on('end', tell);
@@ -112,6 +111,12 @@ export function watchStreaming(conn: Connection, location: string, lost: (err: E
     raw.off('error', tell);
     raw.off('end', tell);
   };
+}
+
+/** A streaming query's connection closed under it (transient: a re-run may find the server again). */
+export function connectionClosed(location: string, err?: Error): EtlError {
+  const why = err?.message ? `: ${err.message}` : '';
+  return new EtlError('E_DB_CONNECTION', `the connection to ${location} closed${why}`, {}, { ...(err ? { cause: err } : {}), transient: true });
 }
 
 /** The server's byte-exact NO PAD collation (ddl.ts says why it must be NO PAD). */

@@ -13,7 +13,7 @@ import type { DeadLoads } from '../ledger-views.ts';
 import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type PreparedBulk, type ReplacedOrder, type WarehouseSettings } from '../sql-warehouse.ts';
 import { LIMITS, type HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
-import { connect, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
+import { connect, connectionClosed, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
@@ -1039,7 +1039,7 @@ async function scanRows(conn: Connection, location: string, sql: string, params:
       stream.once('end', resolve);
       stream.once('error', reject);
       // Destroyed without an error (nothing here does that), the stream would otherwise leave this waiting.
-      stream.once('close', () => reject(new EtlError('E_DB_CONNECTION', `the connection to ${location} closed`, {}, { transient: true })));
+      stream.once('close', () => reject(connectionClosed(location)));
     });
   } finally {
     unwatch();
