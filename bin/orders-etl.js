@@ -23,6 +23,11 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), {
   workerData: { stdinTTY: Boolean(process.stdin.isTTY), stdoutTTY: Boolean(process.stdout.isTTY), stderrTTY: Boolean(process.stderr.isTTY), columns: process.stdout.columns ?? 0, readsStdin },
   // Young generation 32 MB: measured as the best speed for the size (bench/RESULTS.md).
   resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 32 },
+  // A named pipe is read through a socket made from the descriptor fs.open gave (src/sources/file.ts openPipe),
+  // and the socket closes it: the worker's record of descriptors to close when it exits would keep the number,
+  // and the next pipe opened under it drew Node's warning "File descriptor N opened in unmanaged mode twice".
+  // The worker lives as long as the process, which closes every descriptor when it ends.
+  trackUnmanagedFds: false,
 });
 if (readsStdin) process.stdin.pipe(worker.stdin);
 // A reader that goes away (orders-etl query ... | head) is not a failure: stop the engine and end quietly,

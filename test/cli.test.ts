@@ -238,6 +238,15 @@ describe('a named pipe, a device and a folder as sources', () => {
       const loads = await runBin(['loads', '--db', db, '--json']);
       const rows = loads.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; source_uri: string });
       assert.deepEqual(rows.map((l) => [l.status, l.source_uri]), [['completed', fifo], ['completed', fifo]]);
+      // Two pipes in one command, as `load <(...) <(...)`: the second one's descriptor may get the first one's
+      // number, which Node's record of the worker's descriptors once warned about.
+      const second = join(t.dir, 'second.pipe');
+      assert.equal(spawnSync('mkfifo', [second]).status, 0);
+      for (const pipe of [fifo, second]) writers.push(spawn('sh', ['-c', 'exec cat "$0" > "$1"', gz, pipe], { stdio: 'ignore' }));
+      const both = await runBin(['load', fifo, second, '--db', db, '--json', '--no-progress']);
+      assert.equal(both.code, 0, both.stderr);
+      assert.equal(JSON.parse(both.stdout).files, 2, both.stdout);
+      assert.doesNotMatch(both.stderr, /Warning|unmanaged/, both.stderr);
     } finally {
       for (const w of writers) w.kill();
       t.cleanup();
