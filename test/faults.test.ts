@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
+import { SERVER_WATCH } from '../src/warehouse/mysql/connection.ts';
 import { REDELIVERED_REPLACE } from '../src/warehouse/mysql/dialect.ts';
 import { applyOrders, emptyModel, modelSnapshot, type KeyedSnapshot as Snap } from './helpers/model.ts';
+import { startCountingProxy, startFreezingProxy } from './helpers/mysql-proxy.ts';
 import { adminConnection, killConnections, mysqlServer, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
 import { ROOT, runCli, tempDir } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
@@ -277,6 +279,60 @@ describe('faults of the MySQL server', () => {
       REDELIVERED_REPLACE.partOrders = part;
       await proxy.close();
       await s3.close();
+    }
+  });
+
+  it('ends a load whose server stops answering (a stuck server process) instead of waiting for ever; the re-run converges', async () => {
+    const watch = { ...SERVER_WATCH };
+    Object.assign(SERVER_WATCH, { silenceMs: 1000, answerMs: 1000 });
+    try {
+      await withDb(dialect, async (db) => {
+        for (const retries of ['0', '1']) {
+          // The second COMMIT reaches the server, and from then on nothing comes back, nor does a new connection.
+          const proxy = await startFreezingProxy(db.url, /^\s*COMMIT\s*$/i, 2);
+          try {
+            const started = Date.now();
+            const r = await runCli(['load', big, '--db', proxy.url, '--batch-size', '500', '--retries', retries]);
+            assert.equal(r.code, 1, r.stderr);
+            assert.ok(Date.now() - started < 30_000, `failed after ${Date.now() - started} ms`);
+            // The engine's first words are about the stuck statement; with a retry, the reconnection fails too.
+            const said = retries === '0' ? /stopped answering: a statement waited \d+ s without a byte from the server, and a second connection got no answer within 1 s/ : /E_DB_CONNECTION/;
+            assert.match(r.stderr, said, r.stderr);
+            assert.doesNotMatch(r.stderr, /internal/, r.stderr);
+            assert.ok(proxy.connections() >= (retries === '0' ? 2 : 3), `${proxy.connections()} connections: the load's and the watch's question${retries === '0' ? '' : ', then the retry'}`);
+          } finally {
+            // The server sees the load's connection end: its transaction and its lock go with it.
+            await proxy.close();
+          }
+        }
+        const again = await runCli(['load', big, '--db', db.url, '--batch-size', '500']);
+        assert.equal(again.code, 0, again.stderr);
+        same(await db.snapshot(), cleanBig, 'after a stuck server and a re-run');
+      });
+    } finally {
+      Object.assign(SERVER_WATCH, watch);
+    }
+  });
+
+  it('lets a statement that is slow, not stuck, finish: the server answers when asked', async () => {
+    const watch = { ...SERVER_WATCH };
+    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 2000 });
+    try {
+      await withDb(dialect, async (db) => {
+        assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
+        const proxy = await startCountingProxy(db.url);
+        try {
+          // Two seconds without a byte from the server: it is asked, several times, and answers each time.
+          const r = await runCli(['query', 'SELECT SLEEP(2) AS slept, COUNT(*) AS n FROM customers', '--db', proxy.url, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(JSON.parse(r.stdout), { slept: 0, n: cleanBig.customers.length });
+          assert.ok(proxy.connections() >= 3, `${proxy.connections()} connections: the query's, and the watch asking more than once`);
+        } finally {
+          await proxy.close();
+        }
+      });
+    } finally {
+      Object.assign(SERVER_WATCH, watch);
     }
   });
 

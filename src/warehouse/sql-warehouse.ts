@@ -1134,7 +1134,7 @@ export abstract class SqlWarehouse implements Warehouse {
         this.discard();
         uncertain = true;
         if (attempt++ >= this.retry.retries) {
-          throw new EtlError('E_DB_CONNECTION', `gave up after ${attempt} attempts to ${what} on ${this.location}: ${(err as Error).message}`, {}, { cause: err, transient: true });
+          throw new EtlError('E_DB_CONNECTION', `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} to ${what} on ${this.location}: ${(err as Error).message}`, {}, { cause: err, transient: true });
         }
         this.retries++;
         await new Promise((r) => setTimeout(r, Math.min(5000, this.retry.backoffMs * 2 ** (attempt - 1))));

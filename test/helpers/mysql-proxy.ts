@@ -11,6 +11,8 @@ import net from 'node:net';
  * - startQueryCutProxy: a query's result set is cut off after some rows (a read connection that dies
  *   mid-stream).
  *
+ * startFreezingProxy stops forwarding anything after a given query: a server process that is stuck.
+ *
  * startCountingProxy forwards everything, and counts the connections made through it; with `hideTls`, it
  * clears the TLS flag in the server's greeting: the real server, as one without TLS appears to a client; with
  * `closeOnReply`, it closes each connection when the client first answers the greeting: under TLS, as the
@@ -71,6 +73,42 @@ export async function startQueryCutProxy(targetUrl: string, match: RegExp, nth: 
     });
   });
   return { ...proxy, matches: () => matches };
+}
+
+export interface FreezingProxy extends MysqlProxy {
+  /** Connections made through the proxy so far. */
+  connections(): number;
+}
+
+/**
+ * A server that gets stuck: once a client sends the `nth` query matching `match`, that query is forwarded and
+ * from then on nothing more passes, either way, on any connection, and a new connection never gets the server's
+ * greeting. The sockets stay open, as a stopped server process's do while its machine still answers TCP.
+ */
+export async function startFreezingProxy(targetUrl: string, match: RegExp, nth: number): Promise<FreezingProxy> {
+  let matches = 0;
+  let connections = 0;
+  let frozen = false;
+  const proxy = await listenProxy(targetUrl, (client, upstream) => {
+    connections++;
+    let pending = Buffer.alloc(0);
+    client.on('data', (d: Buffer) => {
+      if (frozen) return;
+      pending = Buffer.concat([pending, d]);
+      while (pending.length >= 4) {
+        const len = pending[0]! | (pending[1]! << 8) | (pending[2]! << 16);
+        if (pending.length < 4 + len) break;
+        const payload = pending.subarray(4, 4 + len);
+        if (payload[0] === COM_QUERY && match.test(payload.subarray(1).toString('latin1')) && ++matches === nth) frozen = true;
+        pending = pending.subarray(4 + len);
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!frozen) client.write(d);
+    });
+  });
+  return { ...proxy, matches: () => matches, connections: () => connections };
 }
 
 export interface CountingProxy {

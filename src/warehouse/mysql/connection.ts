@@ -14,6 +14,13 @@ export type Connection = mysql.Connection;
 const KEEPALIVE_DELAY_MS = 10_000;
 
 /**
+ * A server that stops answering: `answerMs` is how long a new connection waits for the server's greeting, and
+ * how long the watch (watchServer) waits for its question's answer; `silenceMs` is how long a statement waits
+ * without a byte from the server before the watch asks. Tests make both small.
+ */
+export const SERVER_WATCH = { silenceMs: 60_000, answerMs: 10_000 };
+
+/**
  * A session for `write` (load, init: the database is created when missing, and foreign key checks are off
  * because the engine writes only keys it has just resolved) or for `read` (query: nothing is created, the
  * session is read-only, and foreign key checks stay as the server has them).
@@ -21,38 +28,14 @@ const KEEPALIVE_DELAY_MS = 10_000;
 export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise<{ conn: Connection; collation: ByteCollation }> {
   let conn: Connection;
   try {
-    conn = await mysql.createConnection({
-      host: t.host,
-      port: t.port,
-      user: t.user,
-      password: t.password,
-      charset: 'UTF8MB4_BIN',
-      dateStrings: true,
-      decimalNumbers: false,
-      supportBigNumbers: true,
-      connectTimeout: 10_000,
-      // TCP keepalive after 10 s of silence (then Node probes every second, 10 times): a server whose machine
-      // died, or a network cut, ends the connection in about 20 s with an error the engine retries, where the
-      // system's default (two hours before the first probe) left a load waiting for hours. Keepalive sees only
-      // a peer whose system no longer answers: a server process that is stuck while its machine answers looks,
-      // from the socket, exactly like a long statement. And it does not apply while bytes sent are still
-      // unacknowledged (a LOAD DATA into a cut network): the system's retransmissions give up then, after some
-      // 15 minutes by Linux's default, which Node offers no way to shorten (TCP_USER_TIMEOUT).
-      //
-      // No timeout on a silent socket besides: a statement that works legitimately sends nothing for minutes
-      // (the fact table's keys built on a large table, a wait for a lock up to --lock-timeout, a large batch),
-      // and no bound on silence tells it from a stuck server without killing such work. Only the server could
-      // tell them apart, asked on another connection whether the statement's thread is still at work.
-      enableKeepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
-      ...(t.ssl ? { ssl: t.ssl } : {}),
-    });
+    conn = await mysql.createConnection(connectionOptions(t));
   } catch (err) {
     throw connectionError(err, t);
   }
   // An idle connection killed by the server emits 'error'; the next query reports it. Without a listener the
   // process would crash on the event.
   conn.on('error', () => {});
+  watchServer(conn, t);
   // A known sql_mode: backslash escapes as sql.ts writes them, strict so that nothing is silently truncated.
   try {
     await conn.query(
@@ -74,6 +57,123 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
     conn.destroy();
     throw err;
   }
+}
+
+/** mysql2's options for a connection to `t`. */
+function connectionOptions(t: MysqlTarget): mysql.ConnectionOptions {
+  return {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    charset: 'UTF8MB4_BIN',
+    dateStrings: true,
+    decimalNumbers: false,
+    supportBigNumbers: true,
+    connectTimeout: SERVER_WATCH.answerMs,
+    // TCP keepalive after 10 s of silence (then Node probes every second, 10 times): a server whose machine
+    // died, or a network cut, ends the connection in about 20 s with an error the engine retries, where the
+    // system's default (two hours before the first probe) left a load waiting for hours. Keepalive sees only
+    // a peer whose system no longer answers: a server process that is stuck while its machine answers looks,
+    // from the socket, exactly like a long statement. And it does not apply while bytes sent are still
+    // unacknowledged (a LOAD DATA into a cut network): the system's retransmissions give up then, after some
+    // 15 minutes by Linux's default, which Node offers no way to shorten (TCP_USER_TIMEOUT).
+    //
+    // No timeout on a silent socket besides: a statement that works legitimately sends nothing for minutes
+    // (the fact table's keys built on a large table, a wait for a lock up to --lock-timeout, a large batch),
+    // and no bound on silence tells it from a stuck server without killing such work: watchServer asks the
+    // server instead, on another connection, whether the statement's thread is still there.
+    enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
+    ...(t.ssl ? { ssl: t.ssl } : {}),
+  };
+}
+
+/**
+ * Ends `conn` when its server has stopped answering: a server process that is stuck (stopped, hung) while its
+ * machine still answers TCP, which keepalive cannot see. When a statement has waited SERVER_WATCH.silenceMs
+ * without a byte from the server, a second connection asks the server whether this connection's thread is still
+ * in its process list. An answer of any kind (the thread at work, waiting for a lock, or an error such as too
+ * many connections) means the server is alive, and the statement goes on waiting; it is asked again after the
+ * next silence. No answer within SERVER_WATCH.answerMs, or a process list without the thread, ends the
+ * connection with a transient E_DB_CONNECTION: the statement fails like one whose connection was cut, and the
+ * load retries it (--retries) or fails, exit 1, instead of waiting for ever.
+ */
+function watchServer(conn: Connection, t: MysqlTarget): void {
+  const raw = (conn as unknown as { connection: WatchedConnection }).connection;
+  const socket = raw.stream;
+  if (!socket || typeof socket.on !== 'function') return;
+  // The last byte from the server, and the last sign of life (a byte, or the server's answer when asked).
+  let heard = Date.now();
+  let alive = heard;
+  let asking = false;
+  socket.on('data', () => (heard = alive = Date.now()));
+  const timer = setInterval(() => {
+    if (raw._closing || raw._fatalError || socket.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    // Only a statement waits for the server: an idle connection is silent by right.
+    if (asking || !raw._command || Date.now() - alive < SERVER_WATCH.silenceMs) return;
+    asking = true;
+    const silentMs = Date.now() - heard;
+    void askServer(t, raw.threadId).then((why) => {
+      asking = false;
+      if (why === null) alive = Date.now();
+      if (why === null || raw._closing || raw._fatalError || socket.destroyed) return;
+      // Heard from meanwhile: the statement's answer came while the server was asked.
+      if (Date.now() - heard < silentMs) return;
+      socket.destroy(new EtlError('E_DB_CONNECTION', `${t.display} stopped answering: a statement waited ${Math.round(silentMs / 1000)} s without a byte from the server, and ${why}`, {}, { transient: true }));
+    });
+  }, Math.max(50, Math.min(5_000, SERVER_WATCH.silenceMs / 4)));
+  timer.unref();
+  socket.once('close', () => clearInterval(timer));
+}
+
+/**
+ * Asks the server, on a connection of its own, whether thread `threadId` is still in its process list: null when
+ * it answers that it is (or answers with an error: it is alive), else why the connection is to be given up.
+ */
+async function askServer(t: MysqlTarget, threadId: number | null): Promise<string | null> {
+  const { answerMs } = SERVER_WATCH;
+  let probe: Connection | null = null;
+  let settled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), answerMs)));
+  try {
+    const asked = (async () => {
+      const c = await mysql.createConnection(connectionOptions(t));
+      c.on('error', () => {});
+      probe = c;
+      // Connected after the answer was given up on: nobody asks any more, and the connection must not stay open.
+      if (settled) c.destroy();
+      const [rows] = await c.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+      return (rows as unknown[]).length > 0;
+    })();
+    asked.catch(() => {}); // settled late, after the race: nobody waits for it any more
+    const answer = await Promise.race([asked, late]);
+    if (answer === 'late') return `a second connection got no answer within ${Math.round(answerMs / 1000)} s`;
+    return answer ? null : `the server no longer has this connection (thread ${threadId})`;
+  } catch (err) {
+    // Connecting timed out: nothing answered (mysql2's connectTimeout, the same bound).
+    const code = (err as { code?: string }).code;
+    if (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT') return `a second connection got no answer within ${Math.round(answerMs / 1000)} s`;
+    return null;
+  } finally {
+    settled = true;
+    clearTimeout(timer);
+    (probe as Connection | null)?.destroy();
+  }
+}
+
+/** What watchServer uses of mysql2's callback connection (its promise wrapper's `.connection`). */
+interface WatchedConnection {
+  _closing?: boolean;
+  _fatalError?: unknown;
+  /** The command being executed, null when idle. */
+  _command?: unknown;
+  threadId: number | null;
+  stream?: { destroyed: boolean; on(event: 'data', listener: () => void): void; once(event: 'close', listener: () => void): void; destroy(err?: Error): void };
 }
 
 /** What watchStreaming uses of mysql2's callback connection (its promise wrapper's `.connection`). */
