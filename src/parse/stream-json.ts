@@ -16,7 +16,7 @@ import { jsonParser } from 'stream-json/parser.js';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { EtlError } from '../errors.ts';
-import type { RawRecord } from '../model.ts';
+import type { InputFormat, RawRecord } from '../model.ts';
 import { LiteralTracker } from './literals.ts';
 import type { ScannerOptions } from './scanner.ts';
 import { checkTopLevelKeys, checkTopLevelRecord, formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
@@ -45,7 +45,10 @@ export class StreamJsonParseStream extends Transform {
   private readonly topKeys: KeySeen[] = [];
   // ignoreBOM: the decoder hands a byte-order mark on, and feed() skips exactly one (the scanner's rule).
   private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  private readonly tokenize: Step;
+  /** Null until the input's first byte that is not whitespace decides an `auto` format (sniff). */
+  private tokenize: Step | null;
+  /** The format read: `auto` until sniff decides it, as the scanner does from the same byte. */
+  private format: InputFormat;
   private assemble: Step | null = null;
   private readonly guard: RecordSizeGuard;
   /** The long number literals of the record being read (RawRecord.literals). */
@@ -72,10 +75,12 @@ export class StreamJsonParseStream extends Transform {
     this.guard = new RecordSizeGuard(opts.maxRecordBytes, opts.source);
     if (opts.recordsPath) {
       this.follower = new PathFollower(opts.recordsPath, opts.source);
+      this.format = 'json';
       this.tokenize = jsonParser({ packKeys: true, packNumbers: true, packStrings: false, streamKeys: false, streamNumbers: false, jsonStreaming: false }) as unknown as Step;
     } else {
       this.follower = null;
-      this.tokenize = jsonParser({ packValues: true, streamValues: false, jsonStreaming: opts.format === 'ndjson' }) as unknown as Step;
+      this.format = opts.format;
+      this.tokenize = opts.format === 'auto' ? null : valuesTokenizer(opts.format);
     }
   }
 
@@ -100,8 +105,12 @@ export class StreamJsonParseStream extends Transform {
     this.sliceStart = this.sliceEnd = this.bytes;
     this.recordAtSliceStart = -1;
     try {
-      this.collect(this.tokenize(this.decoder.decode()), out);
-      this.collect(this.tokenize(none), out);
+      const rest = this.decoder.decode();
+      const tokenize = this.tokenize ?? this.sniff(rest);
+      if (tokenize) {
+        this.collect(tokenize(rest), out);
+        this.collect(tokenize(none), out);
+      }
       if (this.follower) this.follower.end();
       else if (!this.assemble && this.opts.format !== 'ndjson') throw new Error('the input is empty');
     } catch (err) {
@@ -123,8 +132,22 @@ export class StreamJsonParseStream extends Transform {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     this.guard.slice(bytes.length);
-    this.collect(this.tokenize(text), out);
+    const tokenize = this.tokenize ?? this.sniff(text);
+    if (tokenize) this.collect(tokenize(text), out);
     this.guard.endSlice();
+  }
+
+  /**
+   * An `auto` format (standard input, a name without a known extension) is decided by the first character
+   * that is not whitespace, as the scanner decides it: '[' is a JSON array, anything else a sequence of
+   * values (JSON Lines). Leading whitespace says nothing: null until that character comes.
+   */
+  private sniff(text: string): Step | null {
+    const first = text.search(/[^ \t\n\r]/);
+    if (first < 0) return null;
+    this.format = text.charCodeAt(first) === 0x5b ? 'json' : 'ndjson';
+    this.tokenize = valuesTokenizer(this.format);
+    return this.tokenize;
   }
 
   private collect(result: unknown, out: RawRecord[]): void {
@@ -138,7 +161,7 @@ export class StreamJsonParseStream extends Transform {
       }
       // The first token decides: an array's elements are records; anything else is a sequence of values.
       if (!this.assemble) {
-        const array = this.follower !== null || (this.opts.format !== 'ndjson' && t.name === 'startArray');
+        const array = this.follower !== null || (this.format !== 'ndjson' && t.name === 'startArray');
         this.assemble = (array ? streamArray() : streamValues()) as unknown as Step;
         this.guard.recordDepth = array ? 1 : 0;
       }
@@ -162,7 +185,7 @@ export class StreamJsonParseStream extends Transform {
    */
   private recordHere(): number | null {
     if (!this.assemble) return null;
-    if (this.follower === null && this.opts.format !== 'ndjson' && this.guard.recordDepth === 0 && this.guard.recordsDone > 0) return null;
+    if (this.follower === null && this.format !== 'ndjson' && this.guard.recordDepth === 0 && this.guard.recordsDone > 0) return null;
     return this.guard.recordAt();
   }
 
@@ -203,6 +226,11 @@ export class StreamJsonParseStream extends Transform {
     const context = recordIndex === null ? { source: this.source } : { source: this.source, recordIndex };
     return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) found ${where}: ${e.message}`, context, { cause: err });
   }
+}
+
+/** The tokenizer for a JSON document (`json`) or a sequence of values (`ndjson`), without a records path. */
+function valuesTokenizer(format: 'json' | 'ndjson'): Step {
+  return jsonParser({ packValues: true, streamValues: false, jsonStreaming: format === 'ndjson' }) as unknown as Step;
 }
 
 /**

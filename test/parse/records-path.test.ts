@@ -208,6 +208,18 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`the top level 
     assert.equal(got.length, 2);
   });
 
+  it('reads an auto format (standard input, a name without an extension) as its first byte says, fed 1 to 7 bytes at a time', async () => {
+    const lines = ORDERS.map((o) => JSON.stringify(o)).join('\n');
+    for (const slice of [1, 2, 7]) {
+      assert.deepEqual((await parse(kind, ` \n${lines}\n`, slice, { format: 'auto' })).map((r) => r.value), ORDERS, `JSON Lines, ${slice}`);
+      assert.deepEqual((await parse(kind, `\n${JSON.stringify(ORDERS)}`, slice, { format: 'auto' })).map((r) => r.value), ORDERS, `an array, ${slice}`);
+      // An array is one document, as in the json format: nothing may follow it.
+      assert.equal((await parseError(kind, `${JSON.stringify(ORDERS)} [1]`, { format: 'auto' }, slice)).code, 'E_PARSE');
+      assert.match((await parseError(kind, `${lines}\n{"order_id": tru}\n`, { format: 'auto' }, slice)).message, /record 3/);
+    }
+    assert.match((await parseError(kind, ' \n', { format: 'auto' })).message, /empty/);
+  });
+
   it('is plain JSON when the load does not ask for orders (the conformance tests)', async () => {
     assert.equal((await parse(kind, '{"meta": 1}', 4, { requireOrders: false })).length, 1);
   });
