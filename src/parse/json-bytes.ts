@@ -55,6 +55,16 @@ export function trailingBackslashes(chunk: Buffer, from: number, len: number, ca
   return j < from && from === 0 ? n + carry : n;
 }
 
+/**
+ * The line feeds in `text`: how many lines it moves on, as the scanners count lines (by LF only; a CR, U+2028
+ * or U+2029 is no line end for them, though stream-json's verifier counts one for each).
+ */
+export function lineFeeds(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 export function describeByte(c: number): string {
   if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
   return `byte 0x${c.toString(16).padStart(2, '0')}`;

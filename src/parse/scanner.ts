@@ -22,7 +22,7 @@ import { EtlError } from '../errors.ts';
 import { READ_DEPTH, type InputFormat, type RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
 import { numberLiterals } from './literals.ts';
-import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -455,12 +455,14 @@ export class RecordScanner {
       verify(text);
       if (complete) verify(none);
     } catch (verr) {
-      const v = verr as { offset?: number; line?: number; message?: string };
+      const v = verr as { offset?: number; message?: string };
       if (typeof v.offset === 'number' && typeof v.message === 'string') {
+        // Not the verifier's line: it also ends lines at CR, U+2028 and U+2029; the scanner's lines end at LF.
+        const before = text.slice(0, v.offset);
         return {
           message: v.message.replace(/^ERROR at \d+ \(\d+, \d+\): /, ''),
-          byteOffset: this.valueStart + Buffer.byteLength(text.slice(0, v.offset)),
-          line: this.valueLine + (v.line ?? 1) - 1,
+          byteOffset: this.valueStart + Buffer.byteLength(before),
+          line: this.valueLine + lineFeeds(before),
         };
       }
     }

@@ -89,6 +89,19 @@ describe('RecordScanner', () => {
     }
   });
 
+  it('counts lines by LF only in that error: a CR, U+2028 or U+2029 before it is no line end', () => {
+    const text = '[\n  {"order_id": "a\u2028b\u2029c",\r "x":\r\n tru}\n]';
+    for (const slice of [1, 5, 1 << 16]) {
+      const err = scanError(text, slice);
+      assert.equal(err.context.line, 3, err.message);
+      assert.equal(err.context.byteOffset, Buffer.from(text).indexOf('tru'));
+    }
+    // The same rule when the input stops inside a broken record (pendingError).
+    const s = new RecordScanner({ format: 'json', source: 'test.json', maxRecordBytes: 1 << 20 });
+    s.push(Buffer.from('[{"a": "\u2028",\r "b": x'), []);
+    assert.equal(s.pendingError()?.context.line, 1);
+  });
+
   it('reports a truncated file, a trailing comma, garbage after the array and CSV', () => {
     const truncated = scanError('[{"order_id": 1}, {"order_id": 2, "na');
     assert.match(truncated.message, /truncated/);
