@@ -15,7 +15,7 @@
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-import { BARE, describeByte, describeValueStart, firstInvalidUtf8, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, describeByte, describeValueStart, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
 const enum Nav {
@@ -40,6 +40,19 @@ const enum Skip {
 const KEYS_REMEMBERED = 50;
 /** A key longer than this cannot be on a path given on a command line; only its start is kept. */
 const MAX_KEY_BYTES = 4096;
+/**
+ * Characters of the text fed to the verifier kept for its error positions. It finds an error only once it
+ * has read past the lexeme that holds it, so an error may lie in text fed earlier: a lexeme is under 300
+ * characters (stream-json's verifier reads strings and digits 256 at a time).
+ */
+const TEXT_KEPT = 16 * 1024;
+
+/** Text fed to the verifier: its first character's index among all fed, and its first byte's offset in the input. */
+interface FedText {
+  char: number;
+  byte: number;
+  text: string;
+}
 
 type Verify = (chunk: string | typeof none) => unknown;
 
@@ -77,6 +90,10 @@ export class EnvelopeNavigator {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   /** Characters fed to the verifier so far (its error offsets count them). */
   private fedChars = 0;
+  /** The last texts fed, at least TEXT_KEPT characters of them: where an error the verifier reports lies. */
+  private fed: FedText[] = [];
+  /** Bytes of a character cut by the end of the last chunk, which the decoder holds until the rest comes. */
+  private heldBytes = 0;
 
   constructor(path: readonly string[], source: string) {
     this.path = path;
@@ -161,12 +178,12 @@ export class EnvelopeNavigator {
     return i;
   }
 
-  /** The scanner consumed the array's ']': the rest of the envelope follows. */
-  leaveArray(line: number): void {
+  /** The scanner consumed the array's ']', at absolute offset `at`: the rest of the envelope follows. */
+  leaveArray(line: number, at: number): void {
     this.inArray = false;
     this.line = line;
     this.state = Nav.After;
-    this.verifyText(']', -1);
+    this.verifyText(']', at);
   }
 
   /** The input has ended at absolute offset `total`: the envelope must be complete. */
@@ -180,11 +197,11 @@ export class EnvelopeNavigator {
     } catch {
       throw new EtlError('E_ENCODING', 'invalid UTF-8 at the end of the input', { source: this.source, byteOffset: total });
     }
-    this.verifyText(rest, total);
+    this.verifyText(rest, total - this.heldBytes);
     try {
       this.verify(none);
     } catch (err) {
-      throw this.verifierError(err, '', total);
+      throw this.verifierError(err);
     }
   }
 
@@ -357,28 +374,48 @@ export class EnvelopeNavigator {
       const at = base + firstInvalidUtf8(bytes);
       throw new EtlError('E_ENCODING', `invalid UTF-8 at byte ${at}`, { source: this.source, byteOffset: at });
     }
-    this.verifyText(text, base);
+    // The text starts with the bytes of a character the last chunk cut, and leaves out those this one cuts.
+    const start = base - this.heldBytes;
+    this.heldBytes += bytes.length - Buffer.byteLength(text);
+    this.verifyText(text, start);
   }
 
-  /** `base`: absolute offset of the text's first byte (-1: text of our own, the array's ']'). */
+  /** `base`: absolute offset of the text's first byte. */
   private verifyText(text: string, base: number): void {
     if (text === '') return;
+    const fed = this.fed;
+    fed.push({ char: this.fedChars, byte: base, text });
+    while (fed.length > 2 && fed[1]!.char <= this.fedChars - TEXT_KEPT) fed.shift();
     try {
       this.verify(text);
     } catch (err) {
-      throw this.verifierError(err, text, base);
+      throw this.verifierError(err);
     }
     this.fedChars += text.length;
   }
 
-  private verifierError(err: unknown, text: string, base: number): EtlError {
+  /**
+   * The verifier's error, at the byte and line it names: its offset counts the characters fed to it, which
+   * may lie in a text fed before the one it failed on. The navigator's line is that of the end of the text
+   * fed; the line feeds after the error come off it.
+   */
+  private verifierError(err: unknown): EtlError {
     const v = err as { offset?: number; message?: string };
-    const delta = typeof v.offset === 'number' ? v.offset - this.fedChars : -1;
-    const byteOffset = base < 0 ? undefined : base + (delta > 0 && delta <= text.length ? Buffer.byteLength(text.slice(0, delta)) : 0);
+    const fed = this.fed;
+    let k = fed.length - 1;
+    while (k > 0 && typeof v.offset === 'number' && fed[k]!.char > v.offset) k--;
+    let where: { byteOffset: number; line: number } | null = null;
+    if (typeof v.offset === 'number' && k >= 0 && fed[k]!.char <= v.offset) {
+      const first = fed[k]!;
+      const within = v.offset - first.char;
+      let after = lineFeeds(first.text.slice(within));
+      for (let j = k + 1; j < fed.length; j++) after += lineFeeds(fed[j]!.text);
+      where = { byteOffset: first.byte + Buffer.byteLength(first.text.slice(0, within)), line: this.line - after };
+    }
     const message = (v.message ?? String(err)).replace(/^ERROR at \d+ \(\d+, \d+\): /, '').replace(/^Verifier (cannot parse input|has expected)/, 'expected').replace(/^expected: /, '');
     return new EtlError('E_PARSE', `invalid JSON around the records (--records-path ${formatRecordsPath(this.path)}): ${message}`, {
       source: this.source,
-      ...(byteOffset === undefined ? {} : { byteOffset }),
+      ...where,
     }, { cause: err });
   }
 

@@ -216,7 +216,7 @@ export class RecordScanner {
   private leaveArray(i: number): number {
     this.inArray = false;
     this.phase = Phase.Envelope;
-    this.envelope!.leaveArray(this.line);
+    this.envelope!.leaveArray(this.line, this.base + i - 1);
     return i;
   }
 

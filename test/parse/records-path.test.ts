@@ -147,6 +147,24 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`--records-path
     assert.equal((await parseError(kind, bytes, { path: 'orders' })).code, 'E_ENCODING');
   });
 
+  it('names the byte and line of malformed JSON beside the array, however the input is cut', { skip: kind !== 'scanner' && 'stream-json reports no positions' }, async () => {
+    // The verifier finds an error only after the lexeme that holds it, often in a later chunk than the error.
+    const cases = [
+      ['{"é€😀":\n "ab\tc", "orders": []}', '\t'],
+      ['{"orders": [{"order_id": 1}\n],\r\n "\u2028é":\n 12x}', 'x'],
+      [`{"meta": "${'y'.repeat(700)}\\q", "orders": []}`, '\\q'],
+    ] as const;
+    for (const [doc, bad] of cases) {
+      const bytes = Buffer.from(doc);
+      const at = bytes.indexOf(bad);
+      for (const slice of [1, 2, 3, 5, 1 << 16]) {
+        const err = await parseError(kind, bytes, { path: 'orders' }, slice);
+        assert.equal(err.context.byteOffset, at, `${JSON.stringify(doc)}, ${slice}: ${err.message}`);
+        assert.equal(err.context.line, bytes.subarray(0, at).toString().split('\n').length, `${JSON.stringify(doc)}, ${slice}: ${err.message}`);
+      }
+    }
+  });
+
   it('skips a sibling far larger than --max-record-bytes without keeping it', async () => {
     // 64 MiB of sibling string, then a sibling array of 64 MiB, generated chunk by chunk, never whole.
     function* doc(): Generator<Buffer> {
