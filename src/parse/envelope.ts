@@ -15,7 +15,7 @@
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-import { BARE, describeByte, describeValueStart, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, CUT_LEXEME, describeByte, describeValueStart, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
 const enum Nav {
@@ -190,7 +190,10 @@ export class EnvelopeNavigator {
   end(total: number): void {
     if (this.state === Nav.Skip && this.skipKind === Skip.Bare) this.state = Nav.After;
     if (this.state === Nav.Root) this.syntax(total, 'expected a JSON value (the input is empty)');
-    if (this.state !== Nav.Done) this.syntax(total, 'expected the rest of the top-level object (the input is truncated)');
+    if (this.state !== Nav.Done) {
+      this.errorBeforeEnd();
+      this.syntax(total, 'expected the rest of the top-level object (the input is truncated)');
+    }
     let rest: string;
     try {
       rest = this.decoder.decode();
@@ -392,6 +395,23 @@ export class EnvelopeNavigator {
       throw this.verifierError(err);
     }
     this.fedChars += text.length;
+  }
+
+  /**
+   * The input ends before the envelope does. The verifier may hold back an error in the last characters it
+   * was fed (it waits for 6 characters after a control character in a string, 16 after a bad literal): told
+   * that the input has ended, it reports it, and that error is the one to give. One at the very end, or at a
+   * literal or escape the end cut, is only the truncation, which the caller reports.
+   */
+  private errorBeforeEnd(): void {
+    try {
+      this.verify(none);
+    } catch (err) {
+      const at = (err as { offset?: number }).offset;
+      if (typeof at !== 'number' || at >= this.fedChars) return;
+      const rest = this.fed.filter((f) => f.char + f.text.length > at).map((f) => f.text.slice(Math.max(0, at - f.char))).join('');
+      if (!CUT_LEXEME.test(rest)) throw this.verifierError(err);
+    }
   }
 
   /**

@@ -56,6 +56,12 @@ export function trailingBackslashes(chunk: Buffer, from: number, len: number, ca
 }
 
 /**
+ * A literal or an escape that the end of a text cut (`tru`, `\u00`): what follows may complete it. The
+ * verifier, told that such a text is complete, reports an error there that is only the cut.
+ */
+export const CUT_LEXEME = /^(?:t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|n(?:u(?:ll?)?)?|\\(?:u[0-9a-fA-F]{0,3})?)$/;
+
+/**
  * The line feeds in `text`: how many lines it moves on, as the scanners count lines (by LF only; a CR, U+2028
  * or U+2029 is no line end for them, though stream-json's verifier counts one for each).
  */

@@ -22,7 +22,7 @@ import { EtlError } from '../errors.ts';
 import { READ_DEPTH, type InputFormat, type RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
 import { numberLiterals } from './literals.ts';
-import { BARE, describeByte, EXACT_DIGITS, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, CUT_LEXEME, describeByte, EXACT_DIGITS, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
 import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -263,7 +263,8 @@ export class RecordScanner {
     if (this.kind === Kind.None || this.kind === Kind.Bare || this.piecesLength > VERIFY_MAX) return null;
     const bytes = withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength));
     if (!isUtf8(bytes)) return null; // said, with its offset, when the record ends
-    const found = this.locate(bytes.toString('utf8'));
+    const text = bytes.toString('utf8');
+    const found = this.locate(text) ?? this.errorBeforeEnd(text);
     return found ? new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line }) : null;
   }
 
@@ -433,6 +434,18 @@ export class RecordScanner {
     out.push({ index, offset: this.valueStart, line: this.valueLine, value, text, literals: this.longNumbers ? numberLiterals(text) : null });
   }
 
+  /**
+   * An error in the last characters of a text cut short, which the verifier holds back while more could come
+   * (it waits for 6 characters after a control character in a string, 16 after a bad literal): asked to take
+   * the text as complete, it reports it. An error at the very end, or at a literal or escape that the end cut
+   * (`tru`, `\u00`), is the cut, which more text may mend: null then.
+   */
+  private errorBeforeEnd(text: string): { message: string; byteOffset: number; line: number } | null {
+    const found = this.locate(text, true);
+    if (!found || found.at >= text.length || CUT_LEXEME.test(text.slice(found.at))) return null;
+    return found;
+  }
+
   /** JSON.parse does not always say where; stream-json's verifier does, to the character. */
   private syntaxError(text: string, index: number, cause: unknown): EtlError {
     const found = this.locate(text, true);
@@ -448,7 +461,7 @@ export class RecordScanner {
    * Where the current value's text (from valueStart) first breaks JSON's grammar, by stream-json's verifier;
    * `complete`: an incomplete text is an error too. Null when the verifier finds nothing.
    */
-  private locate(text: string, complete = false): { message: string; byteOffset: number; line: number } | null {
+  private locate(text: string, complete = false): { message: string; byteOffset: number; line: number; at: number } | null {
     try {
       // A stream-chain flushable: a call with `none` checks that the document is complete.
       const verify = jsonVerifier() as unknown as (chunk: string | typeof none) => unknown;
@@ -463,6 +476,7 @@ export class RecordScanner {
           message: v.message.replace(/^ERROR at \d+ \(\d+, \d+\): /, ''),
           byteOffset: this.valueStart + Buffer.byteLength(before),
           line: this.valueLine + lineFeeds(before),
+          at: v.offset,
         };
       }
     }

@@ -153,6 +153,8 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`--records-path
       ['{"é€😀":\n "ab\tc", "orders": []}', '\t'],
       ['{"orders": [{"order_id": 1}\n],\r\n "\u2028é":\n 12x}', 'x'],
       [`{"meta": "${'y'.repeat(700)}\\q", "orders": []}`, '\\q'],
+      // Cut short right after it: the error, not "truncated".
+      ['{"orders": [],\n "x": "a\u0001b', '\u0001'],
     ] as const;
     for (const [doc, bad] of cases) {
       const bytes = Buffer.from(doc);

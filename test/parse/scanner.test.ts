@@ -89,6 +89,22 @@ describe('RecordScanner', () => {
     }
   });
 
+  it('finds an error in the last characters the input stopped at, which the verifier holds back, but not a literal or escape cut short', () => {
+    for (const [text, at] of [['[{"a": "x\u0001yz', 9], ['[{"a": trux', 7], ['[{"a": [1, nulx', 11]] as const) {
+      const s = new RecordScanner({ format: 'json', source: 'test.json', maxRecordBytes: 1 << 20 });
+      s.push(Buffer.from(text), []);
+      assert.equal(s.pendingError()?.context.byteOffset, at, text);
+      // At the end of the input, that error rather than "truncated".
+      assert.equal(scanError(text).context.byteOffset, at, text);
+    }
+    for (const text of ['[{"a": tru', '[{"a": "x\\u00', '[{"a": "x\\', '[{"a": [nul', '[{"a": -', '[{"a": 1.', '[{"a": "x']) {
+      const s = new RecordScanner({ format: 'json', source: 'test.json', maxRecordBytes: 1 << 20 });
+      s.push(Buffer.from(text), []);
+      assert.equal(s.pendingError(), null, text);
+      assert.match(scanError(text).message, /truncated/, text);
+    }
+  });
+
   it('counts lines by LF only in that error: a CR, U+2028 or U+2029 before it is no line end', () => {
     const text = '[\n  {"order_id": "a\u2028b\u2029c",\r "x":\r\n tru}\n]';
     for (const slice of [1, 5, 1 << 16]) {
