@@ -58,6 +58,11 @@ export interface S3Clients {
 }
 
 export function makeS3Clients(opts: S3Options): S3Clients {
+  // The SDK (the locked @aws-sdk/core 3.981) prints a nine-line NodeVersionSupportWarning on stderr when its first client is made on
+  // a Node below 22, telling the user to upgrade: this package supports Node 20 and pins that SDK, so on Node 20
+  // the warning is noise before every S3 load's own messages. The SDK's documented switch turns it off; a value
+  // the user set is kept.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config: S3ClientConfig = {
     ...(opts.region ? { region: opts.region } : opts.endpoint ? { region: endpointRegion() } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
