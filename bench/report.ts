@@ -398,6 +398,20 @@ function repeatsTable(r: BenchResults): string[] {
 }
 
 /** bench/RESULTS.md. */
+/** The --batch-size sweep; a run without one (--sweep-size 0, no --batch-sizes) says so instead of an empty table. */
+function sweepTable(r: BenchResults): string[] {
+  if (r.sweep.length === 0) return ['## --batch-size sweep', '', 'Not run (`--sweep-size 0`, or no `--batch-sizes`).', ''];
+  const cells = (x: EngineRun | null) => (x ? `${f1(x.seconds)} | ${int(x.summary.orders / x.seconds)} | ${x.summary.peakRssMb}` : '— | — | —');
+  return [
+    `## --batch-size sweep (first load of ${int(r.sweepSize)} orders, both warehouses)`,
+    '',
+    '| batch size | MariaDB wall s | MariaDB orders/s | MariaDB peak RSS MB | DuckDB wall s | DuckDB orders/s | DuckDB peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...r.sweep.map(({ batchSize, mariadb: m, duckdb: d }) => `| ${batchSize} | ${cells(m)} | ${cells(d)} |`),
+    '',
+  ];
+}
+
 export function renderResults(r: BenchResults): string {
   const targets = collectTargets(r);
   const lines = [
@@ -540,15 +554,7 @@ export function renderResults(r: BenchResults): string {
     '| --- | --- | --- | --- |',
     ...r.parse.map((p) => `| ${p.parser} | ${f1(p.mbPerSecond)} | ${f1(p.seconds)} | ${int(p.records)} |`),
     '',
-    `## --batch-size sweep (first load of ${int(r.sweepSize)} orders, both warehouses)`,
-    '',
-    '| batch size | MariaDB wall s | MariaDB orders/s | MariaDB peak RSS MB | DuckDB wall s | DuckDB orders/s | DuckDB peak RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...r.sweep.map(({ batchSize, mariadb: m, duckdb: d }) => {
-      const cells = (x: EngineRun | null) => (x ? `${f1(x.seconds)} | ${int(x.summary.orders / x.seconds)} | ${x.summary.peakRssMb}` : '— | — | —');
-      return `| ${batchSize} | ${cells(m)} | ${cells(d)} |`;
-    }),
-    '',
+    ...sweepTable(r),
   ];
   return lines.join('\n');
 }
