@@ -15,7 +15,7 @@
 import { none } from 'stream-chain/defs.js';
 import { jsonVerifier } from 'stream-json/utils/verifier.js';
 import { EtlError } from '../errors.ts';
-import { BARE, CUT_LEXEME, describeByte, describeValueStart, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, CUT_LEXEME, describeByte, describeValueStart, firstInvalidUtf8, lineFeeds, stringEnd, tokenizerMessage, trailingBackslashes, WS } from './json-bytes.ts';
 import { formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
 
 const enum Nav {
@@ -432,7 +432,7 @@ export class EnvelopeNavigator {
       for (let j = k + 1; j < fed.length; j++) after += lineFeeds(fed[j]!.text);
       where = { byteOffset: first.byte + Buffer.byteLength(first.text.slice(0, within)), line: this.line - after };
     }
-    const message = (v.message ?? String(err)).replace(/^ERROR at \d+ \(\d+, \d+\): /, '').replace(/^Verifier (cannot parse input|has expected)/, 'expected').replace(/^expected: /, '');
+    const message = tokenizerMessage(v.message ?? String(err));
     return new EtlError('E_PARSE', `invalid JSON around the records (--records-path ${formatRecordsPath(this.path)}): ${message}`, {
       source: this.source,
       ...where,

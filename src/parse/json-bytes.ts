@@ -71,6 +71,18 @@ export function lineFeeds(text: string): number {
   return n;
 }
 
+/**
+ * A message of stream-json's tokenizer or verifier in the engine's words: "Verifier cannot parse input:
+ * expected ','" is "expected ','", "Parser has expected a value" (the input ended) "expected a value", and its
+ * "escaped characters" says what is wrong with them.
+ */
+export function tokenizerMessage(message: string): string {
+  return message
+    .replace(/^ERROR at \d+ \(\d+, \d+\): /, '')
+    .replace(/^(?:Verifier|Parser) (?:cannot parse input: |has (?=expected ))/, '')
+    .replace(/^escaped characters$/, 'a control character or an invalid escape in a string');
+}
+
 export function describeByte(c: number): string {
   if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
   return `byte 0x${c.toString(16).padStart(2, '0')}`;

@@ -22,7 +22,7 @@ import { EtlError } from '../errors.ts';
 import { READ_DEPTH, type InputFormat, type RawRecord } from '../model.ts';
 import { EnvelopeNavigator } from './envelope.ts';
 import { numberLiterals } from './literals.ts';
-import { BARE, CUT_LEXEME, describeByte, EXACT_DIGITS, firstInvalidUtf8, lineFeeds, stringEnd, trailingBackslashes, WS } from './json-bytes.ts';
+import { BARE, CUT_LEXEME, describeByte, EXACT_DIGITS, firstInvalidUtf8, lineFeeds, stringEnd, tokenizerMessage, trailingBackslashes, WS } from './json-bytes.ts';
 import { ARRAY_NOT_LINES, checkTopLevelKeys, checkTopLevelRecord, keysInPrefix } from './shape.ts';
 
 export interface ScannerOptions {
@@ -473,7 +473,7 @@ export class RecordScanner {
         // Not the verifier's line: it also ends lines at CR, U+2028 and U+2029; the scanner's lines end at LF.
         const before = text.slice(0, v.offset);
         return {
-          message: v.message.replace(/^ERROR at \d+ \(\d+, \d+\): /, ''),
+          message: tokenizerMessage(v.message),
           byteOffset: this.valueStart + Buffer.byteLength(before),
           line: this.valueLine + lineFeeds(before),
           at: v.offset,

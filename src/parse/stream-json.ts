@@ -17,6 +17,7 @@ import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { EtlError } from '../errors.ts';
 import type { InputFormat, RawRecord } from '../model.ts';
+import { tokenizerMessage } from './json-bytes.ts';
 import { LiteralTracker } from './literals.ts';
 import type { ScannerOptions } from './scanner.ts';
 import { checkTopLevelKeys, checkTopLevelRecord, formatRecordsPath, pathNotFound, type KeySeen } from './shape.ts';
@@ -224,7 +225,7 @@ export class StreamJsonParseStream extends Transform {
     const from = this.recordAtSliceStart !== null && !atEnd ? `, in record ${this.recordAtSliceStart} or a later one` : '';
     const where = atEnd ? `at the end of the input (byte ${this.bytes})` : `while reading bytes ${Math.max(0, this.sliceStart - HELD_BACK)} to ${this.sliceEnd}${from}`;
     const context = recordIndex === null ? { source: this.source } : { source: this.source, recordIndex };
-    return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) found ${where}: ${e.message}`, context, { cause: err });
+    return new EtlError(code, `invalid ${code === 'E_ENCODING' ? 'UTF-8' : 'JSON'} (stream-json) found ${where}: ${code === 'E_PARSE' ? tokenizerMessage(e.message) : e.message}`, context, { cause: err });
   }
 }
 
