@@ -42,6 +42,13 @@ describe('the MySQL URL', () => {
     }
   });
 
+  it('quotes an unknown ssl-mode as it was typed', () => {
+    assert.throws(
+      () => parseMysqlUrl('mysql://u:p@db.example/shop?ssl-mode=bogus'),
+      (err: unknown) => err instanceof EtlError && err.code === 'E_USAGE' && err.message === '--db: ssl-mode "bogus" is not one of DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY',
+    );
+  });
+
   it('says so with exit 2 as other usage errors, before anything connects, and shows no password', async () => {
     const r = await runCli(['query', 'SELECT 1', '--db', 'mysql://u:S3cret-not-shown@127.0.0.1:1/shop?ssl-mode=DISABLED', '--db-ssl-ca', caFile]);
     assert.equal(r.code, 2);

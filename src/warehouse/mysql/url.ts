@@ -62,7 +62,8 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   }
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const caFile = tls.caFile ?? u.searchParams.get('ssl-ca') ?? undefined;
-  const mode = (u.searchParams.get('ssl-mode') ?? u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'VERIFY_IDENTITY' : caFile ? 'VERIFY_IDENTITY' : 'DISABLED')).toUpperCase();
+  const given = u.searchParams.get('ssl-mode') ?? u.searchParams.get('sslmode');
+  const mode = (given ?? (u.searchParams.get('ssl') === 'true' ? 'VERIFY_IDENTITY' : caFile ? 'VERIFY_IDENTITY' : 'DISABLED')).toUpperCase();
   // A CA asks for TLS (README: "TLS is then on"), DISABLED for plain text: neither may silently win, since one
   // of them is a mistake, and taking DISABLED would be the fallback to plain text that TLS never makes.
   if (mode === 'DISABLED' && caFile) {
@@ -72,7 +73,7 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
   let ssl: MysqlTarget['ssl'] = null;
   if (mode !== 'DISABLED') {
     if (!['REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY', 'PREFERRED'].includes(mode)) {
-      throw new EtlError('E_USAGE', `--db: ssl-mode ${JSON.stringify(mode)} is not one of DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY`);
+      throw new EtlError('E_USAGE', `--db: ssl-mode ${JSON.stringify(given)} is not one of DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY`);
     }
     let ca: string | undefined;
     if (caFile) {
