@@ -65,7 +65,7 @@ const LOCK_TIMEOUT_FLAG = valued(
 
 const LOAD_FLAGS: Record<string, Options> = {
   'batch-size': valued(
-    'Orders per batch: each batch commits atomically, and a crash loses at most the batches in flight. Larger batches load faster (fewer commits; DuckDB gains most) and take more memory (about 3 KB per order in flight)',
+    'Orders per batch (a batch also ends at 10 order lines per order of it): each batch commits atomically, and a crash loses at most the batches in flight. Larger batches load faster (fewer commits; DuckDB gains most) and take more memory (about 3 KB per order in flight)',
     { defaultDescription: BATCH_SIZE_HELP },
   ),
   format: valued('Input format (default: from the file name, else sniffed)', { choices: ['auto', 'json', 'ndjson'] }),
