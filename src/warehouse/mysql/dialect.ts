@@ -502,18 +502,20 @@ export class MysqlWarehouse extends SqlWarehouse {
     // (dropHistoryKeys). A query that holds a dimension table past FACT_DDL.dropKeysWaitSeconds does not hold up
     // the moves: they run without that table's index (slower), said, and it is built after them; the other
     // dimension's is built before them all the same. Said once per table, also when a retry waits for it again.
-    const said = new Set<string>();
-    await this.withRetry('build the version indexes', async () => {
-      if (!(await this.movesWait())) return;
-      await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds, (table) => {
-        if (said.has(table)) return;
-        said.add(table);
-        this.note(
-          `a query or open transaction held ${table} for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
-        );
-      });
-    });
+    // Only a history warehouse has versions to index and facts to move to them (a failure would otherwise be
+    // said to be building version indexes on any warehouse).
     if (this.historySpecs.length > 0) {
+      const said = new Set<string>();
+      await this.withRetry('build the version indexes', async () => {
+        if (!(await this.movesWait())) return;
+        await this.restoreVersionKeys(BUILD_HISTORY_KEYS_STEP, FACT_DDL.dropKeysWaitSeconds, (table) => {
+          if (said.has(table)) return;
+          said.add(table);
+          this.note(
+            `a query or open transaction held ${table} for more than ${FACT_DDL.dropKeysWaitSeconds}s: the facts waiting to move move without its version index (slower), which is built after them`,
+          );
+        });
+      });
       await this.withRetry('move the facts of the changed versions by writing the fact table anew', () => this.rewriteMovedFacts());
     }
     // What the rewrite did not take: the orders delivered again first, then the facts of the noted versions
