@@ -336,6 +336,29 @@ describe('faults of the MySQL server', () => {
     }
   });
 
+  it('lets a slow statement finish behind a proxy whose connection ids are its own (ProxySQL, MaxScale)', async () => {
+    const watch = { ...SERVER_WATCH };
+    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 2000 });
+    try {
+      await withDb(dialect, async (db) => {
+        assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
+        // The id the engine is given is no thread of the server's, and a question may reach another server:
+        // the thread's absence from the process list is no sign that the server has stopped answering.
+        const proxy = await startCountingProxy(db.url, { ownIds: true });
+        try {
+          const r = await runCli(['query', 'SELECT SLEEP(2) AS slept, COUNT(*) AS n FROM customers', '--db', proxy.url, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(JSON.parse(r.stdout), { slept: 0, n: cleanBig.customers.length });
+          assert.ok(proxy.connections() >= 3, `${proxy.connections()} connections: the query's, and the watch asking more than once`);
+        } finally {
+          await proxy.close();
+        }
+      });
+    } finally {
+      Object.assign(SERVER_WATCH, watch);
+    }
+  });
+
   it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {
     await withDb(dialect, async (db) => {
       const { r, kills } = await loadKillingConnections(db, big, 500);

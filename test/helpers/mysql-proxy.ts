@@ -16,7 +16,9 @@ import net from 'node:net';
  * startCountingProxy forwards everything, and counts the connections made through it; with `hideTls`, it
  * clears the TLS flag in the server's greeting: the real server, as one without TLS appears to a client; with
  * `closeOnReply`, it closes each connection when the client first answers the greeting: under TLS, as the
- * client starts its TLS handshake (a connection dropped during the handshake).
+ * client starts its TLS handshake (a connection dropped during the handshake); with `ownIds`, it puts an id of
+ * its own in place of the connection id in each greeting, as ProxySQL and MaxScale do: the id a client sees is
+ * no thread of the server's.
  */
 
 export interface MysqlProxy {
@@ -122,12 +124,12 @@ export interface CountingProxy {
 /** CLIENT_SSL among the capability flags of the server's greeting (the protocol's HandshakeV10). */
 const CLIENT_SSL = 0x0800;
 
-export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean; ownIds?: boolean } = {}): Promise<CountingProxy> {
   let connections = 0;
   const proxy = await listenProxy(targetUrl, (client, upstream) => {
     connections++;
-    // The greeting, gathered whole before it is forwarded when its flags are to change; null once forwarded.
-    let greeting: Buffer | null = opts.hideTls ? Buffer.alloc(0) : null;
+    // The greeting, gathered whole before it is forwarded when it is to change; null once forwarded.
+    let greeting: Buffer | null = opts.hideTls || opts.ownIds ? Buffer.alloc(0) : null;
     client.on('data', (d: Buffer) => {
       if (!opts.closeOnReply) {
         upstream.write(d);
@@ -147,8 +149,11 @@ export async function startCountingProxy(targetUrl: string, opts: { hideTls?: bo
       if (greeting.length < 4 + len) return;
       // Payload: protocol version (1 byte), server version (NUL-terminated), connection id (4), the first 8
       // bytes of the auth data, a filler byte, then the lower 2 bytes of the capability flags.
-      const flagsAt = greeting.indexOf(0, 5) + 1 + 4 + 8 + 1;
-      greeting.writeUInt16LE(greeting.readUInt16LE(flagsAt) & ~CLIENT_SSL, flagsAt);
+      const idAt = greeting.indexOf(0, 5) + 1;
+      const flagsAt = idAt + 4 + 8 + 1;
+      if (opts.hideTls) greeting.writeUInt16LE(greeting.readUInt16LE(flagsAt) & ~CLIENT_SSL, flagsAt);
+      // Far above the ids of a test server's threads.
+      if (opts.ownIds) greeting.writeUInt32LE(1_000_000 + connections, idAt);
       client.write(greeting);
       greeting = null;
     });

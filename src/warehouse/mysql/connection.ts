@@ -95,9 +95,12 @@ function connectionOptions(t: MysqlTarget): mysql.ConnectionOptions {
  * without a byte from the server, a second connection asks the server whether this connection's thread is still
  * in its process list. An answer of any kind (the thread at work, waiting for a lock, or an error such as too
  * many connections) means the server is alive, and the statement goes on waiting; it is asked again after the
- * next silence. No answer within SERVER_WATCH.answerMs, or a process list without the thread, ends the
- * connection with a transient E_DB_CONNECTION: the statement fails like one whose connection was cut, and the
- * load retries it (--retries) or fails, exit 1, instead of waiting for ever.
+ * next silence. A process list without the thread is an answer too: behind a proxy (ProxySQL, MaxScale)
+ * the id the client was given is the proxy's, no thread of the server's, and behind a load balancer the
+ * question may reach another server; a thread the server did end closes its socket, and a peer that is gone
+ * keepalive sees. No answer within SERVER_WATCH.answerMs ends the connection with a transient
+ * E_DB_CONNECTION: the statement fails like one whose connection was cut, and the load retries it (--retries)
+ * or fails, exit 1, instead of waiting for ever.
  */
 function watchServer(conn: Connection, t: MysqlTarget): void {
   const raw = (conn as unknown as { connection: WatchedConnection }).connection;
@@ -132,7 +135,9 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
 
 /**
  * Asks the server, on a connection of its own, whether thread `threadId` is still in its process list: null when
- * it answers that it is (or answers with an error: it is alive), else why the connection is to be given up.
+ * it answers, whatever the answer (an error too: it is alive), else why the connection is to be given up. The
+ * process list, not `SELECT 1`: the answer has to pass the server's list of threads, where a stuck server is
+ * likely to be stuck.
  */
 async function askServer(t: MysqlTarget, threadId: number | null): Promise<string | null> {
   const { answerMs } = SERVER_WATCH;
@@ -147,13 +152,12 @@ async function askServer(t: MysqlTarget, threadId: number | null): Promise<strin
       probe = c;
       // Connected after the answer was given up on: nobody asks any more, and the connection must not stay open.
       if (settled) c.destroy();
-      const [rows] = await c.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
-      return (rows as unknown[]).length > 0;
+      await c.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+      return 'answered' as const;
     })();
     asked.catch(() => {}); // settled late, after the race: nobody waits for it any more
     const answer = await Promise.race([asked, late]);
-    if (answer === 'late') return `a second connection got no answer within ${Math.round(answerMs / 1000)} s`;
-    return answer ? null : `the server no longer has this connection (thread ${threadId})`;
+    return answer === 'late' ? `a second connection got no answer within ${Math.round(answerMs / 1000)} s` : null;
   } catch (err) {
     // Connecting timed out: nothing answered (mysql2's connectTimeout, the same bound).
     const code = (err as { code?: string }).code;
