@@ -359,6 +359,32 @@ describe('faults of the MySQL server', () => {
     }
   });
 
+  it('leaves no question to the server open once the statement has ended and its connection closed', async () => {
+    const watch = { ...SERVER_WATCH };
+    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 5000 });
+    try {
+      await withDb(dialect, async (db) => {
+        assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
+        // New connections are slow to be greeted: the watch's question is still under way when the query ends.
+        const proxy = await startCountingProxy(db.url, { slowAfterFirstMs: 3000 });
+        try {
+          const r = await runCli(['query', 'SELECT SLEEP(1) AS slept', '--db', proxy.url, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.ok(proxy.connections() >= 2, `${proxy.connections()} connections: the query's, and the watch's question`);
+          // An open question would keep the engine's worker alive for seconds after its work (bin: 'the engine
+          // did not stop by itself').
+          const deadline = Date.now() + 1000;
+          while (proxy.open() > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+          assert.equal(proxy.open(), 0, 'connections still open a second after the query ended');
+        } finally {
+          await proxy.close();
+        }
+      });
+    } finally {
+      Object.assign(SERVER_WATCH, watch);
+    }
+  });
+
   it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {
     await withDb(dialect, async (db) => {
       const { r, kills } = await loadKillingConnections(db, big, 500);

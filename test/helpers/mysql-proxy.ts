@@ -18,7 +18,8 @@ import net from 'node:net';
  * `closeOnReply`, it closes each connection when the client first answers the greeting: under TLS, as the
  * client starts its TLS handshake (a connection dropped during the handshake); with `ownIds`, it puts an id of
  * its own in place of the connection id in each greeting, as ProxySQL and MaxScale do: the id a client sees is
- * no thread of the server's.
+ * no thread of the server's; with `slowAfterFirstMs`, connections after the first get each of the server's bytes
+ * that long late: a server slow to take new connections (busy, or resolving the client's name).
  */
 
 export interface MysqlProxy {
@@ -118,16 +119,23 @@ export interface CountingProxy {
   url: string;
   /** Connections made through the proxy so far. */
   connections(): number;
+  /** Connections through the proxy still open. */
+  open(): number;
   close(): Promise<void>;
 }
 
 /** CLIENT_SSL among the capability flags of the server's greeting (the protocol's HandshakeV10). */
 const CLIENT_SSL = 0x0800;
 
-export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean; ownIds?: boolean } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean; ownIds?: boolean; slowAfterFirstMs?: number } = {}): Promise<CountingProxy> {
   let connections = 0;
   const proxy = await listenProxy(targetUrl, (client, upstream) => {
     connections++;
+    if (opts.slowAfterFirstMs && connections > 1) {
+      const late = opts.slowAfterFirstMs;
+      const write = client.write.bind(client);
+      client.write = ((d: Buffer) => (setTimeout(() => !client.destroyed && write(d), late), true)) as typeof client.write;
+    }
     // The greeting, gathered whole before it is forwarded when it is to change; null once forwarded.
     let greeting: Buffer | null = opts.hideTls || opts.ownIds ? Buffer.alloc(0) : null;
     client.on('data', (d: Buffer) => {
@@ -166,12 +174,15 @@ export async function startCountingProxy(targetUrl: string, opts: { hideTls?: bo
  * to `pair` to wire their data; either side's error or close ends both. The URL names the same database
  * through the proxy.
  */
-async function listenProxy(targetUrl: string, pair: (client: net.Socket, upstream: net.Socket) => void): Promise<{ url: string; close(): Promise<void> }> {
+async function listenProxy(targetUrl: string, pair: (client: net.Socket, upstream: net.Socket) => void): Promise<{ url: string; open(): number; close(): Promise<void> }> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
+  let open = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 3306), target.hostname);
     sockets.add(client).add(upstream);
+    open++;
+    client.once('close', () => open--);
     pair(client, upstream);
     const end = () => {
       client.destroy();
@@ -188,6 +199,7 @@ async function listenProxy(targetUrl: string, pair: (client: net.Socket, upstrea
   url.port = String((server.address() as net.AddressInfo).port);
   return {
     url: url.toString(),
+    open: () => open,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -2,6 +2,7 @@
  * Connecting to MySQL/MariaDB: session settings, and which failures are worth a retry (the URL: ./url.ts).
  * mysql2 types stay in this folder.
  */
+import mysqlCallbacks from 'mysql2';
 import mysql from 'mysql2/promise';
 import { EtlError } from '../../errors.ts';
 import { BYTE_COLLATIONS, type ByteCollation } from './ddl.ts';
@@ -110,6 +111,9 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
   let heard = Date.now();
   let alive = heard;
   let asking = false;
+  // A question still open when the connection closes (the statement ended, the load with it) is dropped, its
+  // connection with it: it would keep the process alive up to SERVER_WATCH.answerMs after its work is done.
+  const closed = new AbortController();
   socket.on('data', () => (heard = alive = Date.now()));
   const timer = setInterval(() => {
     if (raw._closing || raw._fatalError || socket.destroyed) {
@@ -120,7 +124,7 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
     if (asking || !raw._command || Date.now() - alive < SERVER_WATCH.silenceMs) return;
     asking = true;
     const silentMs = Date.now() - heard;
-    void askServer(t, raw.threadId).then((why) => {
+    void askServer(t, raw.threadId, closed.signal).then((why) => {
       asking = false;
       if (why === null) alive = Date.now();
       if (why === null || raw._closing || raw._fatalError || socket.destroyed) return;
@@ -130,44 +134,48 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
     });
   }, Math.max(50, Math.min(5_000, SERVER_WATCH.silenceMs / 4)));
   timer.unref();
-  socket.once('close', () => clearInterval(timer));
+  socket.once('close', () => {
+    clearInterval(timer);
+    closed.abort();
+  });
 }
 
 /**
  * Asks the server, on a connection of its own, whether thread `threadId` is still in its process list: null when
- * it answers, whatever the answer (an error too: it is alive), else why the connection is to be given up. The
- * process list, not `SELECT 1`: the answer has to pass the server's list of threads, where a stuck server is
- * likely to be stuck.
+ * it answers, whatever the answer (an error too: it is alive), or when `cancel` ends the question first; else
+ * why the connection is to be given up. The process list, not `SELECT 1`: the answer has to pass the server's
+ * list of threads, where a stuck server is likely to be stuck.
  */
-async function askServer(t: MysqlTarget, threadId: number | null): Promise<string | null> {
+function askServer(t: MysqlTarget, threadId: number | null, cancel: AbortSignal): Promise<string | null> {
   const { answerMs } = SERVER_WATCH;
-  let probe: Connection | null = null;
-  let settled = false;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), answerMs)));
-  try {
-    const asked = (async () => {
-      const c = await mysql.createConnection(connectionOptions(t));
-      c.on('error', () => {});
-      probe = c;
-      // Connected after the answer was given up on: nobody asks any more, and the connection must not stay open.
-      if (settled) c.destroy();
-      await c.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
-      return 'answered' as const;
-    })();
-    asked.catch(() => {}); // settled late, after the race: nobody waits for it any more
-    const answer = await Promise.race([asked, late]);
-    return answer === 'late' ? `a second connection got no answer within ${Math.round(answerMs / 1000)} s` : null;
-  } catch (err) {
-    // Connecting timed out: nothing answered (mysql2's connectTimeout, the same bound).
-    const code = (err as { code?: string }).code;
-    if (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT') return `a second connection got no answer within ${Math.round(answerMs / 1000)} s`;
-    return null;
-  } finally {
-    settled = true;
-    clearTimeout(timer);
-    (probe as Connection | null)?.destroy();
-  }
+  const noAnswer = `a second connection got no answer within ${Math.round(answerMs / 1000)} s`;
+  return new Promise((resolve) => {
+    if (cancel.aborted) return resolve(null);
+    // mysql2's callback API: its connection can be ended at any moment, while it connects too.
+    const probe = mysqlCallbacks.createConnection(connectionOptions(t));
+    probe.on('error', () => {});
+    let done = false;
+    const finish = (why: string | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', dropped);
+      // mysql2's destroy() only half-closes the socket (and clears its connect timer), which a stuck server
+      // never answers: the socket would stay open, and the process with it.
+      probe.destroy();
+      (probe as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+      resolve(why);
+    };
+    const dropped = () => finish(null);
+    const timer = setTimeout(() => finish(noAnswer), answerMs);
+    cancel.addEventListener('abort', dropped);
+    probe.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId], (err) => {
+      // Connecting timed out: nothing answered (mysql2's connectTimeout, the same bound). Any other error is an
+      // answer, or says nothing of this server's state (refused, too many connections).
+      const code = (err as { code?: string } | null)?.code;
+      finish(code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT' ? noAnswer : null);
+    });
+  });
 }
 
 /** What watchServer uses of mysql2's callback connection (its promise wrapper's `.connection`). */
