@@ -290,6 +290,9 @@ describe('faults of the MySQL server', () => {
         for (const retries of ['0', '1']) {
           // The second COMMIT reaches the server, and from then on nothing comes back, nor does a new connection.
           const proxy = await startFreezingProxy(db.url, /^\s*COMMIT\s*$/i, 2);
+          // Without the watch the load would wait for ever, and the test with it: the proxy goes away after
+          // 30 s, the load then fails otherwise, and so does the test.
+          const bound = setTimeout(() => void proxy.close(), 30_000);
           try {
             const started = Date.now();
             const r = await runCli(['load', big, '--db', proxy.url, '--batch-size', '500', '--retries', retries]);
@@ -301,6 +304,7 @@ describe('faults of the MySQL server', () => {
             assert.doesNotMatch(r.stderr, /internal/, r.stderr);
             assert.ok(proxy.connections() >= (retries === '0' ? 2 : 3), `${proxy.connections()} connections: the load's and the watch's question${retries === '0' ? '' : ', then the retry'}`);
           } finally {
+            clearTimeout(bound);
             // The server sees the load's connection end: its transaction and its lock go with it.
             await proxy.close();
           }
