@@ -256,11 +256,11 @@ export class RecordScanner {
    * when they do not (or when the scanner is between values). A record's grammar is otherwise checked when
    * it ends: this is for input that pauses part way through one (a stalled download, a writer that stays
    * open), so that a record already broken fails the load then, not when (or if) the rest of it arrives.
-   * Costs a pass over the value's bytes so far (up to VERIFY_MAX), so the caller asks only when input idles.
+   * Costs a pass over the value's bytes so far (up to maxBytes), so the caller asks only when input idles.
    */
-  pendingError(): EtlError | null {
-    // Up to VERIFY_MAX bytes of valid UTF-8 (offsets count bytes): a value larger still is only checked whole.
-    if (this.kind === Kind.None || this.kind === Kind.Bare || this.piecesLength > VERIFY_MAX) return null;
+  pendingError(maxBytes = VERIFY_MAX): EtlError | null {
+    // Up to maxBytes of valid UTF-8 (offsets count bytes): a value larger still is only checked whole.
+    if (this.kind === Kind.None || this.kind === Kind.Bare || this.piecesLength > maxBytes) return null;
     const bytes = withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength));
     if (!isUtf8(bytes)) return null; // said, with its offset, when the record ends
     const text = bytes.toString('utf8');

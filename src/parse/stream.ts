@@ -22,6 +22,13 @@ export function parseStage(kind: ParserKind, opts: ScannerOptions): Transform & 
  */
 export const IDLE_CHECK_MS = 250;
 
+/**
+ * The largest record read so far that a pause checks: each check reads the record from its start (about 40 ms
+ * a MiB), and a pause is also any wait of the parse stage for the database; a larger record, rare in an export
+ * of orders, is checked when it ends, as every record is.
+ */
+const IDLE_CHECK_MAX_BYTES = 1024 * 1024;
+
 export class RecordParseStream extends Transform {
   private readonly scanner: RecordScanner;
   /** Milliseconds spent parsing (for the summary's stage breakdown). */
@@ -59,7 +66,7 @@ export class RecordParseStream extends Transform {
     this.idle = null;
     if (this.destroyed) return;
     const t = performance.now();
-    const err = this.scanner.pendingError();
+    const err = this.scanner.pendingError(IDLE_CHECK_MAX_BYTES);
     this.busyMs += performance.now() - t;
     if (err) this.destroy(err);
   }
