@@ -167,6 +167,11 @@ export interface BenchResults {
   serverCpuUnavailable: string | null;
 }
 
+/** Results before anything is measured: every list empty, the given fields set. */
+export function startResults(fields: Pick<BenchResults, 'machine' | 'defaultBatchSize' | 'referenceMax' | 'sweepSize' | 'serverCpuUnavailable'>): BenchResults {
+  return { ...fields, firstLoads: [], repeats: [], mariadbReferences: [], duckdbReferences: [], incrementals: [], history: [], nextPeriod: [], profiles: [], parse: [], sweep: [], duckdbSettings: '' };
+}
+
 export interface Target {
   what: string;
   target: string;

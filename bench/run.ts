@@ -37,7 +37,7 @@ import { cloneStar, compareMysql, incrementOptions, mysqlIncrementalReference, w
 import { parseThroughput, wholeFileJsonParse } from './parse.ts';
 import { childCpuFromTimes, serverCpu, type ServerCpu } from './profile.ts';
 import { loadDataReference } from './reference.ts';
-import { renderResults, TARGET_SIZE, type BenchResults, type DuckdbFirstReference, type EngineRun, type EngineSummary, type HistoryRow, type IncrementalRow, type NextPeriodRow, type RepeatRound, type Warehouse } from './report.ts';
+import { renderResults, startResults, TARGET_SIZE, type DuckdbFirstReference, type EngineRun, type EngineSummary, type HistoryRow, type IncrementalRow, type NextPeriodRow, type RepeatRound, type Warehouse } from './report.ts';
 import { runSeed, seedUnavailable, type SeedResult } from './seed.ts';
 import { describeComparison } from './star.ts';
 
@@ -287,24 +287,8 @@ async function main(): Promise<void> {
   const cpuOfServer = serverCpu(MYSQL_URL.hostname, v!.pid_file ?? null);
   if (cpuOfServer.unavailable) log(`database CPU: n/a (${cpuOfServer.unavailable})`);
   const mariadbServer = cpuOfServer.unavailable ? null : cpuOfServer;
-  const results: BenchResults = {
-    machine: machine(server),
-    defaultBatchSize: BATCH_SIZE_HELP,
-    referenceMax,
-    firstLoads: [],
-    repeats: [],
-    mariadbReferences: [],
-    duckdbReferences: [],
-    incrementals: [],
-    history: [],
-    nextPeriod: [],
-    profiles: [],
-    parse: [],
-    sweepSize,
-    sweep: [],
-    duckdbSettings: '',
-    serverCpuUnavailable: cpuOfServer.unavailable,
-  };
+  const results = startResults({ machine: machine(server), defaultBatchSize: BATCH_SIZE_HELP, referenceMax, sweepSize, serverCpuUnavailable: cpuOfServer.unavailable });
+
   const seedProblem = withSeed ? seedUnavailable() : 'skipped (--no-seed)';
   const profileEngine = (warehouse: Warehouse, run: string, e: EngineRun) =>
     results.profiles.push({

@@ -41,6 +41,17 @@ function cleanRun(...paths: string[]): Snap {
   return modelSnapshot(m);
 }
 
+/** `work` with the MySQL server watch's timings set small (connection.ts SERVER_WATCH), restored after. */
+async function withServerWatch(timings: Partial<typeof SERVER_WATCH>, work: () => Promise<void>): Promise<void> {
+  const saved = { ...SERVER_WATCH };
+  Object.assign(SERVER_WATCH, timings);
+  try {
+    await work();
+  } finally {
+    Object.assign(SERVER_WATCH, saved);
+  }
+}
+
 async function withDb<T>(dialect: DialectName, fn: (db: TestWarehouse) => Promise<T>): Promise<T> {
   const db = await DIALECTS.find((d) => d.name === dialect)!.fresh();
   try {
@@ -283,10 +294,8 @@ describe('faults of the MySQL server', () => {
   });
 
   it('ends a load whose server stops answering (a stuck server process) instead of waiting for ever; the re-run converges', async () => {
-    const watch = { ...SERVER_WATCH };
-    Object.assign(SERVER_WATCH, { silenceMs: 1000, answerMs: 1000 });
-    try {
-      await withDb(dialect, async (db) => {
+    await withServerWatch({ silenceMs: 1000, answerMs: 1000 }, () =>
+      withDb(dialect, async (db) => {
         for (const retries of ['0', '1']) {
           // The second COMMIT reaches the server, and from then on nothing comes back, nor does a new connection.
           const proxy = await startFreezingProxy(db.url, /^\s*COMMIT\s*$/i, 2);
@@ -312,62 +321,35 @@ describe('faults of the MySQL server', () => {
         const again = await runCli(['load', big, '--db', db.url, '--batch-size', '500']);
         assert.equal(again.code, 0, again.stderr);
         same(await db.snapshot(), cleanBig, 'after a stuck server and a re-run');
-      });
-    } finally {
-      Object.assign(SERVER_WATCH, watch);
-    }
+      }),
+    );
   });
 
-  it('lets a statement that is slow, not stuck, finish: the server answers when asked', async () => {
-    const watch = { ...SERVER_WATCH };
-    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 2000 });
-    try {
-      await withDb(dialect, async (db) => {
+  it('lets a statement that is slow, not stuck, finish: the server answers when asked, also behind a proxy whose connection ids are its own', async () => {
+    await withServerWatch({ silenceMs: 200, answerMs: 2000 }, () =>
+      withDb(dialect, async (db) => {
         assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
-        const proxy = await startCountingProxy(db.url);
-        try {
-          // Two seconds without a byte from the server: it is asked, several times, and answers each time.
-          const r = await runCli(['query', 'SELECT SLEEP(2) AS slept, COUNT(*) AS n FROM customers', '--db', proxy.url, '--json']);
-          assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual(JSON.parse(r.stdout), { slept: 0, n: cleanBig.customers.length });
-          assert.ok(proxy.connections() >= 3, `${proxy.connections()} connections: the query's, and the watch asking more than once`);
-        } finally {
-          await proxy.close();
+        // Behind ProxySQL or MaxScale the id the engine is given is no thread of the server's, and a question may
+        // reach another server: the thread's absence from the process list is no sign that the server is stuck.
+        for (const ownIds of [false, true]) {
+          const proxy = await startCountingProxy(db.url, { ownIds });
+          try {
+            // Two seconds without a byte from the server: it is asked, several times, and answers each time.
+            const r = await runCli(['query', 'SELECT SLEEP(2) AS slept, COUNT(*) AS n FROM customers', '--db', proxy.url, '--json']);
+            assert.equal(r.code, 0, r.stderr);
+            assert.deepEqual(JSON.parse(r.stdout), { slept: 0, n: cleanBig.customers.length });
+            assert.ok(proxy.connections() >= 3, `${proxy.connections()} connections: the query's, and the watch asking more than once`);
+          } finally {
+            await proxy.close();
+          }
         }
-      });
-    } finally {
-      Object.assign(SERVER_WATCH, watch);
-    }
-  });
-
-  it('lets a slow statement finish behind a proxy whose connection ids are its own (ProxySQL, MaxScale)', async () => {
-    const watch = { ...SERVER_WATCH };
-    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 2000 });
-    try {
-      await withDb(dialect, async (db) => {
-        assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
-        // The id the engine is given is no thread of the server's, and a question may reach another server:
-        // the thread's absence from the process list is no sign that the server has stopped answering.
-        const proxy = await startCountingProxy(db.url, { ownIds: true });
-        try {
-          const r = await runCli(['query', 'SELECT SLEEP(2) AS slept, COUNT(*) AS n FROM customers', '--db', proxy.url, '--json']);
-          assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual(JSON.parse(r.stdout), { slept: 0, n: cleanBig.customers.length });
-          assert.ok(proxy.connections() >= 3, `${proxy.connections()} connections: the query's, and the watch asking more than once`);
-        } finally {
-          await proxy.close();
-        }
-      });
-    } finally {
-      Object.assign(SERVER_WATCH, watch);
-    }
+      }),
+    );
   });
 
   it('leaves no question to the server open once the statement has ended and its connection closed', async () => {
-    const watch = { ...SERVER_WATCH };
-    Object.assign(SERVER_WATCH, { silenceMs: 200, answerMs: 5000 });
-    try {
-      await withDb(dialect, async (db) => {
+    await withServerWatch({ silenceMs: 200, answerMs: 5000 }, () =>
+      withDb(dialect, async (db) => {
         assert.equal((await runCli(['load', big, '--db', db.url])).code, 0);
         // New connections are slow to be greeted: the watch's question is still under way when the query ends.
         const proxy = await startCountingProxy(db.url, { slowAfterFirstMs: 3000 });
@@ -383,10 +365,8 @@ describe('faults of the MySQL server', () => {
         } finally {
           await proxy.close();
         }
-      });
-    } finally {
-      Object.assign(SERVER_WATCH, watch);
-    }
+      }),
+    );
   });
 
   it('retries batches on a fresh connection when the server kills its connections mid-load', async () => {

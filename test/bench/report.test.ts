@@ -5,29 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderResults, type BenchResults, type EngineRun, type EngineSummary } from '../../bench/report.ts';
+import { renderResults, startResults, type BenchResults, type EngineRun, type EngineSummary } from '../../bench/report.ts';
 
 /** A run that measured nothing: every list empty. */
 function emptyRun(over: Partial<BenchResults> = {}): BenchResults {
-  return {
-    machine: [],
-    defaultBatchSize: '10000',
-    referenceMax: 0,
-    firstLoads: [],
-    repeats: [],
-    mariadbReferences: [],
-    duckdbReferences: [],
-    incrementals: [],
-    history: [],
-    nextPeriod: [],
-    profiles: [],
-    parse: [],
-    sweepSize: 0,
-    sweep: [],
-    duckdbSettings: '',
-    serverCpuUnavailable: null,
-    ...over,
-  };
+  return { ...startResults({ machine: [], defaultBatchSize: '10000', referenceMax: 0, sweepSize: 0, serverCpuUnavailable: null }), ...over };
 }
 
 describe('bench results, the --batch-size sweep', () => {
