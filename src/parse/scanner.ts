@@ -264,7 +264,7 @@ export class RecordScanner {
     const bytes = withoutCutCharacter(Buffer.concat(this.pieces, this.piecesLength));
     if (!isUtf8(bytes)) return null; // said, with its offset, when the record ends
     const text = bytes.toString('utf8');
-    const found = this.locate(text) ?? this.errorBeforeEnd(text);
+    const found = this.locate(text, true);
     return found ? new EtlError('E_PARSE', `invalid JSON: ${found.message}`, { source: this.opts.source, recordIndex: this.nextIndex, byteOffset: found.byteOffset, line: found.line }) : null;
   }
 
@@ -434,21 +434,9 @@ export class RecordScanner {
     out.push({ index, offset: this.valueStart, line: this.valueLine, value, text, literals: this.longNumbers ? numberLiterals(text) : null });
   }
 
-  /**
-   * An error in the last characters of a text cut short, which the verifier holds back while more could come
-   * (it waits for 6 characters after a control character in a string, 16 after a bad literal): asked to take
-   * the text as complete, it reports it. An error at the very end, or at a literal or escape that the end cut
-   * (`tru`, `\u00`), is the cut, which more text may mend: null then.
-   */
-  private errorBeforeEnd(text: string): { message: string; byteOffset: number; line: number } | null {
-    const found = this.locate(text, true);
-    if (!found || found.at >= text.length || CUT_LEXEME.test(text.slice(found.at))) return null;
-    return found;
-  }
-
   /** JSON.parse does not always say where; stream-json's verifier does, to the character. */
   private syntaxError(text: string, index: number, cause: unknown): EtlError {
-    const found = this.locate(text, true);
+    const found = this.locate(text);
     return new EtlError('E_PARSE', `invalid JSON: ${found?.message ?? (cause instanceof Error ? cause.message : String(cause))}`, {
       source: this.opts.source,
       recordIndex: index,
@@ -458,27 +446,28 @@ export class RecordScanner {
   }
 
   /**
-   * Where the current value's text (from valueStart) first breaks JSON's grammar, by stream-json's verifier;
-   * `complete`: an incomplete text is an error too. Null when the verifier finds nothing.
+   * Where the current value's text (from valueStart) first breaks JSON's grammar, by stream-json's verifier,
+   * the text taken as complete: an incomplete text is an error too, unless `paused` (the input stopped there and
+   * more may come). The verifier holds back an error in the last characters while more could mend it (6
+   * characters after a control character in a string, 16 after a bad literal), which taking the text as complete
+   * brings out; paused, an error at the very end, or at a literal or escape that the end cut (`tru`, `\u00`), is
+   * only the cut. Null when the verifier finds nothing. One pass over the text either way.
    */
-  private locate(text: string, complete = false): { message: string; byteOffset: number; line: number; at: number } | null {
+  private locate(text: string, paused = false): { message: string; byteOffset: number; line: number } | null {
+    // A stream-chain flushable: a call with `none` checks that the document is complete.
+    const verify = jsonVerifier() as unknown as (chunk: string | typeof none) => unknown;
+    let atEnd = false;
     try {
-      // A stream-chain flushable: a call with `none` checks that the document is complete.
-      const verify = jsonVerifier() as unknown as (chunk: string | typeof none) => unknown;
       verify(text);
-      if (complete) verify(none);
+      atEnd = true;
+      verify(none);
     } catch (verr) {
       const v = verr as { offset?: number; message?: string };
-      if (typeof v.offset === 'number' && typeof v.message === 'string') {
-        // Not the verifier's line: it also ends lines at CR, U+2028 and U+2029; the scanner's lines end at LF.
-        const before = text.slice(0, v.offset);
-        return {
-          message: tokenizerMessage(v.message),
-          byteOffset: this.valueStart + Buffer.byteLength(before),
-          line: this.valueLine + lineFeeds(before),
-          at: v.offset,
-        };
-      }
+      if (typeof v.offset !== 'number' || typeof v.message !== 'string') return null;
+      if (paused && atEnd && (v.offset >= text.length || CUT_LEXEME.test(text.slice(v.offset)))) return null;
+      // Not the verifier's line: it also ends lines at CR, U+2028 and U+2029; the scanner's lines end at LF.
+      const before = text.slice(0, v.offset);
+      return { message: tokenizerMessage(v.message), byteOffset: this.valueStart + Buffer.byteLength(before), line: this.valueLine + lineFeeds(before) };
     }
     return null;
   }
