@@ -104,7 +104,7 @@ function connectionOptions(t: MysqlTarget): mysql.ConnectionOptions {
  * or fails, exit 1, instead of waiting for ever.
  */
 function watchServer(conn: Connection, t: MysqlTarget): void {
-  const raw = (conn as unknown as { connection: WatchedConnection }).connection;
+  const raw = callbacks(conn);
   const socket = raw.stream;
   if (!socket || typeof socket.on !== 'function') return;
   // The last byte from the server, and the last sign of life (a byte, or the server's answer when asked).
@@ -116,7 +116,7 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
   const closed = new AbortController();
   socket.on('data', () => (heard = alive = Date.now()));
   const timer = setInterval(() => {
-    if (raw._closing || raw._fatalError || socket.destroyed) {
+    if (gone(raw)) {
       clearInterval(timer);
       return;
     }
@@ -127,7 +127,7 @@ function watchServer(conn: Connection, t: MysqlTarget): void {
     void askServer(t, raw.threadId, closed.signal).then((why) => {
       asking = false;
       if (why === null) alive = Date.now();
-      if (why === null || raw._closing || raw._fatalError || socket.destroyed) return;
+      if (why === null || gone(raw)) return;
       // Heard from meanwhile: the statement's answer came while the server was asked.
       if (Date.now() - heard < silentMs) return;
       socket.destroy(new EtlError('E_DB_CONNECTION', `${t.display} stopped answering: a statement waited ${Math.round(silentMs / 1000)} s without a byte from the server, and ${why}`, {}, { transient: true }));
@@ -178,23 +178,25 @@ function askServer(t: MysqlTarget, threadId: number | null, cancel: AbortSignal)
   });
 }
 
-/** What watchServer uses of mysql2's callback connection (its promise wrapper's `.connection`). */
-interface WatchedConnection {
+/** What this file uses of mysql2's callback connection (its promise wrapper's `.connection`). */
+interface CallbackConnection {
   _closing?: boolean;
   _fatalError?: unknown;
   /** The command being executed, null when idle. */
   _command?: unknown;
   threadId: number | null;
   stream?: { destroyed: boolean; on(event: 'data', listener: () => void): void; once(event: 'close', listener: () => void): void; destroy(err?: Error): void };
-}
-
-/** What watchStreaming uses of mysql2's callback connection (its promise wrapper's `.connection`). */
-interface CallbackConnection {
-  _closing?: boolean;
-  _fatalError?: unknown;
-  stream?: { destroyed: boolean };
   on(event: 'error' | 'end', listener: (err?: Error) => void): void;
   off(event: 'error' | 'end', listener: (err?: Error) => void): void;
+}
+
+function callbacks(conn: Connection): CallbackConnection {
+  return (conn as unknown as { connection: CallbackConnection }).connection;
+}
+
+/** The connection is closing, or closed, or died: nothing more will pass on it. */
+function gone(raw: CallbackConnection): boolean {
+  return Boolean(raw._closing || raw._fatalError || raw.stream?.destroyed);
 }
 
 /**
@@ -206,8 +208,8 @@ interface CallbackConnection {
  * connection: that throws at once.
  */
 export function watchStreaming(conn: Connection, location: string, lost: (err: EtlError) => void): () => void {
-  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
-  if (raw._closing || raw._fatalError || raw.stream?.destroyed) {
+  const raw = callbacks(conn);
+  if (gone(raw)) {
     throw new EtlError('E_DB_CONNECTION', `the connection to ${location} is gone`, {}, { transient: true });
   }
   // Either may come first, and both may come: the first one says it.
