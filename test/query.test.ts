@@ -86,6 +86,16 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     assert.match(r.stdout, /\| a,"b"\\nc +\|/);
   });
 
+  it('keeps the header on one line when a column name holds a line break (MySQL names an expression by its text)', async () => {
+    const r = await runCli(['query', 'SELECT customer_sk,\n  SUM(quantity *\n      2) FROM orders GROUP BY customer_sk ORDER BY customer_sk LIMIT 2', '--db', db.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2 + 2 + 1, r.stdout);
+    assert.match(lines[1]!, /^-+-\+-+$/);
+    assert.deepEqual(separators(lines[2]!), separators(lines[0]!), r.stdout);
+    if (dialect.name === 'mysql') assert.match(lines[0]!, /^customer_sk \| SUM\(quantity \*\\n {6}2\)$/);
+  });
+
   it('shows a bounded preview of a long result and says how many rows it left out', async () => {
     const r = await runCli(['query', 'SELECT order_id, line_no FROM orders ORDER BY order_id, line_no', '--db', big.url]);
     assert.equal(r.code, 0, r.stderr);

@@ -197,7 +197,10 @@ const NUMERIC: ReadonlySet<ColumnKind> = new Set(['integer', 'decimal', 'float']
 
 /** An aligned text table, padded by display width; numbers to the right. */
 export function formatTable(columns: QueryColumn[], rows: string[][]): string {
-  const widths = columns.map((c) => displayWidth(c.name));
+  // Names escaped as cells are: MySQL names a column it is not given a name for by the expression's text, line
+  // breaks included (`SUM(quantity *<newline> 2)`), which broke the header over two lines.
+  const header = columns.map((c) => tableCell(c.name));
+  const widths = header.map(displayWidth);
   const cellWidths = rows.map((r) => r.map((cell, i) => {
     const w = displayWidth(cell);
     if (w > widths[i]!) widths[i] = w;
@@ -208,7 +211,6 @@ export function formatTable(columns: QueryColumn[], rows: string[][]): string {
     return NUMERIC.has(columns[i]!.kind) ? fill + text : text + fill;
   };
   const line = (cells: string[], ws: number[]) => cells.map((c, i) => pad(c, ws[i]!, i)).join(' | ').trimEnd();
-  const header = columns.map((c) => c.name);
   return [
     line(header, header.map(displayWidth)),
     widths.map((w) => '-'.repeat(w)).join('-+-'),
