@@ -54,7 +54,32 @@ process.stdout.on('error', (err) => {
 // process must end anyway: a nightly job never hangs on us. Saying so makes such a leak visible.
 let stopper = null;
 let finished = false;
+// Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal or the ssh session closed). A server hears that a client
+// went away only when it next writes to it: a query that works long before its first row (a sort, a large join, a
+// SLEEP) ran on to its end after this process had died, keeping a core of the server busy and its tables held (a
+// load then waits for them to build the fact table's keys). While query, loads or rejects runs a statement, the
+// engine stops it on the server (KILL QUERY on a connection of its own), for up to 2 s; then, and at once otherwise
+// (a load: its ledger row shows it interrupted), the process ends by the signal, as without this listener.
+let stoppable = false;
+let interrupted = null;
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const endBy = (signal) => {
+  for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  process.kill(process.pid, signal);
+};
+const onSignal = (signal) => {
+  if (!stoppable || interrupted) return endBy(signal);
+  interrupted = signal;
+  worker.postMessage('interrupt');
+  setTimeout(() => endBy(signal), 2000);
+};
+for (const s of STOP_SIGNALS) process.on(s, onSignal);
 worker.on('message', (code) => {
+  if (typeof code === 'object' && code !== null) {
+    if ('stoppable' in code) stoppable = code.stoppable;
+    if (code.interrupted && interrupted) endBy(interrupted);
+    return;
+  }
   finished = true;
   // Stopped because the reader went away: not a failure (see above).
   process.exitCode = stdoutFailed ? 1 : readerGone ? 0 : code;
@@ -65,6 +90,7 @@ worker.on('message', (code) => {
 });
 worker.on('exit', () => {
   if (stopper) clearTimeout(stopper);
+  if (interrupted) return endBy(interrupted);
   // For measurements (the tests, bench): the whole process's peak, the engine's worker and DuckDB included.
   if (process.env.ORDERS_ETL_REPORT_RSS === '1') {
     process.stderr.write(`orders-etl: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);

@@ -57,7 +57,17 @@ async function loadMain() {
 // The reader of standard output went away (bin/orders-etl.js): standard output fails here as the pipe did,
 // so the command stops writing and ends (Output in src/cli/output.ts).
 let readerGone = false;
+// Ctrl-C or SIGTERM while a statement runs that the CLI can stop (orders-etl.js): it is stopped, then the main
+// thread is told, and ends the process by that signal.
+let stopStatement = null;
 parentPort.on('message', (message) => {
+  if (message === 'interrupt') {
+    void Promise.resolve()
+      .then(() => stopStatement?.())
+      .catch(() => {})
+      .finally(() => parentPort.postMessage({ interrupted: true }));
+    return;
+  }
   if (message !== 'reader-gone') return;
   readerGone = true;
   // The CLI's Output takes the error up while it writes; the table writes only at its end, and the news may come
@@ -75,7 +85,11 @@ Object.defineProperty(process.stdin, 'isTTY', { value: workerData.stdinTTY });
 Object.defineProperty(process.stdout, 'isTTY', { value: workerData.stdoutTTY });
 Object.defineProperty(process.stderr, 'isTTY', { value: workerData.stderrTTY });
 if (workerData.columns) Object.defineProperty(process.stdout, 'columns', { value: workerData.columns });
-const code = await main(process.argv.slice(2));
+const onStoppable = (stop) => {
+  stopStatement = stop;
+  parentPort.postMessage({ stoppable: stop !== null });
+};
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, onStoppable });
 // Hand everything written to the main thread before the exit code that ends it.
 await new Promise((r) => process.stdout.write('', r));
 await new Promise((r) => process.stderr.write('', r));

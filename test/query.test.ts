@@ -290,6 +290,44 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     }
   });
 
+  it('stops the query on the server on Ctrl-C, SIGTERM or SIGHUP, and ends by that signal without a word', async () => {
+    // A server hears that a client went away only when it next writes to it: a query that works before its
+    // first row ran on to its end after the process had died (here a minute; a runaway join, for hours).
+    const sql = dialect.name === 'mysql' ? 'SELECT /* stop-me */ SLEEP(60) AS s' : 'SELECT COUNT(*) AS n FROM range(1000000000000) a(i)';
+    const running = async (): Promise<number[]> => {
+      if (dialect.name !== 'mysql') return [];
+      const admin = await adminConnection();
+      try {
+        const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%stop-me%' AND ID <> CONNECTION_ID()");
+        return (rows as { ID: number }[]).map((r) => Number(r.ID));
+      } finally {
+        await admin.end();
+      }
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', db.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      try {
+        // Running: on the server, or (DuckDB) for a while.
+        for (let i = 0; dialect.name === 'mysql' ? (await running()).length === 0 : i < 10; i++) await new Promise((r) => setTimeout(r, 100));
+        const sent = Date.now();
+        child.kill(signal);
+        assert.deepEqual(await exited, [null, signal], stderr);
+        assert.ok(Date.now() - sent < 2500, `${signal}: ended after ${Date.now() - sent} ms`);
+        assert.equal(stderr, '', signal);
+        assert.deepEqual(await running(), [], `${signal}: the query still runs on the server`);
+      } finally {
+        child.kill('SIGKILL');
+        for (const id of await running()) {
+          const admin = await adminConnection();
+          await admin.query(`KILL QUERY ${id}`).finally(() => admin.end());
+        }
+      }
+    }
+  });
+
   // mysql2 tells a streaming query nothing when its connection dies under it (only the connection hears of it):
   // the query once waited for rows that never came, until the engine's event loop ran dry and the bin said
   // "internal: the engine stopped before it finished".

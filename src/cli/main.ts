@@ -19,6 +19,11 @@ export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
+  /**
+   * Told what stops the statement that query, loads or rejects is running, and null once it is done: on Ctrl-C or
+   * SIGTERM, bin/orders-etl.js has it stopped on the server before the process ends by that signal.
+   */
+  onStoppable?: (stop: (() => Promise<void>) | null) => void;
 }
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
@@ -351,14 +356,20 @@ async function runView(
 ): Promise<number> {
   const warehouse = await openWarehouse(db, { dbSslCa, retries: 0, access: 'read' });
   const out = new Output(io.stdout);
+  let stopped = false;
+  io.onStoppable?.(() => {
+    stopped = true;
+    return warehouse.stopStatement();
+  });
   try {
     const writer = resultWriter(format, out, table);
     await view(warehouse, writer);
     await writer.finish();
   } catch (err) {
-    // However the query ended when its reader went away, it ends quietly.
-    if (!out.readerGone) throw err;
+    // However the query ended when its reader went away, or when it was stopped (Ctrl-C), it ends quietly.
+    if (!out.readerGone && !stopped) throw err;
   } finally {
+    io.onStoppable?.(null);
     out.close();
     await warehouse.close();
   }

@@ -395,6 +395,8 @@ export abstract class SqlWarehouse implements Warehouse {
     );
   }
 
+  async stopStatement(): Promise<void> {}
+
   /** Waits for the operation in progress, then closes; nothing runs or reconnects afterwards. */
   async close(): Promise<void> {
     const pending = this.queue;

@@ -154,5 +154,11 @@ export interface Warehouse {
   streamRejects(loadId: number | null, sink: QuerySink): Promise<void>;
   /** Mark the ledger entry finished (or failed, with the error's message). */
   finishSource(loadId: number, status: 'completed' | 'failed', error?: string): Promise<void>;
+  /**
+   * Stop the statement running on the server, from a connection of its own (MySQL: KILL QUERY), for Ctrl-C during
+   * `orders-etl query`: a server hears that a client went away only when it next writes to it. DuckDB runs in
+   * this process, and stops with it: nothing to do.
+   */
+  stopStatement(): Promise<void>;
   close(): Promise<void>;
 }

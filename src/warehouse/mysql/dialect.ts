@@ -791,6 +791,17 @@ export class MysqlWarehouse extends SqlWarehouse {
     };
   }
 
+  override async stopStatement(): Promise<void> {
+    const id = this.conn?.threadId;
+    if (id === undefined || id === null) return;
+    const { conn } = await connect(this.target, 'read');
+    try {
+      await conn.query('KILL QUERY ?', [id]);
+    } finally {
+      conn.destroy();
+    }
+  }
+
   protected discard(): void {
     const c = this.conn;
     this.conn = null;
