@@ -183,7 +183,9 @@ class CsvWriter implements ResultWriter {
 
 // --- the table ---------------------------------------------------------------------------------------------
 
-const CONTROL = /[\x00-\x1f\x7f]/g;
+// C1 as well as C0: U+009B is CSI to terminals that take C1 controls in UTF-8 (VTE's, behind GNOME Terminal),
+// as ESC [ is to all; and U+0080-U+009F is what Windows-1252 quotes and dashes become when decoded as Latin-1.
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** A cell as the table shows it: on one line, control characters escaped. */

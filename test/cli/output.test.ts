@@ -102,6 +102,8 @@ describe('the table', () => {
       [[tableCell('山田'), tableCell(7)], [tableCell('a\tb\nc'), tableCell(1234)], [tableCell(null), tableCell(0)]],
     );
     assert.equal(t, ['name    |    n', '--------+-----', '山田    |    7', 'a\\tb\\nc | 1234', 'NULL    |    0', ''].join('\n'));
+    // C1 controls too: CSI (U+009B) colours a terminal as ESC [ does; U+0093/U+0094 are Windows-1252 quotes read as Latin-1.
+    assert.equal(tableCell('\u009b31mred\u001b[0m \u0093q\u0094 \u00a0é'), '\\x9b31mred\\x1b[0m \\x93q\\x94 \u00a0é');
   });
 
   it('keeps a bounded preview and counts the rest', async () => {
