@@ -117,6 +117,14 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     ]);
   });
 
+  it('writes a FLOAT (REAL) as the shortest decimal of its single-precision value, not of the double it widens to', async () => {
+    const sql = 'SELECT CAST(0.1 AS FLOAT) AS a, CAST(123.456 AS FLOAT) AS b, CAST(0.5 AS FLOAT) AS c';
+    const json = await runCli(['query', sql, '--db', db.url, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.stdout, '{"a":0.1,"b":123.456,"c":0.5}\n');
+    assert.equal((await runCli(['query', sql, '--db', db.url, '--csv'])).stdout, 'a,b,c\n0.1,123.456,0.5\n');
+  });
+
   it('gives is_current as a boolean on both warehouses (MySQL keeps it as TINYINT(1), its BOOLEAN)', async () => {
     const h = await dialect.fresh();
     try {

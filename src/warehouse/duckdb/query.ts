@@ -30,6 +30,19 @@ function kindOf(type: DuckDBTypeId): ColumnKind {
   return 'text';
 }
 
+/**
+ * A FLOAT (REAL) as the shortest decimal that is the same single-precision value, as DuckDB's own CLI and MySQL
+ * write it: handed over widened to a double, 0.1 showed as 0.10000000149011612.
+ */
+function shortestFloat32(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  for (let digits = 1; digits < 9; digits++) {
+    const shorter = Number(v.toPrecision(digits));
+    if (Math.fround(shorter) === v) return shorter;
+  }
+  return v;
+}
+
 /** Numbers, bigints, booleans and strings as they are; every other value (DECIMAL, DATE, ...) as its text. */
 function cell(v: DuckDBValue): QueryCell {
   if (v === null) return null;
@@ -52,6 +65,7 @@ export async function streamDuckdbRows(conn: DuckDBConnection, sql: string, sink
   if (statements !== 1) throw new EtlError('E_DB', `query takes one SQL statement; this text has ${statements}`);
   const result = await conn.stream(sql);
   const columns: QueryColumn[] = result.columnNames().map((name, i) => ({ name, kind: kindOf(result.columnTypeId(i)) }));
+  const floats = columns.map((_, i) => result.columnTypeId(i) === DuckDBTypeId.FLOAT);
   await sink.columns(columns);
   for (;;) {
     const chunk = await result.fetchChunk();
@@ -61,7 +75,7 @@ export async function streamDuckdbRows(conn: DuckDBConnection, sql: string, sink
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
       const converted: QueryCell[] = new Array(row.length);
-      for (let i = 0; i < row.length; i++) converted[i] = cell(row[i]!);
+      for (let i = 0; i < row.length; i++) converted[i] = floats[i] && typeof row[i] === 'number' ? shortestFloat32(row[i] as number) : cell(row[i]!);
       out[r] = converted;
     }
     await sink.rows(out);
