@@ -11,7 +11,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
-import { adminConnection } from './helpers/mysql.ts';
+import { adminConnection, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
 import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
@@ -266,6 +266,30 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       assert.equal(code, 0, `${format ?? 'table'}: ${stderr}`);
       assert.equal(stderr, '', format ?? 'table');
     }
+  });
+
+  if (dialect.name === 'mysql') it('waits for a reader that pauses longer than the server\'s net_write_timeout (orders-etl query ... | less)', { skip: privateServerOnly('this test changes the global net_write_timeout') }, async () => {
+    const sql = "SELECT o.*, REPEAT('x', 200) AS pad FROM orders o CROSS JOIN (SELECT order_id FROM orders ORDER BY order_id LIMIT 40) c";
+    const rows = Number((await big.query<{ n: unknown }>('SELECT COUNT(*) * 40 AS n FROM orders'))[0]!.n);
+    // The session takes the global value when it connects: 2 s, where a reader paging through less takes minutes.
+    await withPrivateGlobal('net_write_timeout', 2, async () => {
+      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', big.url, '--csv'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      let lines = 0;
+      const count = (d: Buffer) => {
+        for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+      };
+      count(((await once(child.stdout, 'data')) as [Buffer])[0]);
+      child.stdout.pause();
+      await new Promise((r) => setTimeout(r, 5000));
+      child.stdout.on('data', count).resume();
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, '');
+      assert.equal(lines, rows + 1);
+    });
   });
 
   it('takes SQL that starts with a comment or a minus sign, before or after its flags (no flag holds white space)', async () => {

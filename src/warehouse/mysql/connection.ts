@@ -43,7 +43,14 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
       "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
-    else await conn.query('SET SESSION TRANSACTION READ ONLY');
+    // query streams its result at the pace of standard output (output.ts), and the server ends a result that
+    // its client has not taken for net_write_timeout (60 s by default): 'orders-etl query ... | less', read
+    // for over a minute, failed with a lost connection and lost the rest. The reader is waited for as long as
+    // it takes (the largest value the server allows, a year), as a load waits for its source.
+    else {
+      await conn.query('SET SESSION TRANSACTION READ ONLY');
+      await conn.query('SET SESSION net_write_timeout = 31536000');
+    }
     const collation = await byteCollation(conn, t);
     try {
       await conn.query(`USE ${ident(t.database)}`);
