@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from '../bench/generate.ts';
 import { adminConnection, privateServerOnly, withPrivateGlobal } from './helpers/mysql.ts';
-import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
+import { startCountingProxy, startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
@@ -359,6 +359,47 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       }
     }
   });
+
+  if (dialect.name === 'mysql') {
+    it('stops on Ctrl-C only a thread that runs its statement: behind a proxy, the id it was given may be another session', async () => {
+      // ProxySQL and MaxScale give a client an id of their own, which may be some other session's thread on the
+      // server: KILL QUERY of that id would stop a stranger's statement.
+      const victim = await adminConnection();
+      const proxy = await startCountingProxy(db.url, { ownIds: victim.threadId! });
+      const sql = 'SELECT /* stop-me-proxied */ SLEEP(60) AS s';
+      const ours = async (): Promise<number[]> => {
+        const admin = await adminConnection();
+        try {
+          const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%stop-me-proxied%' AND ID <> CONNECTION_ID()");
+          return (rows as { ID: number }[]).map((r) => Number(r.ID));
+        } finally {
+          await admin.end();
+        }
+      };
+      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', proxy.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      try {
+        while ((await ours()).length === 0) await new Promise((r) => setTimeout(r, 100));
+        // SLEEP answers 1 when it is stopped, 0 when it ran its time.
+        const slept = victim.query('SELECT SLEEP(3) AS s');
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill('SIGINT');
+        assert.deepEqual(await exited, [null, 'SIGINT'], stderr);
+        const [rows] = await slept;
+        assert.deepEqual(rows, [{ s: 0 }], "another session's statement was stopped");
+      } finally {
+        child.kill('SIGKILL');
+        for (const id of await ours()) {
+          const admin = await adminConnection();
+          await admin.query(`KILL QUERY ${id}`).finally(() => admin.end());
+        }
+        await victim.end();
+        await proxy.close();
+      }
+    });
+  }
 
   // mysql2 tells a streaming query nothing when its connection dies under it (only the connection hears of it):
   // the query once waited for rows that never came, until the engine's event loop ran dry and the bin said

@@ -18,7 +18,7 @@ import net from 'node:net';
  * `closeOnReply`, it closes each connection when the client first answers the greeting: under TLS, as the
  * client starts its TLS handshake (a connection dropped during the handshake); with `ownIds`, it puts an id of
  * its own in place of the connection id in each greeting, as ProxySQL and MaxScale do: the id a client sees is
- * no thread of the server's; with `slowAfterFirstMs`, connections after the first get each of the server's bytes
+ * no thread of the server's (or, given a number, that id: another session's thread on the server); with `slowAfterFirstMs`, connections after the first get each of the server's bytes
  * that long late: a server slow to take new connections (busy, or resolving the client's name).
  */
 
@@ -127,7 +127,7 @@ export interface CountingProxy {
 /** CLIENT_SSL among the capability flags of the server's greeting (the protocol's HandshakeV10). */
 const CLIENT_SSL = 0x0800;
 
-export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean; ownIds?: boolean; slowAfterFirstMs?: number } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(targetUrl: string, opts: { hideTls?: boolean; closeOnReply?: boolean; ownIds?: boolean | number; slowAfterFirstMs?: number } = {}): Promise<CountingProxy> {
   let connections = 0;
   const proxy = await listenProxy(targetUrl, (client, upstream) => {
     connections++;
@@ -161,7 +161,7 @@ export async function startCountingProxy(targetUrl: string, opts: { hideTls?: bo
       const flagsAt = idAt + 4 + 8 + 1;
       if (opts.hideTls) greeting.writeUInt16LE(greeting.readUInt16LE(flagsAt) & ~CLIENT_SSL, flagsAt);
       // Far above the ids of a test server's threads.
-      if (opts.ownIds) greeting.writeUInt32LE(1_000_000 + connections, idAt);
+      if (opts.ownIds) greeting.writeUInt32LE(typeof opts.ownIds === 'number' ? opts.ownIds : 1_000_000 + connections, idAt);
       client.write(greeting);
       greeting = null;
     });

@@ -179,6 +179,8 @@ export class MysqlWarehouse extends SqlWarehouse {
    * indexes); they are built before any lookup by key.
    */
   private historyKeysDropped = false;
+  /** The statement streamRows runs (query, loads, rejects), for stopStatement to recognise its thread. */
+  private streaming: string | null = null;
 
   constructor(target: MysqlTarget, settings: WarehouseSettings) {
     super(settings);
@@ -791,12 +793,19 @@ export class MysqlWarehouse extends SqlWarehouse {
     };
   }
 
+  /**
+   * Stops the statement streamRows runs (Ctrl-C during query, loads or rejects). Behind ProxySQL or MaxScale the
+   * connection id a client is given is the proxy's, which may be another session's thread on the server: only a
+   * thread that runs this very statement is stopped.
+   */
   override async stopStatement(): Promise<void> {
     const id = this.conn?.threadId;
-    if (id === undefined || id === null) return;
+    const sql = this.streaming;
+    if (id === undefined || id === null || sql === null) return;
     const { conn } = await connect(this.target, 'read');
     try {
-      await conn.query('KILL QUERY ?', [id]);
+      const [rows] = await conn.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND LEFT(INFO, 1000) = LEFT(?, 1000)', [id, sql]);
+      if ((rows as unknown[]).length > 0) await conn.query('KILL QUERY ?', [id]);
     } finally {
       conn.destroy();
     }
@@ -868,8 +877,13 @@ export class MysqlWarehouse extends SqlWarehouse {
     return { columns: (fields ?? []).map((f) => f.name), rows: rows as unknown[][] };
   }
 
-  protected streamRows(sql: string, sink: QuerySink): Promise<void> {
-    return streamMysqlRows(this.c(), this.location, sql, sink);
+  protected async streamRows(sql: string, sink: QuerySink): Promise<void> {
+    this.streaming = sql;
+    try {
+      await streamMysqlRows(this.c(), this.location, sql, sink);
+    } finally {
+      this.streaming = null;
+    }
   }
 
   protected scan(sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
