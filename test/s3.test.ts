@@ -341,6 +341,45 @@ describe('the S3 client', () => {
     }
   });
 
+  it('retries a HEAD and a list whose connection stalls, as it retries an HTTP 500: 4 attempts, each given up after --s3-stall-timeout', async () => {
+    await s3.put('client/stalled/x.json', '[]');
+    const methods = (proxy: { requests(): string[] }) => proxy.requests().map((h) => h.split(' ', 1)[0]);
+    const stalls = (n: number) => Array.from({ length: n }, () => ({ after: 0, kind: 'stall' as const }));
+    // A stalled connection (a keep-alive socket that a NAT dropped answers nothing) is an attempt failed: the
+    // proxy's faults fire on connections in turn, here the list's first two; its third attempt reads it.
+    let proxy = await startFaultProxy(s3.endpoint, stalls(2));
+    try {
+      const started = Date.now();
+      const [source] = await resolveSources([`s3://${BUCKET}/client/stalled/`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 1, retries: 0 }, note: () => {} });
+      assert.equal((await source!.info()).size, 2);
+      assert.equal(await readError(source!.open()), null);
+      assert.deepEqual(methods(proxy), ['GET', 'GET', 'GET', 'HEAD', 'GET']);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await proxy.close();
+    }
+    // The HEAD of a key, likewise.
+    proxy = await startFaultProxy(s3.endpoint, stalls(1));
+    try {
+      const [source] = await resolveSources([`s3://${BUCKET}/client/stalled/x.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 1, retries: 0 }, note: () => {} });
+      assert.equal((await source!.info()).size, 2);
+      assert.deepEqual(methods(proxy), ['HEAD', 'HEAD']);
+    } finally {
+      await proxy.close();
+    }
+    // A server that stalls every attempt: the SDK's 4, then a message that says so.
+    proxy = await startFaultProxy(s3.endpoint, stalls(8));
+    try {
+      const [source] = await resolveSources([`s3://${BUCKET}/client/stalled/x.json`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 1, retries: 0 }, note: () => {} });
+      await assert.rejects(source!.info(), /cannot read s3:\/\/exports\/client\/stalled\/x\.json: no answer: 4 attempts each waited for a connection \(10s at most\) or a byte \(--s3-stall-timeout\) in vain/);
+      assert.deepEqual(methods(proxy), ['HEAD', 'HEAD', 'HEAD', 'HEAD']);
+      await assert.rejects(resolveSources([`s3://${BUCKET}/client/stalled/`], { format: undefined, s3: { endpoint: proxy.endpoint, stallTimeout: 1, retries: 0 }, note: () => {} }), /cannot list s3:\/\/exports\/client\/stalled\/: no answer: 4 attempts/);
+      assert.equal(proxy.requests().filter((h) => h.startsWith('GET ')).length, 4);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('reads a body whose first GET is refused for the clock\'s skew, as the SDK\'s own retries did', async () => {
     await s3.put('client/skewed.json', '[]');
     const proxy = await startFaultProxy(s3.endpoint, []);

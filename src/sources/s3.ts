@@ -57,6 +57,25 @@ export interface S3Clients {
   body: S3Client;
 }
 
+/** Attempts of a HEAD or list request: the SDK's retries, a stalled attempt included. */
+const LOOKUP_ATTEMPTS = 4;
+/**
+ * A connection not accepted within this (or --s3-stall-timeout, when shorter) fails the attempt: a server that
+ * is there accepts one in milliseconds (the SDK's own "standard" defaults mode gives it 3.1 s), and a
+ * firewall that drops packets would otherwise take --s3-stall-timeout four times.
+ */
+const CONNECT_TIMEOUT_S = 10;
+
+/**
+ * The bound on a HEAD or list in all, whatever happens beneath it (credentials fetched, a server that trickles
+ * bytes): every attempt connecting and then stalling to its end, and 5 s each for the SDK, which arms its
+ * socket timer up to 3 s into an attempt and backs off between attempts (7 s in all when throttled).
+ */
+function lookupDeadline(opts: S3Options): number {
+  return LOOKUP_ATTEMPTS * (Math.min(opts.stallTimeout, CONNECT_TIMEOUT_S) + opts.stallTimeout + 5);
+}
+const LOOKUP_DEADLINE = `the bound on ${LOOKUP_ATTEMPTS} attempts of --s3-stall-timeout`;
+
 export function makeS3Clients(opts: S3Options): S3Clients {
   // The SDK (the locked @aws-sdk/core 3.981) prints a nine-line NodeVersionSupportWarning on stderr when its first client is made on
   // a Node below 22, telling the user to upgrade: this package supports Node 20 and pins that SDK, so on Node 20
@@ -71,7 +90,12 @@ export function makeS3Clients(opts: S3Options): S3Clients {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   };
-  const lookup = new S3Client({ ...config, maxAttempts: 4 });
+  // Each attempt of a HEAD or list gives up when the server sends no byte for --s3-stall-timeout (or does not
+  // accept the connection: CONNECT_TIMEOUT_S), and the SDK makes the next: a connection that went silent (a keep-alive
+  // socket a NAT dropped) is retried like an HTTP 500. Only here: the body client's socket is left idle on
+  // purpose while the load waits for the database (backpressure), and ResumableBody keeps its own clock.
+  const requestHandler = { connectionTimeout: Math.min(opts.stallTimeout, CONNECT_TIMEOUT_S) * 1000, socketTimeout: opts.stallTimeout * 1000 };
+  const lookup = new S3Client({ ...config, maxAttempts: LOOKUP_ATTEMPTS, requestHandler });
   // The lookup client's credentials provider (memoized): a role, SSO or the instance metadata service is asked
   // for credentials once, not once per client.
   const body = new S3Client({ ...config, credentials: lookup.config.credentials, maxAttempts: 1 });
@@ -108,7 +132,7 @@ export async function resolveS3(uri: string, clients: S3Clients, opts: S3Options
     let page;
     try {
       const cmd = new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize });
-      page = await withDeadline(opts.stallTimeout, (abortSignal) => clients.lookup.send(cmd, { abortSignal }));
+      page = await withDeadline(lookupDeadline(opts), (abortSignal) => clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
     } catch (err) {
       throw s3Error(err, bucket, key, 'list');
     }
@@ -164,7 +188,7 @@ export class S3Source implements Source {
     let res;
     try {
       const cmd = new HeadObjectCommand({ Bucket: this.bucket, Key: this.key });
-      res = await withDeadline(this.opts.stallTimeout, (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }));
+      res = await withDeadline(lookupDeadline(this.opts), (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
     } catch (err) {
       throw s3Error(err, this.bucket, this.key, 'read');
     }
@@ -377,6 +401,7 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
   else if (status === 404) msg = `bucket ${bucket} does not exist`;
   else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
   else if (status === 403) msg = `access denied to ${where}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission, or they were refused`;
+  else if (e.name === 'TimeoutError') msg = `no answer: ${LOOKUP_ATTEMPTS} attempts each waited for a connection (${CONNECT_TIMEOUT_S}s at most) or a byte (--s3-stall-timeout) in vain; check --s3-endpoint (or AWS_ENDPOINT_URL) and the network`;
   else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
   else msg = `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
   return new EtlError('E_S3', `cannot ${what} ${where}: ${msg}`, { source: where }, { cause: err });
@@ -386,9 +411,9 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
  * Run an S3 call that must answer within `seconds` (the SDK sets no timeout of its own by default, and a
  * server that never answers would hold the load forever). `outer` aborts it too (the body being destroyed).
  */
-async function withDeadline<T>(seconds: number, call: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+async function withDeadline<T>(seconds: number, call: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal, why = '--s3-stall-timeout'): Promise<T> {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(new Error(`no response for ${seconds}s (--s3-stall-timeout)`)), seconds * 1000);
+  const timer = setTimeout(() => ctl.abort(new Error(`no response for ${seconds}s (${why})`)), seconds * 1000);
   const forward = () => ctl.abort(outer!.reason);
   outer?.addEventListener('abort', forward, { once: true });
   try {
