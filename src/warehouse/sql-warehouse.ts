@@ -560,6 +560,22 @@ export abstract class SqlWarehouse implements Warehouse {
 
   // --- ledger and batches ----------------------------------------------------------------------------------
 
+  /**
+   * Whether a load of the same name with other content (another fingerprint, or none) came after the ledger's
+   * load `loadId` of `source`: the warehouse then holds that other content, and `source` loads again from its
+   * start instead of being skipped or resumed. An S3 object overwritten with B and then put back as A (the same
+   * bytes: the same ETag) was skipped as loaded, and B's orders and attributes stayed. (pendingBytes, which
+   * only sizes the load, does not ask: such a source is rare, and the question costs a scan of the ledger.)
+   */
+  private async overwrittenSince(source: SourceIdentity, loadId: number): Promise<boolean> {
+    const [newer] = await this.select('SELECT 1 AS newer FROM etl_loads WHERE source_uri = ? AND load_id > ? AND (fingerprint IS NULL OR fingerprint <> ?) LIMIT 1', [
+      source.uri,
+      loadId,
+      source.fingerprint,
+    ]);
+    return newer !== undefined;
+  }
+
   private async plan(source: SourceIdentity, force: boolean): Promise<SourcePlan> {
     const key = sourceKey(source);
     return this.withRetry('read the load ledger', async () => {
@@ -568,7 +584,7 @@ export abstract class SqlWarehouse implements Warehouse {
           `SELECT load_id, status, records_committed, ${LEDGER_COLUMNS} FROM etl_loads WHERE source_key = ? ORDER BY load_id DESC LIMIT 1`,
           [key],
         );
-        if (last) {
+        if (last && !(await this.overwrittenSince(source, Number(last.load_id)))) {
           const loadId = Number(last.load_id);
           const counts = ledgerCounts(last);
           if (last.status === 'completed') return { action: 'skip', loadId, counts };
