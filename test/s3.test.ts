@@ -208,6 +208,11 @@ describe('S3 sources', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /s3:\/\/exports\/daily\/nope\.json/);
     assert.match(missing.stderr, /no such key/);
+    assert.doesNotMatch(missing.stderr, /there are objects under/);
+    // A prefix typed without its slash names a key; the message says where the objects are.
+    const unslashed = await runCli(['load', `s3://${BUCKET}/daily/2024-01-01`, '--db', db.url, '--s3-endpoint', s3.endpoint]);
+    assert.equal(unslashed.code, 1);
+    assert.match(unslashed.stderr, /no such key \(or bucket\) s3:\/\/exports\/daily\/2024-01-01; there are objects under s3:\/\/exports\/daily\/2024-01-01\/: to load every one, give the prefix with its slash/);
     const bucket = await runCli(['load', 's3://no-such-bucket/x/', '--db', db.url, '--s3-endpoint', s3.endpoint]);
     assert.equal(bucket.code, 1);
     assert.match(bucket.stderr, /bucket no-such-bucket does not exist/);

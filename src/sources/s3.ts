@@ -190,10 +190,27 @@ export class S3Source implements Source {
       const cmd = new HeadObjectCommand({ Bucket: this.bucket, Key: this.key });
       res = await withDeadline(lookupDeadline(this.opts), (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
     } catch (err) {
-      throw s3Error(err, this.bucket, this.key, 'read');
+      throw s3Error(err, this.bucket, this.key, 'read', await this.prefixBeyond(err));
     }
     this.head = { size: Number(res.ContentLength ?? 0), etag: res.ETag ?? '', versionId: res.VersionId };
     return { size: this.head.size, fingerprint: `etag=${this.head.etag}${res.VersionId ? `;version=${res.VersionId}` : ''};size=${this.head.size}` };
+  }
+
+  /**
+   * A name given without its slash, as `aws s3 ls` takes a prefix (`s3://bucket/exports/2024-06-01`), is a key,
+   * which the HEAD did not find: when objects lie under the name and a slash, that prefix, for the message.
+   */
+  private async prefixBeyond(err: unknown): Promise<string | null> {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) return null;
+    const prefix = `${this.key}/`;
+    try {
+      const cmd = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 });
+      const page = await withDeadline(lookupDeadline(this.opts), (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
+      return (page.Contents?.length ?? 0) > 0 ? `s3://${this.bucket}/${prefix}` : null;
+    } catch {
+      // Only a hint (the bucket may be missing too, or listing not allowed): the HEAD's answer is the error.
+      return null;
+    }
   }
 
   open(): Readable {
@@ -391,13 +408,14 @@ class ResumableBody extends Readable {
 }
 
 /** Fail fast and say what is wrong: bucket, key, permission, credentials. Never echoes credentials. */
-export function s3Error(err: unknown, bucket: string, key: string, what: 'read' | 'list'): EtlError {
+export function s3Error(err: unknown, bucket: string, key: string, what: 'read' | 'list', prefixBeyond: string | null = null): EtlError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   const where = `s3://${bucket}/${key}`;
+  const beyond = prefixBeyond ? `; there are objects under ${prefixBeyond}: to load every one, give the prefix with its slash` : '';
   let msg: string;
   if (e.name === 'NoSuchBucket') msg = `bucket ${bucket} does not exist`;
-  else if (e.name === 'NoSuchKey' || (status === 404 && what === 'read')) msg = `no such key (or bucket) ${where}`;
+  else if (e.name === 'NoSuchKey' || (status === 404 && what === 'read')) msg = `no such key (or bucket) ${where}${beyond}`;
   else if (status === 404) msg = `bucket ${bucket} does not exist`;
   else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
   else if (status === 403) msg = `access denied to ${where}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission, or they were refused`;
