@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cutText, redact } from '../src/errors.ts';
 import { commandFlags } from '../src/options.ts';
-import { ROOT, runCli, tempDir } from './helpers/run.ts';
+import { ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 import { DIALECTS, type TestWarehouse } from './helpers/warehouses.ts';
 
 const INITIAL = join(ROOT, 'fixtures', 'orders_initial.json');
@@ -199,6 +199,29 @@ describe('the commands the messages suggest, pasted into a shell', () => {
         assert.match(rows[0].reason, reason);
       }
     } finally {
+      t.cleanup();
+    }
+  });
+});
+
+for (const dialect of DIALECTS) describe(`the ledger's times on ${dialect.name}`, () => {
+  it('are UTC whatever the time zone of the process that loaded (MySQL: the session is +00:00)', async () => {
+    const db = await dialect.fresh();
+    const t = tempDir();
+    try {
+      const file = t.file('mixed.ndjson', [JSON.stringify({ order_id: 'Z1', order_date: 'someday', customer: { customer_id: 'C1' }, products: [] }), JSON.stringify({ order_id: 'Z2', order_date: '2024-02-01', customer: { customer_id: 'C1' }, products: [] })].join('\n'));
+      // A process of its own: DuckDB reads the local time zone once per process. UTC-10 all year (no summer time).
+      const before = Date.now();
+      const r = await runBin(['load', file, '--db', db.url, '--no-progress'], { env: { TZ: 'Pacific/Honolulu' } });
+      assert.equal(r.code, 0, r.stderr);
+      const [row] = await db.query<any>(`SELECT ${['started_at', 'updated_at', 'finished_at'].map((c) => `CAST(${c} AS ${dialect.name === 'mysql' ? 'CHAR' : 'VARCHAR'}) AS ${c}`).join(', ')} FROM etl_loads`);
+      const [reject] = await db.query<any>(`SELECT CAST(rejected_at AS ${dialect.name === 'mysql' ? 'CHAR' : 'VARCHAR'}) AS rejected_at FROM etl_rejects`);
+      for (const [column, value] of Object.entries({ ...row, ...reject })) {
+        const at = Date.parse(`${String(value).replace(' ', 'T')}Z`);
+        assert.ok(at >= before - 60_000 && at <= Date.now() + 60_000, `${column} ${value} is not the UTC time of the load (${new Date(before).toISOString()})`);
+      }
+    } finally {
+      await db.drop();
       t.cleanup();
     }
   });

@@ -23,7 +23,10 @@ import type { LoadIntent, QuerySink } from '../types.ts';
 import { streamDuckdbRows } from './query.ts';
 
 const DUCKDB_SQL: DialectSql = {
-  now: 'current_timestamp',
+  // UTC, as MySQL's NOW(3) in the engine's +00:00 session: a TIMESTAMPTZ stored in a TIMESTAMP column is cast
+  // to the wall time of the loading process's time zone, so a load run with TZ=Pacific/Honolulu wrote its
+  // ledger 10 hours behind one run in UTC.
+  now: "(current_timestamp AT TIME ZONE 'UTC')",
   readWithColumn: READ_WITH_COLUMN,
   clear: (table) => `DELETE FROM ${table}`,
   updateBySk: ({ table, stage, surrogateKey: sk, attributes }: DimensionSpec<unknown>) =>
@@ -406,10 +409,11 @@ export class DuckdbWarehouse extends SqlWarehouse {
   /** Rows as filled data chunks in the table's column order (staging, dimension and fact tables are declared so). */
   protected prepareBulk(table: string, columns: readonly string[], rows: BulkRows, kind: BulkKind): DuckdbBulk {
     if (kind === 'rejects') {
-      // Not every column (rejected_at takes its default): plain INSERTs, a rare path.
+      // Not every column: plain INSERTs, a rare path. rejected_at is written as the ledger's times are (its
+      // default, current_timestamp, is the local time).
       const copies: BulkValue[][] = [];
       rows.each((r) => copies.push([...r]));
-      return { table, count: rows.count, chunks: null, inserts: { columns, rows: copies } };
+      return { table, count: rows.count, chunks: null, inserts: { columns: [...columns, 'rejected_at'], values: [...columns.map(() => '?'), DUCKDB_SQL.now], rows: copies } };
     }
     const types = this.types.get(table);
     if (!types) throw new EtlError('E_INTERNAL', `${table}: no column types read for it`);
@@ -420,8 +424,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
     const bulk = prepared as DuckdbBulk;
     if (bulk.count === 0) return;
     if (bulk.inserts) {
-      const { columns, rows } = bulk.inserts;
-      for (const r of rows) await this.exec(`INSERT INTO ${bulk.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, r);
+      const { columns, values, rows } = bulk.inserts;
+      for (const r of rows) await this.exec(`INSERT INTO ${bulk.table} (${columns.join(', ')}) VALUES (${values.join(', ')})`, r);
       return;
     }
     const appender = await this.c().createAppender(bulk.table);
@@ -436,7 +440,8 @@ export class DuckdbWarehouse extends SqlWarehouse {
 
 interface DuckdbBulk extends PreparedBulk {
   chunks: DuckDBDataChunk[] | null;
-  inserts: { columns: readonly string[]; rows: BulkValue[][] } | null;
+  /** `values`: a placeholder per value of a row, or SQL. */
+  inserts: { columns: readonly string[]; values: readonly string[]; rows: BulkValue[][] } | null;
 }
 
 /**
