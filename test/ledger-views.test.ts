@@ -142,6 +142,19 @@ for (const dialect of DIALECTS) describe(`orders-etl loads and rejects on ${dial
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual((await ledger()).map((r) => [r.load_id, r.status, r.read_with]), [[5, 'completed', '--format ndjson'], [4, 'completed', null], [3, 'failed', null], [2, 'completed', null], [1, 'completed', null]]);
   });
+
+  if (dialect.name === 'mysql') {
+    it('indexes the ledger by source name, and on init adds the index to a ledger made before it', async () => {
+      // A load asks of every source the ledger holds whether its name was loaded since with other content: by
+      // a scan of the later loads without the index (a re-run of a prefix of 100,000 objects: 17 minutes).
+      const uriIndex = async () => (await db.query("SELECT COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'etl_loads' AND INDEX_NAME = 'ix_etl_loads_uri' ORDER BY SEQ_IN_INDEX")).map((r) => r.c);
+      assert.deepEqual(await uriIndex(), ['source_uri', 'load_id']);
+      await db.query('ALTER TABLE etl_loads DROP KEY ix_etl_loads_uri');
+      const init = await runCli(['init', '--db', db.url]);
+      assert.equal(init.code, 0, init.stderr);
+      assert.deepEqual(await uriIndex(), ['source_uri', 'load_id']);
+    });
+  }
 });
 
 describe('the commands the messages suggest, pasted into a shell', () => {

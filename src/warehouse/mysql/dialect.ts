@@ -14,7 +14,7 @@ import { copyVersionsSql, SqlWarehouse, type BulkKind, type DialectSql, type Pre
 import { LIMITS, type HistoryMode } from '../../model.ts';
 import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEFERRED_REPLACES_STEP, DROP_HISTORY_KEYS_STEP, type LoadIntent, type QuerySink } from '../types.ts';
 import { connect, connectionClosed, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
-import { daysPrimaryKey, FACT_SECONDARY_KEYS, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
+import { daysPrimaryKey, FACT_SECONDARY_KEYS, LEDGER_URI_KEY, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
 import { chunkedStatements, ident, num, str } from './sql.ts';
 import { TsvWriter } from './tsv.ts';
@@ -267,6 +267,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected override async createSchema(requested?: HistoryMode, forLoad = false): Promise<HistoryMode> {
     const mode = await super.createSchema(requested, forLoad);
     await this.withRetry('convert the warehouse to byte-exact text', () => this.migrateCollation());
+    await this.withRetry('index the load ledger by name', async () => {
+      const [has] = await this.select("SELECT 1 AS has FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'etl_loads' AND INDEX_NAME = 'ix_etl_loads_uri'");
+      if (!has) await this.exec(`ALTER TABLE etl_loads ADD ${LEDGER_URI_KEY}`);
+    });
     // A bulk load killed before its end left facts to move and the keys missing: the facts move first (after the
     // version indexes they read are built: moveDeferredFacts), then the keys are built. The history keys first:
     // they do not wait for queries of the fact table, which the fact keys may. Before a load, the rest are left
