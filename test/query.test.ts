@@ -50,6 +50,25 @@ function peakRss(stderr: string): number {
   return Number(m[1]);
 }
 
+/** MySQL: the threads of other sessions whose statement holds `marker` (a comment in it). */
+async function serverThreads(marker: string): Promise<number[]> {
+  const admin = await adminConnection();
+  try {
+    const [rows] = await admin.query('SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()', [`%${marker}%`]);
+    return (rows as { ID: number }[]).map((r) => Number(r.ID));
+  } finally {
+    await admin.end();
+  }
+}
+
+/** MySQL: stops the statements of these threads (a test's own, left running by a failure). */
+async function stopThreads(ids: number[]): Promise<void> {
+  for (const id of ids) {
+    const admin = await adminConnection();
+    await admin.query('KILL QUERY ?', [id]).finally(() => admin.end());
+  }
+}
+
 for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, () => {
   let db: TestWarehouse;
   let big: TestWarehouse;
@@ -326,16 +345,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     // A server hears that a client went away only when it next writes to it: a query that works before its
     // first row ran on to its end after the process had died (here a minute; a runaway join, for hours).
     const sql = dialect.name === 'mysql' ? 'SELECT /* stop-me */ SLEEP(60) AS s' : 'SELECT COUNT(*) AS n FROM range(1000000000000) a(i)';
-    const running = async (): Promise<number[]> => {
-      if (dialect.name !== 'mysql') return [];
-      const admin = await adminConnection();
-      try {
-        const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%stop-me%' AND ID <> CONNECTION_ID()");
-        return (rows as { ID: number }[]).map((r) => Number(r.ID));
-      } finally {
-        await admin.end();
-      }
-    };
+    const running = async (): Promise<number[]> => (dialect.name === 'mysql' ? serverThreads('stop-me') : []);
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       const child = spawn(process.execPath, [BIN, 'query', sql, '--db', db.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -352,10 +362,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
         assert.deepEqual(await running(), [], `${signal}: the query still runs on the server`);
       } finally {
         child.kill('SIGKILL');
-        for (const id of await running()) {
-          const admin = await adminConnection();
-          await admin.query(`KILL QUERY ${id}`).finally(() => admin.end());
-        }
+        await stopThreads(await running());
       }
     }
   });
@@ -367,15 +374,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       const victim = await adminConnection();
       const proxy = await startCountingProxy(db.url, { ownIds: victim.threadId! });
       const sql = 'SELECT /* stop-me-proxied */ SLEEP(60) AS s';
-      const ours = async (): Promise<number[]> => {
-        const admin = await adminConnection();
-        try {
-          const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%stop-me-proxied%' AND ID <> CONNECTION_ID()");
-          return (rows as { ID: number }[]).map((r) => Number(r.ID));
-        } finally {
-          await admin.end();
-        }
-      };
+      const ours = () => serverThreads('stop-me-proxied');
       const child = spawn(process.execPath, [BIN, 'query', sql, '--db', proxy.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
@@ -391,10 +390,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
         assert.deepEqual(rows, [{ s: 0 }], "another session's statement was stopped");
       } finally {
         child.kill('SIGKILL');
-        for (const id of await ours()) {
-          const admin = await adminConnection();
-          await admin.query(`KILL QUERY ${id}`).finally(() => admin.end());
-        }
+        await stopThreads(await ours());
         await victim.end();
         await proxy.close();
       }
