@@ -368,6 +368,38 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
   });
 
   if (dialect.name === 'mysql') {
+    it('stops on Ctrl-C a statement the server lists otherwise than it was typed: a trailing semicolon, white space around it, an emoji', async () => {
+      // The server lists a statement trimmed of leading white space and trailing semicolons, and a character
+      // outside the BMP as question marks (PROCESSLIST is utf8mb3): compared by its text, none was stopped.
+      const running = async (): Promise<number[]> => {
+        const admin = await adminConnection();
+        try {
+          const [rows] = await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%stop-me-typed%' AND ID <> CONNECTION_ID()");
+          return (rows as { ID: number }[]).map((r) => Number(r.ID));
+        } finally {
+          await admin.end();
+        }
+      };
+      for (const sql of ['SELECT /* stop-me-typed */ SLEEP(60) AS s;', '\n  SELECT /* stop-me-typed */ SLEEP(60) AS s \n', "SELECT /* stop-me-typed */ SLEEP(60) AS s, '\u{1F600}' AS e"]) {
+        const child = spawn(process.execPath, [BIN, 'query', sql, '--db', db.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+        try {
+          while ((await running()).length === 0) await new Promise((r) => setTimeout(r, 100));
+          child.kill('SIGINT');
+          assert.deepEqual(await exited, [null, 'SIGINT'], stderr);
+          assert.deepEqual(await running(), [], `${JSON.stringify(sql)}: the query still runs on the server`);
+        } finally {
+          child.kill('SIGKILL');
+          for (const id of await running()) {
+            const admin = await adminConnection();
+            await admin.query(`KILL QUERY ${id}`).finally(() => admin.end());
+          }
+        }
+      }
+    });
+
     it('stops on Ctrl-C only a thread that runs its statement: behind a proxy, the id it was given may be another session', async () => {
       // ProxySQL and MaxScale give a client an id of their own, which may be some other session's thread on the
       // server: KILL QUERY of that id would stop a stranger's statement.
@@ -479,7 +511,8 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       // The engine's end of the connection, by the client address the server sees (host:port).
       let host: string | null = null;
       for (let i = 0; i < 100 && host === null; i++) {
-        const [rows] = await admin.query('SELECT HOST FROM information_schema.PROCESSLIST WHERE INFO = ?', [sql]);
+        // The engine opens the statement with a comment of its own (MysqlWarehouse.streamRows).
+        const [rows] = await admin.query('SELECT HOST FROM information_schema.PROCESSLIST WHERE INFO LIKE ?', [`/* orders-etl %*/ ${sql}`]);
         host = (rows as { HOST: string }[])[0]?.HOST ?? null;
         if (host === null) await new Promise((r) => setTimeout(r, 50));
       }

@@ -3,6 +3,7 @@
  * sized from max_allowed_packet, and LOAD DATA LOCAL INFILE streamed from memory for fact rows where the
  * server allows it.
  */
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { cutText, EtlError } from '../../errors.ts';
@@ -179,7 +180,12 @@ export class MysqlWarehouse extends SqlWarehouse {
    * indexes); they are built before any lookup by key.
    */
   private historyKeysDropped = false;
-  /** The statement streamRows runs (query, loads, rejects), for stopStatement to recognise its thread. */
+  /**
+   * The comment that opens the statement streamRows runs (query, loads, rejects), for stopStatement to recognise
+   * its thread by. Not the statement's text: the server lists it trimmed of leading white space and trailing
+   * semicolons, and with a character outside the BMP as '?'s (PROCESSLIST is utf8mb3), so 'SELECT ...;' was
+   * never found and never stopped; and another session may run the same text (two users' 'orders-etl loads').
+   */
   private streaming: string | null = null;
 
   constructor(target: MysqlTarget, settings: WarehouseSettings) {
@@ -804,11 +810,11 @@ export class MysqlWarehouse extends SqlWarehouse {
    */
   override async stopStatement(): Promise<void> {
     const id = this.conn?.threadId;
-    const sql = this.streaming;
-    if (id === undefined || id === null || sql === null) return;
+    const tag = this.streaming;
+    if (id === undefined || id === null || tag === null) return;
     const { conn } = await connect(this.target, 'read');
     try {
-      const [rows] = await conn.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND LEFT(INFO, 1000) = LEFT(?, 1000)', [id, sql]);
+      const [rows] = await conn.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND LEFT(INFO, ?) = ?', [id, tag.length, tag]);
       if ((rows as unknown[]).length > 0) await conn.query('KILL QUERY ?', [id]);
     } finally {
       conn.destroy();
@@ -882,9 +888,10 @@ export class MysqlWarehouse extends SqlWarehouse {
   }
 
   protected async streamRows(sql: string, sink: QuerySink): Promise<void> {
-    this.streaming = sql;
+    const tag = `/* orders-etl ${randomUUID()} */`;
+    this.streaming = tag;
     try {
-      await streamMysqlRows(this.c(), this.location, sql, sink);
+      await streamMysqlRows(this.c(), this.location, `${tag} ${sql}`, sink);
     } finally {
       this.streaming = null;
     }
