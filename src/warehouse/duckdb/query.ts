@@ -36,7 +36,8 @@ function kindOf(type: DuckDBTypeId): ColumnKind {
  */
 function shortestFloat32(v: number): number {
   if (!Number.isFinite(v)) return v;
-  for (let digits = 1; digits < 9; digits++) {
+  // Up to 9 significant digits: some single-precision values need all 9 (1.00234426e-23).
+  for (let digits = 1; digits <= 9; digits++) {
     const shorter = Number(v.toPrecision(digits));
     if (Math.fround(shorter) === v) return shorter;
   }
