@@ -58,8 +58,9 @@ let finished = false;
 // went away only when it next writes to it: a query that works long before its first row (a sort, a large join, a
 // SLEEP) ran on to its end after this process had died, keeping a core of the server busy and its tables held (a
 // load then waits for them to build the fact table's keys). While query, loads or rejects runs a statement, the
-// engine stops it on the server (KILL QUERY on a connection of its own), for up to 2 s; then, and at once otherwise
-// (a load: its ledger row shows it interrupted), the process ends by the signal, as without this listener.
+// engine stops it on the server (KILL QUERY on a connection of its own), for up to 2 s (a second Ctrl-C meanwhile
+// changes nothing: pressed twice, it ended the process before the KILL was sent); then, and at once otherwise (a
+// load: its ledger row shows it interrupted), the process ends by the signal, as without this listener.
 let stoppable = false;
 let interrupted = null;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -68,7 +69,8 @@ const endBy = (signal) => {
   process.kill(process.pid, signal);
 };
 const onSignal = (signal) => {
-  if (!stoppable || interrupted) return endBy(signal);
+  if (interrupted) return;
+  if (!stoppable) return endBy(signal);
   interrupted = signal;
   worker.postMessage('interrupt');
   setTimeout(() => endBy(signal), 2000);
