@@ -76,6 +76,11 @@ function lookupDeadline(opts: S3Options): number {
 }
 const LOOKUP_DEADLINE = `the bound on ${LOOKUP_ATTEMPTS} attempts of --s3-stall-timeout`;
 
+/** A HEAD or list request (`call`, given the signal that aborts it), within lookupDeadline. */
+function lookup<T>(opts: S3Options, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  return withDeadline(lookupDeadline(opts), call, undefined, LOOKUP_DEADLINE);
+}
+
 export function makeS3Clients(opts: S3Options): S3Clients {
   // The SDK (the locked @aws-sdk/core 3.981) prints a nine-line NodeVersionSupportWarning on stderr when its first client is made on
   // a Node below 22, telling the user to upgrade: this package supports Node 20 and pins that SDK, so on Node 20
@@ -132,7 +137,7 @@ export async function resolveS3(uri: string, clients: S3Clients, opts: S3Options
     let page;
     try {
       const cmd = new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: opts.pageSize });
-      page = await withDeadline(lookupDeadline(opts), (abortSignal) => clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
+      page = await lookup(opts, (abortSignal) => clients.lookup.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, bucket, key, 'list');
     }
@@ -188,7 +193,7 @@ export class S3Source implements Source {
     let res;
     try {
       const cmd = new HeadObjectCommand({ Bucket: this.bucket, Key: this.key });
-      res = await withDeadline(lookupDeadline(this.opts), (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
+      res = await lookup(this.opts, (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }));
     } catch (err) {
       throw s3Error(err, this.bucket, this.key, 'read', await this.prefixBeyond(err));
     }
@@ -205,7 +210,7 @@ export class S3Source implements Source {
     const prefix = `${this.key}/`;
     try {
       const cmd = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 });
-      const page = await withDeadline(lookupDeadline(this.opts), (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }), undefined, LOOKUP_DEADLINE);
+      const page = await lookup(this.opts, (abortSignal) => this.clients.lookup.send(cmd, { abortSignal }));
       return (page.Contents?.length ?? 0) > 0 ? `s3://${this.bucket}/${prefix}` : null;
     } catch {
       // Only a hint (the bucket may be missing too, or listing not allowed): the HEAD's answer is the error.
