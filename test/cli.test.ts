@@ -168,6 +168,21 @@ describe('--db duckdb: a file that is not a DuckDB database', () => {
   });
 });
 
+describe('--db duckdb: in a folder that does not exist', () => {
+  it('fails at once with the cause, even when the path holds the word "lock": that is not another process holding the file', async () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'blocks', 'w.duckdb');
+      const r = await runCli(['load', INITIAL, '--db', `duckdb:${path}`, '--lock-timeout', '2']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /load failed \[E_DB\]: cannot open duckdb:.*blocks.*No such file or directory/);
+      assert.doesNotMatch(r.stderr, /E_LOCK|another process/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe('standard input the load stops reading', () => {
   it('ends the process at once, with the parse error: the unread input does not hold the engine', async () => {
     const t = tempDir();

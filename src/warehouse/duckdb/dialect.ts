@@ -149,7 +149,9 @@ export class DuckdbWarehouse extends SqlWarehouse {
         break;
       } catch (err) {
         if (err instanceof EtlError) throw err;
-        const locked = /lock/i.test((err as Error).message);
+        // DuckDB's words for another process's lock on the file; its other messages name the path, which may
+        // hold "lock" itself (/srv/blocks/w.duckdb in a missing folder waited out --lock-timeout as if held).
+        const locked = /Could not set lock on file/i.test((err as Error).message);
         if (!locked) throw new EtlError('E_DB', `cannot open ${this.location}: ${(err as Error).message}`, {}, { cause: err });
         if (this.access === 'read') {
           // query, loads, rejects: they take no lock and have no --lock-timeout; DuckDB lets no other process read a file one writes.
