@@ -42,6 +42,16 @@ describe('the MySQL URL', () => {
     }
   });
 
+  it('says that a URL without a database names none, rather than calling "" not a plain identifier', () => {
+    for (const url of ['mysql://u:p@db.example:3306', 'mysql://u:p@db.example:3306/', 'mysql://u:p@db.example/?ssl-mode=DISABLED']) {
+      assert.throws(
+        () => parseMysqlUrl(url),
+        (err: unknown) => err instanceof EtlError && err.code === 'E_USAGE' && err.message === '--db: the URL names no database (expected mysql://user:password@host:3306/database)',
+        url,
+      );
+    }
+  });
+
   it('quotes an unknown ssl-mode as it was typed', () => {
     assert.throws(
       () => parseMysqlUrl('mysql://u:p@db.example/shop?ssl-mode=bogus'),

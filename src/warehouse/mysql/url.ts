@@ -50,6 +50,7 @@ export function parseMysqlUrl(url: string, tls: TlsOptions = {}): MysqlTarget {
     }
   };
   const database = decode(u.pathname.replace(/^\//, ''), 'database name');
+  if (database === '') throw new EtlError('E_USAGE', '--db: the URL names no database (expected mysql://user:password@host:3306/database)', {}, { redacted: true });
   if (!isValidIdentifier(database)) {
     // Shown only when it cannot be a misplaced user:password@.
     const shown = /[:@]/.test(database) ? '' : ` ${JSON.stringify(database)}`;
