@@ -52,6 +52,11 @@ describe('the MySQL URL', () => {
     }
   });
 
+  it('takes a database name of letters, digits, _ and $ in any order, as the message says: 2024_sales too', () => {
+    for (const name of ['shop', '2024_sales', '$cache', '_x', '123']) assert.equal(parseMysqlUrl(`mysql://u:p@db.example/${name}`).database, name);
+    assert.throws(() => parseMysqlUrl('mysql://u:p@db.example/bad-name'), /database name "bad-name" is not a plain identifier \(letters, digits, _ and \$, at most 64\)/);
+  });
+
   it('quotes an unknown ssl-mode as it was typed', () => {
     assert.throws(
       () => parseMysqlUrl('mysql://u:p@db.example/shop?ssl-mode=bogus'),

@@ -26,7 +26,8 @@ export function num(s: string | number | null): string {
   return s === null ? 'NULL' : String(s);
 }
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,63}$/;
+// Always written quoted (ident), so a leading digit or $ is as safe as any: MySQL names a database 2024_sales.
+const IDENT = /^[A-Za-z0-9_$]{1,64}$/;
 
 export function isValidIdentifier(name: string): boolean {
   return IDENT.test(name);
