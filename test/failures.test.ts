@@ -585,6 +585,24 @@ describe('smaller hazards of the same family', () => {
     });
   }
 
+  it('MariaDB: a user without CREATE TEMPORARY TABLES is told that the staging tables were refused, not the load lock', async () => {
+    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+    const user = `oe_notemp_${process.pid}`;
+    await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+    try {
+      await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
+      const url = new URL(db.url);
+      [url.username, url.password] = [user, 'pw'];
+      const r = await runCli(['load', prior, '--db', url.toString()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /load failed \[E_DB\]: cannot create the staging tables \(temporary tables of the session\) on mysql:\/\/.*: Access denied for user/);
+      assert.doesNotMatch(r.stderr, /load lock/);
+    } finally {
+      await db.query(`DROP USER '${user}'@'%'`);
+      await db.drop();
+    }
+  });
+
   it('MariaDB: a bulk load into a fact table whose keys a killed load left missing builds them once, at its end (not before, to drop them again)', async () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     const reader = await adminConnection();

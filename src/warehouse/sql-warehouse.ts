@@ -1124,7 +1124,14 @@ export abstract class SqlWarehouse implements Warehouse {
     this.staged.clear();
     await this.open();
     // Staging tables are temporary: they belong to the connection, so each new one creates them once.
-    if (this.access === 'write') for (const ddl of this.stagingDdl) await this.exec(ddl);
+    // Named here: a refusal came out as the step that connected ('cannot take the load lock ...: Access denied
+    // ... to database'), which sent a user without MySQL's CREATE TEMPORARY TABLES looking at the wrong grant.
+    try {
+      if (this.access === 'write') for (const ddl of this.stagingDdl) await this.exec(ddl);
+    } catch (err) {
+      if (this.retriable(err)) throw err;
+      throw this.asEtlError(err, 'create the staging tables (temporary tables of the session)');
+    }
     this.connected = true;
   }
 
