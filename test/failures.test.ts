@@ -585,6 +585,31 @@ describe('smaller hazards of the same family', () => {
     });
   }
 
+  for (const history of ['none', 'customers,products']) {
+    it(`MariaDB: a user with only SELECT, INSERT, UPDATE, DELETE and CREATE TEMPORARY TABLES loads into a warehouse init made (history: ${history})`, async () => {
+      const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+      const user = `oe_dml_${process.pid}`;
+      await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+      try {
+        await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
+        assert.equal((await runCli(['init', '--db', db.url, '--history', history])).code, 0);
+        const url = new URL(db.url);
+        [url.username, url.password] = [user, 'pw'];
+        for (const source of [prior, prior]) {
+          const r = await runCli(['load', source, '--db', url.toString(), '--batch-size', String(BATCH), '--force']);
+          assert.equal(r.code, 0, r.stderr);
+          assert.doesNotMatch(r.stderr, /CREATE command denied/);
+        }
+        assert.deepEqual(await factKeys(db), FACT_KEYS);
+        const [facts] = await db.query<any>('SELECT COUNT(*) AS n FROM orders');
+        assert.equal(Number(facts.n), priorOrders.reduce((n: number, o: any) => n + o.products.length, 0));
+      } finally {
+        await db.query(`DROP USER '${user}'@'%'`);
+        await db.drop();
+      }
+    });
+  }
+
   it('MariaDB: a user without CREATE TEMPORARY TABLES is told that the staging tables were refused, not the load lock', async () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     const user = `oe_notemp_${process.pid}`;

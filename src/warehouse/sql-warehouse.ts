@@ -435,14 +435,24 @@ export abstract class SqlWarehouse implements Warehouse {
 
   protected async createSchema(requested?: HistoryMode, _forLoad = false): Promise<HistoryMode> {
     return this.withRetry('create the schema', async () => {
-      await this.exec(this.settingsDdl);
+      await this.createMissing(this.settingsDdl);
       const mode = await this.decideHistory(requested);
-      for (const ddl of this.schemaDdl(mode)) await this.exec(ddl);
+      for (const ddl of this.schemaDdl(mode)) await this.createMissing(ddl);
       // A ledger made before etl_loads.read_with (load and init hold the warehouse's lock here).
       if (!(await this.columnsOf('etl_loads'))!.includes('read_with')) await this.exec(`ALTER TABLE etl_loads ADD COLUMN ${this.sql.readWithColumn}`);
       this.history = mode;
       return mode;
     });
+  }
+
+  /**
+   * A CREATE TABLE IF NOT EXISTS run only for a table that is missing: MySQL checks the CREATE privilege before
+   * whether the table exists, so a user with the privileges to load into tables made by another (init as an
+   * administrator) was refused its every load ('CREATE command denied ... etl_settings').
+   */
+  private async createMissing(ddl: string): Promise<void> {
+    const table = /^\s*CREATE TABLE IF NOT EXISTS (\w+)/i.exec(ddl)?.[1];
+    if (table === undefined || (await this.columnsOf(table)) === null) await this.exec(ddl);
   }
 
   /**
