@@ -4,10 +4,11 @@
  * test/tls.test.ts.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EtlError } from '../../src/errors.ts';
 import { parseMysqlUrl } from '../../src/warehouse/mysql/url.ts';
-import { runCli, tempDir } from '../helpers/run.ts';
+import { ROOT, runCli, tempDir } from '../helpers/run.ts';
 
 describe('the MySQL URL', () => {
   const files = tempDir();
@@ -55,6 +56,12 @@ describe('the MySQL URL', () => {
   it('takes a database name of letters, digits, _ and $ in any order, as the message says: 2024_sales too', () => {
     for (const name of ['shop', '2024_sales', '$cache', '_x', '123']) assert.equal(parseMysqlUrl(`mysql://u:p@db.example/${name}`).database, name);
     assert.throws(() => parseMysqlUrl('mysql://u:p@db.example/bad-name'), /database name "bad-name" is not a plain identifier \(letters, digits, _ and \$, at most 64\)/);
+  });
+
+  it('writes an IPv6 server in brackets when nothing listens there: ::1:1 would read as another address', async () => {
+    const r = await runCli(['load', join(ROOT, 'fixtures', 'orders_initial.json'), '--db', 'mysql://u@[::1]:1/shop', '--retries', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /nothing listens on \[::1\]:1 \(is the MySQL\/MariaDB server running\?\)/);
   });
 
   it('quotes an unknown ssl-mode as it was typed', () => {

@@ -2,6 +2,7 @@
  * Connecting to MySQL/MariaDB: session settings, and which failures are worth a retry (the URL: ./url.ts).
  * mysql2 types stay in this folder.
  */
+import { isIP } from 'node:net';
 import mysqlCallbacks from 'mysql2';
 import mysql from 'mysql2/promise';
 import { EtlError } from '../../errors.ts';
@@ -56,7 +57,7 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
       await conn.query(`USE ${ident(t.database)}`);
     } catch (err) {
       if (errnoOf(err) !== 1049) throw err; // ER_BAD_DB_ERROR
-      if (access === 'read') throw new EtlError('E_DB', `database ${t.database} does not exist on ${t.host}:${t.port} (nothing has been loaded into ${t.display})`);
+      if (access === 'read') throw new EtlError('E_DB', `database ${t.database} does not exist on ${hostPort(t)} (nothing has been loaded into ${t.display})`);
       await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(t.database)} CHARACTER SET utf8mb4 COLLATE ${collation}`);
       await conn.query(`USE ${ident(t.database)}`);
     }
@@ -251,12 +252,17 @@ async function byteCollation(conn: Connection, t: MysqlTarget): Promise<ByteColl
   return found;
 }
 
+/** host:port for messages; an IPv6 address in brackets, as in a URL (::1:3306 reads as another address). */
+function hostPort(t: MysqlTarget): string {
+  return isIP(t.host) === 6 ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+}
+
 function connectionError(err: unknown, t: MysqlTarget): EtlError {
   const e = err as { code?: string; errno?: number; message?: string };
   const transient = isTransient(err);
   // mysql2's messages name the user and host but never the password; keep only that, to be sure.
   let msg = (e.message ?? String(err)).split(t.password || '\u0000').join('***');
-  if (e.code === 'ECONNREFUSED') msg = `nothing listens on ${t.host}:${t.port} (is the MySQL/MariaDB server running?)`;
+  if (e.code === 'ECONNREFUSED') msg = `nothing listens on ${hostPort(t)} (is the MySQL/MariaDB server running?)`;
   return new EtlError(transient ? 'E_DB_CONNECTION' : 'E_DB', `cannot connect to ${t.display}: ${msg}`, {}, { cause: err, transient });
 }
 
