@@ -24,11 +24,6 @@ export const READ_WITH_COLUMN = 'read_with TEXT NULL';
 const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${c}`;
 
 /**
- * The fact table's secondary keys: an index per dimension key, and the foreign keys that need them. Loading
- * into an empty fact table defers them (see MysqlWarehouse.beginLoad): built once by sorting after the load,
- * they cost a fraction of maintaining them row by row (bench: 6 s instead of 55 s for 2.5 M rows).
- */
-/**
  * The ledger's loads by name (SqlWarehouse.overwrittenSince asks, for each source the ledger holds, whether its
  * name was loaded since with other content): without it, a scan of the later loads per source, 10 ms on average
  * at 100,000 rows (a re-run of a prefix of as many objects: 17 minutes). Added by ALTER to a ledger made before
@@ -37,6 +32,11 @@ const tableOptions = (c: ByteCollation) => `ENGINE=InnoDB DEFAULT CHARSET=utf8mb
  */
 export const LEDGER_URI_KEY = 'KEY ix_etl_loads_uri (source_uri(255), load_id)';
 
+/**
+ * The fact table's secondary keys: an index per dimension key, and the foreign keys that need them. Loading
+ * into an empty fact table defers them (see MysqlWarehouse.beginLoad): built once by sorting after the load,
+ * they cost a fraction of maintaining them row by row (bench: 6 s instead of 55 s for 2.5 M rows).
+ */
 export const FACT_SECONDARY_KEYS: { name: string; kind: 'index' | 'foreign key'; definition: string }[] = [
   { name: 'ix_orders_product_sk', kind: 'index', definition: 'KEY ix_orders_product_sk (product_sk)' },
   { name: 'ix_orders_customer_sk', kind: 'index', definition: 'KEY ix_orders_customer_sk (customer_sk)' },
