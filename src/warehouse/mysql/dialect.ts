@@ -17,7 +17,7 @@ import { BUILD_FACT_KEYS_STEP, BUILD_HISTORY_KEYS_STEP, DEFERRED_MOVES_STEP, DEF
 import { connect, connectionClosed, errnoOf, isTransient, watchStreaming, type Connection } from './connection.ts';
 import { daysPrimaryKey, FACT_SECONDARY_KEYS, LEDGER_URI_KEY, READ_WITH_COLUMN, schemaDdl, settingsDdl, stagingDdl, TABLES, versionKey, versionKeyName, type ByteCollation } from './ddl.ts';
 import { streamMysqlRows } from './query.ts';
-import { chunkedStatements, ident, num, str } from './sql.ts';
+import { chunkedStatements, ident, loadLockName, num, str } from './sql.ts';
 import { TsvWriter } from './tsv.ts';
 import type { MysqlTarget } from './url.ts';
 
@@ -870,18 +870,20 @@ export class MysqlWarehouse extends SqlWarehouse {
   protected override async deadLoads(): Promise<DeadLoads | null> {
     const through = await this.lastLoadId();
     // NOW(3) is the statement's start: no later than the lock's check in the same statement.
-    const [row] = await this.select("SELECT DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS at, IS_FREE_LOCK(?) AS free", [this.lockName]);
+    const [row] = await this.select("SELECT DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS at, IS_FREE_LOCK(?) AS free", [await this.lockName()]);
     return Number(row!.free) === 1 ? { through, notUpdatedSince: String(row!.at) } : null;
   }
 
-  private get lockName(): string {
-    return `orders-etl:${this.target.database}`;
+  /** The load lock's name on this server (loadLockName). */
+  private async lockName(): Promise<string> {
+    const [row] = await this.select('SELECT @@lower_case_table_names AS lower');
+    return loadLockName(this.target.database, Number(row?.lower ?? 0) !== 0);
   }
 
   protected async acquireLock(timeoutSeconds: number): Promise<void> {
     // A named lock per database: a second load waits for the first instead of interleaving its batches.
     // It lives as long as the connection, so a killed process releases it by itself.
-    const [rows] = await this.c().query('SELECT GET_LOCK(?, ?) AS got', [this.lockName, timeoutSeconds]);
+    const [rows] = await this.c().query('SELECT GET_LOCK(?, ?) AS got', [await this.lockName(), timeoutSeconds]);
     if (Number((rows as { got: number | null }[])[0]!.got) !== 1) {
       throw new EtlError('E_LOCK', `another load holds ${this.location}; waited ${timeoutSeconds}s (--lock-timeout)`);
     }

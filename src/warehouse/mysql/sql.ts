@@ -2,6 +2,8 @@
  * SQL text for MySQL/MariaDB. Values are escaped here, for the session's sql_mode that the dialect sets
  * (backslash escapes on, ANSI_QUOTES off), never pasted raw; identifiers come from code or are validated.
  */
+import { createHash } from 'node:crypto';
+
 const NEEDS_ESCAPE = /[\0\b\t\n\r\x1a"'\\]/;
 const ESCAPE_ALL = /[\0\b\t\n\r\x1a"'\\]/g;
 const ESCAPES: Record<string, string> = {
@@ -63,4 +65,20 @@ export function chunkedStatements(prefix: string, tuples: string[], suffix: stri
   }
   if (parts.length > 0) statements.push(prefix + parts.join(',') + suffix);
   return statements;
+}
+
+/** MySQL 5.7 and later refuse a user-level lock name longer than this (MariaDB takes any). */
+const LOCK_NAME_CHARS = 64;
+
+/**
+ * The name of a database's load lock (GET_LOCK). On a server whose database names are not case-sensitive
+ * (lower_case_table_names 1 or 2), Shop and shop are one database and take one lock; a name that would be
+ * longer than MySQL allows (a database name of 54 to 64 characters) is named by its SHA-256 instead, which
+ * MySQL refused with an error on every load.
+ */
+export function loadLockName(database: string, caseInsensitive: boolean): string {
+  const name = caseInsensitive ? database.toLowerCase() : database;
+  const plain = `orders-etl:${name}`;
+  if (plain.length <= LOCK_NAME_CHARS) return plain;
+  return `orders-etl:${createHash('sha256').update(name).digest('hex').slice(0, LOCK_NAME_CHARS - 'orders-etl:'.length)}`;
 }
