@@ -56,6 +56,32 @@ after(async () => {
   files.cleanup();
 });
 
+/**
+ * Runs `work` with a fresh MariaDB database and the URL of a user of its own, granted `grants` on that database
+ * only; the user and the database are dropped afterwards.
+ */
+async function asUser(grants: string, work: (db: TestWarehouse, url: string) => Promise<void>): Promise<void> {
+  const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
+  const user = `oe_user_${process.pid}`;
+  await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+  try {
+    await db.query(`GRANT ${grants} ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
+    const url = new URL(db.url);
+    [url.username, url.password] = [user, 'pw'];
+    await work(db, url.toString());
+  } finally {
+    await db.query(`DROP USER '${user}'@'%'`);
+    await db.drop();
+  }
+}
+
+/** prior's lines are all in the fact table, and its keys are back. */
+async function assertPriorLoaded(db: TestWarehouse): Promise<void> {
+  assert.deepEqual(await factKeys(db), FACT_KEYS);
+  const [facts] = await db.query<any>('SELECT COUNT(*) AS n FROM orders');
+  assert.equal(Number(facts.n), priorOrders.reduce((n: number, o: any) => n + o.products.length, 0));
+}
+
 /** The bin as a user runs it, killed if it has not ended within `limitMs`. */
 function runBinTimed(args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; stderr: string; ms: number; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
@@ -563,72 +589,40 @@ describe('smaller hazards of the same family', () => {
 
   for (const history of ['none', 'customers,products']) {
     it(`MariaDB: a user without ALTER loads (history: ${history}), keeping the fact table's keys it may not drop, and says so`, async () => {
-      const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
-      const name = db.mysql!.name;
-      const user = `oe_noalter_${process.pid}`;
-      await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
-      try {
-        await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, REFERENCES, CREATE TEMPORARY TABLES ON \`${name}\`.* TO '${user}'@'%'`);
+      await asUser('SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, REFERENCES, CREATE TEMPORARY TABLES', async (db, url) => {
         assert.equal((await runCli(['init', '--db', db.url, '--history', history])).code, 0);
-        const url = new URL(db.url);
-        [url.username, url.password] = [user, 'pw'];
-        const r = await runCli(['load', prior, '--db', url.toString(), '--batch-size', String(BATCH)]);
+        const r = await runCli(['load', prior, '--db', url, '--batch-size', String(BATCH)]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /the fact table keeps its keys, maintained row by row \(slower\): ALTER command denied .*\(dropping them for a bulk load takes ALTER on oe_test_/);
-        assert.deepEqual(await factKeys(db), FACT_KEYS);
-        const [facts] = await db.query<any>('SELECT COUNT(*) AS n FROM orders');
-        assert.equal(Number(facts.n), priorOrders.reduce((n: number, o: any) => n + o.products.length, 0));
-      } finally {
-        await db.query(`DROP USER '${user}'@'%'`);
-        await db.drop();
-      }
+        await assertPriorLoaded(db);
+      });
     });
   }
 
   for (const history of ['none', 'customers,products']) {
     it(`MariaDB: a user with only SELECT, INSERT, UPDATE, DELETE and CREATE TEMPORARY TABLES loads into a warehouse init made (history: ${history})`, async () => {
-      const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
-      const user = `oe_dml_${process.pid}`;
-      await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
-      try {
-        await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
+      await asUser('SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES', async (db, url) => {
         assert.equal((await runCli(['init', '--db', db.url, '--history', history])).code, 0);
         // A ledger made before its index by source name, which this user cannot add.
         await db.query('ALTER TABLE etl_loads DROP KEY ix_etl_loads_uri');
-        const url = new URL(db.url);
-        [url.username, url.password] = [user, 'pw'];
         for (const source of [prior, prior]) {
-          const r = await runCli(['load', source, '--db', url.toString(), '--batch-size', String(BATCH), '--force']);
+          const r = await runCli(['load', source, '--db', url, '--batch-size', String(BATCH), '--force']);
           assert.equal(r.code, 0, r.stderr);
           assert.doesNotMatch(r.stderr, /CREATE command denied/);
           assert.match(r.stderr, /the load ledger is not indexed by source name \(the next load or init by a user with ALTER/);
         }
-        assert.deepEqual(await factKeys(db), FACT_KEYS);
-        const [facts] = await db.query<any>('SELECT COUNT(*) AS n FROM orders');
-        assert.equal(Number(facts.n), priorOrders.reduce((n: number, o: any) => n + o.products.length, 0));
-      } finally {
-        await db.query(`DROP USER '${user}'@'%'`);
-        await db.drop();
-      }
+        await assertPriorLoaded(db);
+      });
     });
   }
 
   it('MariaDB: a user without CREATE TEMPORARY TABLES is told that the staging tables were refused, not the load lock', async () => {
-    const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
-    const user = `oe_notemp_${process.pid}`;
-    await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
-    try {
-      await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
-      const url = new URL(db.url);
-      [url.username, url.password] = [user, 'pw'];
-      const r = await runCli(['load', prior, '--db', url.toString()]);
+    await asUser('SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES', async (_db, url) => {
+      const r = await runCli(['load', prior, '--db', url]);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /load failed \[E_DB\]: cannot create the staging tables \(temporary tables of the session\) on mysql:\/\/.*: Access denied for user/);
       assert.doesNotMatch(r.stderr, /load lock/);
-    } finally {
-      await db.query(`DROP USER '${user}'@'%'`);
-      await db.drop();
-    }
+    });
   });
 
   it('MariaDB: a bulk load into a fact table whose keys a killed load left missing builds them once, at its end (not before, to drop them again)', async () => {

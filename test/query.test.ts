@@ -50,6 +50,15 @@ function peakRss(stderr: string): number {
   return Number(m[1]);
 }
 
+/** `orders-etl query sql --db url` running: the child, its exit (code, signal), and its stderr so far. */
+function spawnQuery(sql: string, url: string) {
+  const child = spawn(process.execPath, [BIN, 'query', sql, '--db', url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, exited, stderr: () => stderr };
+}
+
 /** MySQL: the threads of other sessions whose statement holds `marker` (a comment in it). */
 async function serverThreads(marker: string): Promise<number[]> {
   const admin = await adminConnection();
@@ -354,10 +363,7 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
     const running = async (): Promise<number[]> => (dialect.name === 'mysql' ? serverThreads('stop-me') : []);
     // Ctrl-C pressed twice ended the process before the statement was stopped.
     for (const [signal, times] of [['SIGINT', 1], ['SIGTERM', 1], ['SIGHUP', 1], ['SIGINT', 2]] as const) {
-      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', db.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      const { child, exited, stderr } = spawnQuery(sql, db.url);
       try {
         // Running: on the server, or (DuckDB) for a while.
         for (let i = 0; dialect.name === 'mysql' ? (await running()).length === 0 : i < 10; i++) await new Promise((r) => setTimeout(r, 100));
@@ -365,9 +371,9 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
         child.kill(signal);
         // Apart, or the system would deliver them as one.
         if (times === 2) setTimeout(() => child.kill(signal), 5);
-        assert.deepEqual(await exited, [null, signal], stderr);
+        assert.deepEqual(await exited, [null, signal], stderr());
         assert.ok(Date.now() - sent < 2500, `${signal} x${times}: ended after ${Date.now() - sent} ms`);
-        assert.equal(stderr, '', signal);
+        assert.equal(stderr(), '', signal);
         assert.deepEqual(await running(), [], `${signal} x${times}: the query still runs on the server`);
       } finally {
         child.kill('SIGKILL');
@@ -382,14 +388,11 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       // outside the BMP as question marks (PROCESSLIST is utf8mb3): compared by its text, none was stopped.
       const running = () => serverThreads('stop-me-typed');
       for (const sql of ['SELECT /* stop-me-typed */ SLEEP(60) AS s;', '\n  SELECT /* stop-me-typed */ SLEEP(60) AS s \n', "SELECT /* stop-me-typed */ SLEEP(60) AS s, '\u{1F600}' AS e"]) {
-        const child = spawn(process.execPath, [BIN, 'query', sql, '--db', db.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
-        const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+        const { child, exited, stderr } = spawnQuery(sql, db.url);
         try {
           while ((await running()).length === 0) await new Promise((r) => setTimeout(r, 100));
           child.kill('SIGINT');
-          assert.deepEqual(await exited, [null, 'SIGINT'], stderr);
+          assert.deepEqual(await exited, [null, 'SIGINT'], stderr());
           assert.deepEqual(await running(), [], `${JSON.stringify(sql)}: the query still runs on the server`);
         } finally {
           child.kill('SIGKILL');
@@ -405,17 +408,14 @@ for (const dialect of DIALECTS) describe(`orders-etl query on ${dialect.name}`, 
       const proxy = await startCountingProxy(db.url, { ownIds: victim.threadId! });
       const sql = 'SELECT /* stop-me-proxied */ SLEEP(60) AS s';
       const ours = () => serverThreads('stop-me-proxied');
-      const child = spawn(process.execPath, [BIN, 'query', sql, '--db', proxy.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      const { child, exited, stderr } = spawnQuery(sql, proxy.url);
       try {
         while ((await ours()).length === 0) await new Promise((r) => setTimeout(r, 100));
         // SLEEP answers 1 when it is stopped, 0 when it ran its time.
         const slept = victim.query('SELECT SLEEP(3) AS s');
         await new Promise((r) => setTimeout(r, 300));
         child.kill('SIGINT');
-        assert.deepEqual(await exited, [null, 'SIGINT'], stderr);
+        assert.deepEqual(await exited, [null, 'SIGINT'], stderr());
         const [rows] = await slept;
         assert.deepEqual(rows, [{ s: 0 }], "another session's statement was stopped");
       } finally {
