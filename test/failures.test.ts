@@ -29,7 +29,7 @@ import { adminConnection } from './helpers/mysql.ts';
 import { applyOrders, emptyModel, modelSnapshot } from './helpers/model.ts';
 import { BIN, ROOT, runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3, type Fault, type FaultProxy, type TestS3 } from './helpers/s3.ts';
-import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, withUser, type TestWarehouse } from './helpers/warehouses.ts';
 
 const BATCH = 500;
 const files = tempDir();
@@ -62,15 +62,9 @@ after(async () => {
  */
 async function asUser(grants: string, work: (db: TestWarehouse, url: string) => Promise<void>): Promise<void> {
   const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
-  const user = `oe_user_${process.pid}`;
-  await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
   try {
-    await db.query(`GRANT ${grants} ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
-    const url = new URL(db.url);
-    [url.username, url.password] = [user, 'pw'];
-    await work(db, url.toString());
+    await withUser(db, 'user', grants, (url) => work(db, url));
   } finally {
-    await db.query(`DROP USER '${user}'@'%'`);
     await db.drop();
   }
 }

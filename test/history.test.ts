@@ -68,7 +68,7 @@ import { startQueryCutProxy } from './helpers/mysql-proxy.ts';
 import { runCli, tempDir, type RunResult } from './helpers/run.ts';
 import { BUCKET, S3_ENV, startFaultProxy, startS3 } from './helpers/s3.ts';
 import { killLoadMidRun } from './helpers/sigkill.ts';
-import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, type TestWarehouse } from './helpers/warehouses.ts';
+import { DIALECTS, FACT_KEYS, factKeys, untilFactAlterWaits, withUser, type TestWarehouse } from './helpers/warehouses.ts';
 
 // The S3 client of the SIGKILL test reads its credentials from the environment (s3rver's built-in account).
 Object.assign(process.env, S3_ENV, { AWS_EC2_METADATA_DISABLED: 'true' });
@@ -645,18 +645,12 @@ for (const dialect of DIALECTS) {
       it('MariaDB: a user without DROP gets the facts moved in place, told so once per load', async () => {
         const order = [1, 3, 0];
         await withDb(dialect, async (db) => {
-          const name = db.mysql!.name;
-          const user = `oe_nodrop_${process.pid}`;
-          await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
-          try {
-            await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES ON \`${name}\`.* TO '${user}'@'%'`);
-            const url = new URL(db.url);
-            [url.username, url.password] = [user, 'pw'];
+          await withUser(db, 'nodrop', 'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES', async (url) => {
             await init(db, BOTH);
             let told = 0;
             await withFactRewrite({ share: 0 }, async () => {
               for (const i of order) {
-                const r = await runCli(['load', generalPaths[i]!, '--db', url.toString(), '--batch-size', '50', '--json']);
+                const r = await runCli(['load', generalPaths[i]!, '--db', url, '--batch-size', '50', '--json']);
                 assert.equal(r.code, 0, r.stderr);
                 const notes = (r.stderr.match(/the facts of changed versions move in place: .*DROP command denied/g) ?? []).length;
                 assert.ok(notes <= 1, r.stderr);
@@ -666,9 +660,7 @@ for (const dialect of DIALECTS) {
             assert.ok(told >= 1, 'the loads that moved facts said why they moved them in place');
             assertEqualsOracle(await historySnapshot(db, BOTH), historyOracle(order.map((i) => general[i]!), BOTH), 'moves in place without DROP');
             assert.deepEqual(await rewriteTables(db), [], 'the privilege was asked before a table was made');
-          } finally {
-            await db.query(`DROP USER '${user}'@'%'`);
-          }
+          });
         });
       });
     }

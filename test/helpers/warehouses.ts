@@ -108,6 +108,23 @@ export const DIALECTS: { name: DialectName; fresh(): Promise<TestWarehouse> }[] 
   { name: 'duckdb', fresh: freshDuckdb },
 ];
 
+/**
+ * MariaDB: runs `work` with the URL of `db` for a user of its own (named `oe_<name>_<pid>`), granted `grants` on
+ * that database only; the user is dropped afterwards.
+ */
+export async function withUser(db: TestWarehouse, name: string, grants: string, work: (url: string) => Promise<void>): Promise<void> {
+  const user = `oe_${name}_${process.pid}`;
+  await db.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+  try {
+    await db.query(`GRANT ${grants} ON \`${db.mysql!.name}\`.* TO '${user}'@'%'`);
+    const url = new URL(db.url);
+    [url.username, url.password] = [user, 'pw'];
+    await work(url.toString());
+  } finally {
+    await db.query(`DROP USER '${user}'@'%'`);
+  }
+}
+
 /** MariaDB: the fact table's secondary indexes and foreign keys that exist, by name (FACT_KEYS when all do). */
 export async function factKeys(db: TestWarehouse): Promise<string[]> {
   const keys = await db.query<any>(
