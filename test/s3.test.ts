@@ -232,6 +232,28 @@ describe('S3 sources', () => {
     }
   });
 
+  it("says what the server said when it refuses the download (a KMS key the credentials may not use)", async () => {
+    // S3 answers HEAD on an SSE-KMS object without kms:Decrypt, and refuses the GET with its reason in the body.
+    const reason = 'User: arn:aws:iam::123456789012:user/etl is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:123456789012:key/1234abcd because no identity-based policy allows the kms:Decrypt action';
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${reason}</Message><RequestId>R1</RequestId></Error>`;
+    await s3.put('kms/x.json', readFileSync(pretty));
+    const proxy = await startFaultProxy(s3.endpoint, [], {
+      answer: (head) =>
+        head.startsWith('GET /exports/kms/x.json')
+          ? `HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+          : null,
+    });
+    try {
+      const r = await runCli(['load', `s3://${BUCKET}/kms/x.json`, '--db', db.url, '--s3-endpoint', proxy.endpoint]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(`access denied to s3://${BUCKET}/kms/x.json (the server said AccessDenied: ${reason})`), r.stderr);
+      assert.match(r.stderr, /kms:Decrypt\), or they were refused/);
+      assert.equal(proxy.requests().filter((h) => h.startsWith('GET /exports/kms/x.json')).length, 1, 'a refusal is not retried');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('stops with an error naming bucket, key and offset when the object changes mid-read', async () => {
     await s3.put('changing/x.json', readFileSync(pretty));
     const proxy = await startFaultProxy(s3.endpoint, [{ after: 300_000, kind: 'cut' }]);

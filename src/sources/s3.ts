@@ -423,11 +423,23 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
   else if (e.name === 'NoSuchKey' || (status === 404 && what === 'read')) msg = `no such key (or bucket) ${where}${beyond}`;
   else if (status === 404) msg = `bucket ${bucket} does not exist`;
   else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
-  else if (status === 403) msg = `access denied to ${where}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission, or they were refused`;
+  else if (status === 403) msg = `access denied to ${where}${serverSaid(e)}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission (or, for an object encrypted with a KMS key, kms:Decrypt), or they were refused`;
   else if (e.name === 'TimeoutError') msg = `no answer: ${LOOKUP_ATTEMPTS} attempts each waited for a connection (${CONNECT_TIMEOUT_S}s at most) or a byte (--s3-stall-timeout) in vain; check --s3-endpoint (or AWS_ENDPOINT_URL) and the network`;
   else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
   else msg = `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
   return new EtlError('E_S3', `cannot ${what} ${where}: ${msg}`, { source: where }, { cause: err });
+}
+
+/**
+ * What the server said about a refusal, where its answer had a body (a GET's XML error: code and message, such
+ * as a KMS key the caller may not use); nothing for a HEAD's bare status, which the SDK names only by its code.
+ * Control characters are dropped and the text is cut at 300 characters: it comes from the network.
+ */
+function serverSaid(e: { name?: string; message?: string }): string {
+  const text = (e.message ?? '').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  if (text === '' || text === 'UnknownError' || /^\d+$/.test(text)) return '';
+  const cut = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return ` (the server said ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${cut})`;
 }
 
 /**

@@ -83,10 +83,11 @@ export interface IgnoreRange {
 /**
  * Forwards TCP to `target`. Each fault, in order, fires on the first connection whose server-to-client bytes
  * pass `after`: `cut` destroys both sides; `stall` stops forwarding and holds the connection open. With
- * `ignoreRange`, ranged requests never reach the server (see IgnoreRange). Every request's head is recorded
+ * `ignoreRange`, ranged requests never reach the server (see IgnoreRange); with `answer`, a request for which it
+ * returns a raw HTTP response gets that response and not the server's (an answer S3 gives that s3rver cannot). Every request's head is recorded
  * (requests()): what a test counts and what it finds signed how.
  */
-export async function startFaultProxy(target: string, faults: Fault[], opts: { ignoreRange?: IgnoreRange } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(target: string, faults: Fault[], opts: { ignoreRange?: IgnoreRange; answer?: (head: string) => string | null } = {}): Promise<FaultProxy> {
   const { hostname, port } = new URL(target);
   const queue = [...faults];
   const sockets = new Set<net.Socket>();
@@ -122,8 +123,15 @@ export async function startFaultProxy(target: string, faults: Fault[], opts: { i
     };
     client.on('data', (d: Buffer) => {
       record(d);
+      const reqHead = d.toString('latin1').split('\r\n\r\n')[0]!;
+      const own = opts.answer?.(reqHead);
+      if (own != null) {
+        client.end(own);
+        upstream.destroy();
+        return;
+      }
       const range = opts.ignoreRange;
-      if (range && /^range:/im.test(d.toString('latin1').split('\r\n\r\n')[0]!)) {
+      if (range && /^range:/im.test(reqHead)) {
         client.end(
           Buffer.concat([
             Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${range.body.length}\r\nETag: ${range.etag}\r\nConnection: close\r\n\r\n`),
