@@ -254,6 +254,47 @@ describe('S3 sources', () => {
     }
   });
 
+  it('follows S3\'s redirect to the bucket\'s region when the configured region is another', async () => {
+    // AWS answers a request signed for the wrong region with 301 and the bucket's region in a header (a HEAD
+    // without a body, a GET with PermanentRedirect): the SDK re-signs for that region when told to follow.
+    await s3.put('moved/x.json', readFileSync(pretty));
+    let headRedirected = false;
+    let getRedirected = false;
+    const redirect = (body: string) =>
+      `HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: eu-west-1\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+    const proxy = await startFaultProxy(s3.endpoint, [], {
+      answer: (head) => {
+        if (head.startsWith('HEAD /exports/moved/unsaid.json')) return redirect('').replace(/x-amz-bucket-region: .*\r\n/, '');
+        if (!head.includes('/exports/moved/x.json') || head.includes('/eu-west-1/s3/aws4_request')) return null;
+        if (head.startsWith('HEAD ') && !headRedirected) {
+          headRedirected = true;
+          return redirect('');
+        }
+        if (head.startsWith('GET ') && !getRedirected) {
+          getRedirected = true;
+          return redirect('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><Endpoint>exports.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>exports</Bucket></Error>');
+        }
+        return null;
+      },
+    });
+    const target = await freshDatabase();
+    try {
+      const r = await runCli(['load', `s3://${BUCKET}/moved/x.json`, '--db', target.url, '--s3-endpoint', proxy.endpoint, '--s3-region', 'us-east-1', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(headRedirected && getRedirected, 'both the HEAD and the GET were redirected once');
+      const signed = proxy.requests().filter((h) => h.includes('/exports/moved/x.json'));
+      assert.match(signed.at(-1)!, /\/eu-west-1\/s3\/aws4_request/, 'the last request was signed for the bucket\'s region');
+      same(await target.snapshot(), model(pretty));
+      // A 301 that does not name the region (a proxy that drops the header) says what to do.
+      const unsaid = await runCli(['load', `s3://${BUCKET}/moved/unsaid.json`, '--db', target.url, '--s3-endpoint', proxy.endpoint, '--s3-region', 'us-east-1']);
+      assert.equal(unsaid.code, 1);
+      assert.match(unsaid.stderr, /cannot read s3:\/\/exports\/moved\/unsaid\.json: the bucket is in another region than the one configured \(HTTP 301\) and the answer did not say which: pass the bucket's region with --s3-region/);
+    } finally {
+      await proxy.close();
+      await target.drop();
+    }
+  });
+
   it('stops with an error naming bucket, key and offset when the object changes mid-read', async () => {
     await s3.put('changing/x.json', readFileSync(pretty));
     const proxy = await startFaultProxy(s3.endpoint, [{ after: 300_000, kind: 'cut' }]);

@@ -94,6 +94,9 @@ export function makeS3Clients(opts: S3Options): S3Clients {
     // S3-compatible servers reject or do not send them. Only where an operation requires it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // A bucket in another region than the one configured answers 301 with its region in a header: the SDK
+    // signs the request again for that region (off by default, when a HEAD's 301 was only "UnknownError").
+    followRegionRedirects: true,
   };
   // Each attempt of a HEAD or list gives up when the server sends no byte for --s3-stall-timeout (or does not
   // accept the connection: CONNECT_TIMEOUT_S), and the SDK makes the next: a connection that went silent (a keep-alive
@@ -425,6 +428,7 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
   else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
   else if (status === 403) msg = `access denied to ${where}${serverSaid(e)}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission (or, for an object encrypted with a KMS key, kms:Decrypt), or they were refused`;
   else if (e.name === 'TimeoutError') msg = `no answer: ${LOOKUP_ATTEMPTS} attempts each waited for a connection (${CONNECT_TIMEOUT_S}s at most) or a byte (--s3-stall-timeout) in vain; check --s3-endpoint (or AWS_ENDPOINT_URL) and the network`;
+  else if (status === 301 || e.name === 'PermanentRedirect') msg = `the bucket is in another region than the one configured (HTTP 301) and the answer did not say which: pass the bucket's region with --s3-region`;
   else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
   else msg = `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
   return new EtlError('E_S3', `cannot ${what} ${where}: ${msg}`, { source: where }, { cause: err });
