@@ -153,12 +153,13 @@ export class DuckdbWarehouse extends SqlWarehouse {
         // hold "lock" itself (/srv/blocks/w.duckdb in a missing folder waited out --lock-timeout as if held).
         const locked = /Could not set lock on file/i.test((err as Error).message);
         if (!locked) throw new EtlError('E_DB', `cannot open ${this.location}: ${(err as Error).message}`, {}, { cause: err });
+        const holder = lockHolder((err as Error).message);
         if (this.access === 'read') {
           // query, loads, rejects: they take no lock and have no --lock-timeout; DuckDB lets no other process read a file one writes.
-          throw new EtlError('E_LOCK', `another process holds ${this.location} (a load?); DuckDB lets no other process read it meanwhile: try again when it ends`, {}, { cause: err });
+          throw new EtlError('E_LOCK', `another process${holder} holds ${this.location} (a load?); DuckDB lets no other process read it meanwhile: try again when it ends`, {}, { cause: err });
         }
         if (Date.now() >= deadline) {
-          throw new EtlError('E_LOCK', `another process holds ${this.location}; waited ${this.lockTimeout ?? 0}s (--lock-timeout)`, {}, { cause: err });
+          throw new EtlError('E_LOCK', `another process${holder} holds ${this.location}; waited ${this.lockTimeout ?? 0}s (--lock-timeout)`, {}, { cause: err });
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -491,4 +492,13 @@ function splitJoined(joined: string, vectors: readonly DuckDBVector[], r: number
     values[i] = joined.slice(at, end);
     at = end;
   }
+}
+
+/**
+ * The process DuckDB names as the holder of a file's lock ("Conflicting lock is held in /usr/bin/node (PID 12621)"),
+ * as " (PID 12621, /usr/bin/node)": what the user looks for to find it. Empty where the message does not say.
+ */
+function lockHolder(message: string): string {
+  const m = /held in (.*?) \(PID (\d+)\)/.exec(message);
+  return m ? ` (PID ${m[2]}, ${m[1]})` : '';
 }
