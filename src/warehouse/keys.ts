@@ -66,6 +66,8 @@ export class KeyIndex {
   /** The key in each slot as its integer (integerKey), or -1. */
   private numbers: Int32Array;
   size = 0;
+  /** The heap the string keys take (keyHeapBytes of each; a key kept as its integer takes none). */
+  keyBytes = 0;
 
   /** `expected`: how many keys it will likely hold (it grows past that as needed). */
   constructor(expected = 0) {
@@ -100,6 +102,7 @@ export class KeyIndex {
     const n = integerKey(key);
     while (this.keys.length < slot) this.keys.push(undefined);
     this.keys[slot] = n >= 0 ? null : key;
+    if (n < 0) this.keyBytes += keyHeapBytes(key);
     if (slot >= this.numbers.length) {
       const numbers = new Int32Array(Math.max(slot + 1, Math.ceil(this.numbers.length * 1.5)));
       numbers.set(this.numbers);
@@ -126,6 +129,8 @@ export class KeyIndex {
       }
     }
     index[i] = -1;
+    const key = this.keys[slot];
+    if (typeof key === 'string') this.keyBytes -= keyHeapBytes(key);
     this.keys[slot] = undefined;
     this.numbers[slot] = -1;
     this.size--;
@@ -137,6 +142,7 @@ export class KeyIndex {
     this.keys.length = 0;
     this.numbers = new Int32Array(1024);
     this.size = 0;
+    this.keyBytes = 0;
   }
 
   /** The hash of the key in a slot in use. */
@@ -160,6 +166,21 @@ export class KeyIndex {
       if (this.keys[s] !== undefined) this.place(this.hashAt(s), s);
     }
   }
+}
+
+/**
+ * About what V8 takes for a string key: a header and its characters, one byte each when all are Latin-1, else
+ * two, rounded up to 8 bytes. Natural keys may be up to 128 characters: a count of keys alone does not bound them.
+ */
+export function keyHeapBytes(key: string): number {
+  let perChar = 1;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) > 0xff) {
+      perChar = 2;
+      break;
+    }
+  }
+  return (16 + key.length * perChar + 7) & ~7;
 }
 
 /** The key as a number if it is a decimal integer below 2^31 with no sign and no leading zero, else -1. */
@@ -191,6 +212,10 @@ function hashString(s: string): number {
 
 export class DimensionKeys {
   private readonly capacity: number;
+  /** The most heap the keys' strings may take (KeyIndex.keyBytes): long keys go before `capacity` is reached. */
+  private readonly byteCapacity: number;
+  /** A key was forgotten since clear(): a table read whole into the map is not complete then. */
+  evicted = false;
   /** natural key -> slot in the typed arrays below. */
   private readonly slots = new KeyIndex();
   private sks: Float64Array;
@@ -206,8 +231,9 @@ export class DimensionKeys {
   /** The largest surrogate key in the table. */
   maxSk = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, byteCapacity = Infinity) {
     this.capacity = capacity;
+    this.byteCapacity = byteCapacity;
     const initial = Math.min(capacity, 1024);
     this.sks = new Float64Array(initial);
     this.hashes = new Float64Array(initial);
@@ -226,6 +252,7 @@ export class DimensionKeys {
     this.head = 0;
     this.queued = 0;
     this.complete = false;
+    this.evicted = false;
     this.maxSk = 0;
   }
 
@@ -249,7 +276,7 @@ export class DimensionKeys {
   set(key: string, sk: number, hash: number, evict = true): void {
     let slot = this.slots.get(key);
     if (slot < 0) {
-      if (evict && this.slots.size >= this.capacity) this.forgetOldest();
+      if (evict && (this.slots.size >= this.capacity || this.slots.keyBytes > this.byteCapacity)) this.forgetOldest();
       slot = this.free.pop() ?? this.used++;
       if (slot >= this.sks.length) this.grow();
       this.slots.add(key, slot);
@@ -273,8 +300,11 @@ export class DimensionKeys {
   }
 
   private forgetOldest(): void {
-    // The keys set longest ago go (only past capacity, an eighth of it at a time): the head of the ring.
-    for (let n = Math.max(1, Math.floor(this.capacity / 8)); n > 0 && this.queued > 0; n--) {
+    // The keys set longest ago go (only past capacity, down to seven eighths of it, of keys and of their bytes,
+    // at least one): the head of the ring.
+    const keep = Math.floor(this.capacity * 0.875);
+    const keepBytes = this.byteCapacity * 0.875;
+    for (let first = true; this.queued > 0 && (first || this.slots.size > keep || this.slots.keyBytes > keepBytes); first = false) {
       const slot = this.order[this.head]!;
       this.head = (this.head + 1) % this.order.length;
       this.queued--;
@@ -282,6 +312,7 @@ export class DimensionKeys {
       this.free.push(slot);
     }
     this.complete = false;
+    this.evicted = true;
   }
 
   private grow(): void {

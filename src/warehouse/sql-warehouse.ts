@@ -19,6 +19,7 @@
  * fault and re-run, on every dialect.
  */
 import { createHash } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { cutText, EtlError } from '../errors.ts';
 import { historyFromName, historyName, LIMITS, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
@@ -137,7 +138,17 @@ const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
  * bench) take some 50 MB. A larger dimension works too: keys the map has forgotten are looked up per batch.
  * Read when a warehouse is opened; tests make it small to take that path.
  */
-export const DIMENSION_KEYS = { entries: 1_000_000 };
+export const DIMENSION_KEYS: { entries: number; bytes: number | null } = { entries: 1_000_000, bytes: null };
+
+/**
+ * The heap the natural keys' strings of one dimension may take in DIMENSION_KEYS (KeyIndex.keyBytes): its
+ * `bytes`, or by default a fifth of the engine's heap (about 40 MB within the default --max-heap-mb): a million
+ * ids of up to 24 characters, about 280,000 of 128. Counting keys alone, 440,000 ids of 128 characters in each
+ * dimension filled the default heap when a load read them, and every later load ran out of memory at its start.
+ */
+function dimensionKeyBytes(): number {
+  return DIMENSION_KEYS.bytes ?? Math.floor(getHeapStatistics().heap_size_limit / 5);
+}
 
 /**
  * Versions and observed days remembered per history dimension (history.ts). About 40 bytes each beyond the
@@ -161,8 +172,9 @@ export abstract class SqlWarehouse implements Warehouse {
   protected readonly access: WarehouseAccess;
   /** DIMENSION_KEYS.entries when the warehouse was opened. */
   private readonly dimensionKeyEntries = DIMENSION_KEYS.entries;
-  private readonly customerKeys = new DimensionKeys(this.dimensionKeyEntries);
-  private readonly productKeys = new DimensionKeys(this.dimensionKeyEntries);
+  private readonly dimensionKeyBytes = dimensionKeyBytes();
+  private readonly customerKeys = new DimensionKeys(this.dimensionKeyEntries, this.dimensionKeyBytes);
+  private readonly productKeys = new DimensionKeys(this.dimensionKeyEntries, this.dimensionKeyBytes);
   /** HISTORY_STORE.entries when the warehouse was opened. */
   protected readonly historyEntries = HISTORY_STORE.entries;
   private readonly customerHistory = new HistoryStore(this.historyEntries);
@@ -1010,11 +1022,15 @@ export abstract class SqlWarehouse implements Warehouse {
           continue;
         }
         const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
-        const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
+        const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, COALESCE(SUM(CHAR_LENGTH(${nk})), 0) AS chars FROM ${table}`);
         keys.maxSk = Number(stats!.top);
-        if (Number(stats!.n) > this.dimensionKeyEntries) continue; // too many to hold: looked up as needed
+        // Too many to hold, or too long (at least a header and a byte a character each): looked up as needed.
+        const n = Number(stats!.n);
+        if (n > this.dimensionKeyEntries || n * 16 + Number(stats!.chars) > this.dimensionKeyBytes) continue;
         await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes }, (id, [s], hash) => keys.set(id, s!, hash));
-        keys.complete = true; // every row of the table, and it cannot change while this process holds the lock
+        // Every row of the table, and it cannot change while this process holds the lock; unless the keys'
+        // strings were too large to keep them all (then forgotten ones are looked up as needed).
+        keys.complete = !keys.evicted;
       }
       const [facts] = await this.select('SELECT COUNT(*) AS n FROM orders');
       const lines = Number(facts!.n);

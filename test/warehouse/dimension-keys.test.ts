@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DimensionKeys, integerKey, KeyIndex } from '../../src/warehouse/keys.ts';
+import { DimensionKeys, integerKey, KeyIndex, keyHeapBytes } from '../../src/warehouse/keys.ts';
 import { rng } from '../helpers/history-inputs.ts';
 
 describe('DimensionKeys', () => {
@@ -48,6 +48,34 @@ describe('DimensionKeys', () => {
     }
     assert.equal(keys.complete, false, 'a map that forgot keys is no longer complete');
     assert.equal(keys.maxSk, 20_000);
+  });
+
+  it('forgets the oldest keys when their strings pass its byte budget, long before its count of keys', () => {
+    // Natural keys may be 128 characters: counted only by number, 440,000 such ids in each dimension filled
+    // the default heap when a load read them, and every later load of that warehouse ran out of memory.
+    const budget = 64 * 1024;
+    const keys = new DimensionKeys(1_000_000, budget);
+    keys.complete = true;
+    const id = (i: number, wide: boolean) => `${wide ? '\u4e00' : 'C'}${String(i).padStart(127, '0')}`;
+    for (let i = 0; i < 5_000; i++) {
+      keys.set(id(i, i >= 2_500), i + 1, i);
+      assert.ok(keys.size <= 1 + budget / keyHeapBytes(id(0, false)), `at most the budget's worth of keys: ${keys.size} after ${i + 1}`);
+    }
+    assert.equal(keys.complete, false, 'a map that forgot keys is no longer complete');
+    assert.equal(keys.evicted, true);
+    // The newest keys are held, the oldest forgotten; two-byte keys take twice the room.
+    assert.equal(keyHeapBytes(id(1, true)), 2 * keyHeapBytes(id(1, false)) - 16);
+    const held = Math.floor(budget / keyHeapBytes(id(1, true)) * 0.875);
+    for (let i = 5_000 - held; i < 5_000; i++) assert.equal(keys.skAt(keys.slotOf(id(i, true))), i + 1, `key ${i} is held`);
+    for (let i = 0; i < 2_500; i++) assert.equal(keys.slotOf(id(i, false)), -1, `key ${i} was forgotten`);
+    // Integer keys take no string: a million of them stay within any budget.
+    const numbers = new DimensionKeys(1_000_000, budget);
+    for (let i = 0; i < 100_000; i++) numbers.set(String(i), i + 1, i);
+    assert.equal(numbers.size, 100_000);
+    assert.equal(numbers.evicted, false);
+    numbers.clear();
+    keys.clear();
+    assert.equal(keys.evicted, false, 'cleared: nothing forgotten since');
   });
 
   it('holds a million keys and looks each one up (the table grows past its first size many times)', () => {
