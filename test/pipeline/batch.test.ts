@@ -1,4 +1,4 @@
-/** Micro-batches (pipeline/batch.ts): records per batch, and the bounds on lines and on rejected text besides. */
+/** Micro-batches (pipeline/batch.ts): records per batch, and the bounds on lines, on orders' text and on rejected text besides. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Batch, OrderRows, Rejection, SplitResult } from '../../src/model.ts';
@@ -44,5 +44,23 @@ describe('BatchStream', () => {
     assert.deepEqual(shape(await batches(10, rejects)), [[0, 3, 0, 3], [3, 5, 1, 1]]);
     // Where batches end depends on the input and the batch size only: a re-run from a batch's start cuts alike.
     assert.deepEqual(shape(await batches(10, big.slice(4))), [[4, 8, 4, 0], [8, 12, 4, 0]]);
+  });
+
+  it('cuts it sooner at the text of orders with long values, however few lines they have', async () => {
+    // Every value at its longest (128-character ids, 255-character names): 10,000 such orders of 10 lines in
+    // one batch ran out of the default heap. 10 orders a batch: at most 10,000 characters of values.
+    assert.equal(BATCH_LIMITS.charsPerOrder, 1000);
+    const long = (i: number): OrderRows => {
+      const o = order(i, 10);
+      const name = '名'.repeat(255);
+      o.customer = { customerId: `C${i}`.padEnd(128, '0'), name, email: name, address: name };
+      o.lines = o.lines.map((l, n) => ({ ...l, productId: `P${i}-${n}`.padEnd(128, '0'), name, category: name }));
+      return o;
+    };
+    // 893 characters of the order and its customer, 642 a line: 7,313 an order.
+    const orders = Array.from({ length: 6 }, (_, i) => long(i));
+    assert.deepEqual(shape(await batches(10, orders)), [[0, 2, 2, 0], [2, 4, 2, 0], [4, 6, 2, 0]]);
+    // Orders of a few short values are cut by their count only.
+    assert.deepEqual(shape(await batches(10, Array.from({ length: 20 }, (_, i) => order(i, 5)))), [[0, 10, 10, 0], [10, 20, 10, 0]]);
   });
 });
