@@ -1,6 +1,8 @@
 /** splitOrder: valid orders become exact rows; invalid ones become rejections with a reason. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { OrderRows, Rejection } from '../../src/model.ts';
 import { money, splitOrder } from '../../src/transform/order.ts';
 
@@ -111,5 +113,25 @@ describe('splitOrder', () => {
       if (/e/i.test(String(v))) continue; // text in exponent form is not a decimal amount either way
       assert.equal(outcome(v), outcome(String(v)), `money(${v})`);
     }
+  });
+});
+
+describe('splitOrder memory', () => {
+  it('keeps no long date text once its order is split (a fraction of a second may have any number of digits)', () => {
+    // 150 orders, each dated with a distinct 2 MB fraction of a second, ran out of the default heap: the dates
+    // already checked kept every text, up to 10,000 of them.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 60; i++) {
+      const o = good();
+      o.order_date = `2024-03-05T00:00:00.${String(i).padStart(4, '0')}${'0'.repeat(1024 * 1024)}Z`;
+      const r = splitOrder(o, i, 0, '') as OrderRows;
+      assert.equal(r.orderDate, '2024-03-05');
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.ok(grown < 16 * 1024 * 1024, `the heap grew by ${Math.round(grown / 1024 / 1024)} MB for 60 MB of dates split`);
   });
 });
