@@ -7,8 +7,9 @@
  * conformance tests run both. stream-json does not report record offsets: its records carry offset null.
  *
  * With a records path (`{"orders": [...]}`), a PathFollower routes the tokens: those of the array's elements
- * go to streamArray, everything else is only tokenized (which validates it) and dropped. Strings then come
- * from the tokenizer in chunks, not packed, so that a huge string beside the array is never held whole.
+ * go to streamArray, everything else is only tokenized (which validates it) and dropped. Strings, keys and
+ * numbers then come from the tokenizer in chunks, not packed, so that a huge one beside the array is never
+ * held whole (a packed key of 300 MB there ran out of the default heap).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { getManyValues, isMany, none } from 'stream-chain/defs.js';
@@ -77,7 +78,7 @@ export class StreamJsonParseStream extends Transform {
     if (opts.recordsPath) {
       this.follower = new PathFollower(opts.recordsPath, opts.source);
       this.format = 'json';
-      this.tokenize = jsonParser({ packKeys: true, packNumbers: true, packStrings: false, streamKeys: false, streamNumbers: false, jsonStreaming: false }) as unknown as Step;
+      this.tokenize = jsonParser({ packKeys: false, packNumbers: false, packStrings: false, jsonStreaming: false }) as unknown as Step;
     } else {
       this.follower = null;
       this.format = opts.format;
@@ -369,12 +370,16 @@ function stringify(value: unknown): string {
   return parts.join('');
 }
 
+/** A key longer than this cannot be on a path given on a command line; only its start is kept (envelope.ts). */
+const MAX_KEY_CHARS = 4096;
+
 const TOKEN_KINDS: Record<string, string> = {
   startObject: 'an object',
   startArray: 'an array',
   stringValue: 'a string',
   startString: 'a string',
   numberValue: 'a number',
+  startNumber: 'a number',
   trueValue: 'a boolean',
   falseValue: 'a boolean',
   nullValue: 'null',
@@ -403,8 +408,10 @@ class PathFollower {
   private key = '';
   private seen: KeySeen[] = [];
   private seenCount = 0;
-  /** A string of a record, from its chunks. */
+  /** A string, key or number of a record, from its chunks. */
   private text = '';
+  /** A key on the way to the array, from its chunks: its first MAX_KEY_CHARS only (no longer key is on a path). */
+  private keyText: string | null = null;
 
   constructor(path: readonly string[], source: string) {
     this.path = path;
@@ -413,17 +420,19 @@ class PathFollower {
 
   /** The token to assemble, or null for one outside the array of records. */
   route(t: Token): Token | null {
-    const name = t.name;
+    let name = t.name;
     if (this.inRecords) {
-      if (name === 'startString') {
+      if (name === 'startString' || name === 'startKey' || name === 'startNumber') {
         this.text = '';
         return null;
       }
-      if (name === 'stringChunk') {
+      if (name === 'stringChunk' || name === 'numberChunk') {
         this.text += t.value as string;
         return null;
       }
       if (name === 'endString') return { name: 'stringValue', value: this.text };
+      if (name === 'endKey') return { name: 'keyValue', value: this.text };
+      if (name === 'endNumber') return { name: 'numberValue', value: this.text };
       if (name === 'startObject' || name === 'startArray') this.inner++;
       else if (name === 'endObject' || name === 'endArray') {
         if (this.inner === 0) {
@@ -436,9 +445,23 @@ class PathFollower {
       return t;
     }
     if (this.off > 0) {
-      if (name === 'startObject' || name === 'startArray' || name === 'startString') this.off++;
-      else if (name === 'endObject' || name === 'endArray' || name === 'endString') this.off--;
+      if (name === 'startObject' || name === 'startArray' || name === 'startString' || name === 'startNumber') this.off++;
+      else if (name === 'endObject' || name === 'endArray' || name === 'endString' || name === 'endNumber') this.off--;
       return null;
+    }
+    // A key of an object on the way, in chunks.
+    if (name === 'startKey') {
+      this.keyText = '';
+      return null;
+    }
+    if (name === 'stringChunk' && this.keyText !== null) {
+      if (this.keyText.length <= MAX_KEY_CHARS) this.keyText += (t.value as string).slice(0, MAX_KEY_CHARS + 1 - this.keyText.length);
+      return null;
+    }
+    if (name === 'endKey') {
+      name = 'keyValue';
+      t = { name, value: this.keyText ?? '' };
+      this.keyText = null;
     }
     if (!this.started) {
       this.started = true;
@@ -481,7 +504,7 @@ class PathFollower {
       this.enterObject();
       return null;
     }
-    if (name === 'startObject' || name === 'startArray' || name === 'startString') this.off = 1;
+    if (name === 'startObject' || name === 'startArray' || name === 'startString' || name === 'startNumber') this.off = 1;
     return null;
   }
 

@@ -190,6 +190,34 @@ for (const kind of ['scanner', 'stream-json'] as const) describe(`--records-path
     assert.ok(peak < 48 * 1024 * 1024, `heap grew by ${Math.round(peak / 1048576)} MiB while skipping 128 MiB`);
   });
 
+  it('skips keys and numbers far larger than --max-record-bytes without keeping them', async () => {
+    // A key of 64 MiB at the top, one inside a sibling, and a number of 64 MiB: stream-json packed keys and
+    // numbers whole, and a key of 300 MB ran out of the default heap.
+    // The heap is sampled as each piece is asked for, after the one before was parsed.
+    const before = process.memoryUsage().heapUsed;
+    let peak = 0;
+    function* doc(): Generator<Buffer> {
+      const keyPiece = Buffer.alloc(1 << 16, 'k');
+      const digits = Buffer.alloc(1 << 16, '7');
+      const sampled = function* (piece: Buffer) {
+        for (let i = 0; i < 1024; i++) {
+          yield piece;
+          peak = Math.max(peak, process.memoryUsage().heapUsed - before);
+        }
+      };
+      yield Buffer.from('{"');
+      yield* sampled(keyPiece);
+      yield Buffer.from('": 1, "meta": {"');
+      yield* sampled(keyPiece);
+      yield Buffer.from('": [2]}, "n": 1');
+      yield* sampled(digits);
+      yield Buffer.from(`, "orders": ${JSON.stringify(ORDERS)}, "after": {"x": -0.5e3}}`);
+    }
+    const got = await parse(kind, doc(), 0, { path: 'orders', maxRecordBytes: 1024 });
+    assert.deepEqual(got.map((r) => r.value), ORDERS);
+    assert.ok(peak < 48 * 1024 * 1024, `heap grew by ${Math.round(peak / 1048576)} MiB while skipping 192 MiB of keys and digits`);
+  });
+
   it('applies --max-record-bytes to the records at the path', async () => {
     const big = JSON.stringify({ orders: [{ order_id: 1, pad: 'x'.repeat(5000) }] });
     const err = await parseError(kind, big, { path: 'orders', maxRecordBytes: 1024 }, 100);
