@@ -424,8 +424,17 @@ export class HistoryStore {
   maxSk = 0;
   private absent = new Set<string>();
 
-  constructor(capacity: number) {
+  /** The most heap the keys' strings may take (KeyIndex.keyBytes): long natural keys go before `capacity` counts. */
+  private readonly byteCapacity: number;
+
+  constructor(capacity: number, byteCapacity = Infinity) {
     this.capacity = capacity;
+    this.byteCapacity = byteCapacity;
+  }
+
+  /** The keys' strings take more heap than the store may give them (learning stops: learnHistory). */
+  get overBytes(): boolean {
+    return this.slots.keyBytes > this.byteCapacity;
   }
 
   get size(): number {
@@ -757,8 +766,8 @@ export class HistoryStore {
   }
 
   private makeRoom(): void {
-    if (this.entries < this.capacity) return;
-    while (this.head < this.order.length && this.entries >= this.capacity * 0.875) {
+    if (this.entries < this.capacity && this.slots.keyBytes <= this.byteCapacity) return;
+    while (this.head < this.order.length && (this.entries >= this.capacity * 0.875 || this.slots.keyBytes > this.byteCapacity * 0.875)) {
       const slot = this.order[this.head++]!;
       this.slots.remove(slot);
       const b = 3 * slot;

@@ -177,8 +177,8 @@ export abstract class SqlWarehouse implements Warehouse {
   private readonly productKeys = new DimensionKeys(this.dimensionKeyEntries, this.dimensionKeyBytes);
   /** HISTORY_STORE.entries when the warehouse was opened. */
   protected readonly historyEntries = HISTORY_STORE.entries;
-  private readonly customerHistory = new HistoryStore(this.historyEntries);
-  private readonly productHistory = new HistoryStore(this.historyEntries);
+  private readonly customerHistory = new HistoryStore(this.historyEntries, this.dimensionKeyBytes);
+  private readonly productHistory = new HistoryStore(this.historyEntries, this.dimensionKeyBytes);
   /** Which dimensions keep history: the warehouse's mode, known once ensureSchema has run. */
   protected history: HistoryMode = NO_HISTORY;
 
@@ -1051,21 +1051,36 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Every key's versions and observed days, if they fit; else the largest surrogate key only. */
   private async learnHistory<R>(spec: DimensionSpec<R>, store: HistoryStore): Promise<void> {
     const { table, surrogateKey: sk } = spec;
-    const [versions] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top FROM ${table}`);
+    // One current version per key: their ids' length is what the store's strings take, at least a byte a character.
+    const [versions] = await this.select(
+      `SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, COALESCE(SUM(CASE WHEN is_current THEN 16 + CHAR_LENGTH(${spec.naturalKey}) END), 0) AS bytes FROM ${table}`,
+    );
     const [days] = await this.select(`SELECT COUNT(*) AS n FROM ${spec.days}`);
     // The largest key handed out, which a version gone since may have held: new keys go on after it, as they
     // do in a run that was never interrupted (which remembers it in memory).
     const [handedOut] = await this.select('SELECT value FROM etl_settings WHERE name = ?', [maxSkSetting(spec)]);
     store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
-    if (Number(versions!.n) + Number(days!.n) > this.historyEntries) return; // looked up as needed
-    // Straight into the store, in key order (each key's segment then grows at the end of its pool).
+    // Too many versions and days to hold, or keys too long: looked up as needed.
+    if (Number(versions!.n) + Number(days!.n) > this.historyEntries || Number(versions!.bytes) > this.dimensionKeyBytes) return;
+    // Straight into the store, in key order (each key's segment then grows at the end of its pool). Ids of
+    // two-byte characters may take twice what the check above counted: then the store is given up as it fills
+    // (and emptied), as if the check had said so.
     const { naturalKey: nk } = spec;
-    await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => store.learnVersion(id, versionOf(numbers, hash)));
+    let over = false;
+    await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => {
+      if (!over && !(over = store.overBytes)) store.learnVersion(id, versionOf(numbers, hash));
+    });
     // In key order along the primary key; on MariaDB, in a bulk load that dropped that key
     // (MysqlWarehouse.dropHistoryKeys), by a sort of the table (0.4 s for 1.16 M days, by hand; the versions
     // above likewise without their version index). Days come as
     // numbers (epochDays): some million rows, each parsed from text before.
-    await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
+    if (!over) await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
+    if (over) {
+      const top = store.maxSk;
+      store.clear();
+      store.maxSk = top;
+      return;
+    }
     store.learned();
     store.complete = true;
   }

@@ -187,6 +187,32 @@ describe('HistoryStore', () => {
   });
 });
 
+describe('HistoryStore: the heap of its keys', () => {
+  it('forgets the oldest keys when their strings pass its byte budget, however few entries they hold', () => {
+    const r = rng(5);
+    // 128-character ids, two-byte: about 272 bytes each; a budget of 100 such keys, entries plenty.
+    const id = (k: number) => `客${String(k).padStart(127, '〇')}`;
+    const store = new HistoryStore(1_000_000, 100 * 272);
+    store.complete = true;
+    const model = new Map<string, KeyHistory>();
+    for (let k = 0; k < 1000; k++) {
+      const h = randomHistory(r);
+      model.set(id(k), h);
+      store.set(id(k), { versions: h.versions.map((v) => ({ ...v })), days: [...h.days] });
+      assert.ok(store.size <= 101, `${store.size} keys held after ${k + 1}`);
+    }
+    assert.equal(store.complete, false);
+    assert.ok(store.has(id(999)) && !store.has(id(0)));
+    check(store, model, r);
+    // Learning (which does not evict) is told when the keys' strings are over the budget.
+    const learning = new HistoryStore(1_000_000, 10 * 272);
+    for (let k = 0; k < 10; k++) learning.learnVersion(id(k), { from: 18000, to: null, sk: k + 1, hash: 1 });
+    assert.equal(learning.overBytes, false);
+    learning.learnVersion(id(10), { from: 18000, to: null, sk: 11, hash: 1 });
+    assert.equal(learning.overBytes, true);
+  });
+});
+
 describe('HistoryStore: keys that are integers, slots set directly, eviction', () => {
   it('evicts the oldest keys in the order they came, reuses their slots, and sets held keys by slot', () => {
     const r = rng(21);
