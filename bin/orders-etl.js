@@ -63,6 +63,8 @@ let finished = false;
 // load: its ledger row shows it interrupted), the process ends by the signal, as without this listener.
 let stoppable = false;
 let interrupted = null;
+// The source the load was reading last (the worker says as each starts): named if the engine runs out of memory.
+let loading = null;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const endBy = (signal) => {
   for (const s of STOP_SIGNALS) process.off(s, onSignal);
@@ -79,6 +81,7 @@ for (const s of STOP_SIGNALS) process.on(s, onSignal);
 worker.on('message', (code) => {
   if (typeof code === 'object' && code !== null) {
     if ('stoppable' in code) stoppable = code.stoppable;
+    if ('source' in code) loading = code.source;
     if (code.interrupted && interrupted) endBy(interrupted);
     return;
   }
@@ -111,7 +114,7 @@ worker.on('error', (err) => {
   const oom = err && err.code === 'ERR_WORKER_OUT_OF_MEMORY';
   process.stderr.write(
     oom
-      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}; lower --batch-size or raise --max-heap-mb\n`
+      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}${loading === null ? '' : ` while loading ${loading}`}; lower --batch-size or raise --max-heap-mb${loading === null ? '' : ' (the batches committed are kept: the same command goes on after them)'}\n`
       : `orders-etl: internal error: ${err && err.stack ? err.stack : err}\n`,
   );
   process.exitCode = 1;

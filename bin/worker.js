@@ -89,7 +89,8 @@ const onStoppable = (stop) => {
   stopStatement = stop;
   parentPort.postMessage({ stoppable: stop !== null });
 };
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, onStoppable });
+const onSource = (uri) => parentPort.postMessage({ source: uri });
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, onStoppable, onSource });
 // Hand everything written to the main thread before the exit code that ends it.
 await new Promise((r) => process.stdout.write('', r));
 await new Promise((r) => process.stderr.write('', r));

@@ -538,6 +538,36 @@ describe('smaller hazards of the same family', () => {
     assert.match(r.stderr, /--max-heap-mb: "10" is not allowed; expected an integer from 64/);
   });
 
+  it('out of memory: exit 1 naming the source; the batches committed before stay, and the same command with more heap goes on after them', async () => {
+    // Three small orders, then one of 200,000 lines (17 MB): more than a heap of 64 MB holds as objects.
+    const order = (n: number, lines: number) => ({
+      order_id: `O${n}`,
+      order_date: '2024-01-01',
+      total_amount: 1,
+      customer: { customer_id: `C${n}`, name: 'n', email: 'e', address: 'a' },
+      products: Array.from({ length: lines }, (_, i) => ({ product_id: `P${i}`, name: `name ${i}`, category: 'c', price: 1.5, quantity: 1 })),
+    });
+    const path = join(files.dir, 'one-huge-order.json');
+    writeFileSync(path, JSON.stringify([order(1, 1), order(2, 2), order(3, 1), order(4, 200_000)]));
+    const db = await DIALECTS.find((d) => d.name === 'duckdb')!.fresh();
+    try {
+      const args = ['load', path, '--db', db.url, '--batch-size', '1', '--max-record-bytes', '100000000'];
+      const r = await runBinTimed([...args, '--max-heap-mb', '64'], {}, 60_000);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(
+        r.stderr.includes(`out of memory within --max-heap-mb 64 while loading ${path}; lower --batch-size or raise --max-heap-mb (the batches committed are kept: the same command goes on after them)`),
+        r.stderr,
+      );
+      assert.deepEqual(await db.query<any>('SELECT order_id FROM orders ORDER BY order_id'), [{ order_id: 'O1' }, { order_id: 'O2' }, { order_id: 'O2' }, { order_id: 'O3' }]);
+      const again = await runBinTimed([...args, '--max-heap-mb', '1024'], {}, 60_000);
+      assert.equal(again.code, 0, again.stderr);
+      const [count] = await db.query<any>('SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS orders FROM orders');
+      assert.deepEqual([Number(count.n), Number(count.orders)], [200_004, 4]);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('MariaDB: a query that holds the fact table: a bulk load keeps the keys it cannot drop, and building them waits at most --lock-timeout', async () => {
     const db = await DIALECTS.find((d) => d.name === 'mysql')!.fresh();
     const reader = await adminConnection();

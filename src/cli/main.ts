@@ -24,6 +24,8 @@ export interface Io {
    * SIGTERM, bin/orders-etl.js has it stopped on the server before the process ends by that signal.
    */
   onStoppable?: (stop: (() => Promise<void>) | null) => void;
+  /** Told each source a load starts to read (LoadHooks.onSource). */
+  onSource?: (uri: string) => void;
 }
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
@@ -298,7 +300,7 @@ async function runLoadCommand(opts: LoadOptions, io: Io): Promise<number> {
   let unfinished: { error: unknown } | null = null;
   try {
     // The load's own notes come at its end: on a line of their own, not after the progress line.
-    summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => (progress.stop(), note(m)) });
+    summary = await runLoad(sources, warehouse, opts, { progress, note: (m) => (progress.stop(), note(m)), onSource: io.onSource });
   } catch (err) {
     if (!(err instanceof UnfinishedLoad)) throw err;
     summary = err.summary;

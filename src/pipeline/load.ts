@@ -75,6 +75,8 @@ export interface LoadHooks {
   progress?: Progress;
   /** A line for the user that does not change the outcome (stderr in the CLI). */
   note?: (message: string) => void;
+  /** Told each source as its reading starts (bin/orders-etl.js names it if the engine runs out of memory). */
+  onSource?: (uri: string) => void;
 }
 
 /** Sums the garbage collector's pauses on this thread from now until stop(), which returns the total in ms. */
@@ -256,6 +258,7 @@ async function loadSources(
       if (progress) progress.doneBytes += infos[i]!.size ?? 0;
       continue;
     }
+    hooks.onSource?.(source.uri);
     const counts = zeroCounts();
     const counter = new ByteCounter();
     if (progress) progress.current = counter;
