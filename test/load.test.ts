@@ -16,6 +16,7 @@ import { runLoad } from '../src/pipeline/load.ts';
 import { resolveSources } from '../src/sources/resolve.ts';
 import { OrderFilter } from '../src/warehouse/keys.ts';
 import { openWarehouse } from '../src/warehouse/index.ts';
+import type { Warehouse } from '../src/warehouse/types.ts';
 import { DIMENSION_KEYS } from '../src/warehouse/sql-warehouse.ts';
 import { MYSQL_SQL } from '../src/warehouse/mysql/dialect.ts';
 
@@ -39,6 +40,46 @@ async function assertMatchesModel(db: TestWarehouse, m: ModelState): Promise<voi
   assert.deepEqual(got.facts, want.facts, 'fact rows');
   assert.deepEqual([...got.customerKeys].sort(), [...want.customerKeys].sort(), 'customer surrogate keys');
   assert.deepEqual([...got.productKeys].sort(), [...want.productKeys].sort(), 'product surrogate keys');
+}
+
+/**
+ * Two exports (a: orders 0-599; b: 400-899, some customers and products changed) whose 300 customer and 200
+ * product ids are 21 two-byte characters: their heap is about twice what a count of characters says.
+ */
+function longKeyExports(dir: string): [string, string] {
+  const id = (prefix: string, n: number) => `${prefix}${String(n).padStart(20, '〇')}`;
+  const orders = (from: number, count: number, version: number) =>
+    Array.from({ length: count }, (_, k) => {
+      const n = from + k;
+      return {
+        order_id: `O${n}`,
+        order_date: `2024-05-${String(1 + ((n * 7) % 28)).padStart(2, '0')}`,
+        total_amount: 10,
+        customer: { customer_id: id('客', n % 300), name: `name ${(n % 300) % 7 === version ? version : 0}`, email: 'e@x', address: 'a' },
+        products: [{ product_id: id('品', n % 200), name: 'p', category: `c${(n % 200) % 5 === version ? version : 0}`, price: 2, quantity: 1 }],
+      };
+    });
+  const a = join(dir, 'a.json');
+  const b = join(dir, 'b.json');
+  writeFileSync(a, JSON.stringify(orders(0, 600, 0)));
+  writeFileSync(b, JSON.stringify(orders(400, 500, 3)));
+  return [a, b];
+}
+
+/**
+ * One load of `files` in this process (with DIMENSION_KEYS and the like as the test set them), `seen` given the
+ * warehouse before it closes.
+ */
+async function loadInProcess(url: string, files: readonly string[], batchSize: number, opts: { keepFactKeys?: boolean; seen?: (wh: Warehouse) => void } = {}): Promise<void> {
+  const wh = await openWarehouse(url, { retries: 1 });
+  const { keepFactKeys = false, seen } = opts;
+  try {
+    const sources = await resolveSources([...files], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
+    await runLoad(sources, wh, { ...DEFAULTS, batchSize, parser: 'scanner', force: false, keepFactKeys });
+    seen?.(wh);
+  } finally {
+    await wh.close();
+  }
 }
 
 for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
@@ -199,15 +240,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
                   return filter === 'no filter' ? original.call(this, id) : true;
                 },
               });
-              for (const file of [a, b]) {
-                const wh = await openWarehouse(fresh.url, { retries: 1 });
-                try {
-                  const sources = await resolveSources([file], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
-                  await runLoad(sources, wh, { ...DEFAULTS, batchSize: 700, parser: 'scanner', force: false, keepFactKeys });
-                } finally {
-                  await wh.close();
-                }
-              }
+              for (const file of [a, b]) await loadInProcess(fresh.url, [file], 700, { keepFactKeys });
               if (filter === 'no filter') assert.equal(asked, 0, `${what}: no filter was built, so none was asked`);
               else assert.equal(asked, 5000, `${what}: the filter was asked for every order of both loads`);
               assert.deepEqual(await factKeys(fresh), FACT_KEYS, `${what}: the fact keys are there`);
@@ -255,15 +288,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
       await generate(b, { orders: 2000, customers: 500, products: 200, style: 'ndjson', version: 1, seed: 22, firstOrderId: 2001, redeliver: 0.4 });
       await generate(c, { orders: 1500, customers: 450, products: 180, ids: 'string', version: 2, seed: 23, firstOrderId: 1 });
       DIMENSION_KEYS.entries = 16;
-      for (const [files, batchSize] of [[[a], 300], [[b, c], 170]] as const) {
-        const wh = await openWarehouse(db.url, { retries: 1 });
-        try {
-          const sources = await resolveSources([...files], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
-          await runLoad(sources, wh, { ...DEFAULTS, batchSize, parser: 'scanner', force: false, keepFactKeys: false });
-        } finally {
-          await wh.close();
-        }
-      }
+      for (const [files, batchSize] of [[[a], 300], [[b, c], 170]] as const) await loadInProcess(db.url, files, batchSize);
       await assertMatchesModel(db, model(a, b, c));
     } finally {
       DIMENSION_KEYS.entries = saved;
@@ -278,32 +303,11 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
     const t = tempDir();
     const saved = DIMENSION_KEYS.bytes;
     try {
-      const id = (prefix: string, n: number) => `${prefix}${String(n).padStart(20, '〇')}`;
-      const orders = (from: number, count: number, version: number) =>
-        Array.from({ length: count }, (_, k) => {
-          const n = from + k;
-          return {
-            order_id: `O${n}`,
-            order_date: '2024-05-06',
-            total_amount: 10,
-            customer: { customer_id: id('客', n % 300), name: `name ${(n % 300) % 7 === version ? version : 0}`, email: 'e@x', address: 'a' },
-            products: [{ product_id: id('品', n % 200), name: 'p', category: `c${(n % 200) % 5 === version ? version : 0}`, price: 2, quantity: 1 }],
-          };
-        });
-      const a = join(t.dir, 'a.json');
-      const b = join(t.dir, 'b.json');
-      writeFileSync(a, JSON.stringify(orders(0, 600, 0)));
-      writeFileSync(b, JSON.stringify(orders(400, 500, 3)));
+      const [a, b] = longKeyExports(t.dir);
       // 300 customers of 21 characters: at least 300 * (16 + 21) bytes, in fact 300 * 64.
       DIMENSION_KEYS.bytes = 300 * 45;
       for (const [file, batchSize] of [[a, 250], [b, 120]] as const) {
-        const wh = await openWarehouse(db.url, { retries: 1 });
-        try {
-          const sources = await resolveSources([file], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
-          await runLoad(sources, wh, { ...DEFAULTS, batchSize, parser: 'scanner', force: false, keepFactKeys: false });
-        } finally {
-          await wh.close();
-        }
+        await loadInProcess(db.url, [file], batchSize);
       }
       await assertMatchesModel(db, model(a, b));
     } finally {
@@ -320,22 +324,7 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
     const saved = DIMENSION_KEYS.bytes;
     const reference = await freshDatabase();
     try {
-      const id = (prefix: string, n: number) => `${prefix}${String(n).padStart(20, '〇')}`;
-      const orders = (from: number, count: number, version: number) =>
-        Array.from({ length: count }, (_, k) => {
-          const n = from + k;
-          return {
-            order_id: `O${n}`,
-            order_date: `2024-05-${String(1 + ((n * 7) % 28)).padStart(2, '0')}`,
-            total_amount: 10,
-            customer: { customer_id: id('客', n % 300), name: `name ${(n % 300) % 7 === version ? version : 0}`, email: 'e@x', address: 'a' },
-            products: [{ product_id: id('品', n % 200), name: 'p', category: `c${(n % 200) % 5 === version ? version : 0}`, price: 2, quantity: 1 }],
-          };
-        });
-      const a = join(t.dir, 'a.json');
-      const b = join(t.dir, 'b.json');
-      writeFileSync(a, JSON.stringify(orders(0, 600, 0)));
-      writeFileSync(b, JSON.stringify(orders(400, 500, 3)));
+      const [a, b] = longKeyExports(t.dir);
       const both = { customers: true, products: true };
       const stores: { complete: boolean }[] = [];
       for (const target of [reference, db]) {
@@ -343,17 +332,13 @@ for (const dialect of DIALECTS) describe(`load into ${dialect.name}`, () => {
         // 300 customers of 21 characters: at least 300 * (16 + 21) bytes, in fact 300 * 64; products 200 * 64.
         DIMENSION_KEYS.bytes = target === db ? 300 * 45 : saved;
         for (const [file, batchSize] of [[a, 250], [b, 120]] as const) {
-          const wh = await openWarehouse(target.url, { retries: 1 });
-          try {
-            const sources = await resolveSources([file], { format: undefined, s3: { stallTimeout: 5, retries: 0 }, note: () => {} });
-            await runLoad(sources, wh, { ...DEFAULTS, batchSize, parser: 'scanner', force: false, keepFactKeys: false });
-            if (target === db && file === b) {
+          await loadInProcess(target.url, [file], batchSize, {
+            seen: (wh) => {
+              if (target !== db || file !== b) return;
               const inside = wh as unknown as { customerHistory: { complete: boolean }; productHistory: { complete: boolean } };
               stores.push(inside.customerHistory, inside.productHistory);
-            }
-          } finally {
-            await wh.close();
-          }
+            },
+          });
         }
       }
       assert.deepEqual(stores.map((s) => s.complete), [false, true], 'customers given up, products read whole');
