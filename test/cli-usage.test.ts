@@ -152,4 +152,25 @@ describe('orders-etl usage', () => {
       assert.ok(!r.stderr.includes('TOPSECRET'), r.stderr);
     }
   });
+
+  it('takes every argument after -- as a source: a file named -orders.json loads, none is dropped', async () => {
+    const t = tempDir();
+    try {
+      const order = (id: string) => JSON.stringify([{ order_id: id, order_date: '2024-05-01', customer: { customer_id: 'c' }, products: [{ product_id: 'p', quantity: 1 }] }]);
+      const a = t.file('a.json', order('A'));
+      t.file('-b.json', order('B'));
+      const db = `duckdb:${join(t.dir, 'w.duckdb')}`;
+      // Before: yargs put `-b.json` aside, unchecked; the load took a.json alone and exited 0.
+      const r = await runCli(['load', a, '--db', db, '--json', '--', join(t.dir, '-b.json')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { files: number; orders: number }).files, 2);
+      const q = await runCli(['query', '--db', db, '--csv', '--', 'SELECT order_id FROM orders ORDER BY 1']);
+      assert.deepEqual([q.code, q.stdout], [0, 'order_id\nA\nB\n']);
+      // A word after -- is no flag, and no other command takes one: refused, named as given.
+      const extra = await runCli(['loads', '--db', db, '--', '-x']);
+      assert.deepEqual([extra.code, extra.stderr], [2, `orders-etl: Unknown argument: -x\n${HINT}`]);
+    } finally {
+      t.cleanup();
+    }
+  });
 });

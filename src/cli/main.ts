@@ -207,14 +207,19 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const usage = internals?.getUsageInstance?.();
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   // With a callback, yargs hands help and usage text to us instead of printing it, and waits for the handler.
-  const args = argv.map((a) => (a === '-' ? STDIN_ARG : /^-[^=]*\s/s.test(a) ? WORD_ARG + a : a));
+  // After `--`, every argument is a word (a source named `-orders.json`), as in any Unix command: yargs would put
+  // those words aside, unchecked, and `load a.json -- -b.json` loaded a.json alone and said nothing of -b.json.
+  const end = argv.indexOf('--');
+  const args = argv
+    .map((a, i) => (a === '-' ? STDIN_ARG : (end >= 0 && i > end && a.startsWith('-')) || /^-[^=]*\s/s.test(a) ? WORD_ARG + a : a))
+    .filter((_, i) => i !== end);
   const { err, output } = await new Promise<{ err: Error | null; output: string }>((resolve) => {
     void parser.parse(args, {}, (e, _argv, out) => resolve({ err: e ?? null, output: out }));
   });
   if (failure) return report(failure, io, doing);
   if (err) {
     // A --db URL typed where a word belongs (`orders-etl loads mysql://u:secret@h/db`) is quoted back: without its password.
-    io.stderr.write(`orders-etl: ${redact(usageError(err.message, argv))}\nRun orders-etl --help for usage.\n`);
+    io.stderr.write(`orders-etl: ${redact(usageError(err.message.replaceAll(WORD_ARG, ''), end >= 0 ? argv.slice(0, end) : argv))}\nRun orders-etl --help for usage.\n`);
     return 2;
   }
   if (output) io.stdout.write(`${output}\n`);
