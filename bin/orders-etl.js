@@ -15,6 +15,15 @@ for (let i = 0; i < args.length; i++) {
 // worker to say so: start that one with the default.
 if (!Number.isInteger(heapMb) || heapMb < 64 || heapMb > 1024 * 1024) heapMb = DEFAULT_HEAP_MB;
 
+// A current folder deleted after the shell entered it: Node's worker cannot start there (process.cwd() fails in
+// its setup), which showed as 'internal error' with Node's stack trace. Said as what it is, exit 1.
+try {
+  process.cwd();
+} catch (err) {
+  process.stderr.write(`orders-etl: failed: the current folder no longer exists (${err && err.code}: deleted since the shell entered it); cd into a folder that exists and run the command again\n`);
+  process.exit(1);
+}
+
 // A worker has no standard input of its own: hand it ours when a source is `-`.
 const readsStdin = args.includes('-');
 const worker = new Worker(new URL('./worker.js', import.meta.url), {

@@ -6,12 +6,13 @@
  * temp folder).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { closest } from '../src/cli/suggest.ts';
 import { normalizeLoadOptions } from '../src/options.ts';
-import { ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
+import { BIN, ROOT, runBin, runCli, tempDir } from './helpers/run.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const HINT = 'Run orders-etl --help for usage.\n';
@@ -169,6 +170,20 @@ describe('orders-etl usage', () => {
       // A word after -- is no flag, and no other command takes one: refused, named as given.
       const extra = await runCli(['loads', '--db', db, '--', '-x']);
       assert.deepEqual([extra.code, extra.stderr], [2, `orders-etl: Unknown argument: -x\n${HINT}`]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('says that the current folder is gone, instead of an internal error with a stack trace (exit 1)', () => {
+    const t = tempDir();
+    try {
+      const gone = join(t.dir, 'gone');
+      mkdirSync(gone);
+      // The shell enters the folder, which is then deleted under it: the command inherits a current folder that no longer exists.
+      const r = spawnSync('/bin/sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$2" "$3" loads --db "$4"', 'sh', gone, process.execPath, BIN, `duckdb:${join(t.dir, 'w.duckdb')}`], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, 'orders-etl: failed: the current folder no longer exists (ENOENT: deleted since the shell entered it); cd into a folder that exists and run the command again\n');
     } finally {
       t.cleanup();
     }
