@@ -39,9 +39,13 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
   conn.on('error', () => {});
   watchServer(conn, t);
   // A known sql_mode: backslash escapes as sql.ts writes them, strict so that nothing is silently truncated.
+  // autocommit on, whatever the server's default: the ledger's rows outside a batch's transaction (a load
+  // started, finished, failed) and etl_settings are written as single statements, and under a server's
+  // autocommit = 0 they were rolled back when the connection closed (a completed load shown as interrupted, a
+  // failed one without its error, one that failed before its first batch not in the ledger at all).
   try {
     await conn.query(
-      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
+      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1",
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
     // query streams its result at the pace of standard output (output.ts), and the server ends a result that

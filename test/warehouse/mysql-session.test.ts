@@ -1,0 +1,46 @@
+/**
+ * The session the engine opens on MySQL/MariaDB (src/warehouse/mysql/connection.ts) is the same whatever the
+ * server's defaults for new sessions: here, a server whose global autocommit is 0, where the ledger's rows
+ * written outside a batch's transaction were rolled back when the connection closed.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freshDatabase, privateServerOnly, withPrivateGlobal, type TestDb } from '../helpers/mysql.ts';
+import { ROOT, runCli, tempDir } from '../helpers/run.ts';
+
+describe('the MySQL session of a load', () => {
+  let db: TestDb;
+  const files = tempDir();
+  before(async () => {
+    db = await freshDatabase();
+  });
+  after(async () => {
+    await db.drop();
+    files.cleanup();
+  });
+
+  it('writes the ledger on a server whose global autocommit is 0', { skip: privateServerOnly('this test changes the global autocommit') }, async () => {
+    const good = join(ROOT, 'fixtures', 'orders_initial.json');
+    // Every record rejected: the load fails after its batch committed. Cut short: it fails before its first batch.
+    const rejected = files.file('rejected.json', JSON.stringify([{ order_id: 1, order_date: '2024-13-01', customer: { customer_id: 1 }, products: [] }]));
+    const cut = files.file('cut.json', '[{"order_id": 2, "order_date": "2024-05-01", "customer": {"customer_id": 1}, "products": []},');
+    await withPrivateGlobal('autocommit', 0, async () => {
+      // --keep-fact-keys: no ALTER TABLE at the end, whose implicit commit hid the loss for a first load.
+      const ok = await runCli(['load', good, '--keep-fact-keys', '--db', db.url]);
+      assert.equal(ok.code, 0, ok.stderr);
+      for (const bad of [rejected, cut]) assert.equal((await runCli(['load', bad, '--db', db.url])).code, 1);
+    });
+    const rows = await db.query<{ source_uri: string; status: string; finished: number; error: string | null }>(
+      'SELECT source_uri, status, finished_at IS NOT NULL AS finished, error FROM etl_loads ORDER BY load_id',
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.source_uri, r.status, Number(r.finished), r.error !== null]),
+      [
+        [good, 'completed', 1, false],
+        [rejected, 'failed', 1, true],
+        [cut, 'failed', 1, true],
+      ],
+    );
+  });
+});
