@@ -1,7 +1,8 @@
 /**
  * The session the engine opens on MySQL/MariaDB (src/warehouse/mysql/connection.ts) is the same whatever the
- * server's defaults for new sessions: here, a server whose global autocommit is 0, where the ledger's rows
- * written outside a batch's transaction were rolled back when the connection closed.
+ * server's defaults for new sessions: a server whose global autocommit is 0, where the ledger's rows written
+ * outside a batch's transaction were rolled back when the connection closed; one whose global
+ * sql_select_limit cut every SELECT short.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -42,5 +43,25 @@ describe('the MySQL session of a load', () => {
         [cut, 'failed', 1, true],
       ],
     );
+  });
+
+  it('reads every row on a server whose global sql_select_limit is small: the keys of a load, query, loads', { skip: privateServerOnly('this test changes the global sql_select_limit') }, async () => {
+    const other = await freshDatabase();
+    try {
+      const [initial, incremental] = ['orders_initial.json', 'orders_incremental.json'].map((f) => join(ROOT, 'fixtures', f));
+      await withPrivateGlobal('sql_select_limit', 2, async () => {
+        // The second load reads the 4 customers and 4 products the first wrote: it read 2 of each, and failed on duplicate keys.
+        for (const file of [initial, incremental]) {
+          const r = await runCli(['load', file, '--db', other.url]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        const q = await runCli(['query', 'SELECT DISTINCT customer_sk FROM orders ORDER BY 1', '--csv', '--db', other.url]);
+        assert.deepEqual([q.code, q.stdout], [0, 'customer_sk\n1\n2\n3\n4\n5\n']);
+        const loads = await runCli(['loads', '--csv', '--db', other.url]);
+        assert.equal(loads.stdout.trim().split('\n').length, 3, loads.stdout);
+      });
+    } finally {
+      await other.drop();
+    }
   });
 });

@@ -43,9 +43,12 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
   // started, finished, failed) and etl_settings are written as single statements, and under a server's
   // autocommit = 0 they were rolled back when the connection closed (a completed load shown as interrupted, a
   // failed one without its error, one that failed before its first batch not in the ledger at all).
+  // No row limit on a SELECT, whatever the server's sql_select_limit (DEFAULT would be the server's): under a
+  // global limit of 100 a load read 100 of the dimension keys and failed on duplicates, and query, loads and
+  // rejects printed 100 rows as if that were all.
   try {
     await conn.query(
-      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1",
+      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1, sql_select_limit = 18446744073709551615",
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
     // query streams its result at the pace of standard output (output.ts), and the server ends a result that
