@@ -426,7 +426,8 @@ export function s3Error(err: unknown, bucket: string, key: string, what: 'read' 
   else if (e.name === 'NoSuchKey' || (status === 404 && what === 'read')) msg = `no such key (or bucket) ${where}${beyond}`;
   else if (status === 404) msg = `bucket ${bucket} does not exist`;
   else if (e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') msg = `the AWS credentials were refused (${e.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`;
-  else if (status === 403) msg = `access denied to ${where}${serverSaid(e)}: the credentials lack s3:${what === 'list' ? 'ListBucket' : 'GetObject'} permission (or, for an object encrypted with a KMS key, kms:Decrypt), or they were refused`;
+  // kms:Decrypt only where an object is read: listing a bucket needs no key.
+  else if (status === 403) msg = `access denied to ${where}${serverSaid(e)}: the credentials lack ${what === 'list' ? 's3:ListBucket permission' : 's3:GetObject permission (or, for an object encrypted with a KMS key, kms:Decrypt)'}, or they were refused`;
   else if (e.name === 'TimeoutError') msg = `no answer: ${LOOKUP_ATTEMPTS} attempts each waited for a connection (${CONNECT_TIMEOUT_S}s at most) or a byte (--s3-stall-timeout) in vain; check --s3-endpoint (or AWS_ENDPOINT_URL) and the network`;
   else if (status === 301 || e.name === 'PermanentRedirect') msg = `the bucket is in another region than the one configured (HTTP 301) and the answer did not say which: pass the bucket's region with --s3-region`;
   else if (/Region is missing/i.test(e.message ?? '')) msg = 'no AWS region configured: pass --s3-region or set AWS_REGION';
