@@ -72,7 +72,8 @@ let finished = false;
 // load: its ledger row shows it interrupted), the process ends by the signal, as without this listener.
 let stoppable = false;
 let interrupted = null;
-// The source the load was reading last (the worker says as each starts): named if the engine runs out of memory.
+// The source the load was reading last, and whether a re-run resumes it (the worker says as each starts): named
+// if the engine runs out of memory.
 let loading = null;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const endBy = (signal) => {
@@ -90,7 +91,7 @@ for (const s of STOP_SIGNALS) process.on(s, onSignal);
 worker.on('message', (code) => {
   if (typeof code === 'object' && code !== null) {
     if ('stoppable' in code) stoppable = code.stoppable;
-    if ('source' in code) loading = code.source;
+    if ('source' in code) loading = code;
     if (code.interrupted && interrupted) endBy(interrupted);
     return;
   }
@@ -123,7 +124,7 @@ worker.on('error', (err) => {
   const oom = err && err.code === 'ERR_WORKER_OUT_OF_MEMORY';
   process.stderr.write(
     oom
-      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}${loading === null ? '' : ` while loading ${loading}`}; lower --batch-size or raise --max-heap-mb${loading === null ? '' : ' (the batches committed are kept: the same command goes on after them)'}\n`
+      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}${loading === null ? '' : ` while loading ${loading.source}`}; lower --batch-size or raise --max-heap-mb${loading === null ? '' : loading.resumable ? ' (the batches committed are kept: the same command goes on after them)' : ' (the batches committed are kept; this source has no ledger position and is read again from its start)'}\n`
       : `orders-etl: internal error: ${err && err.stack ? err.stack : err}\n`,
   );
   process.exitCode = 1;

@@ -89,7 +89,7 @@ const onStoppable = (stop) => {
   stopStatement = stop;
   parentPort.postMessage({ stoppable: stop !== null });
 };
-const onSource = (uri) => parentPort.postMessage({ source: uri });
+const onSource = (uri, resumable) => parentPort.postMessage({ source: uri, resumable });
 const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, onStoppable, onSource });
 // Hand everything written to the main thread before the exit code that ends it.
 await new Promise((r) => process.stdout.write('', r));

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Readable, type Transform, Writable } from 'node:stream';
@@ -77,13 +77,15 @@ async function assertPriorLoaded(db: TestWarehouse): Promise<void> {
 }
 
 /** The bin as a user runs it, killed if it has not ended within `limitMs`. */
-function runBinTimed(args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; stderr: string; ms: number; timedOut: boolean }> {
+function runBinTimed(args: string[], env: NodeJS.ProcessEnv, limitMs: number, stdinFile?: string): Promise<{ code: number | null; stderr: string; ms: number; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     const t = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: [stdin, 'ignore', 'pipe'] });
+    if (typeof stdin === 'number') closeSync(stdin);
     let stderr = '';
     let timedOut = false;
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -559,6 +561,10 @@ describe('smaller hazards of the same family', () => {
         r.stderr,
       );
       assert.deepEqual(await db.query<any>('SELECT order_id FROM orders ORDER BY order_id'), [{ order_id: 'O1' }, { order_id: 'O2' }, { order_id: 'O2' }, { order_id: 'O3' }]);
+      // Standard input has no ledger position: the message does not promise that a re-run goes on after them.
+      const piped = await runBinTimed(['load', '-', '--db', db.url, '--batch-size', '1', '--max-record-bytes', '100000000', '--max-heap-mb', '64'], {}, 60_000, path);
+      assert.equal(piped.code, 1, piped.stderr);
+      assert.ok(piped.stderr.includes('out of memory within --max-heap-mb 64 while loading -; lower --batch-size or raise --max-heap-mb (the batches committed are kept; this source has no ledger position and is read again from its start)'), piped.stderr);
       const again = await runBinTimed([...args, '--max-heap-mb', '1024'], {}, 60_000);
       assert.equal(again.code, 0, again.stderr);
       const [count] = await db.query<any>('SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS orders FROM orders');

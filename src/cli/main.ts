@@ -25,7 +25,7 @@ export interface Io {
    */
   onStoppable?: (stop: (() => Promise<void>) | null) => void;
   /** Told each source a load starts to read (LoadHooks.onSource). */
-  onSource?: (uri: string) => void;
+  onSource?: (uri: string, resumable: boolean) => void;
 }
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };

@@ -75,8 +75,11 @@ export interface LoadHooks {
   progress?: Progress;
   /** A line for the user that does not change the outcome (stderr in the CLI). */
   note?: (message: string) => void;
-  /** Told each source as its reading starts (bin/orders-etl.js names it if the engine runs out of memory). */
-  onSource?: (uri: string) => void;
+  /**
+   * Told each source as its reading starts, and whether a re-run resumes it (a ledger position: not stdin or a
+   * pipe). bin/orders-etl.js names it if the engine runs out of memory.
+   */
+  onSource?: (uri: string, resumable: boolean) => void;
 }
 
 /** Sums the garbage collector's pauses on this thread from now until stop(), which returns the total in ms. */
@@ -258,7 +261,7 @@ async function loadSources(
       if (progress) progress.doneBytes += infos[i]!.size ?? 0;
       continue;
     }
-    hooks.onSource?.(source.uri);
+    hooks.onSource?.(source.uri, infos[i]!.fingerprint !== null);
     const counts = zeroCounts();
     const counter = new ByteCounter();
     if (progress) progress.current = counter;
