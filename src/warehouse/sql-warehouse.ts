@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
+import { resourceLimits } from 'node:worker_threads';
 import { cutText, EtlError } from '../errors.ts';
 import { historyFromName, historyName, LIMITS, NO_HISTORY, sameHistory, type Batch, type HistoryMode, type OrderRows, type Rejection } from '../model.ts';
 import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
@@ -141,13 +142,18 @@ const LEDGER_COLUMNS = LEDGER_COUNTS.map(([, c]) => c).join(', ');
 export const DIMENSION_KEYS: { entries: number; bytes: number | null } = { entries: 1_000_000, bytes: null };
 
 /**
- * The heap the natural keys' strings of one dimension may take in DIMENSION_KEYS (KeyIndex.keyBytes): its
- * `bytes`, or by default a fifth of the engine's heap (about 40 MB within the default --max-heap-mb): a million
- * ids of up to 24 characters, about 280,000 of 128. Counting keys alone, 440,000 ids of 128 characters in each
- * dimension filled the default heap when a load read them, and every later load ran out of memory at its start.
+ * The heap the natural keys' strings of one dimension (or one history store) may take (KeyIndex.keyBytes):
+ * DIMENSION_KEYS.bytes, or by default a third of what the engine's heap (--max-heap-mb, the worker's old
+ * generation) leaves above 48 MB for the batches in flight and the rest: about 37 MB at the default 160, a
+ * million ids of up to 16 characters or about 270,000 of 128 (none for ids kept as numbers). Counting keys alone,
+ * 440,000 ids of 128 characters in each dimension filled the default heap when a load read them, and every later
+ * load ran out of memory at its start. Not V8's heap_size_limit: that adds the young generation (218 MB at 160),
+ * and a fifth of it let two dimensions of long ids fill a heap of 64 MB.
  */
-function dimensionKeyBytes(): number {
-  return DIMENSION_KEYS.bytes ?? Math.floor(getHeapStatistics().heap_size_limit / 5);
+export function dimensionKeyBytes(): number {
+  if (DIMENSION_KEYS.bytes !== null) return DIMENSION_KEYS.bytes;
+  const heap = resourceLimits.maxOldGenerationSizeMb ? resourceLimits.maxOldGenerationSizeMb * 2 ** 20 : getHeapStatistics().heap_size_limit;
+  return Math.floor(Math.max(0, heap - 48 * 2 ** 20) / 3);
 }
 
 /**
