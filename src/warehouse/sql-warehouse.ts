@@ -1068,9 +1068,10 @@ export abstract class SqlWarehouse implements Warehouse {
     store.maxSk = Math.max(Number(versions!.top), handedOut ? Number(handedOut.value) : 0);
     // Too many versions and days to hold, or keys too long: looked up as needed.
     if (Number(versions!.n) + Number(days!.n) > this.historyEntries || Number(versions!.bytes) > this.dimensionKeyBytes) return;
-    // Straight into the store, in key order (each key's segment then grows at the end of its pool). Ids of
-    // two-byte characters may take twice what the check above counted: then the store is given up as it fills
-    // (and emptied), as if the check had said so.
+    // Straight into the store, in key order (each key's segment then grows at the end of its pool). The check
+    // above counts a byte a character and no rounding: ids of two-byte characters take up to twice that, and V8
+    // rounds each string up to 8 bytes. Past the budget the store is given up as it fills (and emptied), as if
+    // the check had said so.
     const { naturalKey: nk } = spec;
     let over = false;
     await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => {
