@@ -75,6 +75,12 @@ let interrupted = null;
 // The source the load was reading last, and whether a re-run resumes it (the worker says as each starts): named
 // if the engine runs out of memory.
 let loading = null;
+const outOfMemoryWhere = () => {
+  const tuning = '; lower --batch-size or raise --max-heap-mb';
+  if (loading === null) return tuning;
+  const again = loading.resumable ? ': the same command goes on after them' : '; this source has no ledger position and is read again from its start';
+  return ` while loading ${loading.source}${tuning} (the batches committed are kept${again})`;
+};
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const endBy = (signal) => {
   for (const s of STOP_SIGNALS) process.off(s, onSignal);
@@ -124,7 +130,7 @@ worker.on('error', (err) => {
   const oom = err && err.code === 'ERR_WORKER_OUT_OF_MEMORY';
   process.stderr.write(
     oom
-      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}${loading === null ? '' : ` while loading ${loading.source}`}; lower --batch-size or raise --max-heap-mb${loading === null ? '' : loading.resumable ? ' (the batches committed are kept: the same command goes on after them)' : ' (the batches committed are kept; this source has no ledger position and is read again from its start)'}\n`
+      ? `orders-etl: failed: out of memory within --max-heap-mb ${heapMb}${outOfMemoryWhere()}\n`
       : `orders-etl: internal error: ${err && err.stack ? err.stack : err}\n`,
   );
   process.exitCode = 1;

@@ -168,6 +168,9 @@ export class KeyIndex {
   }
 }
 
+/** The header of a string in V8's heap, before its characters (keyHeapBytes, and the check before a read). */
+export const STRING_HEADER_BYTES = 16;
+
 /**
  * About what V8 takes for a string key: a header and its characters, one byte each when all are Latin-1, else
  * two, rounded up to 8 bytes. Natural keys may be up to 128 characters: a count of keys alone does not bound them.
@@ -180,7 +183,7 @@ export function keyHeapBytes(key: string): number {
       break;
     }
   }
-  return (16 + key.length * perChar + 7) & ~7;
+  return (STRING_HEADER_BYTES + key.length * perChar + 7) & ~7;
 }
 
 /** The key as a number if it is a decimal integer below 2^31 with no sign and no leading zero, else -1. */

@@ -26,7 +26,7 @@ import { historyFromName, historyName, LIMITS, NO_HISTORY, sameHistory, type Bat
 import { LEDGER_TIMESTAMPS, loadsSql, rejectsSql, timestampsToSeconds, type DeadLoads } from './ledger-views.ts';
 import { bulkRows, CUSTOMERS, FACT_COLUMNS, HISTORY_COLUMNS, partsOf, PRODUCTS, REJECT_COLUMNS, type BulkRows, type BulkValue, type DimensionSpec } from './dimensions.ts';
 import { dateOf, epochDay, HistoryStore, placeObservations, versionAt, type Days, type HistoryVersion, type InsertedVersion, type KeyHistory, type Observation, type Repoint } from './history.ts';
-import { attributeHash, DimensionKeys, OrderFilter } from './keys.ts';
+import { attributeHash, DimensionKeys, OrderFilter, STRING_HEADER_BYTES } from './keys.ts';
 import { BatchRows, prepareBatch, type DedupedRows, type PreparedBatch, type PreparedOrder } from './prepare.ts';
 import { addCounts, DEFERRED_MOVES_STEP, PLAN_AHEAD_STEP, zeroCounts, type LoadCounts, type LoadIntent, type QuerySink, type SourceIdentity, type SourcePlan, type Warehouse, type WarehouseAccess, type WarehouseCapabilities } from './types.ts';
 
@@ -154,6 +154,16 @@ export function dimensionKeyBytes(): number {
   if (DIMENSION_KEYS.bytes !== null) return DIMENSION_KEYS.bytes;
   const heap = resourceLimits.maxOldGenerationSizeMb ? resourceLimits.maxOldGenerationSizeMb * 2 ** 20 : getHeapStatistics().heap_size_limit;
   return Math.floor(Math.max(0, heap - 48 * 2 ** 20) / 3);
+}
+
+/**
+ * SQL for the least heap the ids of a table's rows (those where `only` holds) take as KeyIndex's strings: a
+ * header and a byte a character each (keyHeapBytes; two-byte text and V8's rounding take more). What a load
+ * checks against dimensionKeyBytes before it reads a dimension's keys or a history store.
+ */
+function idBytesSql(naturalKey: string, only: string | null): string {
+  const bytes = `${STRING_HEADER_BYTES} + CHAR_LENGTH(${naturalKey})`;
+  return `COALESCE(SUM(${only === null ? bytes : `CASE WHEN ${only} THEN ${bytes} END`}), 0)`;
 }
 
 /**
@@ -1028,11 +1038,10 @@ export abstract class SqlWarehouse implements Warehouse {
           continue;
         }
         const { table, naturalKey: nk, surrogateKey: sk, attributes } = spec;
-        const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, COALESCE(SUM(CHAR_LENGTH(${nk})), 0) AS chars FROM ${table}`);
+        const [stats] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, ${idBytesSql(nk, null)} AS bytes FROM ${table}`);
         keys.maxSk = Number(stats!.top);
-        // Too many to hold, or too long (at least a header and a byte a character each): looked up as needed.
-        const n = Number(stats!.n);
-        if (n > this.dimensionKeyEntries || n * 16 + Number(stats!.chars) > this.dimensionKeyBytes) continue;
+        // Too many to hold, or too long: looked up as needed.
+        if (Number(stats!.n) > this.dimensionKeyEntries || Number(stats!.bytes) > this.dimensionKeyBytes) continue;
         await this.scanKeys({ table, naturalKey: nk, numbers: [sk], attributes }, (id, [s], hash) => keys.set(id, s!, hash));
         // Every row of the table, and it cannot change while this process holds the lock; unless the keys'
         // strings were too large to keep them all (then forgotten ones are looked up as needed).
@@ -1057,10 +1066,8 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Every key's versions and observed days, if they fit; else the largest surrogate key only. */
   private async learnHistory<R>(spec: DimensionSpec<R>, store: HistoryStore): Promise<void> {
     const { table, surrogateKey: sk } = spec;
-    // One current version per key: their ids' length is what the store's strings take, at least a byte a character.
-    const [versions] = await this.select(
-      `SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, COALESCE(SUM(CASE WHEN is_current THEN 16 + CHAR_LENGTH(${spec.naturalKey}) END), 0) AS bytes FROM ${table}`,
-    );
+    // One current version per key: their ids are the store's strings.
+    const [versions] = await this.select(`SELECT COUNT(*) AS n, COALESCE(MAX(${sk}), 0) AS top, ${idBytesSql(spec.naturalKey, 'is_current')} AS bytes FROM ${table}`);
     const [days] = await this.select(`SELECT COUNT(*) AS n FROM ${spec.days}`);
     // The largest key handed out, which a version gone since may have held: new keys go on after it, as they
     // do in a run that was never interrupted (which remembers it in memory).
@@ -1077,17 +1084,17 @@ export abstract class SqlWarehouse implements Warehouse {
     await this.scanKeys({ ...this.versionsScan(spec), orderBy: [nk, 'valid_from'] }, (id, numbers, hash) => {
       if (!over && !(over = store.overBytes)) store.learnVersion(id, versionOf(numbers, hash));
     });
-    // In key order along the primary key; on MariaDB, in a bulk load that dropped that key
-    // (MysqlWarehouse.dropHistoryKeys), by a sort of the table (0.4 s for 1.16 M days, by hand; the versions
-    // above likewise without their version index). Days come as
-    // numbers (epochDays): some million rows, each parsed from text before.
-    if (!over) await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
     if (over) {
       const top = store.maxSk;
       store.clear();
       store.maxSk = top;
       return;
     }
+    // In key order along the primary key; on MariaDB, in a bulk load that dropped that key
+    // (MysqlWarehouse.dropHistoryKeys), by a sort of the table (0.4 s for 1.16 M days, by hand; the versions
+    // above likewise without their version index). Days come as
+    // numbers (epochDays): some million rows, each parsed from text before.
+    await this.scanKeys({ ...this.daysScan(spec), orderBy: [nk, 'day'] }, (id, [day]) => store.learnDay(id, day!));
     store.learned();
     store.complete = true;
   }
