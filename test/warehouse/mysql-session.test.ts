@@ -64,4 +64,38 @@ describe('the MySQL session of a load', () => {
       await other.drop();
     }
   });
+
+  it('loads and reads on a server whose globals turn on safe updates and a small max_join_size', { skip: privateServerOnly('this test changes the global sql_safe_updates and max_join_size') }, async () => {
+    // sql_safe_updates refused the staging tables' clearing (a DELETE without a key in its WHERE: error 1175);
+    // a max_join_size of 3 refused every SELECT that examines more rows (error 1104), such as the read of the
+    // dimension keys, a history load's stores, query's join and the ledger's listing.
+    const scd1 = await freshDatabase();
+    const history = await freshDatabase();
+    try {
+      const [initial, incremental] = ['orders_initial.json', 'orders_incremental.json'].map((f) => join(ROOT, 'fixtures', f));
+      const init = await runCli(['init', '--history', 'customers,products', '--db', history.url]);
+      assert.equal(init.code, 0, init.stderr);
+      await withPrivateGlobal('sql_safe_updates', 1, () =>
+        withPrivateGlobal('max_join_size', 3, async () => {
+          for (const target of [scd1, history]) {
+            for (const file of [initial, incremental]) {
+              const r = await runCli(['load', file, '--db', target.url]);
+              assert.equal(r.code, 0, r.stderr);
+            }
+            const q = await runCli(['query', 'SELECT COUNT(*) AS n FROM orders o JOIN customers c USING (customer_sk) JOIN products p USING (product_sk)', '--csv', '--db', target.url]);
+            assert.equal(q.code, 0, q.stderr);
+            const loads = await runCli(['loads', '--csv', '--db', target.url]);
+            assert.equal(loads.stdout.trim().split('\n').length, 3, loads.stdout + loads.stderr);
+          }
+        }),
+      );
+      for (const target of [scd1, history]) {
+        const [row] = await target.query<{ n: number }>('SELECT COUNT(*) AS n FROM orders');
+        assert.ok(Number(row!.n) > 0);
+      }
+    } finally {
+      await scd1.drop();
+      await history.drop();
+    }
+  });
 });

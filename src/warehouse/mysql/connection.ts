@@ -46,9 +46,13 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
   // No row limit on a SELECT, whatever the server's sql_select_limit (DEFAULT would be the server's): under a
   // global limit of 100 a load read 100 of the dimension keys and failed on duplicates, and query, loads and
   // rejects printed 100 rows as if that were all.
+  // Safe updates off and big selects allowed, whatever the server's defaults: under a global sql_safe_updates
+  // the clearing of the staging tables (a DELETE with no key in its WHERE) failed with error 1175, and under a
+  // small global max_join_size every SELECT examining more rows failed with error 1104 (the load lock's check,
+  // the dimension keys, a history load's stores, query, loads and rejects).
   try {
     await conn.query(
-      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1, sql_select_limit = 18446744073709551615",
+      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1, sql_select_limit = 18446744073709551615, sql_safe_updates = 0, sql_big_selects = 1",
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
     // query streams its result at the pace of standard output (output.ts), and the server ends a result that
