@@ -2,11 +2,12 @@
  * The session the engine opens on MySQL/MariaDB (src/warehouse/mysql/connection.ts) is the same whatever the
  * server's defaults for new sessions: a server whose global autocommit is 0, where the ledger's rows written
  * outside a batch's transaction were rolled back when the connection closed; one whose global
- * sql_select_limit cut every SELECT short.
+ * sql_select_limit cut every SELECT short; safe updates, a small max_join_size or a short max_statement_time.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { generate } from '../../bench/generate.ts';
 import { freshDatabase, privateServerOnly, withPrivateGlobal, type TestDb } from '../helpers/mysql.ts';
 import { ROOT, runCli, tempDir } from '../helpers/run.ts';
 
@@ -96,6 +97,24 @@ describe('the MySQL session of a load', () => {
     } finally {
       await scd1.drop();
       await history.drop();
+    }
+  });
+
+  it('loads on a server whose global max_statement_time is short', { skip: privateServerOnly('this test changes the global max_statement_time') }, async () => {
+    // 50 ms: a batch of 10,000 orders was stopped at its commit ('Query execution was interrupted
+    // (max_statement_time exceeded)'), and a re-run at the same statement.
+    const other = await freshDatabase();
+    try {
+      const big = join(files.dir, 'statement-time.json');
+      await generate(big, { orders: 30000, seed: 11 });
+      await withPrivateGlobal('max_statement_time', 0.05, async () => {
+        const r = await runCli(['load', big, '--db', other.url]);
+        assert.equal(r.code, 0, r.stderr);
+      });
+      const [row] = await other.query<{ n: number }>('SELECT COUNT(DISTINCT order_id) AS n FROM orders');
+      assert.equal(Number(row!.n), 30000);
+    } finally {
+      await other.drop();
     }
   });
 });

@@ -50,9 +50,13 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
   // the clearing of the staging tables (a DELETE with no key in its WHERE) failed with error 1175, and under a
   // small global max_join_size every SELECT examining more rows failed with error 1104 (the load lock's check,
   // the dimension keys, a history load's stores, query, loads and rejects).
+  // No time limit on a statement (MariaDB's max_statement_time, in a comment MySQL skips; MySQL's
+  // max_execution_time below), as mariadb-dump does: under a global limit a batch's writes, the fact keys built
+  // at the end of a bulk load or a history load's rewrite of the fact table were stopped at it, the load failed
+  // and a re-run failed at the same statement; query streams at the pace of its reader (see net_write_timeout).
   try {
     await conn.query(
-      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1, sql_select_limit = 18446744073709551615, sql_safe_updates = 0, sql_big_selects = 1",
+      "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', autocommit = 1, sql_select_limit = 18446744073709551615, sql_safe_updates = 0, sql_big_selects = 1 /*M!100108 , max_statement_time = 0*/",
     );
     if (access === 'write') await conn.query('SET SESSION foreign_key_checks = 0');
     // query streams its result at the pace of standard output (output.ts), and the server ends a result that
@@ -64,6 +68,8 @@ export async function connect(t: MysqlTarget, access: 'write' | 'read'): Promise
       await conn.query('SET SESSION net_write_timeout = 31536000');
     }
     const collation = await byteCollation(conn, t);
+    // MySQL 8 (the only server with this collation and not utf8mb4_nopad_bin): its limit on a SELECT.
+    if (collation === 'utf8mb4_0900_bin') await conn.query('SET SESSION max_execution_time = 0');
     try {
       await conn.query(`USE ${ident(t.database)}`);
     } catch (err) {
